@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what grproxy's sandbox, tests and benchmarks need on a Debian machine:
+# mariadb-server (mariadbd, mariadb-install-db, mariadb CLI), sysbench, and the Python
+# client used by the client-matrix tests. Idempotent: does nothing when all is present.
+set -euo pipefail
+
+need_apt=()
+command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server mariadb-client)
+command -v mariadb >/dev/null 2>&1 || need_apt+=(mariadb-client)
+command -v sysbench >/dev/null 2>&1 || need_apt+=(sysbench)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+
+if [ ${#need_apt[@]} -gt 0 ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  echo "install-deps: installing ${need_apt[*]}" >&2
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  # The package starts a system-wide server; grproxy runs its own instances.
+  if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now mariadb >/dev/null 2>&1 || true; fi
+  $SUDO service mariadb stop >/dev/null 2>&1 || true
+fi
+
+if ! python3 -c 'import pymysql' >/dev/null 2>&1; then
+  echo "install-deps: installing PyMySQL" >&2
+  python3 -m pip install --quiet 'PyMySQL==1.1.1'
+fi

@@ -1,0 +1,134 @@
+//! Statements the proxy runs itself on a session's own backend connection, between client
+//! commands (inside the client's transaction when there is one), with their results decoded.
+//! The replication layer uses this to read row images under the transaction's locks.
+
+use mysql_common::constants::CapabilityFlags as Caps;
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::Column;
+use mysql_common::proto::MyDeserialize;
+
+use crate::protocol::command::COM_QUERY;
+use crate::protocol::io::{IoError, PacketIo, Stream};
+use crate::protocol::packet::read_lenenc;
+use crate::protocol::response::{Expect, OkInfo, ResponseError, ResponseState, Step};
+
+#[derive(Debug, thiserror::Error)]
+pub enum InternalError {
+    #[error("server error {code}: {message}")]
+    Server { code: u16, message: String },
+    #[error(transparent)]
+    Io(#[from] IoError),
+    #[error(transparent)]
+    Protocol(#[from] ResponseError),
+    #[error("malformed row or column packet")]
+    Malformed,
+}
+
+impl From<std::io::Error> for InternalError {
+    fn from(e: std::io::Error) -> Self {
+        InternalError::Io(e.into())
+    }
+}
+
+/// A decoded text-protocol result: one statement's columns and rows, or its OK.
+#[derive(Debug, Default)]
+pub struct TextResult {
+    pub columns: Vec<Column>,
+    pub rows: Vec<Vec<Option<Vec<u8>>>>,
+    pub ok: Option<OkInfo>,
+    pub status: u16,
+}
+
+/// Runs one statement and decodes its result. Only the first result of a multi-result
+/// response is kept; the rest is read and discarded so the connection stays in sync.
+pub async fn query<S: Stream>(io: &mut PacketIo<S>, caps: Caps, sql: &str) -> Result<TextResult, InternalError> {
+    let mut payload = Vec::with_capacity(sql.len() + 1);
+    payload.push(COM_QUERY);
+    payload.extend_from_slice(sql.as_bytes());
+    io.send(0, &payload).await?;
+    let mut state = ResponseState::new(Expect::QueryResult, caps.contains(Caps::CLIENT_DEPRECATE_EOF));
+    let mut out = TextResult::default();
+    let mut column_count: Option<usize> = None;
+    let mut first_done = false;
+    loop {
+        let p = io.expect_packet().await?;
+        let step = state.feed(&p.payload, p.payload.len().min(crate::protocol::packet::MAX_CHUNK))?;
+        if !first_done {
+            decode_packet(&p.payload, &mut column_count, &mut out)?;
+        }
+        if state.outcome.result_sets > 0 || !state.outcome.oks.is_empty() {
+            first_done = true;
+        }
+        match step {
+            Step::More => {}
+            Step::Done => break,
+            Step::LocalInfile => {
+                // Never issued by the proxy's own statements; refuse the file.
+                io.send(p.seq.wrapping_add(1), &[]).await?;
+            }
+        }
+    }
+    if let Some((code, message)) = state.outcome.error {
+        return Err(InternalError::Server { code, message });
+    }
+    out.ok = state.outcome.oks.first().copied();
+    out.status = state.outcome.status.unwrap_or(0);
+    Ok(out)
+}
+
+/// Decodes column definitions and text rows of the first result set.
+fn decode_packet(payload: &[u8], columns: &mut Option<usize>, out: &mut TextResult) -> Result<(), InternalError> {
+    let Some(n) = *columns else {
+        if let Some(&h) = payload.first() {
+            if h != 0x00 && h != 0xFF && h != 0xFB {
+                let mut rest = payload;
+                *columns = Some(read_lenenc(&mut rest).ok_or(InternalError::Malformed)? as usize);
+            }
+        }
+        return Ok(());
+    };
+    if out.columns.len() < n {
+        let col = Column::deserialize((), &mut ParseBuf(payload)).map_err(|_| InternalError::Malformed)?;
+        out.columns.push(col);
+        return Ok(());
+    }
+    match payload.first() {
+        Some(0xFE) if payload.len() < 0xFF_FFFF && !(payload.len() >= 9 && is_row(payload, n)) => Ok(()),
+        Some(0xFF) => Ok(()),
+        _ => {
+            let mut rest = payload;
+            let mut row = Vec::with_capacity(n);
+            for _ in 0..n {
+                if rest.first() == Some(&0xFB) {
+                    rest = &rest[1..];
+                    row.push(None);
+                    continue;
+                }
+                let len = read_lenenc(&mut rest).ok_or(InternalError::Malformed)? as usize;
+                if rest.len() < len {
+                    return Err(InternalError::Malformed);
+                }
+                row.push(Some(rest[..len].to_vec()));
+                rest = &rest[len..];
+            }
+            out.rows.push(row);
+            Ok(())
+        }
+    }
+}
+
+/// Whether a 0xFE-led packet decodes exactly as a row of `n` columns (a long first value).
+fn is_row(payload: &[u8], n: usize) -> bool {
+    let mut rest = payload;
+    for _ in 0..n {
+        if rest.first() == Some(&0xFB) {
+            rest = &rest[1..];
+            continue;
+        }
+        match read_lenenc(&mut rest) {
+            Some(len) if rest.len() >= len as usize => rest = &rest[len as usize..],
+            _ => return false,
+        }
+    }
+    rest.is_empty()
+}

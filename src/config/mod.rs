@@ -1,0 +1,244 @@
+//! grproxy configuration: the YAML file format, its defaults, and loading.
+//!
+//! The configuration is a single YAML document (see `config/grproxy.example.yaml`
+//! for a fully commented example). Every section and every key is optional in
+//! the YAML *syntax*; semantic validation then enforces what the proxy needs:
+//!
+//! * `listen`: at least one of `tcp` / `unix_socket`;
+//! * `backend`: at least one of `address` / `unix_socket`;
+//! * `service_account.user`: non-empty, and at most one password source;
+//! * `tls`: `cert` and `key` both or neither;
+//! * `limits`: ranges documented on [`Limits`].
+//!
+//! Unknown keys are rejected everywhere (`deny_unknown_fields`), so a typo such as
+//! `max_conection` is an error instead of a silently ignored setting.
+//!
+//! Loading ([`load_file`], [`load_str`]) parses and validates; it does not touch
+//! the network, the TLS files, or the password source. Secrets are read later by
+//! [`ServiceAccount::resolve_password`], so the config can be validated without
+//! access to them.
+//!
+//! Relative paths (`unix_socket`, `password_file`, `tls.cert`, `tls.key`) are
+//! kept as written and are therefore relative to the proxy's working directory.
+//!
+//! Every [`ConfigError`] names the file, the line (and column when known) and
+//! the dotted key path, e.g.
+//! `config/grproxy.yaml:12: limits.max_packet_size: must be between 1024 and 1073741824, got 10`.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+mod load;
+mod secret;
+
+#[cfg(test)]
+mod tests;
+
+pub use load::{load_file, load_str, ConfigError, Position};
+
+/// Default `backend.connect_timeout_ms`.
+pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 5_000;
+/// Default `limits.max_connections`.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
+/// Default `limits.max_packet_size` (64 MiB).
+pub const DEFAULT_MAX_PACKET_SIZE: u32 = 64 * 1024 * 1024;
+/// Smallest accepted `limits.max_packet_size`.
+pub const MIN_MAX_PACKET_SIZE: u32 = 1024;
+/// Largest accepted `limits.max_packet_size` (1 GiB, MySQL's own ceiling).
+pub const MAX_MAX_PACKET_SIZE: u32 = 1024 * 1024 * 1024;
+/// Default `limits.handshake_timeout_ms`.
+pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// Default `log.level`.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where clients connect to the proxy.
+    pub listen: ListenConfig,
+    /// The local mysqld the proxy forwards to.
+    pub backend: BackendConfig,
+    /// The account the proxy itself uses on the backend.
+    pub service_account: ServiceAccount,
+    /// TLS towards clients.
+    pub tls: TlsConfig,
+    /// Resource limits and timeouts.
+    pub limits: Limits,
+    /// Optional protocol features.
+    pub features: Features,
+    /// Logging.
+    pub log: LogConfig,
+}
+
+/// `listen:` — client-facing listeners. At least one must be set; both may be.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ListenConfig {
+    /// TCP listen address as `host:port`, e.g. `127.0.0.1:6033` or `[::1]:6033`.
+    /// Port 0 asks the OS for a free port.
+    pub tcp: Option<String>,
+    /// Unix domain socket path to listen on.
+    pub unix_socket: Option<PathBuf>,
+}
+
+/// `backend:` — the local mysqld. At least one of `address` / `unix_socket`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackendConfig {
+    /// TCP address of mysqld as `host:port` (port 1..=65535).
+    pub address: Option<String>,
+    /// Unix socket of mysqld; preferred over `address` when both are given.
+    pub unix_socket: Option<PathBuf>,
+    /// Timeout for establishing a backend connection, in milliseconds (> 0).
+    pub connect_timeout_ms: u64,
+}
+
+impl Default for BackendConfig {
+    fn default() -> Self {
+        Self {
+            address: None,
+            unix_socket: None,
+            connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+        }
+    }
+}
+
+/// `service_account:` — credentials the proxy uses on the backend.
+///
+/// The password comes from at most one of `password` (inline, discouraged),
+/// `password_env` (name of an environment variable) or `password_file` (path;
+/// trailing newlines are trimmed). With none of them the password is empty.
+/// Call [`ServiceAccount::resolve_password`] to obtain it.
+///
+/// `Debug` never prints the inline password.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceAccount {
+    /// Backend user name (required, non-empty).
+    pub user: String,
+    /// Inline password. Discouraged: it ends up in backups and version control.
+    pub password: Option<String>,
+    /// Name of the environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File whose contents (minus trailing newlines) are the password.
+    pub password_file: Option<PathBuf>,
+    /// Where the password source key was written (filled by the loader, never
+    /// read from YAML); used only to give secret errors a file and line.
+    #[serde(skip)]
+    pub source_position: Option<Position>,
+}
+
+impl fmt::Debug for ServiceAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceAccount")
+            .field("user", &self.user)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("password_env", &self.password_env)
+            .field("password_file", &self.password_file)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Client-side TLS policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// Never offer TLS to clients.
+    Disabled,
+    /// Offer TLS; clients may still connect in plain text.
+    #[default]
+    Preferred,
+    /// Reject clients that do not switch to TLS.
+    Required,
+}
+
+/// `tls:` — TLS towards clients.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// `disabled`, `preferred` (default) or `required`.
+    pub mode: TlsMode,
+    /// PEM certificate chain. Must be given together with `key`.
+    pub cert: Option<PathBuf>,
+    /// PEM private key. Must be given together with `cert`.
+    pub key: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// True when TLS is enabled but no certificate was configured, i.e. the
+    /// proxy must generate a self-signed certificate at startup.
+    pub fn uses_generated_cert(&self) -> bool {
+        self.mode != TlsMode::Disabled && self.cert.is_none() && self.key.is_none()
+    }
+}
+
+/// `limits:` — resource limits and timeouts.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Maximum concurrent client connections (> 0, default 1024).
+    pub max_connections: u32,
+    /// Maximum concurrent connections per user name (0 = unlimited, the default).
+    pub max_connections_per_user: u32,
+    /// Largest accepted protocol packet payload in bytes
+    /// (1024..=1 GiB, default 64 MiB).
+    pub max_packet_size: u32,
+    /// Time allowed for a client to finish the handshake, in ms (> 0, default 10000).
+    pub handshake_timeout_ms: u64,
+    /// Close client connections idle this many seconds (0 = never, the default).
+    pub idle_timeout_s: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_connections_per_user: 0,
+            max_packet_size: DEFAULT_MAX_PACKET_SIZE,
+            handshake_timeout_ms: DEFAULT_HANDSHAKE_TIMEOUT_MS,
+            idle_timeout_s: 0,
+        }
+    }
+}
+
+/// `features:` — optional protocol features.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Features {
+    /// Allow `LOAD DATA LOCAL INFILE` (default false).
+    pub local_infile: bool,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (default).
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `log:` — logging.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// Filter directive, e.g. `info` or `grproxy=debug,info` (default `info`).
+    /// The `RUST_LOG` environment variable, when set, takes precedence.
+    pub level: String,
+    /// `text` (default) or `json`.
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: DEFAULT_LOG_LEVEL.to_owned(),
+            format: LogFormat::Text,
+        }
+    }
+}

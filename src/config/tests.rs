@@ -1,0 +1,491 @@
+//! Loading and validation tests.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::*;
+
+const ORIGIN: &str = "config/test.yaml";
+
+/// Six lines; appended snippets start at line 7.
+const MINIMAL: &str = "\
+listen:
+  tcp: 127.0.0.1:6033
+backend:
+  address: 127.0.0.1:3306
+service_account:
+  user: grproxy
+";
+
+fn load(text: &str) -> Result<Config, ConfigError> {
+    load_str(text, Path::new(ORIGIN))
+}
+
+fn load_err(text: &str) -> String {
+    match load(text) {
+        Ok(c) => panic!("expected an error, got {c:?}\n--- yaml ---\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn minimal_config_takes_defaults() {
+    let c = load(MINIMAL).unwrap();
+    assert_eq!(c.listen.tcp.as_deref(), Some("127.0.0.1:6033"));
+    assert_eq!(c.listen.unix_socket, None);
+    assert_eq!(c.backend.address.as_deref(), Some("127.0.0.1:3306"));
+    assert_eq!(c.backend.connect_timeout_ms, 5000);
+    assert_eq!(c.service_account.user, "grproxy");
+    assert_eq!(c.service_account.resolve_password().unwrap(), "");
+    assert_eq!(c.service_account.source_position, None);
+    assert_eq!(c.tls, TlsConfig::default());
+    assert_eq!(c.tls.mode, TlsMode::Preferred);
+    assert!(c.tls.uses_generated_cert());
+    assert_eq!(c.limits, Limits::default());
+    assert_eq!(c.limits.max_connections, 1024);
+    assert_eq!(c.limits.max_connections_per_user, 0);
+    assert_eq!(c.limits.max_packet_size, 64 * 1024 * 1024);
+    assert_eq!(c.limits.handshake_timeout_ms, 10_000);
+    assert_eq!(c.limits.idle_timeout_s, 0);
+    assert!(!c.features.local_infile);
+    assert_eq!(c.log.level, "info");
+    assert_eq!(c.log.format, LogFormat::Text);
+}
+
+#[test]
+fn full_config() {
+    let text = "\
+listen:
+  tcp: \"[::1]:0\"
+  unix_socket: /run/grproxy.sock
+backend:
+  address: db.local:3307
+  unix_socket: /var/run/mysqld/mysqld.sock
+  connect_timeout_ms: 250
+service_account:
+  user: svc
+  password: inline-pw
+tls:
+  mode: required
+  cert: /etc/grproxy/cert.pem
+  key: /etc/grproxy/key.pem
+limits:
+  max_connections: 10
+  max_connections_per_user: 2
+  max_packet_size: 1024
+  handshake_timeout_ms: 1
+  idle_timeout_s: 3600
+features:
+  local_infile: true
+log:
+  level: grproxy=debug,info
+  format: json
+";
+    let c = load(text).unwrap();
+    let want = Config {
+        listen: ListenConfig {
+            tcp: Some("[::1]:0".into()),
+            unix_socket: Some("/run/grproxy.sock".into()),
+        },
+        backend: BackendConfig {
+            address: Some("db.local:3307".into()),
+            unix_socket: Some("/var/run/mysqld/mysqld.sock".into()),
+            connect_timeout_ms: 250,
+        },
+        service_account: ServiceAccount {
+            user: "svc".into(),
+            password: Some("inline-pw".into()),
+            password_env: None,
+            password_file: None,
+            source_position: Some(Position {
+                file: ORIGIN.into(),
+                line: Some(10),
+                column: None,
+            }),
+        },
+        tls: TlsConfig {
+            mode: TlsMode::Required,
+            cert: Some("/etc/grproxy/cert.pem".into()),
+            key: Some("/etc/grproxy/key.pem".into()),
+        },
+        limits: Limits {
+            max_connections: 10,
+            max_connections_per_user: 2,
+            max_packet_size: 1024,
+            handshake_timeout_ms: 1,
+            idle_timeout_s: 3600,
+        },
+        features: Features { local_infile: true },
+        log: LogConfig {
+            level: "grproxy=debug,info".into(),
+            format: LogFormat::Json,
+        },
+    };
+    assert_eq!(c, want);
+    assert!(!c.tls.uses_generated_cert());
+    assert_eq!(c.service_account.resolve_password().unwrap(), "inline-pw");
+}
+
+#[test]
+fn example_file_loads_and_documents_the_defaults() {
+    let text = include_str!("../../config/grproxy.example.yaml");
+    let c = load_str(text, Path::new("config/grproxy.example.yaml")).unwrap();
+    assert_eq!(c.limits, Limits::default());
+    assert_eq!(c.features, Features::default());
+    assert_eq!(c.log, LogConfig::default());
+    assert_eq!(c.tls, TlsConfig::default());
+    assert_eq!(
+        c.backend.connect_timeout_ms,
+        BackendConfig::default().connect_timeout_ms
+    );
+    assert_eq!(
+        c.service_account.password_env.as_deref(),
+        Some("GRPROXY_SERVICE_PASSWORD")
+    );
+
+    // The same file through load_file, by path.
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/grproxy.example.yaml");
+    assert_eq!(load_file(&path).unwrap().listen, c.listen);
+}
+
+#[test]
+fn tls_modes_and_generated_cert() {
+    let cases = [
+        ("disabled", TlsMode::Disabled, false),
+        ("preferred", TlsMode::Preferred, true),
+        ("required", TlsMode::Required, true),
+    ];
+    for (text, mode, generated) in cases {
+        let c = load(&format!("{MINIMAL}tls:\n  mode: {text}\n")).unwrap();
+        assert_eq!(c.tls.mode, mode);
+        assert_eq!(c.tls.uses_generated_cert(), generated, "{text}");
+    }
+}
+
+/// Every error: YAML appended to MINIMAL (or replacing it when it starts with
+/// `!`), then substrings the message must contain.
+#[test]
+fn error_messages() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "unknown top-level key",
+            "bogus: 1\n",
+            &[
+                "config/test.yaml:7:1: unknown key \"bogus\" at top level",
+                "expected one of: listen, backend, service_account, tls, limits, features, log",
+            ],
+        ),
+        (
+            "unknown nested key",
+            "limits:\n  max_connections: 5\n  max_conection: 5\n",
+            &[
+                "config/test.yaml:9:3: unknown key \"max_conection\" in limits \
+                 (expected one of: max_connections, max_connections_per_user, max_packet_size, \
+                 handshake_timeout_ms, idle_timeout_s)",
+                "did you mean \"max_connections\"?",
+            ],
+        ),
+        (
+            "unknown key in flow mapping",
+            "features: {local_infile: true, remote_infile: true}\n",
+            &["config/test.yaml:7:", "unknown key \"remote_infile\" in features"],
+        ),
+        (
+            "wrong type",
+            "limits:\n  max_connections: lots\n",
+            &["config/test.yaml:8:20: limits.max_connections: expected a whole number from 0 to 4294967295, got \"lots\""],
+        ),
+        (
+            "negative number",
+            "limits:\n  idle_timeout_s: -5  # comment\n",
+            &["config/test.yaml:8:19: limits.idle_timeout_s: expected a whole number", "got \"-5\""],
+        ),
+        (
+            "number too big for u32",
+            "limits:\n  max_packet_size: 4294967296\n",
+            &["config/test.yaml:8:20: limits.max_packet_size: expected a whole number from 0 to 4294967295"],
+        ),
+        (
+            "empty value for number",
+            "!listen:\n  tcp: 127.0.0.1:0\nbackend:\n  address: h:1\n  connect_timeout_ms:\n",
+            &["config/test.yaml:5:", "backend.connect_timeout_ms: expected a whole number (0 or more), got an empty value"],
+        ),
+        (
+            "not a boolean",
+            "features:\n  local_infile: sometimes\n",
+            &["config/test.yaml:8:17: features.local_infile: expected true or false, got \"sometimes\""],
+        ),
+        (
+            "section is a scalar",
+            "limits: 5\n",
+            &["config/test.yaml:7:9: limits: expected a mapping of keys"],
+        ),
+        (
+            "invalid tls mode",
+            "tls:\n  mode: optional\n",
+            &["config/test.yaml:8:9: tls.mode: unknown value \"optional\" (expected one of: disabled, preferred, required)"],
+        ),
+        (
+            "tls mode is case-sensitive",
+            "tls:\n  mode: Required\n",
+            &["tls.mode: unknown value \"Required\""],
+        ),
+        (
+            "invalid log format",
+            "log:\n  format: xml\n",
+            &["config/test.yaml:8:", "log.format: unknown value \"xml\" (expected one of: text, json)"],
+        ),
+        (
+            "duplicate key",
+            "limits:\n  max_connections: 1\n  max_connections: 2\n",
+            &["config/test.yaml:9:3: limits.max_connections: key \"max_connections\" appears more than once"],
+        ),
+        (
+            "yaml syntax error",
+            "limits:\n  max_connections: 1\n bad: 2\n",
+            &["config/test.yaml:9:"],
+        ),
+        (
+            "cert without key",
+            "tls:\n  mode: required\n  cert: /etc/cert.pem\n",
+            &["config/test.yaml:9: tls.cert: set without tls.key"],
+        ),
+        (
+            "key without cert",
+            "tls:\n  key: /etc/key.pem\n",
+            &["config/test.yaml:8: tls.key: set without tls.cert"],
+        ),
+        (
+            "max_packet_size too small",
+            "limits:\n  max_packet_size: 10\n",
+            &["config/test.yaml:8: limits.max_packet_size: must be between 1024 and 1073741824, got 10"],
+        ),
+        (
+            "max_packet_size too large",
+            "limits:\n  max_packet_size: 1073741825\n",
+            &["config/test.yaml:8: limits.max_packet_size: must be between 1024 and 1073741824, got 1073741825"],
+        ),
+        (
+            "max_connections zero",
+            "limits:\n  max_connections: 0\n",
+            &["config/test.yaml:8: limits.max_connections: must be at least 1, got 0"],
+        ),
+        (
+            "handshake timeout zero",
+            "limits:\n  handshake_timeout_ms: 0\n",
+            &["config/test.yaml:8: limits.handshake_timeout_ms: must be greater than 0"],
+        ),
+        (
+            "connect timeout zero",
+            "!listen:\n  tcp: 127.0.0.1:0\nbackend:\n  address: h:1\n  connect_timeout_ms: 0\n",
+            &["config/test.yaml:5: backend.connect_timeout_ms: must be greater than 0"],
+        ),
+        (
+            "empty log level",
+            "log:\n  level: \"\"\n",
+            &["config/test.yaml:8: log.level: must not be empty"],
+        ),
+        (
+            "two password sources",
+            "  password: pw\n  password_env: PW\n",
+            &["config/test.yaml:8: service_account.password_env: only one of password, password_env, password_file may be set (found: password, password_env)"],
+        ),
+        (
+            "bad password_env name",
+            "  password_env: \"A=B\"\n",
+            &["config/test.yaml:7: service_account.password_env: \"A=B\" is not a valid environment variable name"],
+        ),
+        (
+            "no listener (section absent)",
+            "!backend:\n  address: 127.0.0.1:3306\nservice_account:\n  user: u\n",
+            &["config/test.yaml: listen: no listener configured"],
+        ),
+        (
+            "no listener (section empty)",
+            "!listen:\n  tcp: ~\nbackend:\n  address: 127.0.0.1:3306\nservice_account:\n  user: u\n",
+            &["config/test.yaml:1: listen: no listener configured"],
+        ),
+        (
+            "no backend",
+            "!listen:\n  unix_socket: /tmp/g.sock\nservice_account:\n  user: u\n",
+            &["config/test.yaml: backend: no backend configured"],
+        ),
+        (
+            "missing user",
+            "!listen:\n  tcp: 127.0.0.1:0\nbackend:\n  address: h:1\nservice_account:\n  password_env: X\n",
+            &["config/test.yaml:5: service_account.user: must be set"],
+        ),
+        (
+            "bad listen address",
+            "!listen:\n  tcp: localhost\nbackend:\n  address: h:1\n",
+            &["config/test.yaml:2: listen.tcp: missing :port", "got \"localhost\""],
+        ),
+        (
+            "unbracketed ipv6",
+            "!listen:\n  tcp: \"::1:6033\"\nbackend:\n  address: h:1\n",
+            &["config/test.yaml:2: listen.tcp: IPv6 addresses must be in brackets"],
+        ),
+        (
+            "backend port zero",
+            "!listen:\n  tcp: 127.0.0.1:0\nbackend:\n  address: h:0\n",
+            &["config/test.yaml:4: backend.address: port must be from 1 to 65535"],
+        ),
+        (
+            "unix socket path too long",
+            &format!("!listen:\n  unix_socket: /{}\n", "a".repeat(200)),
+            &["config/test.yaml:2: listen.unix_socket: path is 201 bytes"],
+        ),
+        (
+            "top level is a sequence",
+            "!- a\n- b\n",
+            &["config/test.yaml:1:1: expected a mapping of keys"],
+        ),
+        (
+            "two documents",
+            "---\nlog:\n  level: x\n",
+            &["config/test.yaml:8:1: only one YAML document is allowed"],
+        ),
+    ];
+    for (name, snippet, wants) in cases {
+        let text = match snippet.strip_prefix('!') {
+            Some(whole) => whole.to_owned(),
+            None => format!("{MINIMAL}{snippet}"),
+        };
+        let msg = load_err(&text);
+        for want in *wants {
+            assert!(
+                msg.contains(want),
+                "case {name:?}:\n  message: {msg}\n  wanted:  {want}"
+            );
+        }
+        assert!(!msg.contains('\n'), "case {name:?}: multi-line message {msg:?}");
+    }
+}
+
+#[test]
+fn error_accessors() {
+    let err = load(&format!("{MINIMAL}limits:\n  max_conection: 5\n")).unwrap_err();
+    let pos = err.position().unwrap();
+    assert_eq!(pos.file, PathBuf::from(ORIGIN));
+    assert_eq!((pos.line, pos.column), (Some(8), Some(3)));
+    assert_eq!(err.key_path(), Some("limits.max_conection"));
+
+    let err = load(&format!("{MINIMAL}limits:\n  max_packet_size: 1\n")).unwrap_err();
+    assert!(matches!(err, ConfigError::Invalid { .. }));
+    assert_eq!(err.key_path(), Some("limits.max_packet_size"));
+    assert_eq!(err.position().unwrap().line, Some(8));
+}
+
+#[test]
+fn password_values_never_appear_in_messages_or_debug() {
+    let secret = "hunter2-do-not-print";
+    let text = MINIMAL.replace("  user: grproxy\n", &format!("  user: grproxy\n  password: {secret}\n"));
+    let c = load(&text).unwrap();
+    for dbg in [format!("{c:?}"), format!("{c:#?}"), format!("{:?}", c.service_account)] {
+        assert!(!dbg.contains(secret), "{dbg}");
+        assert!(dbg.contains("<redacted>"), "{dbg}");
+    }
+
+    // A type error on the password key does not echo the value either.
+    let text = MINIMAL.replace(
+        "  user: grproxy\n",
+        &format!("  user: grproxy\n  password: [{secret}]\n"),
+    );
+    let msg = load_err(&text);
+    assert!(!msg.contains(secret), "{msg}");
+    assert!(msg.contains("config/test.yaml:7:"), "{msg}");
+    assert!(msg.contains("service_account.password"), "{msg}");
+
+    // Nor does "two sources".
+    let text = MINIMAL.replace(
+        "  user: grproxy\n",
+        &format!("  user: grproxy\n  password: {secret}\n  password_file: /x\n"),
+    );
+    let msg = load_err(&text);
+    assert!(!msg.contains(secret), "{msg}");
+}
+
+#[test]
+fn password_env_through_loader() {
+    let var = "GRPROXY_CFG_TEST_LOADER_PW_41c2";
+    let text = format!("{MINIMAL}  password_env: {var}\n");
+
+    std::env::set_var(var, "env-pw");
+    let c = load(&text).unwrap();
+    assert_eq!(c.service_account.resolve_password().unwrap(), "env-pw");
+
+    std::env::remove_var(var);
+    let msg = c.service_account.resolve_password().unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "config/test.yaml:7: service_account.password_env: \
+             environment variable \"{var}\" is not set"
+        )
+    );
+}
+
+#[test]
+fn password_file_through_loader() {
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "file-pw\n").unwrap();
+    let text = format!("{MINIMAL}  password_file: {}\n", pw.display());
+    let c = load(&text).unwrap();
+    assert_eq!(c.service_account.resolve_password().unwrap(), "file-pw");
+
+    std::fs::remove_file(&pw).unwrap();
+    let msg = c.service_account.resolve_password().unwrap_err().to_string();
+    assert!(
+        msg.starts_with("config/test.yaml:7: service_account.password_file: "),
+        "{msg}"
+    );
+    assert!(msg.contains(&pw.display().to_string()), "{msg}");
+    assert!(msg.contains("No such file"), "{msg}");
+}
+
+#[test]
+fn load_file_reads_and_reports_missing_files() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(MINIMAL.as_bytes()).unwrap();
+    assert_eq!(
+        load_file(f.path()).unwrap(),
+        load(MINIMAL).unwrap_or_else(|e| panic!("{e}"))
+    );
+
+    // Errors name the real path.
+    let mut bad = tempfile::NamedTempFile::new().unwrap();
+    bad.write_all(format!("{MINIMAL}oops: 1\n").as_bytes()).unwrap();
+    let msg = load_file(bad.path()).unwrap_err().to_string();
+    assert!(msg.starts_with(&format!("{}:7:1: ", bad.path().display())), "{msg}");
+
+    let missing = Path::new("/nonexistent/grproxy/grproxy.yaml");
+    let err = load_file(missing).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, ConfigError::Read { .. }));
+    assert!(
+        msg.starts_with("/nonexistent/grproxy/grproxy.yaml: cannot read config file: "),
+        "{msg}"
+    );
+    assert!(msg.contains("No such file or directory"), "{msg}");
+}
+
+#[test]
+fn yaml_conveniences_accepted() {
+    // Comments, quoting, explicit nulls, document start marker, flow style.
+    let text = "\
+# comment
+---
+listen: { tcp: '0.0.0.0:6033', unix_socket: ~ }
+backend:
+  unix_socket: /var/run/mysqld/mysqld.sock   # preferred
+service_account:
+  user: \"grproxy\"
+features:
+  local_infile: yes
+";
+    let c = load(text).unwrap();
+    assert_eq!(c.listen.tcp.as_deref(), Some("0.0.0.0:6033"));
+    assert_eq!(c.backend.address, None);
+    assert!(c.features.local_infile);
+}

@@ -1,0 +1,233 @@
+//! The connection phase of one client: greet with mysqld's own greeting, terminate TLS if the
+//! client asks, and relay the authentication exchange until mysqld says OK or ERR.
+//!
+//! ```text
+//! client            grproxy                      mysqld
+//!   |                  |-------- connect ----------->|
+//!   |                  |<------- greeting (seq 0) ---|
+//!   |<- greeting' -----|  (proxy conn id, caps)      |
+//!   |-- SSLRequest --->|  (optional; TLS starts)     |
+//!   |-- response ----->|-- response' (seq 1) ------->|
+//!   |<======== auth switch / more data, relayed =====>|
+//!   |<-------- OK / ERR (seq shifted back) ----------|
+//! ```
+//! The two legs number packets differently once the client used TLS (its SSLRequest took a
+//! sequence id), so packets are renumbered by a fixed offset in each direction.
+
+use mysql_common::constants::CapabilityFlags as Caps;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::context::Context;
+use super::errors::ClientError;
+use super::registry::UserSlot;
+use super::tls::TlsMode;
+use crate::backend::conn::ConnectError;
+use crate::backend::BackendConn;
+use crate::protocol::handshake::{response_for_server, ClientHello, HandshakeError};
+use crate::protocol::io::{BoxStream, IoError, PacketIo};
+use crate::protocol::packet::shift_seq;
+use crate::protocol::response::parse_err;
+
+/// Why a connection ended before the command phase.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectFailure {
+    /// Told the client (an ERR was sent) and closed.
+    #[error("refused: {0}")]
+    Refused(ClientError),
+    #[error("authentication failed: {0} {1}")]
+    AuthFailed(u16, String),
+    #[error("backend: {0}")]
+    Backend(#[from] ConnectError),
+    #[error("client: {0}")]
+    Client(IoError),
+    #[error("backend during authentication: {0}")]
+    BackendIo(IoError),
+    #[error("TLS handshake: {0}")]
+    Tls(std::io::Error),
+    #[error("handshake timed out")]
+    Timeout,
+}
+
+/// An authenticated pair of connections, ready for commands.
+pub struct Established {
+    pub client: PacketIo<BoxStream>,
+    pub backend: PacketIo<BoxStream>,
+    pub backend_id: u32,
+    pub caps: Caps,
+    pub user: String,
+    pub user_slot: UserSlot,
+    pub secure: bool,
+}
+
+/// Runs the connection phase. `secure_transport` is true for unix-socket clients.
+pub async fn establish(
+    ctx: &Context,
+    mut stream: BoxStream,
+    proxy_id: u32,
+    secure_transport: bool,
+) -> Result<Established, ConnectFailure> {
+    let s = &ctx.settings;
+    let backend = match BackendConn::connect(&s.backend, s.connect_timeout, s.max_packet).await {
+        Ok(b) => b,
+        Err(ConnectError::Refused(err)) => {
+            let mut client = PacketIo::new(stream, s.max_packet);
+            let _ = client.send(0, &err).await;
+            let (code, msg) = parse_err(&err);
+            return Err(ConnectFailure::AuthFailed(code, msg));
+        }
+        Err(e) => {
+            let mut client = PacketIo::new(stream, s.max_packet);
+            let _ = client
+                .send(0, &ClientError::BackendUnavailable.payload_before_greeting())
+                .await;
+            return Err(e.into());
+        }
+    };
+    let BackendConn {
+        io: mut backend,
+        greeting,
+    } = backend;
+    let offered = greeting.offered(ctx.tls_enabled(), s.local_infile);
+
+    let mut greet = bytes::BytesMut::new();
+    crate::protocol::packet::encode_packet(0, &greeting.for_client(proxy_id, offered), &mut greet);
+    stream
+        .write_all(&greet)
+        .await
+        .map_err(|e| ConnectFailure::Client(e.into()))?;
+
+    // The first client packet is read with exact reads, so no byte after it is buffered here:
+    // after an SSLRequest everything that follows belongs to the TLS handshake.
+    let (mut first, mut seq) = match read_exact_packet(&mut stream, s.max_packet).await {
+        Ok(x) => x,
+        Err(ConnectFailure::Refused(e)) => return refuse(stream, 0, e, s.max_packet).await,
+        Err(e) => return Err(e),
+    };
+    let mut hello = match parse_hello(&first) {
+        Ok(h) => h,
+        Err(e) => return refuse(stream, seq, malformed(e), s.max_packet).await,
+    };
+    let mut secure = secure_transport;
+    if hello.ssl_request {
+        let Some(acceptor) = &ctx.tls else {
+            return Err(ConnectFailure::Refused(ClientError::Malformed));
+        };
+        let tls = acceptor.accept(stream).await.map_err(ConnectFailure::Tls)?;
+        stream = Box::new(tls);
+        secure = true;
+        let (p, sq) = match read_exact_packet(&mut stream, s.max_packet).await {
+            Ok(x) => x,
+            Err(ConnectFailure::Refused(e)) => return refuse(stream, 1, e, s.max_packet).await,
+            Err(e) => return Err(e),
+        };
+        first = p;
+        seq = sq;
+        hello = match parse_hello(&first) {
+            Ok(h) => h,
+            Err(e) => return refuse(stream, seq, malformed(e), s.max_packet).await,
+        };
+        if hello.ssl_request {
+            return refuse(stream, seq, ClientError::Malformed, s.max_packet).await;
+        }
+    }
+    if s.tls_mode == TlsMode::Required && !secure {
+        return refuse(stream, seq, ClientError::InsecureTransport, s.max_packet).await;
+    }
+    let user = String::from_utf8_lossy(&hello.user).into_owned();
+    let user_slot = match ctx.registry.acquire_user(&user, s.max_connections_per_user) {
+        Ok(slot) => slot,
+        Err(e) => return refuse(stream, seq, e, s.max_packet).await,
+    };
+
+    let mut client = PacketIo::new(stream, s.max_packet);
+    let (fwd, caps) = response_for_server(&first, offered);
+    backend
+        .send(1, &fwd)
+        .await
+        .map_err(|e| ConnectFailure::BackendIo(e.into()))?;
+    // Client numbering minus server numbering.
+    let delta = seq.wrapping_sub(1);
+    match relay_auth(&mut client, &mut backend, delta).await? {
+        AuthResult::Ok => Ok(Established {
+            client,
+            backend,
+            backend_id: greeting.connection_id,
+            caps,
+            user,
+            user_slot,
+            secure,
+        }),
+        AuthResult::Err(code, msg) => Err(ConnectFailure::AuthFailed(code, msg)),
+    }
+}
+
+fn parse_hello(payload: &[u8]) -> Result<ClientHello, HandshakeError> {
+    ClientHello::parse(payload)
+}
+
+fn malformed(e: HandshakeError) -> ClientError {
+    tracing::debug!(error = %e, "bad handshake response");
+    ClientError::Malformed
+}
+
+async fn refuse<T>(stream: BoxStream, seq: u8, err: ClientError, limit: usize) -> Result<T, ConnectFailure> {
+    let mut client = PacketIo::new(stream, limit);
+    let _ = client.send(seq.wrapping_add(1), &err.payload()).await;
+    client.shutdown().await;
+    Err(ConnectFailure::Refused(err))
+}
+
+/// Reads one packet (single chunk, at most `limit` bytes) without reading past it.
+async fn read_exact_packet(stream: &mut BoxStream, limit: usize) -> Result<(Vec<u8>, u8), ConnectFailure> {
+    let mut header = [0u8; 4];
+    stream
+        .read_exact(&mut header)
+        .await
+        .map_err(|e| ConnectFailure::Client(e.into()))?;
+    let len = header[0] as usize | (header[1] as usize) << 8 | (header[2] as usize) << 16;
+    if len > limit.min(crate::protocol::packet::MAX_CHUNK - 1) {
+        return Err(ConnectFailure::Refused(ClientError::PacketTooLarge));
+    }
+    let mut payload = vec![0u8; len];
+    stream
+        .read_exact(&mut payload)
+        .await
+        .map_err(|e| ConnectFailure::Client(e.into()))?;
+    Ok((payload, header[3]))
+}
+
+pub enum AuthResult {
+    Ok,
+    Err(u16, String),
+}
+
+/// Relays an authentication exchange in both directions until mysqld sends OK or ERR.
+/// `delta` is added to server sequence ids on the way to the client.
+pub async fn relay_auth(
+    client: &mut PacketIo<BoxStream>,
+    backend: &mut PacketIo<BoxStream>,
+    delta: u8,
+) -> Result<AuthResult, ConnectFailure> {
+    loop {
+        tokio::select! {
+            p = backend.expect_packet() => {
+                let p = p.map_err(ConnectFailure::BackendIo)?;
+                client.queue_raw(&shift_seq(&p.raw, delta));
+                client.flush().await.map_err(|e| ConnectFailure::Client(e.into()))?;
+                match p.first() {
+                    Some(0x00) => return Ok(AuthResult::Ok),
+                    Some(0xFF) => {
+                        let (code, msg) = parse_err(&p.payload);
+                        return Ok(AuthResult::Err(code, msg));
+                    }
+                    _ => {}
+                }
+            }
+            p = client.expect_packet() => {
+                let p = p.map_err(ConnectFailure::Client)?;
+                backend.queue_raw(&shift_seq(&p.raw, delta.wrapping_neg()));
+                backend.flush().await.map_err(|e| ConnectFailure::BackendIo(e.into()))?;
+            }
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Everything a session needs that outlives it, passed in explicitly (no globals).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_rustls::TlsAcceptor;
+
+use super::registry::Registry;
+use super::tls::TlsMode;
+use crate::backend::side::SidePool;
+use crate::backend::BackendAddr;
+
+/// Runtime settings of one proxy, derived from the config file (or built by tests).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub listen_tcp: Option<String>,
+    pub listen_unix: Option<PathBuf>,
+    pub backend: BackendAddr,
+    pub connect_timeout: Duration,
+    pub service_user: String,
+    pub service_password: String,
+    pub tls_mode: TlsMode,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub max_connections: usize,
+    pub max_connections_per_user: u32,
+    pub max_packet: usize,
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Option<Duration>,
+    pub local_infile: bool,
+}
+
+impl Settings {
+    /// Defaults for a proxy in front of `backend`: TLS preferred with a generated certificate.
+    pub fn new(backend: BackendAddr) -> Self {
+        Settings {
+            listen_tcp: Some("127.0.0.1:0".into()),
+            listen_unix: None,
+            backend,
+            connect_timeout: Duration::from_secs(5),
+            service_user: "root".into(),
+            service_password: String::new(),
+            tls_mode: TlsMode::Preferred,
+            tls: None,
+            max_connections: 1024,
+            max_connections_per_user: 0,
+            max_packet: 64 << 20,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: None,
+            local_infile: false,
+        }
+    }
+}
+
+/// Shared state of a running proxy.
+pub struct Context {
+    pub settings: Settings,
+    pub registry: Registry,
+    pub tls: Option<TlsAcceptor>,
+    pub side: SidePool,
+}
+
+impl Context {
+    pub fn tls_enabled(&self) -> bool {
+        self.tls.is_some()
+    }
+}

@@ -1,0 +1,95 @@
+//! The one mapping from what goes wrong in the proxy to what the client sees: a MySQL error
+//! code, SQLSTATE and a message that names the problem without leaking internals.
+
+use crate::protocol::err_packet::err_payload;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    #[error("Too many connections")]
+    TooManyConnections,
+    #[error("User {0} already has more than 'max_user_connections' active connections")]
+    TooManyUserConnections(String),
+    #[error("Connections using insecure transport are prohibited while --require_secure_transport=ON.")]
+    InsecureTransport,
+    #[error("Malformed communication packet.")]
+    Malformed,
+    #[error("Got a packet bigger than 'max_allowed_packet' bytes")]
+    PacketTooLarge,
+    #[error("Unknown command")]
+    UnknownCommand,
+    #[error("grproxy cannot reach its local mysqld")]
+    BackendUnavailable,
+    #[error("LOAD DATA LOCAL INFILE is disabled on this grproxy (features.local_infile: false)")]
+    LocalInfileDisabled,
+    #[error("Unknown thread id: {0}")]
+    UnknownThread(u64),
+    #[error("This version of grproxy doesn't yet support '{0}'")]
+    NotSupported(&'static str),
+    #[error("Got timeout reading communication packets")]
+    Timeout,
+    #[error("Connection was killed")]
+    Killed,
+}
+
+impl ClientError {
+    /// MySQL error code and SQLSTATE.
+    pub fn code(&self) -> (u16, &'static str) {
+        match self {
+            ClientError::TooManyConnections => (1040, "08004"),
+            ClientError::TooManyUserConnections(_) => (1203, "42000"),
+            ClientError::InsecureTransport => (3159, "HY000"),
+            ClientError::Malformed => (1835, "HY000"),
+            ClientError::PacketTooLarge => (1153, "08S01"),
+            ClientError::UnknownCommand => (1047, "08S01"),
+            ClientError::BackendUnavailable => (2013, "HY000"),
+            ClientError::LocalInfileDisabled => (1148, "42000"),
+            ClientError::UnknownThread(_) => (1094, "HY000"),
+            ClientError::NotSupported(_) => (1235, "42000"),
+            ClientError::Timeout => (1159, "08S01"),
+            ClientError::Killed => (1927, "70100"),
+        }
+    }
+
+    pub fn payload(&self) -> Vec<u8> {
+        let (code, state) = self.code();
+        err_payload(code, state, &self.to_string())
+    }
+
+    /// The ERR packet sent in place of a greeting: the client has not said yet whether it
+    /// speaks protocol 4.1, so it carries no SQLSTATE (as mysqld does in the same place).
+    pub fn payload_before_greeting(&self) -> Vec<u8> {
+        let mut p = vec![0xFF];
+        p.extend_from_slice(&self.code().0.to_le_bytes());
+        p.extend_from_slice(self.to_string().as_bytes());
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::response::parse_err;
+
+    #[test]
+    fn every_error_has_a_five_char_sqlstate_and_round_trips() {
+        let all = [
+            ClientError::TooManyConnections,
+            ClientError::TooManyUserConnections("bob".into()),
+            ClientError::InsecureTransport,
+            ClientError::Malformed,
+            ClientError::PacketTooLarge,
+            ClientError::UnknownCommand,
+            ClientError::BackendUnavailable,
+            ClientError::LocalInfileDisabled,
+            ClientError::UnknownThread(7),
+            ClientError::NotSupported("COM_BINLOG_DUMP"),
+            ClientError::Timeout,
+            ClientError::Killed,
+        ];
+        for e in all {
+            let (code, state) = e.code();
+            assert_eq!(state.len(), 5);
+            assert_eq!(parse_err(&e.payload()), (code, e.to_string()));
+        }
+    }
+}

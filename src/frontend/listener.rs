@@ -1,0 +1,211 @@
+//! Accepting clients on TCP and a unix socket, enforcing the global connection limit, one task
+//! per connection, and graceful shutdown.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use super::connect::{establish, ConnectFailure};
+use super::context::{Context, Settings};
+use super::errors::ClientError;
+use super::registry::Registry;
+use super::session::{Session, SessionEnd};
+use super::tls::{self, TlsMode};
+use crate::backend::side::SidePool;
+use crate::protocol::io::{BoxStream, PacketIo};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("listening on {addr}: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("no listener configured")]
+    NoListener,
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+/// A running proxy: its bound addresses and a way to stop it.
+pub struct ProxyHandle {
+    pub tcp_addr: Option<std::net::SocketAddr>,
+    pub unix_path: Option<PathBuf>,
+    pub context: Arc<Context>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ProxyHandle {
+    /// Stops accepting, closes sessions, and waits for the tasks to end.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+        if let Some(p) = &self.unix_path {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+
+    /// Waits until the proxy stops by itself (it only does on shutdown).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+
+    pub fn shutdown_sender(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}
+
+/// Binds the listeners and starts serving.
+pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
+    if settings.listen_tcp.is_none() && settings.listen_unix.is_none() {
+        return Err(StartError::NoListener);
+    }
+    let tls_config = match (settings.tls_mode, settings.tls.take()) {
+        (TlsMode::Disabled, _) => None,
+        (_, Some(cfg)) => Some(cfg),
+        (_, None) => Some(tls::self_signed()?),
+    };
+    let tcp = match &settings.listen_tcp {
+        Some(addr) => Some(
+            TcpListener::bind(addr.as_str())
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: addr.clone(),
+                    source,
+                })?,
+        ),
+        None => None,
+    };
+    let unix = match &settings.listen_unix {
+        Some(path) => {
+            if path.exists() {
+                // A stale socket from a previous run; a live one would still be bound by its owner.
+                if std::os::unix::net::UnixStream::connect(path).is_ok() {
+                    return Err(StartError::Bind {
+                        addr: path.display().to_string(),
+                        source: std::io::Error::new(std::io::ErrorKind::AddrInUse, "socket in use"),
+                    });
+                }
+                let _ = std::fs::remove_file(path);
+            }
+            Some(UnixListener::bind(path).map_err(|source| StartError::Bind {
+                addr: path.display().to_string(),
+                source,
+            })?)
+        }
+        None => None,
+    };
+    let side = SidePool::new(&settings.backend, &settings.service_user, &settings.service_password);
+    let context = Arc::new(Context {
+        tls: tls_config.map(TlsAcceptor::from),
+        registry: Registry::default(),
+        side,
+        settings,
+    });
+    let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
+    let unix_path = context.settings.listen_unix.clone();
+    let (shutdown, rx) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(context.clone(), tcp, unix, rx));
+    Ok(ProxyHandle {
+        tcp_addr,
+        unix_path,
+        context,
+        shutdown,
+        task,
+    })
+}
+
+async fn accept_loop(
+    ctx: Arc<Context>,
+    tcp: Option<TcpListener>,
+    unix: Option<UnixListener>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let limit = Arc::new(Semaphore::new(ctx.settings.max_connections));
+    let mut sessions = JoinSet::new();
+    loop {
+        let accepted: std::io::Result<(BoxStream, bool, String)> = tokio::select! {
+            _ = stop.changed() => break,
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
+            r = accept_tcp(&tcp), if tcp.is_some() => r,
+            r = accept_unix(&unix), if unix.is_some() => r,
+        };
+        let (stream, secure, peer) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let ctx = ctx.clone();
+        let stop = stop.clone();
+        match limit.clone().try_acquire_owned() {
+            Ok(permit) => {
+                sessions.spawn(async move {
+                    serve(ctx, stream, secure, peer, stop).await;
+                    drop(permit);
+                });
+            }
+            Err(_) => {
+                sessions.spawn(async move {
+                    let mut io = PacketIo::new(stream, 1024);
+                    let _ = io
+                        .send(0, &ClientError::TooManyConnections.payload_before_greeting())
+                        .await;
+                    io.shutdown().await;
+                });
+            }
+        }
+    }
+    sessions.shutdown().await;
+    ctx.side.clone().disconnect().await;
+}
+
+async fn accept_tcp(l: &Option<TcpListener>) -> std::io::Result<(BoxStream, bool, String)> {
+    let (s, peer) = l.as_ref().expect("guarded").accept().await?;
+    s.set_nodelay(true)?;
+    Ok((Box::new(s), false, peer.to_string()))
+}
+
+async fn accept_unix(l: &Option<UnixListener>) -> std::io::Result<(BoxStream, bool, String)> {
+    let (s, _) = l.as_ref().expect("guarded").accept().await?;
+    Ok((Box::new(s), true, "unix".to_string()))
+}
+
+/// One client connection from accept to close.
+async fn serve(ctx: Arc<Context>, stream: BoxStream, secure: bool, peer: String, mut stop: watch::Receiver<bool>) {
+    let id = ctx.registry.next_id();
+    let span = tracing::info_span!("session", id, peer = %peer);
+    let _enter = span.enter();
+    drop(_enter);
+    let handshake = tokio::time::timeout(ctx.settings.handshake_timeout, establish(&ctx, stream, id, secure));
+    let established = match handshake.await {
+        Err(_) => {
+            tracing::debug!(parent: &span, "handshake timed out");
+            return;
+        }
+        Ok(Err(ConnectFailure::AuthFailed(code, msg))) => {
+            tracing::info!(parent: &span, code, %msg, "authentication failed");
+            return;
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(parent: &span, error = %e, "connection phase failed");
+            return;
+        }
+        Ok(Ok(e)) => e,
+    };
+    tracing::debug!(parent: &span, user = %established.user, backend = established.backend_id, "authenticated");
+    let session = Session::new(ctx, id, established);
+    let end = tokio::select! {
+        end = session.run() => end,
+        _ = stop.changed() => SessionEnd::Refused(ClientError::BackendUnavailable),
+    };
+    match end {
+        SessionEnd::Quit | SessionEnd::ClientClosed => tracing::debug!(parent: &span, "session ended: {end}"),
+        other => tracing::info!(parent: &span, "session ended: {other}"),
+    }
+}

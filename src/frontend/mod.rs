@@ -1,0 +1,15 @@
+//! The client side: listeners, the connection phase (greeting, TLS, relayed authentication)
+//! and the per-session command loop.
+
+pub mod connect;
+pub mod context;
+pub mod errors;
+pub mod kill;
+pub mod listener;
+pub mod registry;
+pub mod session;
+pub mod tls;
+
+pub use context::{Context, Settings};
+pub use listener::{start, ProxyHandle};
+pub use tls::TlsMode;

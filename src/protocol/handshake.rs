@@ -1,0 +1,284 @@
+//! The connection phase, as far as a relaying proxy has to touch it: the server greeting is
+//! passed to the client with a few fields patched (connection id, capabilities), and the
+//! client's handshake response is passed to the server with its capabilities patched. All other
+//! bytes (nonce, plugin names, auth data, attributes) travel unchanged so mysqld authenticates.
+
+use mysql_common::constants::CapabilityFlags as Caps;
+use mysql_common::io::ParseBuf;
+use mysql_common::packets::{HandshakePacket, HandshakeResponse};
+use mysql_common::proto::MyDeserialize;
+
+/// Capabilities the proxy never lets through: compression (not implemented), MySQL query
+/// attributes and optional metadata (they change the COM_QUERY / result-set layout the proxy
+/// parses), MariaDB progress reports, and TLS (negotiated by the proxy itself per side).
+pub const STRIPPED: Caps = Caps::CLIENT_COMPRESS
+    .union(Caps::CLIENT_ZSTD_COMPRESSION_ALGORITHM)
+    .union(Caps::CLIENT_QUERY_ATTRIBUTES)
+    .union(Caps::CLIENT_OPTIONAL_RESULTSET_METADATA)
+    .union(Caps::CLIENT_PROGRESS_OBSOLETE)
+    .union(Caps::CLIENT_SSL)
+    .union(Caps::CLIENT_SSL_VERIFY_SERVER_CERT);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum HandshakeError {
+    #[error("malformed server greeting")]
+    BadGreeting,
+    #[error("unsupported protocol version {0}")]
+    Protocol(u8),
+    #[error("malformed handshake response")]
+    BadResponse,
+    #[error("client does not speak protocol 4.1")]
+    OldClient,
+}
+
+/// The parts of the server greeting the proxy needs, and where to patch it.
+#[derive(Debug, Clone)]
+pub struct Greeting {
+    pub payload: Vec<u8>,
+    pub server_version: String,
+    pub connection_id: u32,
+    pub capabilities: Caps,
+    pub collation: u8,
+    pub status: u16,
+    pub auth_plugin: Vec<u8>,
+    pub nonce: Vec<u8>,
+    /// Offset of the connection id (right after the version string's NUL).
+    base: usize,
+}
+
+impl Greeting {
+    pub fn parse(payload: &[u8]) -> Result<Self, HandshakeError> {
+        match payload.first() {
+            Some(10) => {}
+            Some(&v) => return Err(HandshakeError::Protocol(v)),
+            None => return Err(HandshakeError::BadGreeting),
+        }
+        let hp = HandshakePacket::deserialize((), &mut ParseBuf(payload)).map_err(|_| HandshakeError::BadGreeting)?;
+        let nul = payload[1..]
+            .iter()
+            .position(|&b| b == 0)
+            .ok_or(HandshakeError::BadGreeting)?;
+        let base = 1 + nul + 1;
+        if payload.len() < base + 31 {
+            return Err(HandshakeError::BadGreeting);
+        }
+        Ok(Greeting {
+            payload: payload.to_vec(),
+            server_version: hp.server_version_str().into_owned(),
+            connection_id: hp.connection_id(),
+            capabilities: hp.capabilities(),
+            collation: hp.default_collation(),
+            status: hp.status_flags().bits(),
+            auth_plugin: hp.auth_plugin_name_ref().unwrap_or_default().to_vec(),
+            nonce: hp.nonce(),
+            base,
+        })
+    }
+
+    /// Capabilities the proxy offers its client: the server's, minus what it strips, plus TLS
+    /// if the proxy terminates TLS, and LOCAL INFILE only if enabled.
+    pub fn offered(&self, tls: bool, local_infile: bool) -> Caps {
+        let mut caps = self.capabilities - STRIPPED;
+        if tls {
+            caps |= Caps::CLIENT_SSL;
+        }
+        if !local_infile {
+            caps -= Caps::CLIENT_LOCAL_FILES;
+        }
+        caps
+    }
+
+    /// The greeting to send the client: the server's bytes with the proxy's connection id, the
+    /// offered capabilities, and no MariaDB extended capabilities (they change packet layouts).
+    pub fn for_client(&self, proxy_conn_id: u32, offered: Caps) -> Vec<u8> {
+        let mut p = self.payload.clone();
+        let b = self.base;
+        p[b..b + 4].copy_from_slice(&proxy_conn_id.to_le_bytes());
+        let bits = offered.bits();
+        p[b + 13..b + 15].copy_from_slice(&(bits as u16).to_le_bytes());
+        p[b + 18..b + 20].copy_from_slice(&((bits >> 16) as u16).to_le_bytes());
+        p[b + 27..b + 31].copy_from_slice(&[0, 0, 0, 0]);
+        p
+    }
+}
+
+/// What the client sent first: a TLS request, or its handshake response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientHello {
+    pub capabilities: Caps,
+    pub user: Vec<u8>,
+    pub database: Option<Vec<u8>>,
+    pub collation: u8,
+    /// True for the 32-byte SSLRequest that precedes the TLS handshake.
+    pub ssl_request: bool,
+}
+
+impl ClientHello {
+    pub fn parse(payload: &[u8]) -> Result<Self, HandshakeError> {
+        if payload.len() < 32 {
+            return Err(HandshakeError::BadResponse);
+        }
+        let caps = Caps::from_bits_truncate(u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]));
+        if !caps.contains(Caps::CLIENT_PROTOCOL_41) {
+            return Err(HandshakeError::OldClient);
+        }
+        if payload.len() == 32 {
+            return if caps.contains(Caps::CLIENT_SSL) {
+                Ok(ClientHello {
+                    capabilities: caps,
+                    user: Vec::new(),
+                    database: None,
+                    collation: payload[8],
+                    ssl_request: true,
+                })
+            } else {
+                Err(HandshakeError::BadResponse)
+            };
+        }
+        let hr = HandshakeResponse::deserialize((), &mut ParseBuf(payload)).map_err(|_| HandshakeError::BadResponse)?;
+        Ok(ClientHello {
+            capabilities: caps,
+            user: hr.user().to_vec(),
+            database: hr.db_name().map(<[u8]>::to_vec),
+            collation: hr.collation(),
+            ssl_request: false,
+        })
+    }
+}
+
+/// The handshake response to forward to mysqld: the client's bytes with capabilities limited
+/// to what was offered, minus TLS (the backend leg is negotiated separately), and the MariaDB
+/// extended capabilities cleared. Returns the payload and the capabilities now in force.
+pub fn response_for_server(payload: &[u8], offered: Caps) -> (Vec<u8>, Caps) {
+    let mut p = payload.to_vec();
+    let client = Caps::from_bits_truncate(u32::from_le_bytes([p[0], p[1], p[2], p[3]]));
+    let caps = (client & offered) - Caps::CLIENT_SSL;
+    p[0..4].copy_from_slice(&caps.bits().to_le_bytes());
+    p[28..32].copy_from_slice(&[0, 0, 0, 0]);
+    (p, caps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A MariaDB 10.11 greeting as captured from mariadbd.
+    fn mariadb_greeting() -> Vec<u8> {
+        let mut p = vec![10];
+        p.extend_from_slice(b"5.5.5-10.11.6-MariaDB\0");
+        p.extend_from_slice(&42u32.to_le_bytes());
+        p.extend_from_slice(b"abcdefgh\0");
+        p.extend_from_slice(&0xF7FEu16.to_le_bytes()); // lower caps (no CLIENT_MYSQL bit)
+        p.push(45);
+        p.extend_from_slice(&2u16.to_le_bytes());
+        p.extend_from_slice(&0x81BFu16.to_le_bytes()); // upper caps
+        p.push(21);
+        p.extend_from_slice(&[0; 6]);
+        p.extend_from_slice(&0x1Du32.to_le_bytes()); // MariaDB ext caps
+        p.extend_from_slice(b"ijklmnopqrst\0");
+        p.extend_from_slice(b"mysql_native_password\0");
+        p
+    }
+
+    #[test]
+    fn greeting_is_patched_not_rebuilt() {
+        let raw = mariadb_greeting();
+        let g = Greeting::parse(&raw).unwrap();
+        assert_eq!(g.connection_id, 42);
+        assert_eq!(g.nonce, b"abcdefghijklmnopqrst");
+        assert_eq!(g.auth_plugin, b"mysql_native_password");
+        let offered = g.offered(true, false);
+        assert!(offered.contains(Caps::CLIENT_SSL));
+        assert!(!offered.contains(Caps::CLIENT_COMPRESS));
+        assert!(!offered.contains(Caps::CLIENT_LOCAL_FILES));
+        let out = g.for_client(7, offered);
+        assert_eq!(out.len(), raw.len());
+        let again = Greeting::parse(&out).unwrap();
+        assert_eq!(again.connection_id, 7);
+        assert_eq!(again.nonce, g.nonce);
+        assert_eq!(again.capabilities, offered);
+        assert_eq!(again.server_version, "5.5.5-10.11.6-MariaDB");
+        // Only the patched ranges differ.
+        let diff: Vec<usize> = (0..raw.len()).filter(|&i| raw[i] != out[i]).collect();
+        let b = 1 + "5.5.5-10.11.6-MariaDB".len() + 1;
+        let patched = [b..b + 4, b + 13..b + 15, b + 18..b + 20, b + 27..b + 31];
+        assert!(diff.iter().all(|i| patched.iter().any(|r| r.contains(i))), "{diff:?}");
+        assert!(!diff.is_empty());
+    }
+
+    #[test]
+    fn bad_greetings() {
+        assert_eq!(Greeting::parse(&[]).unwrap_err(), HandshakeError::BadGreeting);
+        assert_eq!(Greeting::parse(&[9, 0]).unwrap_err(), HandshakeError::Protocol(9));
+        let raw = mariadb_greeting();
+        for cut in [1, 5, 20, 40] {
+            assert!(Greeting::parse(&raw[..cut]).is_err(), "cut {cut}");
+        }
+    }
+
+    fn response(caps: Caps, user: &[u8], db: Option<&[u8]>) -> Vec<u8> {
+        let mut p = caps.bits().to_le_bytes().to_vec();
+        p.extend_from_slice(&(16u32 << 20).to_le_bytes());
+        p.push(45);
+        p.extend_from_slice(&[0; 23]);
+        if caps.contains(Caps::CLIENT_SSL) && user.is_empty() {
+            return p; // SSLRequest
+        }
+        p.extend_from_slice(user);
+        p.push(0);
+        p.push(20);
+        p.extend_from_slice(&[1; 20]);
+        if let Some(db) = db {
+            p.extend_from_slice(db);
+            p.push(0);
+        }
+        p.extend_from_slice(b"mysql_native_password\0");
+        p
+    }
+
+    #[test]
+    fn client_hello_table() {
+        let base = Caps::CLIENT_PROTOCOL_41 | Caps::CLIENT_SECURE_CONNECTION | Caps::CLIENT_PLUGIN_AUTH;
+        let ssl = ClientHello::parse(&response(base | Caps::CLIENT_SSL, b"", None)).unwrap();
+        assert!(ssl.ssl_request);
+        let h = ClientHello::parse(&response(base | Caps::CLIENT_CONNECT_WITH_DB, b"bob", Some(b"db1"))).unwrap();
+        assert_eq!(
+            (h.user.as_slice(), h.database.as_deref()),
+            (&b"bob"[..], Some(&b"db1"[..]))
+        );
+        assert!(!h.ssl_request);
+        assert_eq!(
+            ClientHello::parse(&response(Caps::CLIENT_SECURE_CONNECTION, b"x", None)).unwrap_err(),
+            HandshakeError::OldClient
+        );
+        assert_eq!(ClientHello::parse(&[0; 10]).unwrap_err(), HandshakeError::BadResponse);
+        let mut truncated = response(base, b"bob", None);
+        truncated.truncate(40);
+        assert!(ClientHello::parse(&truncated).is_err());
+    }
+
+    #[test]
+    fn response_capabilities_are_limited_to_the_offer() {
+        let client = Caps::CLIENT_PROTOCOL_41
+            | Caps::CLIENT_SECURE_CONNECTION
+            | Caps::CLIENT_PLUGIN_AUTH
+            | Caps::CLIENT_SSL
+            | Caps::CLIENT_COMPRESS
+            | Caps::CLIENT_DEPRECATE_EOF;
+        let offered = Caps::CLIENT_PROTOCOL_41
+            | Caps::CLIENT_SECURE_CONNECTION
+            | Caps::CLIENT_PLUGIN_AUTH
+            | Caps::CLIENT_SSL
+            | Caps::CLIENT_DEPRECATE_EOF;
+        let raw = response(client, b"bob", None);
+        let (fwd, caps) = response_for_server(&raw, offered);
+        assert_eq!(
+            caps,
+            Caps::CLIENT_PROTOCOL_41
+                | Caps::CLIENT_SECURE_CONNECTION
+                | Caps::CLIENT_PLUGIN_AUTH
+                | Caps::CLIENT_DEPRECATE_EOF
+        );
+        assert_eq!(&fwd[4..], &raw[4..]);
+    }
+}

@@ -1,0 +1,249 @@
+//! `grproxy sandbox up|down`: local mysqld instances, each with its proxy, for trying grproxy
+//! on one machine. Node i (1-based) lives in `DIR/node<i>/`: its datadir, mysqld socket and
+//! log, the proxy's config and log, and pid files that `sandbox down` uses.
+
+pub mod mysqld;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use mysql_async::prelude::Queryable;
+
+use mysqld::MysqldLayout;
+
+pub struct UpOptions {
+    pub nodes: u16,
+    pub dir: PathBuf,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+}
+
+/// Service account the proxies use for their own connections.
+pub const SERVICE_USER: &str = "grproxy_svc";
+
+fn node_dir(dir: &Path, i: u16) -> PathBuf {
+    dir.join(format!("node{i}"))
+}
+
+/// mysqld's TCP port for node `i` (1-based) when proxies start at `port`.
+pub fn mysqld_port(port: u16, i: u16) -> u16 {
+    port + 100 + i - 1
+}
+
+pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
+    if o.nodes == 0 {
+        bail!("--nodes must be at least 1");
+    }
+    if o.nodes > 1 {
+        eprintln!(
+            "note: group replication is not built yet; these {} nodes are independent proxies",
+            o.nodes
+        );
+    }
+    std::fs::create_dir_all(&o.dir).with_context(|| format!("creating {}", o.dir.display()))?;
+    let dir = o.dir.canonicalize()?;
+    for i in 1..=o.nodes {
+        for p in [o.port + i - 1, mysqld_port(o.port, i)] {
+            if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() && !already_ours(&node_dir(&dir, i)) {
+                bail!("port {p} on 127.0.0.1 is taken; pick another --port");
+            }
+        }
+    }
+    let mut endpoints = Vec::new();
+    for i in 1..=o.nodes {
+        let nd = node_dir(&dir, i);
+        let layout = MysqldLayout::under(&nd, mysqld_port(o.port, i));
+        let proxy_port = o.port + i - 1;
+        if !already_ours(&nd) {
+            if !layout.datadir.join("mysql").exists() {
+                eprintln!("node{i}: initializing datadir {}", layout.datadir.display());
+                mysqld::init_datadir(&layout.datadir)?;
+            }
+            let child = mysqld::start(&layout, &[], Duration::from_secs(60))?;
+            std::fs::write(nd.join("mysqld.pid.sandbox"), child.id().to_string())?;
+            let svc_password = bootstrap_accounts(&layout, o).await?;
+            let svc_file = nd.join("service.password");
+            write_private(&svc_file, &svc_password)?;
+            let cfg = nd.join("grproxy.yaml");
+            std::fs::write(&cfg, proxy_config(proxy_port, &layout, &nd, &svc_file))?;
+            start_proxy(&nd, &cfg, proxy_port)?;
+        }
+        endpoints.push((i, proxy_port, layout));
+    }
+    println!("grproxy sandbox is up in {}", dir.display());
+    for (i, port, l) in &endpoints {
+        println!(
+            "  node{i}: proxy 127.0.0.1:{port} (socket {})   mysqld 127.0.0.1:{} (socket {})",
+            node_dir(&dir, *i).join("grproxy.sock").display(),
+            l.port,
+            l.socket.display()
+        );
+    }
+    println!(
+        "connect:  mariadb -h127.0.0.1 -P{} -u{}{}",
+        o.port,
+        o.user,
+        if o.password.is_empty() {
+            String::new()
+        } else {
+            " -p".into()
+        }
+    );
+    println!("stop:     grproxy sandbox down --dir {}", dir.display());
+    Ok(())
+}
+
+/// True when `dir` holds a node whose processes are still running.
+fn already_ours(nd: &Path) -> bool {
+    ["mysqld.pid.sandbox", "grproxy.pid"]
+        .iter()
+        .all(|f| read_pid(&nd.join(f)).map(pid_alive).unwrap_or(false))
+}
+
+fn read_pid(p: &Path) -> Option<u32> {
+    std::fs::read_to_string(p).ok()?.trim().parse().ok()
+}
+
+fn pid_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+fn random_password() -> String {
+    let mut b = [0u8; 16];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut b);
+    }
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Creates the client account (loopback only) and the proxy's service account.
+async fn bootstrap_accounts(l: &MysqldLayout, o: &UpOptions) -> anyhow::Result<String> {
+    let socket = l.socket.to_string_lossy().into_owned();
+    let mut conn = None;
+    for pass in [o.password.as_str(), ""] {
+        let opts = mysql_async::OptsBuilder::default()
+            .socket(Some(socket.clone()))
+            .user(Some("root"))
+            .pass(Some(pass));
+        if let Ok(c) = mysql_async::Conn::new(opts).await {
+            conn = Some(c);
+            break;
+        }
+    }
+    let mut conn = conn.context("cannot log in to the new mysqld as root")?;
+    let svc = random_password();
+    let q = |s: &str| s.replace('\\', "\\\\").replace('\'', "\\'");
+    let (u, p) = (q(&o.user), q(&o.password));
+    let mut stmts = Vec::new();
+    for host in ["localhost", "127.0.0.1", "::1"] {
+        stmts.push(format!("CREATE USER IF NOT EXISTS '{u}'@'{host}' IDENTIFIED BY '{p}'"));
+        stmts.push(format!("ALTER USER '{u}'@'{host}' IDENTIFIED BY '{p}'"));
+        stmts.push(format!(
+            "GRANT ALL PRIVILEGES ON *.* TO '{u}'@'{host}' WITH GRANT OPTION"
+        ));
+    }
+    stmts.push(format!(
+        "CREATE USER IF NOT EXISTS '{SERVICE_USER}'@'localhost' IDENTIFIED BY '{svc}'"
+    ));
+    stmts.push(format!("ALTER USER '{SERVICE_USER}'@'localhost' IDENTIFIED BY '{svc}'"));
+    stmts.push(format!("GRANT ALL PRIVILEGES ON *.* TO '{SERVICE_USER}'@'localhost'"));
+    for s in stmts {
+        conn.query_drop(&s)
+            .await
+            .with_context(|| format!("bootstrap statement failed: {s}"))?;
+    }
+    conn.disconnect().await?;
+    Ok(svc)
+}
+
+fn proxy_config(port: u16, l: &MysqldLayout, nd: &Path, svc_file: &Path) -> String {
+    format!(
+        "# Written by `grproxy sandbox up`.\n\
+         listen:\n  tcp: \"127.0.0.1:{port}\"\n  unix_socket: \"{sock}\"\n\
+         backend:\n  unix_socket: \"{backend}\"\n\
+         service_account:\n  user: {SERVICE_USER}\n  password_file: \"{svc}\"\n\
+         tls:\n  mode: preferred\n\
+         features:\n  local_infile: true\n",
+        sock = nd.join("grproxy.sock").display(),
+        backend = l.socket.display(),
+        svc = svc_file.display(),
+    )
+}
+
+fn start_proxy(nd: &Path, cfg: &Path, port: u16) -> anyhow::Result<()> {
+    use std::os::unix::process::CommandExt;
+    let log = std::fs::File::create(nd.join("grproxy.log"))?;
+    let child = Command::new(std::env::current_exe()?)
+        .arg("run")
+        .arg("--config")
+        .arg(cfg)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting grproxy")?;
+    std::fs::write(nd.join("grproxy.pid"), child.id().to_string())?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::Read;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut b = [0u8; 5];
+            if s.read_exact(&mut b).is_ok() && b[4] == 10 {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!(
+        "grproxy on port {port} did not start; see {}",
+        nd.join("grproxy.log").display()
+    )
+}
+
+/// Stops every node's proxy, then its mysqld.
+pub fn down(dir: &Path) -> anyhow::Result<()> {
+    let mut found = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let nd = e.path();
+        if !nd
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("node"))
+        {
+            continue;
+        }
+        for f in ["grproxy.pid", "mysqld.pid.sandbox"] {
+            if let Some(pid) = read_pid(&nd.join(f)) {
+                mysqld::stop_pid(pid, Duration::from_secs(60));
+                let _ = std::fs::remove_file(nd.join(f));
+                found += 1;
+            }
+        }
+    }
+    println!("stopped {found} processes under {}", dir.display());
+    Ok(())
+}

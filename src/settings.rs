@@ -1,0 +1,49 @@
+//! From the configuration file to the runtime [`Settings`] of a proxy: resolves the service
+//! account's secret and loads TLS material.
+
+use std::time::Duration;
+
+use crate::backend::BackendAddr;
+use crate::config::{self, Config};
+use crate::frontend::{tls, Settings, TlsMode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
+}
+
+pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
+    let backend = match (&cfg.backend.unix_socket, &cfg.backend.address) {
+        (Some(p), _) => BackendAddr::Unix(p.clone()),
+        (None, Some(a)) => BackendAddr::Tcp(a.clone()),
+        (None, None) => unreachable!("validated by config::load"),
+    };
+    let tls_mode = match cfg.tls.mode {
+        config::TlsMode::Disabled => TlsMode::Disabled,
+        config::TlsMode::Preferred => TlsMode::Preferred,
+        config::TlsMode::Required => TlsMode::Required,
+    };
+    let tls = match (&cfg.tls.cert, &cfg.tls.key, tls_mode) {
+        (_, _, TlsMode::Disabled) => None,
+        (Some(c), Some(k), _) => Some(tls::from_pem_files(c, k)?),
+        _ => Some(tls::self_signed()?),
+    };
+    let mut s = Settings::new(backend);
+    s.listen_tcp = cfg.listen.tcp.clone();
+    s.listen_unix = cfg.listen.unix_socket.clone();
+    s.connect_timeout = Duration::from_millis(cfg.backend.connect_timeout_ms);
+    s.service_user = cfg.service_account.user.clone();
+    s.service_password = cfg.service_account.resolve_password()?;
+    s.tls_mode = tls_mode;
+    s.tls = tls;
+    s.max_connections = cfg.limits.max_connections as usize;
+    s.max_connections_per_user = cfg.limits.max_connections_per_user;
+    s.max_packet = cfg.limits.max_packet_size as usize;
+    s.handshake_timeout = Duration::from_millis(cfg.limits.handshake_timeout_ms);
+    s.idle_timeout = (cfg.limits.idle_timeout_s > 0).then(|| Duration::from_secs(cfg.limits.idle_timeout_s));
+    s.local_infile = cfg.features.local_infile;
+    Ok(s)
+}

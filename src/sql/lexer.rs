@@ -1,0 +1,464 @@
+//! Hand-written MySQL lexical scanner.
+//!
+//! The scanner works on raw bytes so that it never panics and so that every
+//! offset it reports refers to the caller's original buffer, even when that
+//! buffer is not valid UTF-8. All delimiters MySQL cares about are ASCII, so a
+//! token boundary always falls on an ASCII byte or at the end of input; for
+//! valid UTF-8 input every reported offset is therefore a `char` boundary.
+//!
+//! What is skipped: whitespace, `-- ` comments (MySQL needs a space or control
+//! character after the two dashes, so `1--1` is `1 - -1`), `#` comments and
+//! `/* ... */` comments (including `/*+ optimizer hints */`).
+//!
+//! What is *content*: versioned executable comments `/*! ... */`,
+//! `/*!50100 ... */` and MariaDB's `/*M! ... */` / `/*M!100100 ... */`. The
+//! server executes their inner text, so the scanner yields the inner tokens
+//! and silently drops the opening marker (with its version number) and the
+//! closing `*/`. The version condition is not evaluated: the inner text is
+//! always treated as present, which is the conservative choice for a proxy.
+//!
+//! Quoting follows the server's default `sql_mode`: `'...'` and `"..."` are
+//! strings with backslash escapes and doubled-quote escapes; `` `...` `` is a
+//! quoted identifier with doubled-backtick escapes. (`ANSI_QUOTES` and
+//! `NO_BACKSLASH_ESCAPES` are not modelled.)
+
+use std::ops::Range;
+
+/// The lexical category of a [`Token`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// Unquoted identifier or keyword (`SELECT`, `sbtest1`, `_utf8mb4`, `1abc`).
+    Word,
+    /// Backtick-quoted identifier, quotes included in the token range.
+    QuotedIdent,
+    /// String literal: `'..'`, `".."`, or `X'..'`, `B'..'`, `N'..'` (prefix included).
+    String,
+    /// Numeric literal: `12`, `1.5`, `1e-3`, `0x1F`, `0b101`.
+    Number,
+    /// User or system variable: `@a`, `@'a'`, `@@autocommit`, `@@session.x`.
+    Variable,
+    /// A `?` parameter marker.
+    Placeholder,
+    /// Operator or punctuation (`(`, `,`, `;`, `=`, `:=`, `<=>`, ...).
+    Punct,
+}
+
+/// One token with its byte range in the scanned buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Token {
+    /// Lexical category.
+    pub kind: TokenKind,
+    /// Byte offset of the first byte.
+    pub start: usize,
+    /// Byte offset one past the last byte.
+    pub end: usize,
+}
+
+impl Token {
+    /// The byte range of the token.
+    pub fn range(&self) -> Range<usize> {
+        self.start..self.end
+    }
+
+    /// The token's bytes in `src` (the buffer that was scanned).
+    pub fn text<'a>(&self, src: &'a [u8]) -> &'a [u8] {
+        src.get(self.start..self.end).unwrap_or(&[])
+    }
+
+    /// True when the token is the unquoted word `kw` (ASCII case-insensitive).
+    pub fn is_kw(&self, src: &[u8], kw: &str) -> bool {
+        self.kind == TokenKind::Word && self.text(src).eq_ignore_ascii_case(kw.as_bytes())
+    }
+
+    /// True when the token is the punctuation `p`.
+    pub fn is_punct(&self, src: &[u8], p: &str) -> bool {
+        self.kind == TokenKind::Punct && self.text(src) == p.as_bytes()
+    }
+}
+
+/// Result of scanning a whole buffer.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Lexed {
+    /// Tokens in source order.
+    pub tokens: Vec<Token>,
+    /// True if the input ended inside a string, quoted identifier or comment.
+    pub incomplete: bool,
+}
+
+/// Scans the whole buffer.
+pub fn tokenize(src: &[u8]) -> Lexed {
+    let mut lexer = Lexer::new(src);
+    let tokens = lexer.by_ref().collect();
+    Lexed {
+        tokens,
+        incomplete: lexer.incomplete,
+    }
+}
+
+/// Streaming scanner; iterate it to get [`Token`]s.
+#[derive(Debug, Clone)]
+pub struct Lexer<'a> {
+    src: &'a [u8],
+    pos: usize,
+    in_exec_comment: bool,
+    incomplete: bool,
+}
+
+fn is_ident_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b >= 0x80
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+/// Multi-byte operators, longest first.
+const MULTI_PUNCT: &[&[u8]] = &[
+    b"<=>", b"->>", b":=", b"<=", b">=", b"<>", b"!=", b"||", b"&&", b"<<", b">>", b"->",
+];
+
+impl<'a> Lexer<'a> {
+    /// Creates a scanner over `src`.
+    pub fn new(src: &'a [u8]) -> Self {
+        Lexer {
+            src,
+            pos: 0,
+            in_exec_comment: false,
+            incomplete: false,
+        }
+    }
+
+    /// True once the scanner has hit an unterminated string, identifier or comment.
+    pub fn incomplete(&self) -> bool {
+        self.incomplete
+    }
+
+    fn at(&self, i: usize) -> Option<u8> {
+        self.src.get(i).copied()
+    }
+
+    fn starts_with(&self, s: &[u8]) -> bool {
+        self.src.get(self.pos..).is_some_and(|rest| rest.starts_with(s))
+    }
+
+    /// Skips whitespace and comments; consumes executable-comment markers.
+    fn skip_trivia(&mut self) {
+        while let Some(b) = self.at(self.pos) {
+            if is_space(b) {
+                self.pos += 1;
+            } else if b == b'#' {
+                self.skip_line();
+            } else if b == b'-' && self.at(self.pos + 1) == Some(b'-') {
+                match self.at(self.pos + 2) {
+                    None => self.pos = self.src.len(),
+                    Some(c) if c <= b' ' || c == 0x7f => self.skip_line(),
+                    Some(_) => return,
+                }
+            } else if self.starts_with(b"/*!") {
+                self.pos += 3;
+                self.skip_version(6);
+                self.in_exec_comment = true;
+            } else if self.starts_with(b"/*M!") {
+                self.pos += 4;
+                self.skip_version(6);
+                self.in_exec_comment = true;
+            } else if self.starts_with(b"/*") {
+                self.skip_block_comment();
+            } else if self.in_exec_comment && self.starts_with(b"*/") {
+                self.pos += 2;
+                self.in_exec_comment = false;
+            } else {
+                return;
+            }
+        }
+        if self.in_exec_comment {
+            // Input ended inside `/*! ...` without its `*/`.
+            self.incomplete = true;
+        }
+    }
+
+    /// Skips a version number of 5 (or, if present, up to `max`) digits.
+    fn skip_version(&mut self, max: usize) {
+        let digits = self.src[self.pos..]
+            .iter()
+            .take(max)
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        if digits >= 5 {
+            self.pos += digits;
+        }
+    }
+
+    fn skip_line(&mut self) {
+        while let Some(b) = self.at(self.pos) {
+            self.pos += 1;
+            if b == b'\n' {
+                return;
+            }
+        }
+    }
+
+    fn skip_block_comment(&mut self) {
+        self.pos += 2;
+        while self.pos < self.src.len() {
+            if self.starts_with(b"*/") {
+                self.pos += 2;
+                return;
+            }
+            self.pos += 1;
+        }
+        self.incomplete = true;
+    }
+
+    /// Consumes a quoted run starting at the opening quote `q`.
+    fn scan_quoted(&mut self, q: u8, backslash: bool) {
+        self.pos += 1;
+        while let Some(b) = self.at(self.pos) {
+            if backslash && b == b'\\' {
+                if self.pos + 1 >= self.src.len() {
+                    break;
+                }
+                self.pos += 2;
+            } else if b == q {
+                if self.at(self.pos + 1) == Some(q) {
+                    self.pos += 2;
+                } else {
+                    self.pos += 1;
+                    return;
+                }
+            } else {
+                self.pos += 1;
+            }
+        }
+        self.pos = self.src.len();
+        self.incomplete = true;
+    }
+
+    fn scan_ident_run(&mut self) {
+        while self.at(self.pos).is_some_and(is_ident_byte) {
+            self.pos += 1;
+        }
+    }
+
+    fn scan_digits(&mut self) -> usize {
+        let from = self.pos;
+        while self.at(self.pos).is_some_and(|b| b.is_ascii_digit()) {
+            self.pos += 1;
+        }
+        self.pos - from
+    }
+
+    /// Scans a token starting with a digit; returns `Number` or `Word`.
+    fn scan_number(&mut self) -> TokenKind {
+        let start = self.pos;
+        if self.at(start) == Some(b'0') && matches!(self.at(start + 1), Some(b'x' | b'X' | b'b' | b'B')) {
+            let hex = matches!(self.at(start + 1), Some(b'x' | b'X'));
+            self.pos += 2;
+            self.scan_ident_run();
+            let body = &self.src[start + 2..self.pos];
+            let ok = !body.is_empty()
+                && body.iter().all(|b| {
+                    if hex {
+                        b.is_ascii_hexdigit()
+                    } else {
+                        matches!(b, b'0' | b'1')
+                    }
+                });
+            return if ok { TokenKind::Number } else { TokenKind::Word };
+        }
+        self.scan_digits();
+        if self.at(self.pos) == Some(b'.') {
+            self.pos += 1;
+            self.scan_digits();
+        }
+        if matches!(self.at(self.pos), Some(b'e' | b'E')) {
+            let sign = matches!(self.at(self.pos + 1), Some(b'+' | b'-'));
+            let digit_at = self.pos + 1 + usize::from(sign);
+            if self.at(digit_at).is_some_and(|b| b.is_ascii_digit()) {
+                self.pos = digit_at;
+                self.scan_digits();
+            }
+        }
+        if self.at(self.pos).is_some_and(is_ident_byte) {
+            // MySQL identifiers may start with digits: `1abc`, `123_t`.
+            self.scan_ident_run();
+            return TokenKind::Word;
+        }
+        TokenKind::Number
+    }
+
+    fn scan_variable(&mut self) {
+        self.pos += 1; // '@'
+        if self.at(self.pos) == Some(b'@') {
+            self.pos += 1;
+        }
+        match self.at(self.pos) {
+            Some(q @ (b'\'' | b'"')) => self.scan_quoted(q, true),
+            Some(b'`') => self.scan_quoted(b'`', false),
+            _ => {
+                while self.at(self.pos).is_some_and(|b| is_ident_byte(b) || b == b'.') {
+                    self.pos += 1;
+                }
+            }
+        }
+    }
+
+    fn scan_punct(&mut self) {
+        for p in MULTI_PUNCT {
+            if self.starts_with(p) {
+                self.pos += p.len();
+                return;
+            }
+        }
+        self.pos += 1;
+    }
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        self.skip_trivia();
+        let start = self.pos;
+        let b = self.at(start)?;
+        let kind = match b {
+            b'\'' | b'"' => {
+                self.scan_quoted(b, true);
+                TokenKind::String
+            }
+            b'`' => {
+                self.scan_quoted(b'`', false);
+                TokenKind::QuotedIdent
+            }
+            b'x' | b'X' | b'b' | b'B' | b'n' | b'N' if self.at(start + 1) == Some(b'\'') => {
+                self.pos += 1;
+                self.scan_quoted(b'\'', b == b'n' || b == b'N');
+                TokenKind::String
+            }
+            b'0'..=b'9' => self.scan_number(),
+            b'@' => {
+                self.scan_variable();
+                TokenKind::Variable
+            }
+            b'?' => {
+                self.pos += 1;
+                TokenKind::Placeholder
+            }
+            _ if is_ident_byte(b) => {
+                self.scan_ident_run();
+                TokenKind::Word
+            }
+            _ => {
+                self.scan_punct();
+                TokenKind::Punct
+            }
+        };
+        Some(Token {
+            kind,
+            start,
+            end: self.pos,
+        })
+    }
+}
+
+/// Removes the quoting from an identifier token (backticks, doubled
+/// backticks) and returns it as a `String` (lossy for invalid UTF-8).
+pub fn unquote_ident(text: &[u8]) -> String {
+    if text.len() >= 2 && text[0] == b'`' && text[text.len() - 1] == b'`' {
+        let inner = String::from_utf8_lossy(&text[1..text.len() - 1]);
+        inner.replace("``", "`")
+    } else {
+        String::from_utf8_lossy(text).into_owned()
+    }
+}
+
+/// A cursor over a token slice, with keyword helpers used by the classifier.
+#[derive(Debug, Clone)]
+pub struct Cursor<'a> {
+    src: &'a [u8],
+    toks: &'a [Token],
+    pos: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Creates a cursor at the first token of `toks`.
+    pub fn new(src: &'a [u8], toks: &'a [Token]) -> Self {
+        Cursor { src, toks, pos: 0 }
+    }
+
+    /// The scanned buffer.
+    pub fn src(&self) -> &'a [u8] {
+        self.src
+    }
+
+    /// Tokens not yet consumed.
+    pub fn rest(&self) -> &'a [Token] {
+        &self.toks[self.pos.min(self.toks.len())..]
+    }
+
+    /// The `n`-th token from the current position.
+    pub fn peek_nth(&self, n: usize) -> Option<&'a Token> {
+        self.toks.get(self.pos + n)
+    }
+
+    /// The current token.
+    pub fn peek(&self) -> Option<&'a Token> {
+        self.peek_nth(0)
+    }
+
+    /// Consumes and returns the current token.
+    pub fn bump(&mut self) -> Option<&'a Token> {
+        let t = self.toks.get(self.pos);
+        if t.is_some() {
+            self.pos += 1;
+        }
+        t
+    }
+
+    /// True when no tokens remain.
+    pub fn at_end(&self) -> bool {
+        self.pos >= self.toks.len()
+    }
+
+    /// True when the current token is the word `kw`.
+    pub fn is_kw(&self, kw: &str) -> bool {
+        self.peek().is_some_and(|t| t.is_kw(self.src, kw))
+    }
+
+    /// True when the current token is any of `kws`.
+    pub fn is_any_kw(&self, kws: &[&str]) -> bool {
+        kws.iter().any(|k| self.is_kw(k))
+    }
+
+    /// True when the `n`-th token is the word `kw`.
+    pub fn nth_is_kw(&self, n: usize, kw: &str) -> bool {
+        self.peek_nth(n).is_some_and(|t| t.is_kw(self.src, kw))
+    }
+
+    /// Consumes the word `kw` if it is next.
+    pub fn eat_kw(&mut self, kw: &str) -> bool {
+        let hit = self.is_kw(kw);
+        if hit {
+            self.pos += 1;
+        }
+        hit
+    }
+
+    /// Consumes the whole keyword sequence `kws` if it is next; else nothing.
+    pub fn eat_kws(&mut self, kws: &[&str]) -> bool {
+        let hit = kws.iter().enumerate().all(|(i, k)| self.nth_is_kw(i, k));
+        if hit {
+            self.pos += kws.len();
+        }
+        hit
+    }
+
+    /// Consumes the punctuation `p` if it is next.
+    pub fn eat_punct(&mut self, p: &str) -> bool {
+        let hit = self.peek().is_some_and(|t| t.is_punct(self.src, p));
+        if hit {
+            self.pos += 1;
+        }
+        hit
+    }
+}

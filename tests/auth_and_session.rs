@@ -1,0 +1,157 @@
+//! Authentication follows mysqld; COM_CHANGE_USER, KILL mapping, connection limits.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use mysql_async::prelude::*;
+use mysql_async::Conn;
+
+fn server_code(e: &mysql_async::Error) -> Option<(u16, String)> {
+    match e {
+        mysql_async::Error::Server(s) => Some((s.code, s.state.clone())),
+        _ => None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_created_a_moment_ago_log_in_and_wrong_passwords_get_1045() {
+    let m = Mysqld::start();
+    let p = proxy(&m).await;
+    m.create_user("alice", "s3cret").await;
+    let mut c = Conn::new(proxy_opts(&p, "alice", "s3cret")).await.unwrap();
+    let who: Option<String> = c.query_first("SELECT CURRENT_USER()").await.unwrap();
+    assert_eq!(who.as_deref(), Some("alice@localhost"));
+    c.disconnect().await.unwrap();
+
+    let via = Conn::new(proxy_opts(&p, "alice", "wrong")).await.unwrap_err();
+    let direct = Conn::new(m.direct_opts("alice", "wrong")).await.unwrap_err();
+    assert_eq!(server_code(&via), Some((1045, "28000".into())), "{via}");
+    assert_eq!(server_code(&via), server_code(&direct));
+    let nobody = Conn::new(proxy_opts(&p, "nobody", "x")).await.unwrap_err();
+    assert_eq!(server_code(&nobody).map(|c| c.0), Some(1045));
+
+    // Privileges are mysqld's: a user without grants cannot read mysql.user.
+    let mut r = m.root().await;
+    r.query_drop("CREATE USER 'bob'@'localhost' IDENTIFIED BY 'b'")
+        .await
+        .unwrap();
+    let mut bob = Conn::new(proxy_opts(&p, "bob", "b")).await.unwrap();
+    let e = bob.query_drop("SELECT * FROM mysql.user").await.unwrap_err();
+    assert_eq!(server_code(&e).map(|c| c.0), Some(1142));
+    // The proxy keeps serving after failures.
+    let mut ok = Conn::new(proxy_opts(&p, "root", "")).await.unwrap();
+    ok.ping().await.unwrap();
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn change_user_really_reauthenticates() {
+    let m = Mysqld::start();
+    let p = proxy(&m).await;
+    m.create_user("carol", "pw1").await;
+    let mut c = Conn::new(proxy_opts(&p, "root", "")).await.unwrap();
+    c.query_drop("SET @marker = 1").await.unwrap();
+    c.change_user(
+        mysql_async::ChangeUserOpts::default()
+            .with_user(Some("carol".into()))
+            .with_pass(Some("pw1".into())),
+    )
+    .await
+    .unwrap();
+    let who: Option<String> = c.query_first("SELECT CURRENT_USER()").await.unwrap();
+    assert_eq!(who.as_deref(), Some("carol@localhost"));
+    let marker: Option<Option<i64>> = c.query_first("SELECT @marker").await.unwrap();
+    assert_eq!(marker, Some(None), "session state reset by mysqld");
+    let bad = c
+        .change_user(
+            mysql_async::ChangeUserOpts::default()
+                .with_user(Some("carol".into()))
+                .with_pass(Some("nope".into())),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(server_code(&bad).map(|c| c.0), Some(1045), "{bad}");
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_uses_proxy_ids() {
+    let m = Mysqld::start();
+    let p = proxy(&m).await;
+    let mut victim = Conn::new(proxy_opts(&p, "root", "")).await.unwrap();
+    let mut killer = Conn::new(proxy_opts(&p, "root", "")).await.unwrap();
+    let proxy_id = victim.id();
+    let backend_id: u32 = victim.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
+    assert_eq!(
+        p.context.registry.lookup(proxy_id as u64).map(|x| x.0),
+        Some(backend_id)
+    );
+
+    let started = Instant::now();
+    let sleeper = tokio::spawn(async move {
+        let r = victim.query_drop("SELECT SLEEP(30)").await;
+        (r, victim)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    killer.query_drop(format!("KILL QUERY {proxy_id}")).await.unwrap();
+    let (r, mut victim) = sleeper.await.unwrap();
+    // MariaDB returns SLEEP()'s result 1 when interrupted, or error 1317.
+    match r {
+        Ok(()) => {}
+        Err(e) => assert_eq!(server_code(&e).map(|c| c.0), Some(1317), "{e}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "KILL QUERY reached the right thread"
+    );
+    victim.ping().await.expect("KILL QUERY keeps the connection");
+
+    // Unknown proxy id.
+    let e = killer.query_drop("KILL 999999").await.unwrap_err();
+    assert_eq!(server_code(&e), Some((1094, "HY000".into())));
+    // KILL CONNECTION ends the victim's session.
+    killer.query_drop(format!("KILL CONNECTION {proxy_id}")).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(victim.ping().await.is_err());
+    let alive: Option<i64> = killer
+        .query_first(format!(
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE id = {backend_id}"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(alive, Some(0));
+    killer.ping().await.unwrap();
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_limits() {
+    let m = Mysqld::start();
+    m.create_user("dave", "d").await;
+    m.create_user("erin", "e").await;
+    let p = proxy_with(&m, |s| {
+        s.max_connections = 3;
+        s.max_connections_per_user = 1;
+    })
+    .await;
+    let a = Conn::new(proxy_opts(&p, "dave", "d")).await.unwrap();
+    let e = Conn::new(proxy_opts(&p, "dave", "d")).await.unwrap_err();
+    assert_eq!(server_code(&e), Some((1203, "42000".into())), "{e}");
+    let b = Conn::new(proxy_opts(&p, "root", "")).await.unwrap();
+    let c = Conn::new(proxy_opts(&p, "erin", "e")).await.unwrap();
+    let e = Conn::new(proxy_opts(&p, "erin", "e")).await.unwrap_err();
+    assert_eq!(server_code(&e).map(|c| c.0), Some(1040), "{e}");
+    drop(a);
+    a_while().await;
+    // Slots come back when sessions end.
+    let mut again = Conn::new(proxy_opts(&p, "dave", "d")).await.unwrap();
+    again.ping().await.unwrap();
+    drop((b, c));
+    p.stop().await;
+}
+
+async fn a_while() {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}

@@ -1,0 +1,140 @@
+//! Test harness: real mariadbd processes started from a template datadir on free ports, and
+//! in-process proxies on port 0 in front of them.
+#![allow(dead_code)]
+
+pub mod raw;
+
+use std::path::PathBuf;
+use std::process::Child;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use grproxy::backend::BackendAddr;
+use grproxy::frontend::{self, ProxyHandle, Settings, TlsMode};
+use grproxy::sandbox::mysqld::{self, MysqldLayout};
+use mysql_async::prelude::Queryable;
+
+/// A free TCP port on 127.0.0.1 (bound then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The template datadir, made once per machine and reused (initializing takes seconds).
+fn template() -> PathBuf {
+    static T: OnceLock<PathBuf> = OnceLock::new();
+    T.get_or_init(|| {
+        let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        let dir = base.join("mariadb-template");
+        if dir.join("mysql").exists() {
+            return dir;
+        }
+        let tmp = base.join(format!("mariadb-template.{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        mysqld::init_datadir(&tmp).expect("mariadb-install-db (run deploy/install-deps.sh)");
+        if std::fs::rename(&tmp, &dir).is_err() {
+            // Another test process won the race.
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        dir
+    })
+    .clone()
+}
+
+/// A running mariadbd, killed when dropped.
+pub struct Mysqld {
+    pub layout: MysqldLayout,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Mysqld {
+    pub fn start() -> Mysqld {
+        Self::start_with(&[])
+    }
+
+    pub fn start_with(extra: &[&str]) -> Mysqld {
+        let dir = tempfile::Builder::new().prefix("grproxy-test-").tempdir().unwrap();
+        let layout = MysqldLayout::under(dir.path(), free_port());
+        mysqld::copy_dir(&template(), &layout.datadir).unwrap();
+        let extra: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let child = mysqld::start(&layout, &extra, Duration::from_secs(60)).expect("start mariadbd");
+        Mysqld {
+            layout,
+            child,
+            _dir: dir,
+        }
+    }
+
+    /// Options for a direct TCP connection (root has an empty password in the template).
+    pub fn direct_opts(&self, user: &str, pass: &str) -> mysql_async::OptsBuilder {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.layout.port)
+            .prefer_socket(false)
+            .user(Some(user))
+            .pass(Some(pass))
+    }
+
+    pub async fn root(&self) -> mysql_async::Conn {
+        mysql_async::Conn::new(self.direct_opts("root", "")).await.unwrap()
+    }
+
+    /// Creates `user` with `pass` for every loopback host, with all privileges.
+    pub async fn create_user(&self, user: &str, pass: &str) {
+        let mut c = self.root().await;
+        for host in ["localhost", "127.0.0.1"] {
+            c.query_drop(format!("CREATE USER '{user}'@'{host}' IDENTIFIED BY '{pass}'"))
+                .await
+                .unwrap();
+            c.query_drop(format!("GRANT ALL ON *.* TO '{user}'@'{host}'"))
+                .await
+                .unwrap();
+        }
+        c.disconnect().await.unwrap();
+    }
+}
+
+impl Drop for Mysqld {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Settings for a proxy on 127.0.0.1:0 in front of `m`, over its unix socket.
+pub fn settings(m: &Mysqld) -> Settings {
+    let mut s = Settings::new(BackendAddr::Unix(m.layout.socket.clone()));
+    s.service_user = "root".into();
+    s.tls_mode = TlsMode::Preferred;
+    s.local_infile = true;
+    s
+}
+
+pub async fn proxy(m: &Mysqld) -> ProxyHandle {
+    proxy_with(m, |_| {}).await
+}
+
+pub async fn proxy_with(m: &Mysqld, f: impl FnOnce(&mut Settings)) -> ProxyHandle {
+    let mut s = settings(m);
+    f(&mut s);
+    frontend::start(s).await.expect("proxy starts")
+}
+
+/// Options for a connection through the proxy.
+pub fn proxy_opts(p: &ProxyHandle, user: &str, pass: &str) -> mysql_async::OptsBuilder {
+    mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(p.tcp_addr.unwrap().port())
+        .prefer_socket(false)
+        .user(Some(user))
+        .pass(Some(pass))
+}
+
+/// Finds a program the tests drive (mariadb CLI, sysbench), installed by deploy/install-deps.sh.
+pub fn program(names: &[&'static str]) -> PathBuf {
+    mysqld::find_program(names).unwrap_or_else(|| panic!("{names:?} not installed: run deploy/install-deps.sh"))
+}

@@ -1,0 +1,285 @@
+//! Bad input gets a clear error and a closed connection, never a panic or a hang, and the
+//! proxy keeps serving. TLS modes, and bytes smuggled in before the TLS handshake.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::raw::RawClient;
+use common::*;
+use grproxy::frontend::TlsMode;
+use grproxy::protocol::response::parse_err;
+use mysql_async::prelude::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Reads whatever the proxy sends until it closes the connection (or 5 s pass).
+async fn read_until_close(s: &mut TcpStream) -> Vec<u8> {
+    let mut out = Vec::new();
+    let r = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out)).await;
+    assert!(r.is_ok(), "proxy did not close the connection: it hangs");
+    out
+}
+
+/// The ERR packet at the end of `bytes`, if any.
+fn last_error(bytes: &[u8]) -> Option<(u16, String)> {
+    let mut pos = 0;
+    let mut last = None;
+    while pos + 4 <= bytes.len() {
+        let len = bytes[pos] as usize | (bytes[pos + 1] as usize) << 8 | (bytes[pos + 2] as usize) << 16;
+        let payload = &bytes[pos + 4..(pos + 4 + len).min(bytes.len())];
+        last = (payload.first() == Some(&0xFF)).then(|| parse_err(payload));
+        pos += 4 + len;
+    }
+    last
+}
+
+async fn still_serving(p: &grproxy::frontend::ProxyHandle) {
+    let mut c = mysql_async::Conn::new(proxy_opts(p, "root", "")).await.unwrap();
+    let one: Option<i32> = c.query_first("SELECT 1").await.unwrap();
+    assert_eq!(one, Some(1));
+    c.disconnect().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_truncated_and_oversized_input() {
+    let m = Mysqld::start();
+    let p = proxy_with(&m, |s| {
+        s.max_packet = 1 << 20;
+        s.handshake_timeout = Duration::from_secs(2);
+    })
+    .await;
+    let addr = p.tcp_addr.unwrap().to_string();
+
+    // Handshake phase: garbage instead of a handshake response.
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("short response", vec![3, 0, 0, 1, 1, 2, 3]),
+        ("no protocol 41", {
+            let mut v = vec![40, 0, 0, 1];
+            v.extend_from_slice(&[0u8; 40]);
+            v
+        }),
+        ("oversized header", vec![0xFF, 0xFF, 0xFF, 1]),
+        ("random bytes", (0..200u32).map(|i| (i * 73 % 251) as u8).collect()),
+    ];
+    for (name, bytes) in cases {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        let mut greeting = [0u8; 4];
+        s.read_exact(&mut greeting).await.unwrap();
+        let len = greeting[0] as usize | (greeting[1] as usize) << 8;
+        let mut rest = vec![0u8; len];
+        s.read_exact(&mut rest).await.unwrap();
+        s.write_all(&bytes).await.unwrap();
+        let _ = s.shutdown().await;
+        let out = read_until_close(&mut s).await;
+        if name != "oversized header" && name != "random bytes" {
+            assert_eq!(last_error(&out).map(|e| e.0), Some(1835), "{name}: {out:?}");
+        }
+    }
+    // A client that connects and says nothing is dropped after the handshake timeout.
+    let mut idle = TcpStream::connect(&addr).await.unwrap();
+    let r = tokio::time::timeout(Duration::from_secs(6), async {
+        let mut buf = Vec::new();
+        idle.read_to_end(&mut buf).await
+    })
+    .await;
+    assert!(r.is_ok(), "silent client not dropped");
+
+    // Command phase.
+    let mut c = RawClient::connect(&addr, "root", "", true).await;
+    // A command packet whose header announces more than max_packet.
+    c.send_raw(&[0x00, 0x00, 0x20, 0x00, 0x03]).await;
+    let rest = c.read_until_close(Duration::from_secs(5)).await;
+    assert_eq!(
+        last_error(&rest).map(|e| e.0),
+        Some(1153),
+        "oversized command: {rest:?}"
+    );
+
+    let mut c = RawClient::connect(&addr, "root", "", true).await;
+    c.send_raw(&[1, 0, 0, 0, 0xEE]).await; // unknown command byte
+    let out = c.read_packet_raw().await;
+    assert_eq!(last_error(&out).map(|e| e.0), Some(1047));
+    // The connection survives an unknown command.
+    let ok = c.query("SELECT 1").await;
+    assert!(last_error(&ok).is_none());
+    // Wrong sequence id for a new command.
+    c.send_raw(&[9, 0, 0, 5, 3, b'S', b'E', b'L', b'E', b'C', b'T', b' ', b'1'])
+        .await;
+    let out = c.read_until_close(Duration::from_secs(5)).await;
+    assert_eq!(last_error(&out).map(|e| e.0), Some(1835));
+
+    // Truncated command then close: the session ends without hanging the proxy.
+    let mut c = RawClient::connect(&addr, "root", "", true).await;
+    c.send_raw(&[100, 0, 0, 0, 3, b'S']).await;
+    drop(c);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    still_serving(&p).await;
+    assert_eq!(p.context.registry.session_count(), 0, "sessions all ended");
+    p.stop().await;
+}
+
+#[derive(Debug)]
+struct AcceptAny;
+impl rustls::client::danger::ServerCertVerifier for AcceptAny {
+    fn verify_server_cert(
+        &self,
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &[rustls::pki_types::CertificateDer<'_>],
+        _: &rustls::pki_types::ServerName<'_>,
+        _: &[u8],
+        _: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+    fn verify_tls12_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn verify_tls13_signature(
+        &self,
+        _: &[u8],
+        _: &rustls::pki_types::CertificateDer<'_>,
+        _: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        Ok(rustls::client::danger::HandshakeSignatureValid::assertion())
+    }
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        rustls::crypto::ring::default_provider()
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+fn ssl_request() -> Vec<u8> {
+    use mysql_common::constants::CapabilityFlags as C;
+    let caps = C::CLIENT_PROTOCOL_41 | C::CLIENT_SECURE_CONNECTION | C::CLIENT_PLUGIN_AUTH | C::CLIENT_SSL;
+    let mut p = vec![32, 0, 0, 1];
+    p.extend_from_slice(&caps.bits().to_le_bytes());
+    p.extend_from_slice(&(16u32 << 20).to_le_bytes());
+    p.push(45);
+    p.extend_from_slice(&[0; 23]);
+    p
+}
+
+async fn greeting(s: &mut TcpStream) -> Vec<u8> {
+    let mut h = [0u8; 4];
+    s.read_exact(&mut h).await.unwrap();
+    let mut g = vec![0u8; h[0] as usize | (h[1] as usize) << 8];
+    s.read_exact(&mut g).await.unwrap();
+    g
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_modes_and_preauth_injection() {
+    let m = Mysqld::start();
+    let p = proxy_with(&m, |s| s.tls_mode = TlsMode::Required).await;
+    let addr = p.tcp_addr.unwrap().to_string();
+
+    // Required: a plaintext login is refused with 3159.
+    let e = mysql_async::Conn::new(proxy_opts(&p, "root", "")).await.unwrap_err();
+    match e {
+        mysql_async::Error::Server(s) => assert_eq!(s.code, 3159),
+        other => panic!("expected 3159, got {other}"),
+    }
+
+    // A TLS client gets in and runs queries.
+    let mut s = TcpStream::connect(&addr).await.unwrap();
+    let g = greeting(&mut s).await;
+    let greet = grproxy::protocol::handshake::Greeting::parse(&g).unwrap();
+    assert!(greet
+        .capabilities
+        .contains(mysql_common::constants::CapabilityFlags::CLIENT_SSL));
+    s.write_all(&ssl_request()).await.unwrap();
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny))
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, s).await.expect("TLS handshake with the proxy");
+    let mut resp = Vec::new();
+    {
+        use mysql_common::constants::CapabilityFlags as C;
+        let caps = C::CLIENT_PROTOCOL_41
+            | C::CLIENT_SECURE_CONNECTION
+            | C::CLIENT_PLUGIN_AUTH
+            | C::CLIENT_SSL
+            | C::CLIENT_DEPRECATE_EOF;
+        let mut body = caps.bits().to_le_bytes().to_vec();
+        body.extend_from_slice(&(16u32 << 20).to_le_bytes());
+        body.push(45);
+        body.extend_from_slice(&[0; 23]);
+        body.extend_from_slice(b"root\0");
+        body.push(0); // empty auth response: root has no password
+        body.extend_from_slice(b"mysql_native_password\0");
+        resp.extend_from_slice(&(body.len() as u32).to_le_bytes()[..3]);
+        resp.push(2);
+        resp.extend_from_slice(&body);
+    }
+    tls.write_all(&resp).await.unwrap();
+    let mut h = [0u8; 5];
+    tls.read_exact(&mut h).await.unwrap();
+    assert_eq!(h[4], 0x00, "OK after authentication over TLS");
+    assert_eq!(h[3], 3, "sequence ids follow the client's numbering");
+    let mut rest = vec![0u8; (h[0] as usize) - 1];
+    tls.read_exact(&mut rest).await.unwrap();
+
+    // Bytes sent right after the SSLRequest, before any TLS handshake, are not executed.
+    let mut root = m.root().await;
+    root.query_drop("CREATE DATABASE inj").await.unwrap();
+    let mut s = TcpStream::connect(&addr).await.unwrap();
+    greeting(&mut s).await;
+    let mut evil = ssl_request();
+    let sql = b"\x03CREATE TABLE inj.pwned (i INT)";
+    evil.extend_from_slice(&(sql.len() as u32).to_le_bytes()[..3]);
+    evil.push(0);
+    evil.extend_from_slice(sql);
+    s.write_all(&evil).await.unwrap();
+    read_until_close(&mut s).await;
+    let n: Option<i64> = root
+        .query_first("SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'inj'")
+        .await
+        .unwrap();
+    assert_eq!(n, Some(0), "injected plaintext must not run");
+    p.stop().await;
+
+    // Disabled: the greeting does not offer TLS.
+    let p = proxy_with(&m, |s| s.tls_mode = TlsMode::Disabled).await;
+    let mut s = TcpStream::connect(p.tcp_addr.unwrap()).await.unwrap();
+    let g = grproxy::protocol::handshake::Greeting::parse(&greeting(&mut s).await).unwrap();
+    assert!(!g
+        .capabilities
+        .contains(mysql_common::constants::CapabilityFlags::CLIENT_SSL));
+    still_serving(&p).await;
+    p.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_infile_disabled_gets_a_clear_error() {
+    let m = Mysqld::start();
+    let p = proxy_with(&m, |s| s.local_infile = false).await;
+    let mut c = mysql_async::Conn::new(proxy_opts(&p, "root", "")).await.unwrap();
+    c.query_drop("CREATE DATABASE li").await.unwrap();
+    c.query_drop("CREATE TABLE li.t (a INT PRIMARY KEY)").await.unwrap();
+    let e = c
+        .query_drop("LOAD DATA LOCAL INFILE '/etc/hostname' INTO TABLE li.t")
+        .await
+        .unwrap_err();
+    match e {
+        mysql_async::Error::Server(s) => {
+            assert_eq!((s.code, s.state.as_str()), (1148, "42000"));
+            assert!(s.message.contains("disabled"), "{}", s.message);
+        }
+        other => panic!("{other}"),
+    }
+    c.ping().await.unwrap();
+    p.stop().await;
+}
