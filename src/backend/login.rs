@@ -35,16 +35,18 @@ pub enum LoginError {
 
 /// Authenticates `conn` as `user`; returns the capabilities in force.
 pub async fn login(conn: &mut BackendConn, user: &str, password: &str, db: Option<&str>) -> Result<Caps, LoginError> {
-    login_with(conn, user, password, db, LOGIN_CAPS).await
+    login_with(conn, user, password, db, LOGIN_CAPS, None).await
 }
 
-/// As [`login`], asking for the capabilities in `wanted` (those the server offers).
+/// As [`login`], asking for the capabilities in `wanted` (those the server offers) and,
+/// if given, a connection collation id other than utf8mb4_general_ci.
 pub async fn login_with(
     conn: &mut BackendConn,
     user: &str,
     password: &str,
     db: Option<&str>,
     wanted: Caps,
+    collation: Option<u8>,
 ) -> Result<Caps, LoginError> {
     let g = &conn.greeting;
     let caps = wanted & g.capabilities | (g.capabilities & Caps::CLIENT_CONNECT_WITH_DB);
@@ -61,6 +63,9 @@ pub async fn login_with(
     );
     let mut payload = Vec::new();
     resp.serialize(&mut payload);
+    if let Some(c) = collation {
+        payload[8] = c;
+    }
     conn.io.send(1, &payload).await?;
     loop {
         let p = conn.io.expect_packet().await?;

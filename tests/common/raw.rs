@@ -19,6 +19,17 @@ impl RawClient {
     /// Logs in over TCP to `addr`. `deprecate_eof` chooses between the two result-set
     /// terminator styles.
     pub async fn connect(addr: &str, user: &str, pass: &str, deprecate_eof: bool) -> RawClient {
+        Self::connect_with(addr, user, pass, deprecate_eof, None).await
+    }
+
+    /// As [`RawClient::connect`], asking for connection collation `collation` in the handshake.
+    pub async fn connect_with(
+        addr: &str,
+        user: &str,
+        pass: &str,
+        deprecate_eof: bool,
+        collation: Option<u8>,
+    ) -> RawClient {
         let mut conn = BackendConn::connect(&BackendAddr::Tcp(addr.into()), Duration::from_secs(5), 64 << 20)
             .await
             .expect("connect");
@@ -27,7 +38,9 @@ impl RawClient {
         if !deprecate_eof {
             wanted -= Caps::CLIENT_DEPRECATE_EOF;
         }
-        let caps = login_with(&mut conn, user, pass, None, wanted).await.expect("login");
+        let caps = login_with(&mut conn, user, pass, None, wanted, collation)
+            .await
+            .expect("login");
         RawClient {
             io: conn.io,
             caps,
