@@ -6,9 +6,11 @@
 
 use std::ops::Range;
 
+use super::ddl::ddl;
 use super::detail::{
-    AccountOp, AdminOp, Classified, Detail, KillKind, KillTarget, MaintenanceOp, SelectInto, StatementKind, XaOp,
+    AccountOp, AdminOp, Classified, Detail, MaintenanceOp, SelectInto, StatementKind, XaOp,
 };
+use super::kill::kill;
 use super::lexer::{tokenize, unquote_ident, Cursor, Token, TokenKind};
 use super::set::classify_set;
 
@@ -56,7 +58,11 @@ pub fn split_statements_bytes(sql: &[u8]) -> Vec<Range<usize>> {
         if has {
             let seg = &sql[from..to];
             let lead = seg.iter().take_while(|b| b.is_ascii_whitespace()).count();
-            let trail = seg.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
+            let trail = seg
+                .iter()
+                .rev()
+                .take_while(|b| b.is_ascii_whitespace())
+                .count();
             out.push(from + lead..to - trail);
         }
     };
@@ -94,7 +100,9 @@ fn statement_groups(tokens: &[Token], src: &[u8]) -> Vec<Range<usize>> {
 /// Uppercased text of a word token (empty for other kinds).
 pub(super) fn upper(src: &[u8], t: Option<&Token>) -> String {
     match t {
-        Some(t) if t.kind == TokenKind::Word => String::from_utf8_lossy(t.text(src)).to_ascii_uppercase(),
+        Some(t) if t.kind == TokenKind::Word => {
+            String::from_utf8_lossy(t.text(src)).to_ascii_uppercase()
+        }
         _ => String::new(),
     }
 }
@@ -389,57 +397,6 @@ fn load(mut c: Cursor<'_>) -> Detail {
     Detail::Unknown
 }
 
-/// After `CREATE` / `ALTER` / `DROP` / `RENAME`: finds the object type,
-/// skipping modifiers such as `OR REPLACE`, `TEMPORARY`, `DEFINER = ...`.
-fn ddl(verb: &str, mut c: Cursor<'_>) -> Detail {
-    let src = c.src();
-    let mut temporary = false;
-    for _ in 0..16 {
-        let Some(t) = c.peek() else { break };
-        if t.is_punct(src, "(") {
-            break;
-        }
-        let word = upper(src, Some(t));
-        let detail = match (verb, word.as_str()) {
-            (_, "TEMPORARY") => {
-                temporary = true;
-                None
-            }
-            ("CREATE", "SPATIAL") if !c.nth_is_kw(1, "INDEX") => Some(Detail::OtherDdl),
-            ("CREATE", "TABLE") => Some(Detail::CreateTable { temporary }),
-            ("DROP", "TABLE" | "TABLES") => Some(Detail::DropTable { temporary }),
-            ("ALTER", "TABLE") => Some(Detail::AlterTable),
-            ("RENAME", "TABLE" | "TABLES") => Some(Detail::RenameTable),
-            ("CREATE", "INDEX") => Some(Detail::CreateIndex),
-            ("DROP", "INDEX") => Some(Detail::DropIndex),
-            ("CREATE", "DATABASE" | "SCHEMA") => Some(Detail::CreateDatabase),
-            ("DROP", "DATABASE" | "SCHEMA") => Some(Detail::DropDatabase),
-            ("CREATE", "VIEW") => Some(Detail::CreateView),
-            ("CREATE", "PROCEDURE" | "FUNCTION" | "PACKAGE") => Some(Detail::CreateRoutine),
-            ("CREATE", "TRIGGER") => Some(Detail::CreateTrigger),
-            ("CREATE", "USER") => Some(Detail::Account(AccountOp::CreateUser)),
-            ("ALTER", "USER") => Some(Detail::Account(AccountOp::AlterUser)),
-            ("DROP", "USER") => Some(Detail::Account(AccountOp::DropUser)),
-            ("RENAME", "USER") => Some(Detail::Account(AccountOp::RenameUser)),
-            ("CREATE", "ROLE") => Some(Detail::Account(AccountOp::CreateRole)),
-            ("DROP", "ROLE") => Some(Detail::Account(AccountOp::DropRole)),
-            ("DROP", "PREPARE") => Some(Detail::Deallocate),
-            ("ALTER", "INSTANCE") => Some(Detail::Admin(AdminOp::Other)),
-            (
-                "CREATE" | "ALTER" | "DROP",
-                "VIEW" | "PROCEDURE" | "FUNCTION" | "PACKAGE" | "TRIGGER" | "EVENT" | "DATABASE" | "SCHEMA"
-                | "TABLESPACE" | "SERVER" | "LOGFILE" | "SEQUENCE" | "UNDO" | "RESOURCE" | "SYNONYM",
-            ) => Some(Detail::OtherDdl),
-            _ => None,
-        };
-        if let Some(d) = detail {
-            return d;
-        }
-        c.bump();
-    }
-    Detail::Unknown
-}
-
 /// After `START`.
 fn start(mut c: Cursor<'_>) -> Detail {
     c.bump();
@@ -495,44 +452,4 @@ fn name_at(c: &Cursor<'_>) -> Option<String> {
         TokenKind::Word | TokenKind::QuotedIdent => Some(unquote_ident(t.text(c.src()))),
         _ => None,
     }
-}
-
-/// After `KILL`.
-fn kill(mut c: Cursor<'_>) -> Detail {
-    let src = c.src();
-    if !c.eat_kw("HARD") {
-        c.eat_kw("SOFT");
-    }
-    let kind = if c.eat_kw("QUERY") {
-        KillKind::Query
-    } else {
-        c.eat_kw("CONNECTION");
-        KillKind::Connection
-    };
-    let query_id = kind == KillKind::Query && c.peek_nth(1).is_some() && c.eat_kw("ID");
-    if c.eat_kw("USER") {
-        let rest = c.rest();
-        return match (rest.first(), rest.last()) {
-            (Some(a), Some(b)) => Detail::Kill {
-                kind,
-                target: KillTarget::User(String::from_utf8_lossy(&src[a.start..b.end]).into_owned()),
-            },
-            _ => Detail::Unknown,
-        };
-    }
-    let target = match c.rest() {
-        [] => return Detail::Unknown,
-        [t] if t.kind == TokenKind::Number && t.text(src).iter().all(u8::is_ascii_digit) => {
-            match std::str::from_utf8(t.text(src))
-                .ok()
-                .and_then(|s| s.parse::<u64>().ok())
-            {
-                Some(id) if query_id => KillTarget::QueryId { id, range: t.range() },
-                Some(id) => KillTarget::Id { id, range: t.range() },
-                None => KillTarget::Expr,
-            }
-        }
-        _ => KillTarget::Expr,
-    };
-    Detail::Kill { kind, target }
 }

@@ -10,119 +10,16 @@
 use std::ops::Range;
 
 use sqlparser::ast::{
-    Assignment, AssignmentTarget, Delete, Expr, FromTable, Insert, OnInsert, Query, SetExpr, Spanned, Statement,
-    TableObject, UnaryOperator, Update, Value,
+    Assignment, AssignmentTarget, Delete, Expr, FromTable, Insert, OnInsert, Query, SetExpr,
+    Spanned, Statement, TableObject, UnaryOperator, Update, Value,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::Span;
 
 use super::dml_tables::{delete_tables, object_name, table_ref, update_tables};
+pub use super::dml_types::{DmlError, DmlInfo, DmlVerb, TableRef, ValueExpr};
 use super::source::Source;
-
-/// The kind of write, most specific first (a `REPLACE ... SELECT` is
-/// `Replace`; see the [`DmlInfo`] fields for the other aspects).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum DmlVerb {
-    /// `INSERT ... VALUES|SET`.
-    #[default]
-    Insert,
-    /// `INSERT IGNORE` (without `ON DUPLICATE KEY UPDATE`).
-    InsertIgnore,
-    /// `INSERT ... ON DUPLICATE KEY UPDATE`.
-    InsertOnDuplicate,
-    /// `REPLACE` (any form).
-    Replace,
-    /// `INSERT ... SELECT|TABLE|WITH`.
-    InsertSelect,
-    /// `UPDATE`.
-    Update,
-    /// `DELETE`.
-    Delete,
-}
-
-/// A table name, identifiers unquoted.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct TableRef {
-    /// Schema (database) qualifier, if written.
-    pub schema: Option<String>,
-    /// Table name.
-    pub table: String,
-}
-
-/// One value of an `INSERT ... VALUES` row.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum ValueExpr {
-    /// A literal (number, string, NULL, TRUE/FALSE, signed number) exactly as
-    /// written, e.g. `'it\'s'`.
-    Literal(String),
-    /// A `?` marker; the index is its 0-based position among all `?` of the
-    /// statement (i.e. the COM_STMT_EXECUTE parameter number).
-    Placeholder(usize),
-    /// The `DEFAULT` keyword.
-    Default,
-    /// Any other expression, exactly as written.
-    Expr(String),
-}
-
-/// Information extracted from a DML statement.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct DmlInfo {
-    /// The verb.
-    pub verb: DmlVerb,
-    /// Target tables. INSERT/REPLACE: the one target. Single-table
-    /// UPDATE/DELETE: the table. Multi-table DELETE: the tables rows are
-    /// deleted from (aliases resolved). Multi-table UPDATE: the tables named
-    /// by qualified `SET` targets, or every base table referenced when some
-    /// target is unqualified.
-    pub tables: Vec<TableRef>,
-    /// The multi-table form (joins / several table references) is used.
-    pub multi_table: bool,
-    /// `IGNORE` modifier.
-    pub ignore: bool,
-    /// INSERT column list, if given (unquoted).
-    pub columns: Vec<String>,
-    /// INSERT ... VALUES rows.
-    pub values: Vec<Vec<ValueExpr>>,
-    /// UPDATE `SET` and INSERT ... `SET` assignments: (column, expression
-    /// text). The column is unquoted and dot-joined if qualified (`a.x`).
-    pub set: Vec<(String, String)>,
-    /// `ON DUPLICATE KEY UPDATE` assignments, as for `set`.
-    pub on_duplicate: Vec<(String, String)>,
-    /// Text of the source query of INSERT ... SELECT.
-    pub select: Option<String>,
-    /// Text of the WHERE expression (without the keyword).
-    pub where_clause: Option<String>,
-    /// Text of the ORDER BY list (without the keywords).
-    pub order_by: Option<String>,
-    /// Text of the LIMIT clause (without the keyword).
-    pub limit: Option<String>,
-    /// Number of `?` markers in the statement.
-    pub placeholders: usize,
-}
-
-/// Why [`parse_dml`] failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DmlError {
-    /// Only whitespace/comments.
-    #[error("empty statement")]
-    Empty,
-    /// More than one statement was given.
-    #[error("more than one statement; split the query first")]
-    MultipleStatements,
-    /// `sqlparser` rejected the statement.
-    #[error("cannot parse statement: {0}")]
-    Parse(String),
-    /// The statement parsed but is not INSERT/REPLACE/UPDATE/DELETE.
-    #[error("not an INSERT, REPLACE, UPDATE or DELETE statement")]
-    NotDml,
-    /// A DML form this module does not handle.
-    #[error("unsupported DML form: {0}")]
-    Unsupported(&'static str),
-    /// The parse tree and the source text could not be matched up.
-    #[error("cannot locate {0} in the statement text")]
-    Locate(&'static str),
-}
 
 type Result<T> = std::result::Result<T, DmlError>;
 
@@ -131,7 +28,7 @@ pub fn parse_dml(sql: &str) -> Result<DmlInfo> {
     let src = Source::new(sql);
     let mut end = src.toks.len();
     if let Some(semi) = (0..end).find(|&i| src.is_punct(i, ";")) {
-        if semi + 1 != end {
+        if (semi..end).any(|i| !src.is_punct(i, ";")) {
             return Err(DmlError::MultipleStatements);
         }
         end = semi;
@@ -140,7 +37,8 @@ pub fn parse_dml(sql: &str) -> Result<DmlInfo> {
         return Err(DmlError::Empty);
     }
     let (parse_text, modifier_ignore) = blank_modifiers(&src, end);
-    let mut stmts = Parser::parse_sql(&MySqlDialect {}, &parse_text).map_err(|e| DmlError::Parse(e.to_string()))?;
+    let mut stmts = Parser::parse_sql(&MySqlDialect {}, &parse_text)
+        .map_err(|e| DmlError::Parse(e.to_string()))?;
     if stmts.len() != 1 {
         return Err(DmlError::MultipleStatements);
     }
@@ -161,12 +59,21 @@ pub fn parse_dml(sql: &str) -> Result<DmlInfo> {
     Ok(info)
 }
 
-/// Returns a copy of the SQL where the UPDATE/DELETE modifiers sqlparser
-/// does not know (`LOW_PRIORITY`, `QUICK`, `IGNORE`) are replaced by spaces
-/// of the same length, so positions are unchanged; and whether `IGNORE` was
-/// among them.
+/// Returns the text handed to sqlparser: a copy of the SQL in which some
+/// ASCII runs are replaced by spaces of the same length, so every position is
+/// unchanged:
+/// - executable-comment markers (`/*!50100`, `/*M!`, `*/`): sqlparser 0.63
+///   mis-positions tokens inside `/*! */` (spans are shifted left by the
+///   marker length) and ignores `/*M! */` content entirely;
+/// - the UPDATE/DELETE modifiers it does not know (`LOW_PRIORITY`, `QUICK`,
+///   `IGNORE`; it would take `LOW_PRIORITY` for the table name).
+///
+/// Also returns whether `IGNORE` was among the modifiers.
 fn blank_modifiers(src: &Source<'_>, end: usize) -> (String, bool) {
     let mut text = src.sql.to_owned();
+    for r in &src.exec_markers {
+        text.replace_range(r.clone(), &" ".repeat(r.len()));
+    }
     let Some(verb) = (0..end).find(|&i| {
         src.depth[i] == 0
             && ["INSERT", "REPLACE", "UPDATE", "DELETE"]
@@ -248,7 +155,9 @@ impl Ctx<'_, '_> {
             self.check(a.value.span(), &rhs, what)?;
             let name = match &a.target {
                 AssignmentTarget::ColumnName(n) => object_name(n),
-                AssignmentTarget::Tuple(ns) => ns.iter().map(object_name).collect::<Vec<_>>().join(","),
+                AssignmentTarget::Tuple(ns) => {
+                    ns.iter().map(object_name).collect::<Vec<_>>().join(",")
+                }
             };
             out.push((name, self.clause(rhs, what)?));
         }
@@ -270,7 +179,10 @@ impl Ctx<'_, '_> {
         let wh = src.find_kws(range.clone(), depth, &["WHERE"]);
         let ob = src.find_kws(range.clone(), depth, &["ORDER", "BY"]);
         let li = src.find_kws(range, depth, &["LIMIT"]);
-        if wh.is_some() != selection.is_some() || ob.is_some() != has_order || li.is_some() != limit.is_some() {
+        if wh.is_some() != selection.is_some()
+            || ob.is_some() != has_order
+            || li.is_some() != limit.is_some()
+        {
             return Err(DmlError::Locate("WHERE/ORDER BY/LIMIT"));
         }
         let stop_after = |i: usize| {
@@ -313,9 +225,14 @@ impl Ctx<'_, '_> {
         let body_end = match &ins.on {
             Some(OnInsert::DuplicateKeyUpdate(assigns)) => {
                 let od = src
-                    .find_kws(verb_tok..self.end, depth, &["ON", "DUPLICATE", "KEY", "UPDATE"])
+                    .find_kws(
+                        verb_tok..self.end,
+                        depth,
+                        &["ON", "DUPLICATE", "KEY", "UPDATE"],
+                    )
                     .ok_or(DmlError::Locate("ON DUPLICATE KEY UPDATE"))?;
-                info.on_duplicate = self.assignments(od + 4..self.end, assigns, "ON DUPLICATE KEY UPDATE")?;
+                info.on_duplicate =
+                    self.assignments(od + 4..self.end, assigns, "ON DUPLICATE KEY UPDATE")?;
                 od
             }
             Some(_) => return Err(DmlError::Unsupported("ON CONFLICT")),
@@ -342,15 +259,22 @@ impl Ctx<'_, '_> {
                         info.values.push(vals);
                     }
                 }
-                _ => info.select = Some(self.insert_source(after_table, body_end, depth, q, ins)?),
+                _ => {
+                    info.select = Some(self.insert_source(after_table, body_end, depth, q, ins)?)
+                }
             },
             (None, false) => {
                 let set = src
                     .find_kws(after_table..body_end, depth, &["SET"])
                     .ok_or(DmlError::Locate("INSERT ... SET"))?;
-                info.set = self.assignments(set + 1..body_end, &ins.assignments, "INSERT ... SET")?;
+                info.set =
+                    self.assignments(set + 1..body_end, &ins.assignments, "INSERT ... SET")?;
             }
-            (None, true) => return Err(DmlError::Unsupported("INSERT without VALUES, SET or SELECT")),
+            (None, true) => {
+                return Err(DmlError::Unsupported(
+                    "INSERT without VALUES, SET or SELECT",
+                ))
+            }
         }
         info.verb = if ins.replace_into {
             DmlVerb::Replace
@@ -368,7 +292,14 @@ impl Ctx<'_, '_> {
 
     /// Text of the query of INSERT ... SELECT: after the table name, an
     /// optional `PARTITION (..)` and the column list, up to `body_end`.
-    fn insert_source(&self, mut at: usize, body_end: usize, depth: u32, q: &Query, ins: &Insert) -> Result<String> {
+    fn insert_source(
+        &self,
+        mut at: usize,
+        body_end: usize,
+        depth: u32,
+        q: &Query,
+        ins: &Insert,
+    ) -> Result<String> {
         let src = self.src;
         let skip_parens = |i: usize| {
             (i + 1..body_end)
@@ -403,7 +334,9 @@ impl Ctx<'_, '_> {
             } if matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..))) => {
                 ValueExpr::Literal(text)
             }
-            Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("DEFAULT") => {
+            Expr::Identifier(id)
+                if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("DEFAULT") =>
+            {
                 ValueExpr::Default
             }
             _ => ValueExpr::Expr(text),

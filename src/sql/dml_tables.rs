@@ -1,8 +1,10 @@
 //! Table references of DML statements, from the `sqlparser` AST.
 
-use sqlparser::ast::{AssignmentTarget, Delete, FromTable, ObjectName, TableFactor, TableWithJoins, Update};
+use sqlparser::ast::{
+    AssignmentTarget, Delete, FromTable, ObjectName, TableFactor, TableWithJoins, Update,
+};
 
-use super::dml::TableRef;
+use super::dml_types::TableRef;
 
 /// Identifier parts of a name, unquoted.
 fn parts(name: &ObjectName) -> Vec<String> {
@@ -24,7 +26,10 @@ pub(super) fn object_name(name: &ObjectName) -> String {
 pub(super) fn table_ref(name: &ObjectName) -> TableRef {
     let mut p = parts(name);
     let table = p.pop().unwrap_or_default();
-    TableRef { schema: p.pop(), table }
+    TableRef {
+        schema: p.pop(),
+        table,
+    }
 }
 
 /// A base table of a FROM/UPDATE list with its alias.
@@ -57,7 +62,9 @@ fn factor(f: &TableFactor, out: &mut Vec<Factor>) -> usize {
             });
             1
         }
-        TableFactor::NestedJoin { table_with_joins, .. } => collect(table_with_joins, out),
+        TableFactor::NestedJoin {
+            table_with_joins, ..
+        } => collect(table_with_joins, out),
         _ => 1,
     }
 }

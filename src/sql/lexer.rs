@@ -83,6 +83,9 @@ pub struct Lexed {
     pub tokens: Vec<Token>,
     /// True if the input ended inside a string, quoted identifier or comment.
     pub incomplete: bool,
+    /// Byte ranges of the executable-comment markers that were dropped: each
+    /// `/*!NNNNN` / `/*M!NNNNNN` opener (with its version) and its `*/`.
+    pub exec_markers: Vec<Range<usize>>,
 }
 
 /// Scans the whole buffer.
@@ -92,6 +95,7 @@ pub fn tokenize(src: &[u8]) -> Lexed {
     Lexed {
         tokens,
         incomplete: lexer.incomplete,
+        exec_markers: lexer.exec_markers,
     }
 }
 
@@ -102,6 +106,7 @@ pub struct Lexer<'a> {
     pos: usize,
     in_exec_comment: bool,
     incomplete: bool,
+    exec_markers: Vec<Range<usize>>,
 }
 
 fn is_ident_byte(b: u8) -> bool {
@@ -125,6 +130,7 @@ impl<'a> Lexer<'a> {
             pos: 0,
             in_exec_comment: false,
             incomplete: false,
+            exec_markers: Vec::new(),
         }
     }
 
@@ -138,7 +144,9 @@ impl<'a> Lexer<'a> {
     }
 
     fn starts_with(&self, s: &[u8]) -> bool {
-        self.src.get(self.pos..).is_some_and(|rest| rest.starts_with(s))
+        self.src
+            .get(self.pos..)
+            .is_some_and(|rest| rest.starts_with(s))
     }
 
     /// Skips whitespace and comments; consumes executable-comment markers.
@@ -154,17 +162,16 @@ impl<'a> Lexer<'a> {
                     Some(c) if c <= b' ' || c == 0x7f => self.skip_line(),
                     Some(_) => return,
                 }
-            } else if self.starts_with(b"/*!") {
-                self.pos += 3;
+            } else if self.starts_with(b"/*!") || self.starts_with(b"/*M!") {
+                let start = self.pos;
+                self.pos += if self.src[self.pos + 2] == b'M' { 4 } else { 3 };
                 self.skip_version(6);
                 self.in_exec_comment = true;
-            } else if self.starts_with(b"/*M!") {
-                self.pos += 4;
-                self.skip_version(6);
-                self.in_exec_comment = true;
+                self.exec_markers.push(start..self.pos);
             } else if self.starts_with(b"/*") {
                 self.skip_block_comment();
             } else if self.in_exec_comment && self.starts_with(b"*/") {
+                self.exec_markers.push(self.pos..self.pos + 2);
                 self.pos += 2;
                 self.in_exec_comment = false;
             } else {
@@ -251,7 +258,9 @@ impl<'a> Lexer<'a> {
     /// Scans a token starting with a digit; returns `Number` or `Word`.
     fn scan_number(&mut self) -> TokenKind {
         let start = self.pos;
-        if self.at(start) == Some(b'0') && matches!(self.at(start + 1), Some(b'x' | b'X' | b'b' | b'B')) {
+        if self.at(start) == Some(b'0')
+            && matches!(self.at(start + 1), Some(b'x' | b'X' | b'b' | b'B'))
+        {
             let hex = matches!(self.at(start + 1), Some(b'x' | b'X'));
             self.pos += 2;
             self.scan_ident_run();
@@ -264,7 +273,11 @@ impl<'a> Lexer<'a> {
                         matches!(b, b'0' | b'1')
                     }
                 });
-            return if ok { TokenKind::Number } else { TokenKind::Word };
+            return if ok {
+                TokenKind::Number
+            } else {
+                TokenKind::Word
+            };
         }
         self.scan_digits();
         if self.at(self.pos) == Some(b'.') {
@@ -296,7 +309,10 @@ impl<'a> Lexer<'a> {
             Some(q @ (b'\'' | b'"')) => self.scan_quoted(q, true),
             Some(b'`') => self.scan_quoted(b'`', false),
             _ => {
-                while self.at(self.pos).is_some_and(|b| is_ident_byte(b) || b == b'.') {
+                while self
+                    .at(self.pos)
+                    .is_some_and(|b| is_ident_byte(b) || b == b'.')
+                {
                     self.pos += 1;
                 }
             }

@@ -21,19 +21,8 @@ enum Scope {
 /// Classifies a `SET` statement; `c` is positioned just after `SET`.
 pub(super) fn classify_set(mut c: Cursor<'_>) -> (StatementKind, Detail) {
     let src = c.src();
-    if c.eat_kw("STATEMENT") {
-        let rest = c.rest();
-        let mut depth = 0i32;
-        for (i, t) in rest.iter().enumerate() {
-            if t.is_punct(src, "(") {
-                depth += 1;
-            } else if t.is_punct(src, ")") {
-                depth -= 1;
-            } else if depth == 0 && t.is_kw(src, "FOR") {
-                return classify_tokens(src, &rest[i + 1..]);
-            }
-        }
-        return (StatementKind::Unsupported, Detail::Unknown);
+    if c.is_kw("STATEMENT") {
+        return set_statement(src, c.rest());
     }
     let scope = match upper(src, c.peek()).as_str() {
         "GLOBAL" | "PERSIST" | "PERSIST_ONLY" => Some(TxScope::Global),
@@ -95,6 +84,32 @@ pub(super) fn classify_set(mut c: Cursor<'_>) -> (StatementKind, Detail) {
     (detail.default_kind(), detail)
 }
 
+/// MariaDB `SET STATEMENT var=value [, ...] FOR <stmt>`: classified by the
+/// inner statement. `toks` starts at `STATEMENT`. Nested `SET STATEMENT`
+/// prefixes are peeled off in a loop (no recursion on hostile input).
+fn set_statement(src: &[u8], mut toks: &[Token]) -> (StatementKind, Detail) {
+    loop {
+        let mut depth = 0i32;
+        let for_at = toks.iter().position(|t| {
+            if t.is_punct(src, "(") {
+                depth += 1;
+            } else if t.is_punct(src, ")") {
+                depth -= 1;
+            }
+            depth == 0 && t.is_kw(src, "FOR")
+        });
+        let Some(i) = for_at else {
+            return (StatementKind::Unsupported, Detail::Unknown);
+        };
+        toks = &toks[i + 1..];
+        let inner = Cursor::new(src, toks);
+        if !(inner.is_kw("SET") && inner.nth_is_kw(1, "STATEMENT")) {
+            return classify_tokens(src, toks);
+        }
+        toks = &toks[1..];
+    }
+}
+
 /// Splits tokens on commas outside parentheses; drops empty items.
 fn split_top_level_commas<'t>(src: &[u8], toks: &'t [Token]) -> Vec<&'t [Token]> {
     let mut out = Vec::new();
@@ -136,8 +151,12 @@ fn assignment<'a, 't>(src: &'a [u8], item: &'t [Token]) -> Option<(Scope, &'a [u
         return Some((scope, name_toks.last()?.text(src), value));
     };
     let text = name_tok.text(src);
-    if name_tok.kind != TokenKind::Variable {
-        return Some((scope, text, value));
+    match name_tok.kind {
+        TokenKind::Variable => {}
+        TokenKind::QuotedIdent if text.len() >= 2 => {
+            return Some((scope, &text[1..text.len() - 1], value));
+        }
+        _ => return Some((scope, text, value)),
     }
     if let Some(sys) = text.strip_prefix(b"@@") {
         let mut parts = sys.rsplitn(2, |b| *b == b'.');
@@ -157,7 +176,9 @@ fn autocommit_value(src: &[u8], value: &[Token]) -> Option<bool> {
     let text = t.text(src);
     let bare = match t.kind {
         TokenKind::Number | TokenKind::Word => text,
-        TokenKind::String if text.len() >= 2 && matches!(text[0], b'\'' | b'"') => &text[1..text.len() - 1],
+        TokenKind::String if text.len() >= 2 && matches!(text[0], b'\'' | b'"') => {
+            &text[1..text.len() - 1]
+        }
         _ => return None,
     };
     match bare.to_ascii_uppercase().as_slice() {

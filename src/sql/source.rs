@@ -21,14 +21,23 @@ use super::lexer::{tokenize, Token, TokenKind};
 pub(super) struct Source<'a> {
     pub sql: &'a str,
     pub toks: Vec<Token>,
+    /// Executable-comment markers (see [`super::lexer::Lexed`]).
+    pub exec_markers: Vec<Range<usize>>,
     /// Depth of each token; `(` and `)` get the depth outside them.
     pub depth: Vec<u32>,
+    /// Byte offset of each line start.
     line_starts: Vec<usize>,
+    /// For non-ASCII text: byte offset of every char, and the char index of
+    /// each line start (so a column maps to a byte in O(1)).
+    char_starts: Option<(Vec<usize>, Vec<usize>)>,
+    /// Byte offsets of the `?` tokens.
+    placeholder_starts: Vec<usize>,
 }
 
 impl<'a> Source<'a> {
     pub fn new(sql: &'a str) -> Self {
-        let toks = tokenize(sql.as_bytes()).tokens;
+        let lexed = tokenize(sql.as_bytes());
+        let toks = lexed.tokens;
         let mut depth = Vec::with_capacity(toks.len());
         let mut d = 0u32;
         for t in &toks {
@@ -40,14 +49,30 @@ impl<'a> Source<'a> {
                 d += 1;
             }
         }
-        let line_starts = std::iter::once(0)
+        let line_starts: Vec<usize> = std::iter::once(0)
             .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let char_starts = (!sql.is_ascii()).then(|| {
+            let chars: Vec<usize> = sql.char_indices().map(|(i, _)| i).collect();
+            let lines = line_starts
+                .iter()
+                .map(|b| chars.partition_point(|c| c < b))
+                .collect();
+            (chars, lines)
+        });
+        let placeholder_starts = toks
+            .iter()
+            .filter(|t| t.kind == TokenKind::Placeholder)
+            .map(|t| t.start)
             .collect();
         Source {
             sql,
             toks,
+            exec_markers: lexed.exec_markers,
             depth,
             line_starts,
+            char_starts,
+            placeholder_starts,
         }
     }
 
@@ -56,12 +81,18 @@ impl<'a> Source<'a> {
         let line = usize::try_from(loc.line).ok()?.checked_sub(1)?;
         let col = usize::try_from(loc.column).ok()?.checked_sub(1)?;
         let start = *self.line_starts.get(line)?;
-        let end = self.line_starts.get(line + 1).map_or(self.sql.len(), |next| next - 1);
-        let text = &self.sql[start..end];
-        if col == text.chars().count() {
-            return Some(end);
-        }
-        text.char_indices().nth(col).map(|(i, _)| start + i)
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .map_or(self.sql.len(), |next| next - 1);
+        let at = match &self.char_starts {
+            None => start.checked_add(col)?,
+            Some((chars, lines)) => {
+                let idx = lines[line].checked_add(col)?;
+                chars.get(idx).copied().unwrap_or(self.sql.len())
+            }
+        };
+        (at <= end).then_some(at)
     }
 
     /// Byte range of a span; `None` for an empty (unknown) span.
@@ -86,26 +117,23 @@ impl<'a> Source<'a> {
     }
 
     pub fn is_kw(&self, i: usize, kw: &str) -> bool {
-        self.toks.get(i).is_some_and(|t| t.is_kw(self.sql.as_bytes(), kw))
+        self.toks
+            .get(i)
+            .is_some_and(|t| t.is_kw(self.sql.as_bytes(), kw))
     }
 
     pub fn is_punct(&self, i: usize, p: &str) -> bool {
-        self.toks.get(i).is_some_and(|t| t.is_punct(self.sql.as_bytes(), p))
+        self.toks
+            .get(i)
+            .is_some_and(|t| t.is_punct(self.sql.as_bytes(), p))
     }
 
     /// First token index in `within` at depth `depth` that starts the keyword
     /// sequence `kws`.
     pub fn find_kws(&self, within: Range<usize>, depth: u32, kws: &[&str]) -> Option<usize> {
-        within
-            .into_iter()
-            .find(|&i| self.depth[i] == depth && kws.iter().enumerate().all(|(k, kw)| self.is_kw(i + k, kw)))
-    }
-
-    /// Earliest of several keyword sequences (see [`Self::find_kws`]).
-    pub fn find_any(&self, within: Range<usize>, depth: u32, seqs: &[&[&str]]) -> Option<usize> {
-        seqs.iter()
-            .filter_map(|s| self.find_kws(within.clone(), depth, s))
-            .min()
+        within.into_iter().find(|&i| {
+            self.depth[i] == depth && kws.iter().enumerate().all(|(k, kw)| self.is_kw(i + k, kw))
+        })
     }
 
     /// Original text from the first to the last token of `toks` (empty for
@@ -146,15 +174,11 @@ impl<'a> Source<'a> {
 
     /// Number of `?` markers before byte `at`.
     pub fn placeholders_before(&self, at: usize) -> usize {
-        self.toks
-            .iter()
-            .take_while(|t| t.start < at)
-            .filter(|t| t.kind == TokenKind::Placeholder)
-            .count()
+        self.placeholder_starts.partition_point(|&p| p < at)
     }
 
     /// Total number of `?` markers.
     pub fn placeholders(&self) -> usize {
-        self.placeholders_before(usize::MAX)
+        self.placeholder_starts.len()
     }
 }
