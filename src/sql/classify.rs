@@ -7,9 +7,7 @@
 use std::ops::Range;
 
 use super::ddl::ddl;
-use super::detail::{
-    AccountOp, AdminOp, Classified, Detail, MaintenanceOp, SelectInto, StatementKind, XaOp,
-};
+use super::detail::{AccountOp, AdminOp, Classified, Detail, MaintenanceOp, SelectInto, StatementKind, XaOp};
 use super::kill::kill;
 use super::lexer::{tokenize, unquote_ident, Cursor, Token, TokenKind};
 use super::set::classify_set;
@@ -58,11 +56,7 @@ pub fn split_statements_bytes(sql: &[u8]) -> Vec<Range<usize>> {
         if has {
             let seg = &sql[from..to];
             let lead = seg.iter().take_while(|b| b.is_ascii_whitespace()).count();
-            let trail = seg
-                .iter()
-                .rev()
-                .take_while(|b| b.is_ascii_whitespace())
-                .count();
+            let trail = seg.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
             out.push(from + lead..to - trail);
         }
     };
@@ -100,9 +94,7 @@ fn statement_groups(tokens: &[Token], src: &[u8]) -> Vec<Range<usize>> {
 /// Uppercased text of a word token (empty for other kinds).
 pub(super) fn upper(src: &[u8], t: Option<&Token>) -> String {
     match t {
-        Some(t) if t.kind == TokenKind::Word => {
-            String::from_utf8_lossy(t.text(src)).to_ascii_uppercase()
-        }
+        Some(t) if t.kind == TokenKind::Word => String::from_utf8_lossy(t.text(src)).to_ascii_uppercase(),
         _ => String::new(),
     }
 }

@@ -17,11 +17,7 @@ pub(super) const CREATE_TABLE: D = D::CreateTable { temporary: false };
 pub(super) fn check(cases: &[(&str, K, D)]) {
     for (sql, kind, detail) in cases {
         let got = classify(sql);
-        assert_eq!(
-            (got.kind, &got.detail),
-            (*kind, detail),
-            "classify({sql:?}) = {got:?}"
-        );
+        assert_eq!((got.kind, &got.detail), (*kind, detail), "classify({sql:?}) = {got:?}");
     }
 }
 
@@ -33,21 +29,9 @@ fn sysbench() {
     check(&[
         ("SELECT c FROM sbtest1 WHERE id=?", K::Read, SEL),
         ("SELECT c FROM sbtest1 WHERE id=4711", K::Read, SEL),
-        (
-            "SELECT c FROM sbtest1 WHERE id BETWEEN ? AND ?",
-            K::Read,
-            SEL,
-        ),
-        (
-            "SELECT SUM(k) FROM sbtest1 WHERE id BETWEEN ? AND ?",
-            K::Read,
-            SEL,
-        ),
-        (
-            "SELECT SUM(k) FROM sbtest1 WHERE id BETWEEN 5 AND 104",
-            K::Read,
-            SEL,
-        ),
+        ("SELECT c FROM sbtest1 WHERE id BETWEEN ? AND ?", K::Read, SEL),
+        ("SELECT SUM(k) FROM sbtest1 WHERE id BETWEEN ? AND ?", K::Read, SEL),
+        ("SELECT SUM(k) FROM sbtest1 WHERE id BETWEEN 5 AND 104", K::Read, SEL),
         (
             "SELECT c FROM sbtest1 WHERE id BETWEEN ? AND ? ORDER BY c",
             K::Read,
@@ -66,11 +50,7 @@ fn sysbench() {
         ("UPDATE sbtest1 SET k=k+1 WHERE id=?", K::Dml, D::Update),
         ("UPDATE sbtest1 SET k=k+1 WHERE id=5", K::Dml, D::Update),
         ("UPDATE sbtest1 SET c=? WHERE id=?", K::Dml, D::Update),
-        (
-            "UPDATE sbtest1 SET c='83868641912-287' WHERE id=9",
-            K::Dml,
-            D::Update,
-        ),
+        ("UPDATE sbtest1 SET c='83868641912-287' WHERE id=9", K::Dml, D::Update),
         ("DELETE FROM sbtest1 WHERE id=?", K::Dml, D::Delete),
         ("DELETE FROM sbtest1 WHERE id=5003", K::Dml, D::Delete),
         (
@@ -109,8 +89,7 @@ fn sysbench() {
 
 #[test]
 fn clients_at_connect() {
-    let cj =
-        "/* mysql-connector-java-8.0.33 (Revision: 7d6b0800528b6b25c68b52dc10d6c1c8429c100c) */\
+    let cj = "/* mysql-connector-java-8.0.33 (Revision: 7d6b0800528b6b25c68b52dc10d6c1c8429c100c) */\
               SELECT  @@session.auto_increment_increment AS auto_increment_increment, \
               @@character_set_client AS character_set_client, @@character_set_connection AS \
               character_set_connection, @@character_set_results AS character_set_results, \
@@ -130,11 +109,7 @@ fn clients_at_connect() {
             D::SetNames,
         ),
         ("SET character_set_results = NULL", K::Session, SETVARS),
-        (
-            "SET autocommit=1",
-            K::Transaction,
-            D::SetAutocommit(Some(true)),
-        ),
+        ("SET autocommit=1", K::Transaction, D::SetAutocommit(Some(true))),
         ("SELECT @@session.transaction_read_only", K::Read, SEL),
         (
             "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
@@ -163,16 +138,8 @@ fn mysqldump() {
             K::Session,
             SETVARS,
         ),
-        (
-            "/*!40101 SET SQL_MODE=@OLD_SQL_MODE */",
-            K::Session,
-            SETVARS,
-        ),
-        (
-            "DROP TABLE IF EXISTS `t`",
-            K::Ddl,
-            D::DropTable { temporary: false },
-        ),
+        ("/*!40101 SET SQL_MODE=@OLD_SQL_MODE */", K::Session, SETVARS),
+        ("DROP TABLE IF EXISTS `t`", K::Ddl, D::DropTable { temporary: false }),
         (
             "/*!40101 SET @saved_cs_client     = @@character_set_client */",
             K::Session,
@@ -180,28 +147,12 @@ fn mysqldump() {
         ),
         (create, K::Ddl, CREATE_TABLE),
         ("LOCK TABLES `t` WRITE", K::Transaction, D::Lock),
-        (
-            "/*!40000 ALTER TABLE `t` DISABLE KEYS */",
-            K::Ddl,
-            D::AlterTable,
-        ),
-        (
-            "INSERT INTO `t` VALUES (1,'a\\'b'),(2,NULL)",
-            K::Dml,
-            D::Insert,
-        ),
-        (
-            "/*!40000 ALTER TABLE `t` ENABLE KEYS */",
-            K::Ddl,
-            D::AlterTable,
-        ),
+        ("/*!40000 ALTER TABLE `t` DISABLE KEYS */", K::Ddl, D::AlterTable),
+        ("INSERT INTO `t` VALUES (1,'a\\'b'),(2,NULL)", K::Dml, D::Insert),
+        ("/*!40000 ALTER TABLE `t` ENABLE KEYS */", K::Ddl, D::AlterTable),
         ("UNLOCK TABLES", K::Transaction, D::Unlock),
         ("/*!50001 DROP VIEW IF EXISTS `v`*/", K::Ddl, D::OtherDdl),
-        (
-            "/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */",
-            K::Session,
-            SETVARS,
-        ),
+        ("/*!40111 SET SQL_NOTES=@OLD_SQL_NOTES */", K::Session, SETVARS),
     ]);
 }
 
@@ -222,11 +173,7 @@ fn tricky_lexing() {
         ("sElEcT 1", K::Read, SEL),
         ("\n\t  UpDaTe t SET a=1", K::Dml, D::Update),
         ("SELECT \"x -- y /* z\" FROM t", K::Read, SEL),
-        (
-            "SELECT `select`, 'a''b', \"c\"\"d\" FROM `from`",
-            K::Read,
-            SEL,
-        ),
+        ("SELECT `select`, 'a''b', \"c\"\"d\" FROM `from`", K::Read, SEL),
         ("(SELECT 1) UNION (SELECT 2)", K::Read, SEL),
         ("((SELECT 1)) ORDER BY 1", K::Read, SEL),
         (
@@ -250,10 +197,7 @@ fn tricky_lexing() {
         ("GET DIAGNOSTICS @n = NUMBER", K::Unsupported, D::Unknown),
     ]);
     let c = classify("SELECT 'a;b' ; DELETE FROM t");
-    assert_eq!(
-        (c.kind, c.multi_statement, c.incomplete),
-        (K::Read, true, false)
-    );
+    assert_eq!((c.kind, c.multi_statement, c.incomplete), (K::Read, true, false));
     assert!(!classify("SELECT 1;").multi_statement);
     assert!(classify("SELECT 'abc").incomplete);
     assert!(classify("/* never closed").incomplete);
@@ -263,14 +207,8 @@ fn tricky_lexing() {
 
 #[test]
 fn reads() {
-    let lock = |into| D::Select {
-        locking: true,
-        into,
-    };
-    let into = |into| D::Select {
-        locking: false,
-        into,
-    };
+    let lock = |into| D::Select { locking: true, into };
+    let into = |into| D::Select { locking: false, into };
     let with = |locking| D::With {
         locking,
         into: SelectInto::None,
@@ -280,8 +218,16 @@ fn reads() {
         ("SELECT * FROM t LOCK IN SHARE MODE", K::Read, lock(SelectInto::None)),
         ("select * from t for share nowait", K::Read, lock(SelectInto::None)),
         ("SELECT a INTO @x FROM t", K::Read, into(SelectInto::Variables)),
-        ("SELECT * FROM t INTO OUTFILE '/tmp/x'", K::Read, into(SelectInto::Outfile)),
-        ("SELECT a FROM t INTO DUMPFILE '/tmp/x' FOR UPDATE", K::Read, lock(SelectInto::Dumpfile)),
+        (
+            "SELECT * FROM t INTO OUTFILE '/tmp/x'",
+            K::Read,
+            into(SelectInto::Outfile),
+        ),
+        (
+            "SELECT a FROM t INTO DUMPFILE '/tmp/x' FOR UPDATE",
+            K::Read,
+            lock(SelectInto::Dumpfile),
+        ),
         ("SELECT 'for update', 'into outfile' FROM t", K::Read, SEL),
         ("WITH c AS (SELECT 1) SELECT * FROM c", K::Read, with(false)),
         (
@@ -289,13 +235,25 @@ fn reads() {
             K::Read,
             with(false),
         ),
-        ("WITH a AS (SELECT 1), b AS (SELECT 2) SELECT * FROM a, b FOR UPDATE", K::Read, with(true)),
-        ("WITH c AS (SELECT id FROM t) UPDATE t JOIN c USING (id) SET t.x=1", K::Dml, D::Update),
+        (
+            "WITH a AS (SELECT 1), b AS (SELECT 2) SELECT * FROM a, b FOR UPDATE",
+            K::Read,
+            with(true),
+        ),
+        (
+            "WITH c AS (SELECT id FROM t) UPDATE t JOIN c USING (id) SET t.x=1",
+            K::Dml,
+            D::Update,
+        ),
         ("WITH c AS (SELECT 1), d AS (SELECT 2) DELETE FROM t", K::Dml, D::Delete),
         ("WITH c AS SELECT 1", K::Unsupported, D::Unknown),
         ("EXPLAIN SELECT 1", K::Read, D::Explain { analyze: false }),
         ("EXPLAIN FORMAT=JSON SELECT 1", K::Read, D::Explain { analyze: false }),
-        ("EXPLAIN FORMAT=TREE INTO @v SELECT 1", K::Read, D::Explain { analyze: false }),
+        (
+            "EXPLAIN FORMAT=TREE INTO @v SELECT 1",
+            K::Read,
+            D::Explain { analyze: false },
+        ),
         ("EXPLAIN ANALYZE SELECT 1", K::Read, D::Explain { analyze: true }),
         ("EXPLAIN ANALYZE DELETE FROM t", K::Dml, D::Explain { analyze: true }),
         ("EXPLAIN UPDATE t SET a=1", K::Read, D::Explain { analyze: false }),
@@ -306,7 +264,11 @@ fn reads() {
         ("desc `t` `c`", K::Read, D::Describe),
         ("EXPLAIN", K::Unsupported, D::Unknown),
         ("ANALYZE SELECT * FROM t", K::Read, D::Explain { analyze: true }),
-        ("ANALYZE FORMAT=JSON UPDATE t SET a=1", K::Dml, D::Explain { analyze: true }),
+        (
+            "ANALYZE FORMAT=JSON UPDATE t SET a=1",
+            K::Dml,
+            D::Explain { analyze: true },
+        ),
         ("HELP 'contents'", K::Read, D::Help),
         ("DO SLEEP(1)", K::Read, D::Do),
     ]);
@@ -361,23 +323,13 @@ fn kill() {
         ("KILL CONNECTION 42", K::Admin, kill(conn, id(42, 16..18))),
         ("kill query 42;", K::Admin, kill(query, id(42, 11..13))),
         ("KILL HARD QUERY 7", K::Admin, kill(query, id(7, 16..17))),
-        (
-            "KILL SOFT CONNECTION 7",
-            K::Admin,
-            kill(conn, id(7, 21..22)),
-        ),
+        ("KILL SOFT CONNECTION 7", K::Admin, kill(conn, id(7, 21..22))),
         ("KILL  /* c */ 123 ", K::Admin, kill(conn, id(123, 14..17))),
         ("/*!KILL 9*/", K::Admin, kill(conn, id(9, 8..9))),
         (
             "KILL QUERY ID 99",
             K::Admin,
-            kill(
-                query,
-                KillTarget::QueryId {
-                    id: 99,
-                    range: 14..16,
-                },
-            ),
+            kill(query, KillTarget::QueryId { id: 99, range: 14..16 }),
         ),
         (
             "KILL USER 'bob'@'localhost'",
@@ -392,11 +344,7 @@ fn kill() {
         ("KILL @id", K::Admin, kill(conn, KillTarget::Expr)),
         ("KILL 1+1", K::Admin, kill(conn, KillTarget::Expr)),
         ("KILL 0x10", K::Admin, kill(conn, KillTarget::Expr)),
-        (
-            "KILL 99999999999999999999999",
-            K::Admin,
-            kill(conn, KillTarget::Expr),
-        ),
+        ("KILL 99999999999999999999999", K::Admin, kill(conn, KillTarget::Expr)),
         ("KILL", K::Unsupported, D::Unknown),
         ("KILL QUERY", K::Unsupported, D::Unknown),
     ]);

@@ -46,9 +46,8 @@ pub(super) fn ddl(verb: &str, mut c: Cursor<'_>) -> Detail {
             ("ALTER", "INSTANCE") => Some(Detail::Admin(AdminOp::Other)),
             (
                 "CREATE" | "ALTER" | "DROP",
-                "VIEW" | "PROCEDURE" | "FUNCTION" | "PACKAGE" | "TRIGGER" | "EVENT" | "DATABASE"
-                | "SCHEMA" | "TABLESPACE" | "SERVER" | "LOGFILE" | "SEQUENCE" | "UNDO" | "RESOURCE"
-                | "SYNONYM",
+                "VIEW" | "PROCEDURE" | "FUNCTION" | "PACKAGE" | "TRIGGER" | "EVENT" | "DATABASE" | "SCHEMA"
+                | "TABLESPACE" | "SERVER" | "LOGFILE" | "SEQUENCE" | "UNDO" | "RESOURCE" | "SYNONYM",
             ) => Some(Detail::OtherDdl),
             _ => None,
         };

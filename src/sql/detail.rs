@@ -381,9 +381,7 @@ impl Detail {
     pub fn default_kind(&self) -> StatementKind {
         use Detail::*;
         match self {
-            Select { .. } | With { .. } | Show | Describe | Explain { .. } | Help | Do => {
-                StatementKind::Read
-            }
+            Select { .. } | With { .. } | Show | Describe | Explain { .. } | Help | Do => StatementKind::Read,
             Insert | Replace | Update | Delete | LoadData { .. } | Call => StatementKind::Dml,
             CreateTable { .. }
             | AlterTable
@@ -411,10 +409,7 @@ impl Detail {
             | Lock
             | Unlock
             | Xa(_) => StatementKind::Transaction,
-            SetVariables { global: true }
-            | SetTransaction {
-                scope: TxScope::Global,
-            } => StatementKind::Admin,
+            SetVariables { global: true } | SetTransaction { scope: TxScope::Global } => StatementKind::Admin,
             SetVariables { global: false }
             | SetNames
             | SetRole
@@ -423,9 +418,7 @@ impl Detail {
             | Execute
             | Deallocate
             | Handler => StatementKind::Session,
-            Kill { .. } | Account(_) | Flush { .. } | Maintenance(_) | Admin(_) => {
-                StatementKind::Admin
-            }
+            Kill { .. } | Account(_) | Flush { .. } | Maintenance(_) | Admin(_) => StatementKind::Admin,
             Empty | Unknown => StatementKind::Unsupported,
         }
     }

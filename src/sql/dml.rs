@@ -10,8 +10,8 @@
 use std::ops::Range;
 
 use sqlparser::ast::{
-    Assignment, AssignmentTarget, Delete, Expr, FromTable, Insert, OnInsert, Query, SetExpr,
-    Spanned, Statement, TableObject, UnaryOperator, Update, Value,
+    Assignment, AssignmentTarget, Delete, Expr, FromTable, Insert, OnInsert, Query, SetExpr, Spanned, Statement,
+    TableObject, UnaryOperator, Update, Value,
 };
 use sqlparser::dialect::MySqlDialect;
 use sqlparser::parser::Parser;
@@ -37,8 +37,7 @@ pub fn parse_dml(sql: &str) -> Result<DmlInfo> {
         return Err(DmlError::Empty);
     }
     let (parse_text, modifier_ignore) = blank_modifiers(&src, end);
-    let mut stmts = Parser::parse_sql(&MySqlDialect {}, &parse_text)
-        .map_err(|e| DmlError::Parse(e.to_string()))?;
+    let mut stmts = Parser::parse_sql(&MySqlDialect {}, &parse_text).map_err(|e| DmlError::Parse(e.to_string()))?;
     if stmts.len() != 1 {
         return Err(DmlError::MultipleStatements);
     }
@@ -155,9 +154,7 @@ impl Ctx<'_, '_> {
             self.check(a.value.span(), &rhs, what)?;
             let name = match &a.target {
                 AssignmentTarget::ColumnName(n) => object_name(n),
-                AssignmentTarget::Tuple(ns) => {
-                    ns.iter().map(object_name).collect::<Vec<_>>().join(",")
-                }
+                AssignmentTarget::Tuple(ns) => ns.iter().map(object_name).collect::<Vec<_>>().join(","),
             };
             out.push((name, self.clause(rhs, what)?));
         }
@@ -179,10 +176,7 @@ impl Ctx<'_, '_> {
         let wh = src.find_kws(range.clone(), depth, &["WHERE"]);
         let ob = src.find_kws(range.clone(), depth, &["ORDER", "BY"]);
         let li = src.find_kws(range, depth, &["LIMIT"]);
-        if wh.is_some() != selection.is_some()
-            || ob.is_some() != has_order
-            || li.is_some() != limit.is_some()
-        {
+        if wh.is_some() != selection.is_some() || ob.is_some() != has_order || li.is_some() != limit.is_some() {
             return Err(DmlError::Locate("WHERE/ORDER BY/LIMIT"));
         }
         let stop_after = |i: usize| {
@@ -225,14 +219,9 @@ impl Ctx<'_, '_> {
         let body_end = match &ins.on {
             Some(OnInsert::DuplicateKeyUpdate(assigns)) => {
                 let od = src
-                    .find_kws(
-                        verb_tok..self.end,
-                        depth,
-                        &["ON", "DUPLICATE", "KEY", "UPDATE"],
-                    )
+                    .find_kws(verb_tok..self.end, depth, &["ON", "DUPLICATE", "KEY", "UPDATE"])
                     .ok_or(DmlError::Locate("ON DUPLICATE KEY UPDATE"))?;
-                info.on_duplicate =
-                    self.assignments(od + 4..self.end, assigns, "ON DUPLICATE KEY UPDATE")?;
+                info.on_duplicate = self.assignments(od + 4..self.end, assigns, "ON DUPLICATE KEY UPDATE")?;
                 od
             }
             Some(_) => return Err(DmlError::Unsupported("ON CONFLICT")),
@@ -259,22 +248,15 @@ impl Ctx<'_, '_> {
                         info.values.push(vals);
                     }
                 }
-                _ => {
-                    info.select = Some(self.insert_source(after_table, body_end, depth, q, ins)?)
-                }
+                _ => info.select = Some(self.insert_source(after_table, body_end, depth, q, ins)?),
             },
             (None, false) => {
                 let set = src
                     .find_kws(after_table..body_end, depth, &["SET"])
                     .ok_or(DmlError::Locate("INSERT ... SET"))?;
-                info.set =
-                    self.assignments(set + 1..body_end, &ins.assignments, "INSERT ... SET")?;
+                info.set = self.assignments(set + 1..body_end, &ins.assignments, "INSERT ... SET")?;
             }
-            (None, true) => {
-                return Err(DmlError::Unsupported(
-                    "INSERT without VALUES, SET or SELECT",
-                ))
-            }
+            (None, true) => return Err(DmlError::Unsupported("INSERT without VALUES, SET or SELECT")),
         }
         info.verb = if ins.replace_into {
             DmlVerb::Replace
@@ -292,14 +274,7 @@ impl Ctx<'_, '_> {
 
     /// Text of the query of INSERT ... SELECT: after the table name, an
     /// optional `PARTITION (..)` and the column list, up to `body_end`.
-    fn insert_source(
-        &self,
-        mut at: usize,
-        body_end: usize,
-        depth: u32,
-        q: &Query,
-        ins: &Insert,
-    ) -> Result<String> {
+    fn insert_source(&self, mut at: usize, body_end: usize, depth: u32, q: &Query, ins: &Insert) -> Result<String> {
         let src = self.src;
         let skip_parens = |i: usize| {
             (i + 1..body_end)
@@ -334,9 +309,7 @@ impl Ctx<'_, '_> {
             } if matches!(expr.as_ref(), Expr::Value(v) if matches!(v.value, Value::Number(..))) => {
                 ValueExpr::Literal(text)
             }
-            Expr::Identifier(id)
-                if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("DEFAULT") =>
-            {
+            Expr::Identifier(id) if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("DEFAULT") => {
                 ValueExpr::Default
             }
             _ => ValueExpr::Expr(text),

@@ -63,7 +63,10 @@ fn insert_forms() {
         },
         Case {
             sql: "REPLACE INTO t SET a=1, b='x,y'",
-            want: DmlInfo { set: pairs(&[("a", "1"), ("b", "'x,y'")]), ..info(V::Replace, &["t"]) },
+            want: DmlInfo {
+                set: pairs(&[("a", "1"), ("b", "'x,y'")]),
+                ..info(V::Replace, &["t"])
+            },
         },
         Case {
             sql: "INSERT INTO t SET a = 1 ON DUPLICATE KEY UPDATE a = a + 1",
@@ -108,7 +111,10 @@ fn insert_forms() {
         Case {
             sql: "INSERT INTO `my db`.`t``x` (`col 1`, \"dq\") VALUES ('v', \"w\")",
             want: DmlInfo {
-                tables: vec![TableRef { schema: Some("my db".into()), table: "t`x".into() }],
+                tables: vec![TableRef {
+                    schema: Some("my db".into()),
+                    table: "t`x".into(),
+                }],
                 columns: cols(&["col 1", "dq"]),
                 values: vec![vec![lit("'v'"), lit("\"w\"")]],
                 ..DmlInfo::default()
@@ -116,7 +122,10 @@ fn insert_forms() {
         },
         Case {
             sql: "INSERT INTO t () VALUES ()",
-            want: DmlInfo { values: vec![vec![]], ..info(V::Insert, &["t"]) },
+            want: DmlInfo {
+                values: vec![vec![]],
+                ..info(V::Insert, &["t"])
+            },
         },
         Case {
             sql: "INSERT INTO t VALUES ROW(1, 'a'), ROW(2, 'b')",
@@ -136,11 +145,17 @@ fn insert_forms() {
         },
         Case {
             sql: "INSERT /*+ SET_VAR(sort_buffer_size = 16M) */ LOW_PRIORITY INTO t VALUE (1)",
-            want: DmlInfo { values: vec![vec![lit("1")]], ..info(V::Insert, &["t"]) },
+            want: DmlInfo {
+                values: vec![vec![lit("1")]],
+                ..info(V::Insert, &["t"])
+            },
         },
         Case {
             sql: "/*!40000 INSERT INTO t VALUES (1) */",
-            want: DmlInfo { values: vec![vec![lit("1")]], ..info(V::Insert, &["t"]) },
+            want: DmlInfo {
+                values: vec![vec![lit("1")]],
+                ..info(V::Insert, &["t"])
+            },
         },
         Case {
             sql: "INSERT /*!50000 IGNORE */ INTO t VALUES ('/*!', 2)",
@@ -152,7 +167,10 @@ fn insert_forms() {
         },
         Case {
             sql: "/*M!100100 DELETE FROM t WHERE a = 1 */",
-            want: DmlInfo { where_clause: Some("a = 1".into()), ..info(V::Delete, &["t"]) },
+            want: DmlInfo {
+                where_clause: Some("a = 1".into()),
+                ..info(V::Delete, &["t"])
+            },
         },
     ]);
 }
@@ -169,16 +187,10 @@ fn errors() {
     );
     assert!(parse_dml("DELETE FROM t WHERE id = 1;").is_ok());
     assert!(parse_dml("DELETE FROM t WHERE id = 1 ; ;\n").is_ok());
-    assert_eq!(
-        parse_dml("; DELETE FROM t"),
-        Err(DmlError::MultipleStatements)
-    );
+    assert_eq!(parse_dml("; DELETE FROM t"), Err(DmlError::MultipleStatements));
     let err = parse_dml("UPDATE t SET").unwrap_err();
     assert!(matches!(err, DmlError::Parse(_)), "{err:?}");
-    assert!(
-        err.to_string().starts_with("cannot parse statement: "),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("cannot parse statement: "), "{err}");
     // Known sqlparser 0.63 gaps (valid MySQL, reported as parse errors).
     for sql in [
         "UPDATE a, b SET a.x = b.x",
@@ -210,16 +222,10 @@ fn span_accuracy() {
     for (expr, exact) in cases {
         let sql = format!("UPDATE t SET x = {expr} WHERE id = 1");
         let stmt = Parser::parse_sql(&MySqlDialect {}, &sql).unwrap().remove(0);
-        let Statement::Update(up) = stmt else {
-            panic!()
-        };
+        let Statement::Update(up) = stmt else { panic!() };
         let span = up.assignments[0].value.span();
         let got = span_bytes(&sql, span).map(|r| &sql[r]);
-        assert_eq!(
-            got == Some(expr.trim_end()),
-            exact,
-            "{expr}: span text {got:?}"
-        );
+        assert_eq!(got == Some(expr.trim_end()), exact, "{expr}: span text {got:?}");
         // Our extraction is exact either way.
         assert_eq!(parse(&sql).set[0].1, expr.trim_end());
     }

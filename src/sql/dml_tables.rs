@@ -1,8 +1,6 @@
 //! Table references of DML statements, from the `sqlparser` AST.
 
-use sqlparser::ast::{
-    AssignmentTarget, Delete, FromTable, ObjectName, TableFactor, TableWithJoins, Update,
-};
+use sqlparser::ast::{AssignmentTarget, Delete, FromTable, ObjectName, TableFactor, TableWithJoins, Update};
 
 use super::dml_types::TableRef;
 
@@ -26,10 +24,7 @@ pub(super) fn object_name(name: &ObjectName) -> String {
 pub(super) fn table_ref(name: &ObjectName) -> TableRef {
     let mut p = parts(name);
     let table = p.pop().unwrap_or_default();
-    TableRef {
-        schema: p.pop(),
-        table,
-    }
+    TableRef { schema: p.pop(), table }
 }
 
 /// A base table of a FROM/UPDATE list with its alias.
@@ -62,9 +57,7 @@ fn factor(f: &TableFactor, out: &mut Vec<Factor>) -> usize {
             });
             1
         }
-        TableFactor::NestedJoin {
-            table_with_joins, ..
-        } => collect(table_with_joins, out),
+        TableFactor::NestedJoin { table_with_joins, .. } => collect(table_with_joins, out),
         _ => 1,
     }
 }

@@ -28,9 +28,7 @@ pub(super) fn p(i: usize) -> ValueExpr {
 }
 
 pub(super) fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-    v.iter()
-        .map(|(a, b)| (a.to_string(), b.to_string()))
-        .collect()
+    v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }
 
 pub(super) fn parse(sql: &str) -> DmlInfo {
@@ -105,16 +103,10 @@ fn sysbench_statements() {
             },
         },
         Case {
-            sql:
-                "INSERT INTO sbtest1 (id, k, c, pad) VALUES (5012, 4993, '6848-9643', '2219-6328')",
+            sql: "INSERT INTO sbtest1 (id, k, c, pad) VALUES (5012, 4993, '6848-9643', '2219-6328')",
             want: DmlInfo {
                 columns: vec!["id".into(), "k".into(), "c".into(), "pad".into()],
-                values: vec![vec![
-                    lit("5012"),
-                    lit("4993"),
-                    lit("'6848-9643'"),
-                    lit("'2219-6328'"),
-                ]],
+                values: vec![vec![lit("5012"), lit("4993"), lit("'6848-9643'"), lit("'2219-6328'")]],
                 ..info(V::Insert, &["sbtest1"])
             },
         },
@@ -187,8 +179,7 @@ fn update_exact_text() {
             },
         },
         Case {
-            sql:
-                "UPDATE t SET a = CASE WHEN b > 1 THEN 'x' ELSE 'y' END, j = JSON_SET(j, '$.a', 1) \
+            sql: "UPDATE t SET a = CASE WHEN b > 1 THEN 'x' ELSE 'y' END, j = JSON_SET(j, '$.a', 1) \
                   ORDER BY id DESC, k",
             want: DmlInfo {
                 set: pairs(&[
@@ -283,7 +274,10 @@ fn multi_table() {
         },
         Case {
             sql: "DELETE p FROM db.parent AS p JOIN child c ON c.pid = p.id",
-            want: DmlInfo { multi_table: true, ..info(V::Delete, &["db.parent"]) },
+            want: DmlInfo {
+                multi_table: true,
+                ..info(V::Delete, &["db.parent"])
+            },
         },
     ]);
 }

@@ -21,9 +21,7 @@ pub(super) fn kill(mut c: Cursor<'_>) -> Detail {
         return match (rest.first(), rest.last()) {
             (Some(a), Some(b)) => Detail::Kill {
                 kind,
-                target: KillTarget::User(
-                    String::from_utf8_lossy(&src[a.start..b.end]).into_owned(),
-                ),
+                target: KillTarget::User(String::from_utf8_lossy(&src[a.start..b.end]).into_owned()),
             },
             _ => Detail::Unknown,
         };
@@ -35,14 +33,8 @@ pub(super) fn kill(mut c: Cursor<'_>) -> Detail {
                 .ok()
                 .and_then(|s| s.parse::<u64>().ok())
             {
-                Some(id) if query_id => KillTarget::QueryId {
-                    id,
-                    range: t.range(),
-                },
-                Some(id) => KillTarget::Id {
-                    id,
-                    range: t.range(),
-                },
+                Some(id) if query_id => KillTarget::QueryId { id, range: t.range() },
+                Some(id) => KillTarget::Id { id, range: t.range() },
                 None => KillTarget::Expr,
             }
         }

@@ -144,9 +144,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn starts_with(&self, s: &[u8]) -> bool {
-        self.src
-            .get(self.pos..)
-            .is_some_and(|rest| rest.starts_with(s))
+        self.src.get(self.pos..).is_some_and(|rest| rest.starts_with(s))
     }
 
     /// Skips whitespace and comments; consumes executable-comment markers.
@@ -258,9 +256,7 @@ impl<'a> Lexer<'a> {
     /// Scans a token starting with a digit; returns `Number` or `Word`.
     fn scan_number(&mut self) -> TokenKind {
         let start = self.pos;
-        if self.at(start) == Some(b'0')
-            && matches!(self.at(start + 1), Some(b'x' | b'X' | b'b' | b'B'))
-        {
+        if self.at(start) == Some(b'0') && matches!(self.at(start + 1), Some(b'x' | b'X' | b'b' | b'B')) {
             let hex = matches!(self.at(start + 1), Some(b'x' | b'X'));
             self.pos += 2;
             self.scan_ident_run();
@@ -273,11 +269,7 @@ impl<'a> Lexer<'a> {
                         matches!(b, b'0' | b'1')
                     }
                 });
-            return if ok {
-                TokenKind::Number
-            } else {
-                TokenKind::Word
-            };
+            return if ok { TokenKind::Number } else { TokenKind::Word };
         }
         self.scan_digits();
         if self.at(self.pos) == Some(b'.') {
@@ -309,10 +301,7 @@ impl<'a> Lexer<'a> {
             Some(q @ (b'\'' | b'"')) => self.scan_quoted(q, true),
             Some(b'`') => self.scan_quoted(b'`', false),
             _ => {
-                while self
-                    .at(self.pos)
-                    .is_some_and(|b| is_ident_byte(b) || b == b'.')
-                {
+                while self.at(self.pos).is_some_and(|b| is_ident_byte(b) || b == b'.') {
                     self.pos += 1;
                 }
             }

@@ -46,10 +46,7 @@ fn token_kinds() {
 fn literals_and_variables() {
     let cases: &[(&str, &[(T, &str)])] = &[
         ("x'41' X'4A'", &[(T::String, "x'41'"), (T::String, "X'4A'")]),
-        (
-            "b'101' N'abc'",
-            &[(T::String, "b'101'"), (T::String, "N'abc'")],
-        ),
+        ("b'101' N'abc'", &[(T::String, "b'101'"), (T::String, "N'abc'")]),
         ("_utf8mb4'x'", &[(T::Word, "_utf8mb4"), (T::String, "'x'")]),
         (
             "0x1F 0b101 0xZZ",
@@ -68,11 +65,7 @@ fn literals_and_variables() {
         ("t.c", &[(T::Word, "t"), (T::Punct, "."), (T::Word, "c")]),
         (
             "'a''b' \"c\"\"d\" 'e\\\\'",
-            &[
-                (T::String, "'a''b'"),
-                (T::String, "\"c\"\"d\""),
-                (T::String, "'e\\\\'"),
-            ],
+            &[(T::String, "'a''b'"), (T::String, "\"c\"\"d\""), (T::String, "'e\\\\'")],
         ),
         (
             "@a @'a b' @`x` @@session.autocommit @@GLOBAL.x",
@@ -126,10 +119,7 @@ fn comments() {
         ("SELECT 1--\t1\n2", &["SELECT", "1", "2"]),
         ("SELECT 1--", &["SELECT", "1"]),
         ("SELECT 1 # c ; d\n2", &["SELECT", "1", "2"]),
-        (
-            "SELECT /* a */ 1 /**/ 2 /*/ 3 */ 4",
-            &["SELECT", "1", "2", "4"],
-        ),
+        ("SELECT /* a */ 1 /**/ 2 /*/ 3 */ 4", &["SELECT", "1", "2", "4"]),
         ("SELECT /*+ BKA(t) */ 1", &["SELECT", "1"]),
         ("/*!50100 SELECT */ 1", &["SELECT", "1"]),
         ("/*!501001 SELECT */ 1", &["SELECT", "1"]),
@@ -140,10 +130,7 @@ fn comments() {
         ("a/*!b*/c", &["a", "b", "c"]),
         ("/*! 'x*/' */ y", &["'x*/'", "y"]),
         ("2 */ 3", &["2", "*", "/", "3"]),
-        (
-            "SELECT '--' \"#\" `/*`",
-            &["SELECT", "'--'", "\"#\"", "`/*`"],
-        ),
+        ("SELECT '--' \"#\" `/*`", &["SELECT", "'--'", "\"#\"", "`/*`"]),
     ];
     for (sql, want) in cases {
         assert_eq!(&texts(sql), want, "tokens of {sql:?}");
@@ -346,13 +333,7 @@ fn fuzz_dml_shapes() {
                 e(),
                 e()
             ),
-            1 => format!(
-                "INSERT INTO t (a, b) VALUES ({}, {}), ({}, {})",
-                e(),
-                e(),
-                e(),
-                e()
-            ),
+            1 => format!("INSERT INTO t (a, b) VALUES ({}, {}), ({}, {})", e(), e(), e(), e()),
             _ => format!("DELETE FROM t WHERE a = {} AND b = {}", e(), e()),
         };
         if let Ok(info) = parse_dml(&sql) {

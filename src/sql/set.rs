@@ -176,9 +176,7 @@ fn autocommit_value(src: &[u8], value: &[Token]) -> Option<bool> {
     let text = t.text(src);
     let bare = match t.kind {
         TokenKind::Number | TokenKind::Word => text,
-        TokenKind::String if text.len() >= 2 && matches!(text[0], b'\'' | b'"') => {
-            &text[1..text.len() - 1]
-        }
+        TokenKind::String if text.len() >= 2 && matches!(text[0], b'\'' | b'"') => &text[1..text.len() - 1],
         _ => return None,
     };
     match bare.to_ascii_uppercase().as_slice() {

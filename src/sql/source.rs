@@ -54,10 +54,7 @@ impl<'a> Source<'a> {
             .collect();
         let char_starts = (!sql.is_ascii()).then(|| {
             let chars: Vec<usize> = sql.char_indices().map(|(i, _)| i).collect();
-            let lines = line_starts
-                .iter()
-                .map(|b| chars.partition_point(|c| c < b))
-                .collect();
+            let lines = line_starts.iter().map(|b| chars.partition_point(|c| c < b)).collect();
             (chars, lines)
         });
         let placeholder_starts = toks
@@ -81,10 +78,7 @@ impl<'a> Source<'a> {
         let line = usize::try_from(loc.line).ok()?.checked_sub(1)?;
         let col = usize::try_from(loc.column).ok()?.checked_sub(1)?;
         let start = *self.line_starts.get(line)?;
-        let end = self
-            .line_starts
-            .get(line + 1)
-            .map_or(self.sql.len(), |next| next - 1);
+        let end = self.line_starts.get(line + 1).map_or(self.sql.len(), |next| next - 1);
         let at = match &self.char_starts {
             None => start.checked_add(col)?,
             Some((chars, lines)) => {
@@ -117,23 +111,19 @@ impl<'a> Source<'a> {
     }
 
     pub fn is_kw(&self, i: usize, kw: &str) -> bool {
-        self.toks
-            .get(i)
-            .is_some_and(|t| t.is_kw(self.sql.as_bytes(), kw))
+        self.toks.get(i).is_some_and(|t| t.is_kw(self.sql.as_bytes(), kw))
     }
 
     pub fn is_punct(&self, i: usize, p: &str) -> bool {
-        self.toks
-            .get(i)
-            .is_some_and(|t| t.is_punct(self.sql.as_bytes(), p))
+        self.toks.get(i).is_some_and(|t| t.is_punct(self.sql.as_bytes(), p))
     }
 
     /// First token index in `within` at depth `depth` that starts the keyword
     /// sequence `kws`.
     pub fn find_kws(&self, within: Range<usize>, depth: u32, kws: &[&str]) -> Option<usize> {
-        within.into_iter().find(|&i| {
-            self.depth[i] == depth && kws.iter().enumerate().all(|(k, kw)| self.is_kw(i + k, kw))
-        })
+        within
+            .into_iter()
+            .find(|&i| self.depth[i] == depth && kws.iter().enumerate().all(|(k, kw)| self.is_kw(i + k, kw)))
     }
 
     /// Original text from the first to the last token of `toks` (empty for
