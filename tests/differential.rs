@@ -67,12 +67,13 @@ fn execute(id: u32, bind_types: bool, n: i32, s: &[u8]) -> Vec<u8> {
     p
 }
 
-/// Replaces the digits in "handler (<id>)" with zeros (lengths differ only past 9 ids).
-fn mask_statement_id(bytes: &mut [u8]) {
+/// Removes the digits in "handler (<id>)" and fixes the packet length to match.
+fn mask_statement_id(bytes: &mut Vec<u8>) {
     if let Some(at) = bytes.windows(9).position(|w| w == b"handler (") {
-        for b in bytes[at + 9..].iter_mut().take_while(|b| b.is_ascii_digit()) {
-            *b = b'0';
-        }
+        let digits = bytes[at + 9..].iter().take_while(|b| b.is_ascii_digit()).count();
+        bytes.drain(at + 9..at + 9 + digits);
+        let len = (bytes.len() - 4) as u32;
+        bytes[..3].copy_from_slice(&len.to_le_bytes()[..3]);
     }
 }
 
