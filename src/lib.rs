@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod frontend;
 pub mod protocol;
+pub mod replication;
 pub mod run;
 pub mod sandbox;
 pub mod settings;

@@ -1,0 +1,369 @@
+//! Applying the certified log to the local mysqld, in log order, exactly once.
+//!
+//! Every entry reaches the applier with its verdict. Aborted transactions and watermark
+//! entries only advance the applied watermark. Committed transactions of other members are
+//! replayed from their row images over the binary protocol, with the applied-index marker
+//! inserted in the same mysqld transaction. Committed transactions of this member are
+//! committed by their own session (which writes the marker itself); the applier waits for that
+//! session's report, and replays the row images itself if the session is gone (proxy or
+//! client crash). A replay that fails or touches a number of rows other than one stops the
+//! applier: the member goes to ERROR and never skips an entry.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+use mysql_async::{Params, TxOpts};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::capture::ident;
+use super::certifier::Verdict;
+use super::metadata::MetadataCache;
+use super::txn::{Ddl, Entry, RowChange, Txn, Value};
+
+/// Schema and table of the applied-index markers.
+pub const MARKER_SCHEMA: &str = "grproxy";
+pub const MARKER_TABLE: &str = "applied";
+
+/// One certified entry, in log order.
+pub struct Certified {
+    pub index: u64,
+    pub entry: Entry,
+    pub verdict: Verdict,
+}
+
+/// What the origin session did with its own certified transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalOutcome {
+    /// Committed on the session's connection, marker included.
+    Committed,
+    /// The session could not commit (its connection broke): replay from the row images.
+    Lost,
+}
+
+/// Sessions of this member waiting for their entry's turn, by transaction id.
+#[derive(Default, Clone)]
+pub struct PendingLocal {
+    inner: Arc<Mutex<HashMap<u64, oneshot::Receiver<LocalOutcome>>>>,
+}
+
+impl PendingLocal {
+    /// Registers a transaction before it is proposed; the session reports through the sender.
+    pub fn register(&self, trx_id: u64) -> oneshot::Sender<LocalOutcome> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.lock().unwrap().insert(trx_id, rx);
+        tx
+    }
+
+    fn take(&self, trx_id: u64) -> Option<oneshot::Receiver<LocalOutcome>> {
+        self.inner.lock().unwrap().remove(&trx_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApplierState {
+    Online,
+    Error(String),
+}
+
+pub struct Applier {
+    pub member_id: u64,
+    pub pool: mysql_async::Pool,
+    pub metadata: MetadataCache,
+    pub pending: PendingLocal,
+    pub watermark: watch::Sender<u64>,
+    pub state: watch::Sender<ApplierState>,
+}
+
+/// Creates the marker table if needed and returns the indexes already applied: everything up
+/// to the smallest marker (older markers are compacted away), plus the markers above it.
+pub async fn load_applied(pool: &mysql_async::Pool) -> Result<(u64, Vec<u64>), mysql_async::Error> {
+    let mut c = pool.get_conn().await?;
+    c.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", ident(MARKER_SCHEMA)))
+        .await?;
+    c.query_drop(format!(
+        "CREATE TABLE IF NOT EXISTS {}.{} (idx BIGINT UNSIGNED NOT NULL PRIMARY KEY) ENGINE=InnoDB",
+        ident(MARKER_SCHEMA),
+        ident(MARKER_TABLE)
+    ))
+    .await?;
+    let idx: Vec<u64> = c
+        .query(format!(
+            "SELECT idx FROM {}.{} ORDER BY idx",
+            ident(MARKER_SCHEMA),
+            ident(MARKER_TABLE)
+        ))
+        .await?;
+    let base = idx.first().copied().unwrap_or(0);
+    Ok((base, idx))
+}
+
+impl Applier {
+    /// Applies entries as they arrive until the channel closes or an apply fails.
+    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<Certified>, base: u64, markers: Vec<u64>) {
+        let mut applied_above: std::collections::BTreeSet<u64> = markers.into_iter().collect();
+        let mut watermark = base;
+        let mut conn = None;
+        let mut since_compaction = 0u64;
+        while let Some(c) = rx.recv().await {
+            if c.index <= watermark {
+                continue;
+            }
+            let already = applied_above.remove(&c.index);
+            if !already {
+                if let Err(e) = self.apply_one(&mut conn, &c).await {
+                    let msg = format!("cannot apply log index {}: {e}", c.index);
+                    tracing::error!("{msg}; this member stops applying (state ERROR)");
+                    let _ = self.state.send(ApplierState::Error(msg));
+                    return;
+                }
+            }
+            watermark = c.index;
+            let _ = self.watermark.send(watermark);
+            since_compaction += 1;
+            if since_compaction >= 1000 {
+                since_compaction = 0;
+                self.compact(watermark).await;
+            }
+        }
+    }
+
+    async fn apply_one(&self, conn: &mut Option<mysql_async::Conn>, c: &Certified) -> Result<(), String> {
+        match (&c.entry, c.verdict) {
+            (Entry::Txn(t), Verdict::Commit) => {
+                if t.origin == self.member_id {
+                    if let Some(rx) = self.pending.take(t.trx_id) {
+                        match rx.await {
+                            Ok(LocalOutcome::Committed) => return Ok(()),
+                            Ok(LocalOutcome::Lost) | Err(_) => {}
+                        }
+                    }
+                }
+                let conn = self.connection(conn).await?;
+                replay(conn, c.index, t).await
+            }
+            (Entry::Ddl(d), _) => {
+                if d.origin == self.member_id {
+                    if let Some(rx) = self.pending.take(d.trx_id) {
+                        if let Ok(LocalOutcome::Committed) = rx.await {
+                            self.metadata.invalidate();
+                            let conn = self.connection(conn).await?;
+                            return write_marker(conn, c.index).await;
+                        }
+                    }
+                }
+                let conn = self.connection(conn).await?;
+                let r = run_ddl(conn, c.index, d).await;
+                self.metadata.invalidate();
+                r
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn connection<'a>(
+        &self,
+        conn: &'a mut Option<mysql_async::Conn>,
+    ) -> Result<&'a mut mysql_async::Conn, String> {
+        if conn.is_none() {
+            let mut c = self.pool.get_conn().await.map_err(|e| e.to_string())?;
+            c.query_drop(
+                "SET SESSION time_zone = '+00:00', \
+                 sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', \
+                 innodb_lock_wait_timeout = 50",
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            *conn = Some(c);
+        }
+        Ok(conn.as_mut().expect("just set"))
+    }
+
+    /// Drops markers far below the watermark, keeping the newest ones.
+    async fn compact(&self, watermark: u64) {
+        if watermark <= 1000 {
+            return;
+        }
+        if let Ok(mut c) = self.pool.get_conn().await {
+            let _ = c
+                .exec_drop(
+                    format!(
+                        "DELETE FROM {}.{} WHERE idx < ?",
+                        ident(MARKER_SCHEMA),
+                        ident(MARKER_TABLE)
+                    ),
+                    (watermark - 1000,),
+                )
+                .await;
+        }
+    }
+}
+
+fn to_param(v: &Value) -> mysql_async::Value {
+    match v {
+        Value::Null => mysql_async::Value::NULL,
+        Value::Int(i) => mysql_async::Value::Int(*i),
+        Value::UInt(u) => mysql_async::Value::UInt(*u),
+        Value::Float(f) => mysql_async::Value::Float(*f),
+        Value::Double(d) => mysql_async::Value::Double(*d),
+        Value::Bytes(b) => mysql_async::Value::Bytes(b.clone()),
+        Value::Date {
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            second,
+            micro,
+        } => mysql_async::Value::Date(*year, *month, *day, *hour, *minute, *second, *micro),
+        Value::Time {
+            negative,
+            days,
+            hours,
+            minutes,
+            seconds,
+            micros,
+        } => mysql_async::Value::Time(*negative, *days, *hours, *minutes, *seconds, *micros),
+    }
+}
+
+async fn write_marker(conn: &mut mysql_async::Conn, index: u64) -> Result<(), String> {
+    conn.exec_drop(
+        format!(
+            "INSERT IGNORE INTO {}.{} (idx) VALUES (?)",
+            ident(MARKER_SCHEMA),
+            ident(MARKER_TABLE)
+        ),
+        (index,),
+    )
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// The marker statement a session runs inside its own transaction before COMMIT.
+pub fn marker_sql(index: u64) -> String {
+    format!(
+        "INSERT INTO {}.{} (idx) VALUES ({index})",
+        ident(MARKER_SCHEMA),
+        ident(MARKER_TABLE)
+    )
+}
+
+/// Replays one transaction's row images, each statement checked to touch exactly one row.
+pub async fn replay(conn: &mut mysql_async::Conn, index: u64, t: &Txn) -> Result<(), String> {
+    let mut tx = conn
+        .start_transaction(TxOpts::default())
+        .await
+        .map_err(|e| e.to_string())?;
+    for (n, change) in t.rows.iter().enumerate() {
+        let (sql, params) = statement(t, change)?;
+        tx.exec_drop(sql.as_str(), Params::Positional(params))
+            .await
+            .map_err(|e| format!("row change {n}: {e} ({sql})"))?;
+        if tx.affected_rows() != 1 {
+            return Err(format!(
+                "row change {n} touched {} rows instead of 1 ({sql})",
+                tx.affected_rows()
+            ));
+        }
+    }
+    tx.exec_drop(marker_sql(index), ()).await.map_err(|e| e.to_string())?;
+    tx.commit().await.map_err(|e| e.to_string())
+}
+
+/// The statement replaying one row change, with its parameters.
+pub fn statement(t: &Txn, change: &RowChange) -> Result<(String, Vec<mysql_async::Value>), String> {
+    let table_of = |i: u32| {
+        let tn = t.tables.get(i as usize).ok_or("row change names an unknown table")?;
+        let cols = t.columns.get(i as usize).ok_or("row change has no column list")?;
+        Ok::<_, String>((format!("{}.{}", ident(&tn.schema), ident(&tn.table)), cols))
+    };
+    let pk_cols = |i: u32| {
+        t.pk_columns
+            .get(i as usize)
+            .cloned()
+            .ok_or_else(|| "no primary key columns".to_string())
+    };
+    Ok(match change {
+        RowChange::Insert { table, after } => {
+            let (name, cols) = table_of(*table)?;
+            let list: Vec<String> = cols.iter().map(|c| ident(c)).collect();
+            let marks = vec!["?"; cols.len()].join(", ");
+            (
+                format!("INSERT INTO {name} ({}) VALUES ({marks})", list.join(", ")),
+                after.iter().map(to_param).collect(),
+            )
+        }
+        RowChange::Update {
+            table,
+            before_pk,
+            after,
+        } => {
+            let (name, cols) = table_of(*table)?;
+            let pk = pk_cols(*table)?;
+            let set: Vec<String> = cols.iter().map(|c| format!("{} = ?", ident(c))).collect();
+            let cond: Vec<String> = pk.iter().map(|c| format!("{} = ?", ident(c))).collect();
+            let mut params: Vec<_> = after.iter().map(to_param).collect();
+            params.extend(before_pk.iter().map(to_param));
+            (
+                format!("UPDATE {name} SET {} WHERE {}", set.join(", "), cond.join(" AND ")),
+                params,
+            )
+        }
+        RowChange::Delete { table, before_pk } => {
+            let (name, _) = table_of(*table)?;
+            let pk = pk_cols(*table)?;
+            let cond: Vec<String> = pk.iter().map(|c| format!("{} = ?", ident(c))).collect();
+            (
+                format!("DELETE FROM {name} WHERE {}", cond.join(" AND ")),
+                before_pk.iter().map(to_param).collect(),
+            )
+        }
+    })
+}
+
+async fn run_ddl(conn: &mut mysql_async::Conn, index: u64, d: &Ddl) -> Result<(), String> {
+    if let Some(s) = &d.schema {
+        if conn.query_drop(format!("USE {}", ident(s))).await.is_err() {
+            // The schema may be what this DDL creates or drops.
+            let _ = conn.query_drop("USE grproxy").await;
+        }
+    }
+    let set = format!(
+        "SET SESSION sql_mode = '{}', NAMES {}",
+        d.sql_mode.replace('\'', "''"),
+        d.charset
+    );
+    conn.query_drop(set).await.map_err(|e| e.to_string())?;
+    // DDL fails or succeeds the same way on every member that applied the same log prefix
+    // (and again when re-applied after a crash before its marker), so an error here is the
+    // origin's error too: log it and move on.
+    let r = conn.query_drop(d.sql.as_str()).await;
+    conn.query_drop(
+        "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', NAMES utf8mb4",
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    match r {
+        Ok(()) => {}
+        Err(mysql_async::Error::Server(e)) => {
+            tracing::warn!(
+                index,
+                code = e.code,
+                "DDL at index {index} failed (as on its origin): {}",
+                e.message
+            );
+        }
+        Err(e) => return Err(format!("DDL `{}`: {e}", d.sql)),
+    }
+    write_marker(conn, index).await
+}
+
+/// Waits until the watermark reaches `index`.
+pub async fn wait_for(watermark: &watch::Receiver<u64>, index: u64, timeout: Duration) -> bool {
+    let mut rx = watermark.clone();
+    tokio::time::timeout(timeout, rx.wait_for(|w| *w >= index))
+        .await
+        .is_ok_and(|r| r.is_ok())
+}

@@ -1,0 +1,524 @@
+//! Write capture: for one DML statement, the proxy's own locking reads before and after it
+//! (on the session's connection, inside its transaction), turned into row changes and
+//! write-set items. The SQL built here is pure text generation, tested without a server;
+//! the session runs it.
+//!
+//! - UPDATE / DELETE: `SELECT <image> FROM <table as written> WHERE <same where>
+//!   [ORDER BY] [LIMIT] FOR UPDATE` locks exactly the rows the statement will touch; after an
+//!   UPDATE the same rows are read back by primary key.
+//! - INSERT / REPLACE / INSERT IGNORE / ON DUPLICATE KEY UPDATE with VALUES or SET: the rows are
+//!   found by the key values written in the statement (and generated auto-increment ids);
+//!   rows that may be replaced or updated are read and locked first.
+//! - The changes are the difference of the two images by primary key; the row count mysqld
+//!   reports must match (where it is defined), or the transaction must not be replicated.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::metadata::{Key, TableMeta};
+use super::txn::{RowChange, Value};
+use super::writeset::{key_item, WriteSetBuilder};
+use crate::sql::{DmlInfo, DmlVerb, ValueExpr};
+
+/// One row as read by a capture query: base column values (text protocol), then the
+/// normalized forms (`WEIGHT_STRING`) of the string columns used in keys.
+pub type RawRow = Vec<Option<Vec<u8>>>;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CaptureError {
+    #[error("{0}")]
+    Refused(String),
+    #[error(
+        "the server reported {reported} affected rows but grproxy captured {captured}; the transaction was rolled back"
+    )]
+    CountMismatch { reported: u64, captured: u64 },
+}
+
+/// Quotes an identifier with backticks.
+pub fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}
+
+/// How the capture queries read a table.
+#[derive(Debug, Clone)]
+pub struct ImageShape {
+    pub meta: Arc<TableMeta>,
+    /// Base (non-generated) columns, in table order.
+    pub base: Vec<usize>,
+    /// String columns used by a key, read again as `WEIGHT_STRING`.
+    pub weighted: Vec<usize>,
+}
+
+impl ImageShape {
+    pub fn new(meta: Arc<TableMeta>) -> Self {
+        let base = meta.base_columns();
+        let mut weighted: Vec<usize> = Vec::new();
+        let keys = meta.primary.iter().chain(meta.uniques.iter());
+        let fk_cols = meta.foreign_keys.iter().flat_map(|f| f.columns.iter());
+        for &c in keys.flat_map(|k| k.columns.iter()).chain(fk_cols) {
+            if meta.columns[c].is_string() && !weighted.contains(&c) {
+                weighted.push(c);
+            }
+        }
+        ImageShape { meta, base, weighted }
+    }
+
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", ident(&self.meta.schema), ident(&self.meta.table))
+    }
+
+    /// The select list of a capture query. TIMESTAMP values are read in UTC so that replay
+    /// does not depend on the origin session's time zone.
+    pub fn select_list(&self) -> String {
+        let mut parts: Vec<String> = self
+            .base
+            .iter()
+            .map(|&c| {
+                let col = &self.meta.columns[c];
+                if col.data_type == "timestamp" {
+                    format!("CONVERT_TZ({}, @@session.time_zone, '+00:00')", ident(&col.name))
+                } else {
+                    ident(&col.name)
+                }
+            })
+            .collect();
+        parts.extend(
+            self.weighted
+                .iter()
+                .map(|&c| format!("WEIGHT_STRING({})", ident(&self.meta.columns[c].name))),
+        );
+        parts.join(", ")
+    }
+
+    fn pk(&self) -> &Key {
+        self.meta
+            .primary
+            .as_ref()
+            .expect("tables without a primary key are refused")
+    }
+
+    /// Position of table column `c` in a raw row, and of its normalized form.
+    fn value_pos(&self, c: usize) -> Option<usize> {
+        self.base.iter().position(|&b| b == c)
+    }
+
+    fn norm<'a>(&self, row: &'a RawRow, c: usize) -> Option<&'a [u8]> {
+        if let Some(w) = self.weighted.iter().position(|&x| x == c) {
+            row.get(self.base.len() + w)?.as_deref()
+        } else {
+            row.get(self.value_pos(c)?)?.as_deref()
+        }
+    }
+
+    /// Primary-key values (text) of a row: the identity used to diff images.
+    pub fn pk_values(&self, row: &RawRow) -> Vec<Option<Vec<u8>>> {
+        self.pk()
+            .columns
+            .iter()
+            .map(|&c| self.value_pos(c).and_then(|p| row[p].clone()))
+            .collect()
+    }
+
+    /// Adds the items of one row image: primary key, unique keys, foreign-key parents.
+    pub fn add_items(&self, row: &RawRow, ws: &mut WriteSetBuilder) {
+        let m = &self.meta;
+        for key in m.primary.iter().chain(m.uniques.iter()) {
+            if let Some(parts) = self.key_parts(row, &key.columns) {
+                ws.add(key_item(&m.schema, &m.table, &key.name, &parts));
+            }
+        }
+        for fk in &m.foreign_keys {
+            if let Some(parts) = self.key_parts(row, &fk.columns) {
+                ws.add(key_item(&fk.parent_schema, &fk.parent_table, &fk.parent_index, &parts));
+            }
+        }
+    }
+
+    /// Normalized key parts, or `None` when a part is NULL (the key does not constrain).
+    fn key_parts<'a>(&self, row: &'a RawRow, cols: &[usize]) -> Option<Vec<&'a [u8]>> {
+        cols.iter().map(|&c| self.norm(row, c)).collect()
+    }
+
+    /// Row image as replicated values (base columns only).
+    pub fn values(&self, row: &RawRow) -> Vec<Value> {
+        row[..self.base.len()]
+            .iter()
+            .map(|v| match v {
+                Some(b) => Value::Bytes(b.clone()),
+                None => Value::Null,
+            })
+            .collect()
+    }
+
+    /// `WHERE` predicate matching rows by primary key values.
+    pub fn pk_predicate(&self, pks: &[Vec<Option<Vec<u8>>>]) -> String {
+        let cols: Vec<String> = self
+            .pk()
+            .columns
+            .iter()
+            .map(|&c| ident(&self.meta.columns[c].name))
+            .collect();
+        let rows: Vec<String> = pks
+            .iter()
+            .map(|pk| {
+                let vals: Vec<String> = pk.iter().map(|v| text_literal(v.as_deref())).collect();
+                format!("({})", vals.join(", "))
+            })
+            .collect();
+        format!("({}) IN ({})", cols.join(", "), rows.join(", "))
+    }
+}
+
+/// A text value read from the server as a literal it will read back identically.
+fn text_literal(v: Option<&[u8]>) -> String {
+    match v {
+        None => "NULL".into(),
+        Some(b) => {
+            let mut s = String::with_capacity(3 + 2 * b.len());
+            s.push_str("X'");
+            for byte in b {
+                s.push_str(&format!("{byte:02X}"));
+            }
+            s.push('\'');
+            s
+        }
+    }
+}
+
+/// The capture queries of one statement.
+#[derive(Debug, Clone)]
+pub struct DmlPlan {
+    pub shape: ImageShape,
+    pub verb: DmlVerb,
+    /// Locking read before the statement, if the statement can touch existing rows.
+    pub before: Option<String>,
+    /// Predicate over the key values written in an INSERT (rows found after it).
+    insert_keys: Option<String>,
+    /// INSERT rows whose primary key the server generates (auto-increment).
+    pub generated_rows: usize,
+}
+
+impl DmlPlan {
+    /// Builds the plan. `sql` is the statement with parameters already substituted, `info`
+    /// its parse, `table_ref` the table reference as written (for UPDATE/DELETE, so aliases
+    /// in WHERE keep working).
+    pub fn new(shape: ImageShape, sql_info: &DmlInfo, table_ref: &str) -> Result<Self, CaptureError> {
+        let verb = sql_info.verb;
+        match verb {
+            DmlVerb::Update | DmlVerb::Delete => {
+                if verb == DmlVerb::Update {
+                    let pk = shape.pk();
+                    for (col, _) in &sql_info.set {
+                        let name = col.rsplit('.').next().unwrap_or(col);
+                        if pk
+                            .columns
+                            .iter()
+                            .any(|&c| shape.meta.columns[c].name.eq_ignore_ascii_case(name))
+                        {
+                            return Err(CaptureError::Refused(
+                                "UPDATE that changes a primary key is not replicated yet".into(),
+                            ));
+                        }
+                    }
+                }
+                let mut sql = format!("SELECT {} FROM {}", shape.select_list(), table_ref);
+                if let Some(w) = &sql_info.where_clause {
+                    sql.push_str(" WHERE ");
+                    sql.push_str(w);
+                }
+                if let Some(o) = &sql_info.order_by {
+                    sql.push_str(" ORDER BY ");
+                    sql.push_str(o);
+                }
+                if let Some(l) = &sql_info.limit {
+                    sql.push_str(" LIMIT ");
+                    sql.push_str(l);
+                }
+                sql.push_str(" FOR UPDATE");
+                Ok(DmlPlan {
+                    shape,
+                    verb,
+                    before: Some(sql),
+                    insert_keys: None,
+                    generated_rows: 0,
+                })
+            }
+            DmlVerb::Insert | DmlVerb::InsertIgnore | DmlVerb::InsertOnDuplicate | DmlVerb::Replace => {
+                Self::insert_plan(shape, sql_info)
+            }
+            DmlVerb::InsertSelect => Err(CaptureError::Refused("INSERT ... SELECT is not replicated yet".into())),
+        }
+    }
+
+    fn insert_plan(shape: ImageShape, info: &DmlInfo) -> Result<Self, CaptureError> {
+        if info.select.is_some() {
+            return Err(CaptureError::Refused("INSERT ... SELECT is not replicated yet".into()));
+        }
+        let meta = shape.meta.clone();
+        // Rows as (column index, expression) lists.
+        let rows: Vec<Vec<(usize, ValueExpr)>> = if !info.values.is_empty() {
+            let cols: Vec<usize> = if info.columns.is_empty() {
+                shape.base.clone()
+            } else {
+                info.columns
+                    .iter()
+                    .map(|c| {
+                        meta.column_index(c)
+                            .ok_or_else(|| CaptureError::Refused(format!("unknown column {c}")))
+                    })
+                    .collect::<Result<_, _>>()?
+            };
+            info.values
+                .iter()
+                .map(|r| cols.iter().copied().zip(r.iter().cloned()).collect())
+                .collect()
+        } else {
+            let row: Vec<(usize, ValueExpr)> = info
+                .set
+                .iter()
+                .map(|(c, e)| {
+                    let i = meta
+                        .column_index(c)
+                        .ok_or_else(|| CaptureError::Refused(format!("unknown column {c}")))?;
+                    Ok((i, expr_value(e)))
+                })
+                .collect::<Result<_, CaptureError>>()?;
+            vec![row]
+        };
+        let pk = shape.pk().clone();
+        let mut preds = Vec::new();
+        let mut generated_rows = 0;
+        for row in &rows {
+            let lookup = |c: usize| row.iter().find(|(i, _)| *i == c).map(|(_, e)| e);
+            let pk_exprs: Vec<Option<&ValueExpr>> = pk.columns.iter().map(|&c| lookup(c)).collect();
+            let auto = pk.columns.len() == 1
+                && meta.columns[pk.columns[0]].auto_increment
+                && match pk_exprs[0] {
+                    None | Some(ValueExpr::Default) => true,
+                    Some(ValueExpr::Literal(l)) => l.eq_ignore_ascii_case("NULL") || l.trim() == "0",
+                    _ => false,
+                };
+            if auto {
+                generated_rows += 1;
+            } else {
+                preds.push(key_predicate(&meta, &pk.columns, &lookup).ok_or_else(|| {
+                    CaptureError::Refused(format!(
+                        "the primary key of {}.{} is not a literal or parameter in this INSERT",
+                        meta.schema, meta.table
+                    ))
+                })?);
+            }
+            for u in &meta.uniques {
+                if let Some(p) = key_predicate(&meta, &u.columns, &lookup) {
+                    preds.push(p);
+                }
+            }
+        }
+        let insert_keys = (!preds.is_empty()).then(|| preds.join(" OR "));
+        let touches_existing = info.verb != DmlVerb::Insert;
+        let before = match (&insert_keys, touches_existing) {
+            (Some(k), true) => Some(format!(
+                "SELECT {} FROM {} WHERE {} FOR UPDATE",
+                shape.select_list(),
+                shape.qualified(),
+                k
+            )),
+            _ => None,
+        };
+        Ok(DmlPlan {
+            shape,
+            verb: info.verb,
+            before,
+            insert_keys,
+            generated_rows,
+        })
+    }
+
+    /// The read after the statement: rows by primary key of the before-image, by the INSERT's
+    /// key values, and by generated ids (`first_id`, `first_id + increment`, ...).
+    pub fn after(&self, before: &[RawRow], first_id: u64, increment: u64) -> Option<String> {
+        if self.verb == DmlVerb::Delete {
+            return None;
+        }
+        let mut preds = Vec::new();
+        if !before.is_empty() {
+            let pks: Vec<_> = before.iter().map(|r| self.shape.pk_values(r)).collect();
+            preds.push(self.shape.pk_predicate(&pks));
+        }
+        if let Some(k) = &self.insert_keys {
+            preds.push(k.clone());
+        }
+        if self.generated_rows > 0 && first_id > 0 {
+            let pk = ident(&self.shape.meta.columns[self.shape.pk().columns[0]].name);
+            let ids: Vec<String> = (0..self.generated_rows as u64)
+                .map(|k| (first_id + k * increment.max(1)).to_string())
+                .collect();
+            preds.push(format!("{pk} IN ({})", ids.join(", ")));
+        }
+        if preds.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "SELECT {} FROM {} WHERE {} FOR UPDATE",
+            self.shape.select_list(),
+            self.shape.qualified(),
+            preds.join(" OR ")
+        ))
+    }
+}
+
+/// `(c1 <=> v1 AND ...)` when every key column has a literal value in the row.
+fn key_predicate<'a>(
+    meta: &TableMeta,
+    cols: &[usize],
+    lookup: &impl Fn(usize) -> Option<&'a ValueExpr>,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    for &c in cols {
+        match lookup(c)? {
+            ValueExpr::Literal(l) if !l.eq_ignore_ascii_case("NULL") => {
+                parts.push(format!("{} = {}", ident(&meta.columns[c].name), l))
+            }
+            _ => return None,
+        }
+    }
+    Some(format!("({})", parts.join(" AND ")))
+}
+
+/// An INSERT ... SET value: a literal if it lexes as one token of literal kind.
+fn expr_value(text: &str) -> ValueExpr {
+    use crate::sql::lexer::{tokenize, TokenKind};
+    let t = text.trim();
+    let lexed = tokenize(t.as_bytes());
+    match lexed.tokens.as_slice() {
+        [one] if matches!(one.kind, TokenKind::Number | TokenKind::String) => ValueExpr::Literal(t.to_string()),
+        [one] if one.is_kw(t.as_bytes(), "NULL") => ValueExpr::Literal("NULL".into()),
+        [one] if one.is_kw(t.as_bytes(), "DEFAULT") => ValueExpr::Default,
+        _ => ValueExpr::Expr(t.to_string()),
+    }
+}
+
+/// Row changes and write-set items from the two images.
+#[derive(Debug, Default, PartialEq)]
+pub struct Captured {
+    pub changes: Vec<RowChange>,
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
+    pub matched: u64,
+}
+
+/// Diffs before and after images by primary key. `table` is the table's index in the txn.
+pub fn diff(shape: &ImageShape, table: u32, before: &[RawRow], after: &[RawRow], ws: &mut WriteSetBuilder) -> Captured {
+    let n = shape.base.len();
+    let b: BTreeMap<_, _> = before.iter().map(|r| (shape.pk_values(r), r)).collect();
+    let a: BTreeMap<_, _> = after.iter().map(|r| (shape.pk_values(r), r)).collect();
+    let mut out = Captured {
+        matched: b.len() as u64,
+        ..Captured::default()
+    };
+    for (pk, row) in &b {
+        if !a.contains_key(pk) {
+            shape.add_items(row, ws);
+            out.changes.push(RowChange::Delete {
+                table,
+                before_pk: pk_values(pk),
+            });
+            out.deleted += 1;
+        }
+    }
+    for (pk, row) in &a {
+        match b.get(pk) {
+            Some(old) if old[..n] == row[..n] => {}
+            Some(old) => {
+                shape.add_items(old, ws);
+                shape.add_items(row, ws);
+                out.changes.push(RowChange::Update {
+                    table,
+                    before_pk: pk_values(pk),
+                    after: shape.values(row),
+                });
+                out.updated += 1;
+            }
+            None => {
+                shape.add_items(row, ws);
+                out.changes.push(RowChange::Insert {
+                    table,
+                    after: shape.values(row),
+                });
+                out.inserted += 1;
+            }
+        }
+    }
+    out
+}
+
+fn pk_values(pk: &[Option<Vec<u8>>]) -> Vec<Value> {
+    pk.iter()
+        .map(|v| v.clone().map(Value::Bytes).unwrap_or(Value::Null))
+        .collect()
+}
+
+/// The row count mysqld reports for the statement must match what was captured.
+pub fn check_count(verb: DmlVerb, c: &Captured, reported: u64, found_rows: bool) -> Result<(), CaptureError> {
+    let captured = match verb {
+        DmlVerb::Insert | DmlVerb::InsertIgnore => c.inserted,
+        DmlVerb::Delete => c.deleted,
+        DmlVerb::Update if found_rows => c.matched,
+        DmlVerb::Update => c.updated,
+        // ON DUPLICATE KEY UPDATE and REPLACE count rows in ways that depend on which keys
+        // collided; their images are complete by construction (every candidate row is read).
+        DmlVerb::InsertOnDuplicate | DmlVerb::Replace | DmlVerb::InsertSelect => return Ok(()),
+    };
+    if captured == reported {
+        Ok(())
+    } else {
+        Err(CaptureError::CountMismatch { reported, captured })
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// The table reference of a single-table UPDATE or DELETE exactly as written (alias
+/// included), so the capture query's WHERE clause resolves names the same way.
+pub fn table_ref_text(sql: &str, verb: DmlVerb) -> Option<String> {
+    use crate::sql::lexer::{tokenize, TokenKind};
+    let src = sql.as_bytes();
+    let toks = tokenize(src).tokens;
+    let is_kw = |i: usize, kw: &str| toks.get(i).is_some_and(|t| t.is_kw(src, kw));
+    let mut i = toks.iter().position(|t| t.kind == TokenKind::Word)?;
+    let (start, stops): (usize, &[&str]) = match verb {
+        DmlVerb::Update => {
+            i += 1;
+            while is_kw(i, "LOW_PRIORITY") || is_kw(i, "IGNORE") {
+                i += 1;
+            }
+            (i, &["SET"])
+        }
+        DmlVerb::Delete => {
+            while i < toks.len() && !is_kw(i, "FROM") {
+                i += 1;
+            }
+            (i + 1, &["WHERE", "ORDER", "LIMIT", "RETURNING"])
+        }
+        _ => return None,
+    };
+    let mut depth = 0i32;
+    let mut end = start;
+    while end < toks.len() {
+        let t = &toks[end];
+        if t.is_punct(src, "(") {
+            depth += 1;
+        } else if t.is_punct(src, ")") {
+            depth -= 1;
+        } else if depth == 0 && (stops.iter().any(|s| t.is_kw(src, s)) || t.is_punct(src, ";")) {
+            break;
+        }
+        end += 1;
+    }
+    if end == start || start >= toks.len() {
+        return None;
+    }
+    Some(sql[toks[start].start..toks[end - 1].end].to_string())
+}

@@ -1,0 +1,161 @@
+use super::*;
+use crate::replication::metadata::{Column, ForeignKey, Key, TableMeta};
+use crate::sql::parse_dml;
+
+fn col(name: &str, ty: &str, ai: bool) -> Column {
+    Column {
+        name: name.into(),
+        data_type: ty.into(),
+        generated: false,
+        auto_increment: ai,
+    }
+}
+
+fn meta() -> Arc<TableMeta> {
+    Arc::new(TableMeta {
+        schema: "db".into(),
+        table: "t".into(),
+        columns: vec![
+            col("id", "int", true),
+            col("email", "varchar", false),
+            col("n", "int", false),
+            col("ts", "timestamp", false),
+        ],
+        primary: Some(Key {
+            name: "PRIMARY".into(),
+            columns: vec![0],
+        }),
+        uniques: vec![Key {
+            name: "email".into(),
+            columns: vec![1],
+        }],
+        foreign_keys: vec![],
+        referenced_with_cascade: false,
+        engine: "InnoDB".into(),
+        has_triggers: false,
+    })
+}
+
+fn plan(sql: &str) -> Result<DmlPlan, CaptureError> {
+    let info = parse_dml(sql).unwrap();
+    let table_ref = table_ref_text(sql, info.verb).unwrap_or_default();
+    DmlPlan::new(ImageShape::new(meta()), &info, &table_ref)
+}
+
+const LIST: &str = "`id`, `email`, `n`, CONVERT_TZ(`ts`, @@session.time_zone, '+00:00'), WEIGHT_STRING(`email`)";
+
+#[test]
+fn update_and_delete_plans_lock_the_rows_they_touch() {
+    let cases: &[(&str, &str)] = &[
+        ("UPDATE t SET n = n + 1 WHERE id = 5", "FROM t WHERE id = 5 FOR UPDATE"),
+        (
+            "UPDATE db.t AS x SET x.n = 1 WHERE x.email LIKE 'a%' ORDER BY x.id LIMIT 3",
+            "FROM db.t AS x WHERE x.email LIKE 'a%' ORDER BY x.id LIMIT 3 FOR UPDATE",
+        ),
+        ("UPDATE LOW_PRIORITY t SET n = 2", "FROM t FOR UPDATE"),
+        ("DELETE FROM t WHERE n IN (1, 2)", "FROM t WHERE n IN (1, 2) FOR UPDATE"),
+        (
+            "DELETE FROM `t` ORDER BY id DESC LIMIT 1",
+            "FROM `t` ORDER BY id DESC LIMIT 1 FOR UPDATE",
+        ),
+    ];
+    for (sql, tail) in cases {
+        let p = plan(sql).unwrap();
+        assert_eq!(
+            p.before.as_deref(),
+            Some(format!("SELECT {LIST} {tail}").as_str()),
+            "{sql}"
+        );
+    }
+    assert!(matches!(
+        plan("UPDATE t SET id = id + 1"),
+        Err(CaptureError::Refused(_))
+    ));
+}
+
+#[test]
+fn insert_plans_find_rows_by_written_keys_and_generated_ids() {
+    let p = plan("INSERT INTO t (id, email, n) VALUES (1, 'a@x', 1), (2, 'b@x', 2)").unwrap();
+    assert_eq!(p.before, None, "a plain insert cannot touch existing rows");
+    assert_eq!(p.generated_rows, 0);
+    assert_eq!(
+        p.after(&[], 0, 1).unwrap(),
+        format!("SELECT {LIST} FROM `db`.`t` WHERE (`id` = 1) OR (`email` = 'a@x') OR (`id` = 2) OR (`email` = 'b@x') FOR UPDATE")
+    );
+    let p = plan("INSERT INTO t (email) VALUES ('a'), ('b'), ('c')").unwrap();
+    assert_eq!(p.generated_rows, 3);
+    assert!(p.after(&[], 10, 3).unwrap().contains("`id` IN (10, 13, 16)"));
+    let p = plan("REPLACE INTO t (id, email) VALUES (1, 'a')").unwrap();
+    assert!(p
+        .before
+        .unwrap()
+        .ends_with("WHERE (`id` = 1) OR (`email` = 'a') FOR UPDATE"));
+    let p = plan("INSERT INTO t SET id = 4, email = 'z', n = 1 ON DUPLICATE KEY UPDATE n = n + 1").unwrap();
+    assert!(p.before.is_some());
+    assert!(matches!(
+        plan("INSERT INTO t (id) VALUES (UUID_SHORT())"),
+        Err(CaptureError::Refused(_))
+    ));
+    assert!(matches!(
+        plan("INSERT INTO t (id, n) SELECT id, n FROM t"),
+        Err(CaptureError::Refused(_))
+    ));
+}
+
+fn row(id: &str, email: Option<&str>, n: &str) -> RawRow {
+    vec![
+        Some(id.as_bytes().to_vec()),
+        email.map(|e| e.as_bytes().to_vec()),
+        Some(n.as_bytes().to_vec()),
+        None,
+        email.map(|e| e.to_uppercase().into_bytes()),
+    ]
+}
+
+#[test]
+fn diff_yields_changes_items_and_counts() {
+    let shape = ImageShape::new(meta());
+    let before = vec![row("1", Some("a"), "1"), row("2", Some("b"), "2"), row("3", None, "3")];
+    let after = vec![
+        row("1", Some("a"), "1"),
+        row("2", Some("b"), "20"),
+        row("4", Some("d"), "4"),
+    ];
+    let mut ws = WriteSetBuilder::default();
+    let c = diff(&shape, 0, &before, &after, &mut ws);
+    assert_eq!((c.inserted, c.updated, c.deleted, c.matched), (1, 1, 1, 3));
+    assert_eq!(c.changes.len(), 3);
+    let items = ws.finish();
+    // id 3 (pk only: NULL email does not constrain), id 2 before+after (pk, email), id 4 (pk, email).
+    assert_eq!(items.len(), 5);
+    assert!(
+        items.contains(&key_item("db", "t", "email", &[b"B"])),
+        "unique items use the normalized form"
+    );
+    assert_eq!(check_count(DmlVerb::Update, &c, 1, false), Ok(()));
+    assert_eq!(check_count(DmlVerb::Update, &c, 3, true), Ok(()));
+    assert_eq!(
+        check_count(DmlVerb::Delete, &c, 2, false),
+        Err(CaptureError::CountMismatch {
+            reported: 2,
+            captured: 1
+        })
+    );
+}
+
+#[test]
+fn foreign_keys_add_parent_items() {
+    let mut m = (*meta()).clone();
+    m.foreign_keys.push(ForeignKey {
+        name: "fk".into(),
+        columns: vec![2],
+        parent_schema: "db".into(),
+        parent_table: "parent".into(),
+        parent_index: "PRIMARY".into(),
+        cascades: false,
+    });
+    let shape = ImageShape::new(Arc::new(m));
+    let mut ws = WriteSetBuilder::default();
+    diff(&shape, 0, &[], &[row("9", None, "77")], &mut ws);
+    assert!(ws.finish().contains(&key_item("db", "parent", "PRIMARY", &[b"77"])));
+}

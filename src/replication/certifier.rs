@@ -1,0 +1,291 @@
+//! Certification: first-committer-wins over the totally ordered log.
+//!
+//! Every member feeds each committed log entry, in log order, to its own
+//! [`Certifier`]. The verdict depends only on the entries fed so far, never on
+//! wall-clock time, hash-map iteration order or anything local, so every
+//! member computes the same verdict for every entry and holds the same state
+//! after the same prefix of the log (byte-identical under [`Certifier::encode`]).
+//!
+//! Rules:
+//! * **Txn** — aborts iff some item of its write set was last written by a
+//!   committed entry with index `> snapshot`, or one of its tables had DDL at
+//!   index `> snapshot`, or the schema of one of its tables had database DDL
+//!   at index `> snapshot`. On commit its index becomes the last writer of
+//!   each of its items; an aborted transaction changes nothing.
+//! * **Ddl** — always commits (total-order isolation). Its index becomes the
+//!   DDL mark of each listed table and the last writer of each table's
+//!   [`table_item`]; with no tables and `schema: Some(s)` it is database DDL
+//!   and marks `s`'s [`schema_item`].
+//! * **Watermark** — raises that member's applied watermark (monotonic max,
+//!   clamped below the entry's own index) and commits. The horizon is the
+//!   minimum watermark over the members given to [`Certifier::new`]; items and
+//!   DDL marks at index `<= horizon` are dropped. A transaction with
+//!   `snapshot < horizon` is aborted conservatively, since a conflicting entry
+//!   may have been collected (a false conflict is safe, a missed one would
+//!   diverge the group); `snapshot == horizon` is certified exactly.
+//!
+//! Membership is fixed at construction: watermarks from other member ids are
+//! ignored, and a member that never reports holds the horizon (and thus
+//! memory) back. With no members the horizon stays 0 and nothing is collected.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::txn::{versioned_decode, versioned_encode, Ddl, DecodeError, Entry, Txn};
+use super::writeset::{schema_item, table_item};
+
+/// Version byte in front of an encoded [`Certifier`] snapshot.
+pub const SNAPSHOT_VERSION: u8 = 1;
+
+/// Outcome of certifying one entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    Commit,
+    /// The transaction conflicts with the entry at `conflict_index` (the
+    /// highest conflicting index, `> snapshot`). When the snapshot is older
+    /// than the GC horizon, `conflict_index` is the horizon itself.
+    Abort {
+        conflict_index: u64,
+    },
+}
+
+/// Which map a secondary-index entry points into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Slot {
+    Item,
+    Ddl,
+}
+
+/// Deterministic certification state (see the module docs for the rules).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Certifier {
+    /// Applied watermark per member.
+    watermarks: BTreeMap<u64, u64>,
+    /// Min of `watermarks`; everything at or below it has been collected.
+    horizon: u64,
+    /// Index of the last certified entry (0 before the first).
+    last_index: u64,
+    /// Item -> index of its last committed writer.
+    items: BTreeMap<u128, u64>,
+    /// `table_item` / `schema_item` -> index of the last DDL on it.
+    ddl: BTreeMap<u128, u64>,
+    /// (index, slot, key) for every entry of `items` and `ddl`, for GC in
+    /// index order. Derived: not encoded, rebuilt on decode.
+    by_index: BTreeSet<(u64, Slot, u128)>,
+}
+
+/// Encoded form of a [`Certifier`]: maps as key-sorted vectors.
+#[derive(Serialize, Deserialize)]
+struct SnapshotState {
+    watermarks: Vec<(u64, u64)>,
+    horizon: u64,
+    last_index: u64,
+    items: Vec<(u128, u64)>,
+    ddl: Vec<(u128, u64)>,
+}
+
+impl Certifier {
+    /// A certifier for a group of `members` (duplicates ignored), all at
+    /// watermark 0.
+    pub fn new(members: &[u64]) -> Self {
+        Certifier {
+            watermarks: members.iter().map(|&m| (m, 0)).collect(),
+            horizon: 0,
+            last_index: 0,
+            items: BTreeMap::new(),
+            ddl: BTreeMap::new(),
+            by_index: BTreeSet::new(),
+        }
+    }
+
+    /// Certify the entry at log `index`. Indices must be strictly increasing
+    /// across calls (gaps are fine: non-`Entry` log records are skipped).
+    /// The same sequence of calls yields the same verdicts and state on
+    /// every member.
+    ///
+    /// # Panics
+    /// If `index` is not greater than the previous call's index (or, after
+    /// [`decode`](Self::decode), the snapshot's last index): certifying out of
+    /// order would silently diverge the group.
+    pub fn certify(&mut self, index: u64, entry: &Entry) -> Verdict {
+        assert!(
+            index > self.last_index,
+            "certify: index {index} is not after the last certified index {}",
+            self.last_index
+        );
+        self.last_index = index;
+        match entry {
+            Entry::Txn(txn) => self.certify_txn(index, txn),
+            Entry::Ddl(ddl) => {
+                self.apply_ddl(index, ddl);
+                Verdict::Commit
+            }
+            Entry::Watermark { member, applied } => {
+                self.apply_watermark(index, *member, *applied);
+                Verdict::Commit
+            }
+        }
+    }
+
+    /// Entries at or below this index have been garbage-collected.
+    pub fn horizon(&self) -> u64 {
+        self.horizon
+    }
+
+    /// Index of the last certified entry (0 if none).
+    pub fn last_index(&self) -> u64 {
+        self.last_index
+    }
+
+    /// Number of tracked keys: write-set items plus table/schema DDL marks.
+    pub fn len(&self) -> usize {
+        self.items.len() + self.ddl.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Snapshot for Raft: [`SNAPSHOT_VERSION`] then bincode. Canonical: equal
+    /// states encode to equal bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let state = SnapshotState {
+            watermarks: self.watermarks.iter().map(|(&m, &w)| (m, w)).collect(),
+            horizon: self.horizon,
+            last_index: self.last_index,
+            items: self.items.iter().map(|(&k, &i)| (k, i)).collect(),
+            ddl: self.ddl.iter().map(|(&k, &i)| (k, i)).collect(),
+        };
+        versioned_encode(SNAPSHOT_VERSION, &state)
+    }
+
+    /// Restore a snapshot written by [`encode`](Self::encode), checking its
+    /// invariants (sorted unique keys, horizon = min watermark, every tracked
+    /// index in `(horizon, last_index]`).
+    pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
+        let s: SnapshotState = versioned_decode(SNAPSHOT_VERSION, b)?;
+        let invalid = |what: &str| Err(DecodeError::Invalid(format!("certifier snapshot: {what}")));
+        let sorted = |v: &[(u128, u64)]| v.windows(2).all(|w| w[0].0 < w[1].0);
+        if !s.watermarks.windows(2).all(|w| w[0].0 < w[1].0) {
+            return invalid("member ids not sorted and unique");
+        }
+        if !sorted(&s.items) || !sorted(&s.ddl) {
+            return invalid("keys not sorted and unique");
+        }
+        let min_watermark = s.watermarks.iter().map(|&(_, w)| w).min().unwrap_or(0);
+        if s.horizon != min_watermark {
+            return invalid("horizon is not the minimum watermark");
+        }
+        if s.horizon > s.last_index
+            || s.watermarks.iter().any(|&(_, w)| w > s.last_index)
+            || s.items
+                .iter()
+                .chain(&s.ddl)
+                .any(|&(_, i)| i <= s.horizon || i > s.last_index)
+        {
+            return invalid("index outside (horizon, last_index]");
+        }
+        let by_index = s
+            .items
+            .iter()
+            .map(|&(k, i)| (i, Slot::Item, k))
+            .chain(s.ddl.iter().map(|&(k, i)| (i, Slot::Ddl, k)))
+            .collect();
+        Ok(Certifier {
+            watermarks: s.watermarks.into_iter().collect(),
+            horizon: s.horizon,
+            last_index: s.last_index,
+            items: s.items.into_iter().collect(),
+            ddl: s.ddl.into_iter().collect(),
+            by_index,
+        })
+    }
+
+    fn certify_txn(&mut self, index: u64, txn: &Txn) -> Verdict {
+        if txn.snapshot < self.horizon {
+            return Verdict::Abort {
+                conflict_index: self.horizon,
+            };
+        }
+        let snapshot = txn.snapshot;
+        let mut conflict: Option<u64> = None;
+        let mut note = |at: Option<&u64>| {
+            if let Some(&at) = at {
+                if at > snapshot {
+                    conflict = Some(conflict.map_or(at, |c| c.max(at)));
+                }
+            }
+        };
+        for item in &txn.write_set {
+            note(self.items.get(item));
+        }
+        if !self.ddl.is_empty() {
+            for t in &txn.tables {
+                note(self.ddl.get(&table_item(&t.schema, &t.table)));
+                note(self.ddl.get(&schema_item(&t.schema)));
+            }
+        }
+        if let Some(conflict_index) = conflict {
+            return Verdict::Abort { conflict_index };
+        }
+        for &item in &txn.write_set {
+            self.set(Slot::Item, item, index);
+        }
+        Verdict::Commit
+    }
+
+    fn apply_ddl(&mut self, index: u64, ddl: &Ddl) {
+        for t in &ddl.tables {
+            let item = table_item(&t.schema, &t.table);
+            self.set(Slot::Ddl, item, index);
+            self.set(Slot::Item, item, index);
+        }
+        if ddl.tables.is_empty() {
+            if let Some(schema) = &ddl.schema {
+                self.set(Slot::Ddl, schema_item(schema), index);
+            }
+        }
+    }
+
+    fn apply_watermark(&mut self, index: u64, member: u64, applied: u64) {
+        let Some(w) = self.watermarks.get_mut(&member) else {
+            return;
+        };
+        // A member cannot have applied this entry or anything after it.
+        *w = (*w).max(applied.min(index - 1));
+        let horizon = self.watermarks.values().copied().min().unwrap_or(0);
+        if horizon > self.horizon {
+            self.horizon = horizon;
+            self.collect();
+        }
+    }
+
+    /// Drop every item and DDL mark at index `<= horizon`.
+    fn collect(&mut self) {
+        while let Some(&(at, slot, key)) = self.by_index.first() {
+            if at > self.horizon {
+                break;
+            }
+            self.by_index.pop_first();
+            match slot {
+                Slot::Item => self.items.remove(&key),
+                Slot::Ddl => self.ddl.remove(&key),
+            };
+        }
+    }
+
+    fn set(&mut self, slot: Slot, key: u128, index: u64) {
+        let map = match slot {
+            Slot::Item => &mut self.items,
+            Slot::Ddl => &mut self.ddl,
+        };
+        if let Some(old) = map.insert(key, index) {
+            self.by_index.remove(&(old, slot, key));
+        }
+        self.by_index.insert((index, slot, key));
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,256 @@
+//! Table metadata the capture and apply paths need: columns (and which are generated), the
+//! primary key, unique keys, foreign keys (both directions), engine and triggers. Loaded from
+//! information_schema on a side connection and cached; the cache is dropped after any DDL.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use mysql_async::prelude::Queryable;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    pub name: String,
+    /// information_schema DATA_TYPE, lower case (`int`, `varchar`, `timestamp`, ...).
+    pub data_type: String,
+    pub generated: bool,
+    pub auto_increment: bool,
+}
+
+impl Column {
+    /// String-like types whose keys must be normalized by the server (collations).
+    pub fn is_string(&self) -> bool {
+        matches!(
+            self.data_type.as_str(),
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Key {
+    pub name: String,
+    /// Column positions (into `TableMeta::columns`), in key order.
+    pub columns: Vec<usize>,
+}
+
+/// A foreign key of this table onto a parent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    pub name: String,
+    pub columns: Vec<usize>,
+    pub parent_schema: String,
+    pub parent_table: String,
+    /// The parent key (unique index) the foreign key references, by index name.
+    pub parent_index: String,
+    pub cascades: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableMeta {
+    pub schema: String,
+    pub table: String,
+    pub columns: Vec<Column>,
+    pub primary: Option<Key>,
+    pub uniques: Vec<Key>,
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Another table has a cascading (or SET NULL / SET DEFAULT) foreign key onto this one.
+    pub referenced_with_cascade: bool,
+    pub engine: String,
+    pub has_triggers: bool,
+}
+
+impl TableMeta {
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Base (non-generated) column positions, the columns row images carry.
+    pub fn base_columns(&self) -> Vec<usize> {
+        (0..self.columns.len())
+            .filter(|&i| !self.columns[i].generated)
+            .collect()
+    }
+
+    /// Why writes to this table cannot be replicated safely, if they cannot.
+    pub fn refusal(&self, multi_primary: bool) -> Option<String> {
+        let name = format!("{}.{}", self.schema, self.table);
+        if self.primary.is_none() {
+            return Some(format!(
+                "table {name} has no primary key; grproxy replicates only tables with one"
+            ));
+        }
+        if !self.engine.eq_ignore_ascii_case("InnoDB") {
+            return Some(format!(
+                "table {name} uses engine {}; grproxy replicates only InnoDB tables",
+                self.engine
+            ));
+        }
+        if multi_primary && self.has_triggers {
+            return Some(format!("table {name} has triggers, which grproxy cannot capture yet"));
+        }
+        if multi_primary && (self.referenced_with_cascade || self.foreign_keys.iter().any(|f| f.cascades)) {
+            return Some(format!(
+                "table {name} takes part in a cascading foreign key, which grproxy cannot capture yet"
+            ));
+        }
+        None
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MetadataError {
+    #[error("table {0}.{1} does not exist")]
+    NoSuchTable(String, String),
+    #[error("reading table metadata: {0}")]
+    Query(#[from] mysql_async::Error),
+}
+
+/// Cached metadata, shared by all sessions of a proxy.
+#[derive(Clone)]
+pub struct MetadataCache {
+    pool: mysql_async::Pool,
+    tables: Arc<Mutex<HashMap<(String, String), Arc<TableMeta>>>>,
+}
+
+impl MetadataCache {
+    pub fn new(pool: mysql_async::Pool) -> Self {
+        Self {
+            pool,
+            tables: Arc::default(),
+        }
+    }
+
+    pub async fn get(&self, schema: &str, table: &str) -> Result<Arc<TableMeta>, MetadataError> {
+        let key = (schema.to_string(), table.to_string());
+        if let Some(m) = self.tables.lock().unwrap().get(&key) {
+            return Ok(m.clone());
+        }
+        let meta = Arc::new(self.load(schema, table).await?);
+        self.tables.lock().unwrap().insert(key, meta.clone());
+        Ok(meta)
+    }
+
+    /// Forgets everything (after DDL anywhere in the group).
+    pub fn invalidate(&self) {
+        self.tables.lock().unwrap().clear();
+    }
+
+    async fn load(&self, schema: &str, table: &str) -> Result<TableMeta, MetadataError> {
+        let mut c = self.pool.get_conn().await?;
+        let t: Option<(String, Option<String>)> = c
+            .exec_first(
+                "SELECT TABLE_TYPE, ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (schema, table),
+            )
+            .await?;
+        let Some((_, engine)) = t else {
+            return Err(MetadataError::NoSuchTable(schema.into(), table.into()));
+        };
+        let cols: Vec<(String, String, String, String)> = c
+            .exec(
+                "SELECT COLUMN_NAME, LOWER(DATA_TYPE), EXTRA, IS_GENERATED FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+                (schema, table),
+            )
+            .await?;
+        let columns: Vec<Column> = cols
+            .into_iter()
+            .map(|(name, data_type, extra, generated)| Column {
+                name,
+                data_type,
+                generated: generated.eq_ignore_ascii_case("ALWAYS") || extra.to_ascii_uppercase().contains("GENERATED"),
+                auto_increment: extra.to_ascii_lowercase().contains("auto_increment"),
+            })
+            .collect();
+        let pos = |n: &str| columns.iter().position(|c| c.name.eq_ignore_ascii_case(n));
+        let stats: Vec<(String, i64, String)> = c
+            .exec(
+                "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+                (schema, table),
+            )
+            .await?;
+        let mut primary = None;
+        let mut uniques: Vec<Key> = Vec::new();
+        for (index, non_unique, column) in stats {
+            if non_unique != 0 {
+                continue;
+            }
+            let Some(p) = pos(&column) else { continue };
+            if index == "PRIMARY" {
+                primary
+                    .get_or_insert_with(|| Key {
+                        name: index.clone(),
+                        columns: vec![],
+                    })
+                    .columns
+                    .push(p);
+            } else if let Some(k) = uniques.iter_mut().find(|k| k.name == index) {
+                k.columns.push(p);
+            } else {
+                uniques.push(Key {
+                    name: index,
+                    columns: vec![p],
+                });
+            }
+        }
+        let fks: Vec<(String, String, String, String, String, String, String)> = c
+            .exec(
+                "SELECT k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, \
+                 r.UNIQUE_CONSTRAINT_NAME, r.UPDATE_RULE, r.DELETE_RULE \
+                 FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r \
+                 ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME \
+                 AND r.TABLE_NAME = k.TABLE_NAME \
+                 WHERE k.TABLE_SCHEMA = ? AND k.TABLE_NAME = ? AND k.REFERENCED_TABLE_NAME IS NOT NULL \
+                 ORDER BY k.CONSTRAINT_NAME, k.ORDINAL_POSITION",
+                (schema, table),
+            )
+            .await?;
+        let mut foreign_keys: Vec<ForeignKey> = Vec::new();
+        for (name, column, pschema, ptable, pindex, upd, del) in fks {
+            let Some(p) = pos(&column) else { continue };
+            let cascades = !is_restrict(&upd) || !is_restrict(&del);
+            if let Some(f) = foreign_keys.iter_mut().find(|f| f.name == name) {
+                f.columns.push(p);
+            } else {
+                foreign_keys.push(ForeignKey {
+                    name,
+                    columns: vec![p],
+                    parent_schema: pschema,
+                    parent_table: ptable,
+                    parent_index: pindex,
+                    cascades,
+                });
+            }
+        }
+        let referenced: Option<i64> = c
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE UNIQUE_CONSTRAINT_SCHEMA = ? \
+                 AND REFERENCED_TABLE_NAME = ? AND (UPDATE_RULE NOT IN ('RESTRICT', 'NO ACTION') \
+                 OR DELETE_RULE NOT IN ('RESTRICT', 'NO ACTION'))",
+                (schema, table),
+            )
+            .await?;
+        let triggers: Option<i64> = c
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA = ? AND EVENT_OBJECT_TABLE = ?",
+                (schema, table),
+            )
+            .await?;
+        Ok(TableMeta {
+            schema: schema.into(),
+            table: table.into(),
+            columns,
+            primary,
+            uniques,
+            foreign_keys,
+            referenced_with_cascade: referenced.unwrap_or(0) > 0,
+            engine: engine.unwrap_or_default(),
+            has_triggers: triggers.unwrap_or(0) > 0,
+        })
+    }
+}
+
+fn is_restrict(rule: &str) -> bool {
+    rule.eq_ignore_ascii_case("RESTRICT") || rule.eq_ignore_ascii_case("NO ACTION")
+}
