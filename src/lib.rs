@@ -14,6 +14,7 @@
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod consensus;
 pub mod frontend;
 pub mod protocol;
 pub mod replication;

@@ -45,5 +45,11 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
     s.handshake_timeout = Duration::from_millis(cfg.limits.handshake_timeout_ms);
     s.idle_timeout = (cfg.limits.idle_timeout_s > 0).then(|| Duration::from_secs(cfg.limits.idle_timeout_s));
     s.local_infile = cfg.features.local_infile;
+    s.group = cfg.group.as_ref().map(|g| crate::replication::group::GroupSettings {
+        member_id: g.member_id,
+        members: g.members.clone(),
+        data_dir: g.data_dir.clone(),
+        listener: None,
+    });
     Ok(s)
 }

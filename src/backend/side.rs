@@ -31,6 +31,11 @@ impl SidePool {
         Self { pool: Pool::new(opts) }
     }
 
+    /// The underlying pool, for components that run their own statements (replication).
+    pub fn pool(&self) -> mysql_async::Pool {
+        self.pool.clone()
+    }
+
     /// Checks that the service account can log in.
     pub async fn check(&self) -> Result<String, mysql_async::Error> {
         let mut conn = self.pool.get_conn().await?;

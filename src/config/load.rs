@@ -575,6 +575,23 @@ impl Validator<'_> {
             return Err(self.err("backend.connect_timeout_ms", "must be greater than 0"));
         }
 
+        // group
+        if let Some(g) = &c.group {
+            if !g.members.contains_key(&g.member_id) {
+                return Err(self.err(
+                    "group.member_id",
+                    format!("member {} is not listed in group.members", g.member_id),
+                ));
+            }
+            for (id, addr) in &g.members {
+                check_host_port(addr, false, "127.0.0.1:7001")
+                    .map_err(|m| self.err("group.members", format!("member {id}: {m}")))?;
+            }
+            if g.data_dir.as_os_str().is_empty() {
+                return Err(self.err("group.data_dir", "must be set"));
+            }
+        }
+
         // service_account
         let sa = &c.service_account;
         if sa.user.trim().is_empty() {

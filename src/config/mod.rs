@@ -71,6 +71,20 @@ pub struct Config {
     pub features: Features,
     /// Logging.
     pub log: LogConfig,
+    /// Replication group membership; absent for a plain proxy.
+    pub group: Option<GroupConfig>,
+}
+
+/// `group:` — membership of a replication group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupConfig {
+    /// This member's id: a key of `members`.
+    pub member_id: u64,
+    /// Every member's id and peer address ("host:port"), this one included.
+    pub members: std::collections::BTreeMap<u64, String>,
+    /// Where the Raft log and vote are kept (durable, fsynced).
+    pub data_dir: PathBuf,
 }
 
 /// `listen:` — client-facing listeners. At least one must be set; both may be.

@@ -120,6 +120,7 @@ log:
             level: "grproxy=debug,info".into(),
             format: LogFormat::Json,
         },
+        group: None,
     };
     assert_eq!(c, want);
     assert!(!c.tls.uses_generated_cert());
@@ -488,4 +489,16 @@ features:
     assert_eq!(c.listen.tcp.as_deref(), Some("0.0.0.0:6033"));
     assert_eq!(c.backend.address, None);
     assert!(c.features.local_infile);
+}
+
+#[test]
+fn group_section() {
+    let base = "listen:\n  tcp: \"127.0.0.1:0\"\nbackend:\n  unix_socket: /tmp/m.sock\nservice_account:\n  user: svc\n";
+    let ok = format!("{base}group:\n  member_id: 2\n  members:\n    1: \"127.0.0.1:7001\"\n    2: \"127.0.0.1:7002\"\n  data_dir: /tmp/raft\n");
+    let c = load(&ok).unwrap();
+    let g = c.group.unwrap();
+    assert_eq!((g.member_id, g.members.len()), (2, 2));
+    let bad = format!("{base}group:\n  member_id: 3\n  members:\n    1: \"127.0.0.1:7001\"\n  data_dir: /tmp/raft\n");
+    let e = load(&bad).unwrap_err().to_string();
+    assert!(e.contains("group.member_id"), "{e}");
 }

@@ -28,6 +28,8 @@ pub struct Settings {
     pub handshake_timeout: Duration,
     pub idle_timeout: Option<Duration>,
     pub local_infile: bool,
+    /// Group membership; `None` runs a plain proxy.
+    pub group: Option<crate::replication::group::GroupSettings>,
 }
 
 impl Settings {
@@ -48,6 +50,7 @@ impl Settings {
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: None,
             local_infile: false,
+            group: None,
         }
     }
 }
@@ -58,6 +61,7 @@ pub struct Context {
     pub registry: Registry,
     pub tls: Option<TlsAcceptor>,
     pub side: SidePool,
+    pub group: Option<Arc<crate::replication::group::Group>>,
 }
 
 impl Context {

@@ -29,6 +29,18 @@ pub enum ClientError {
     Timeout,
     #[error("Connection was killed")]
     Killed,
+    #[error("Deadlock found when trying to get lock; try restarting transaction (grproxy certification conflict with the transaction at log index {0})")]
+    CertificationConflict(u64),
+    #[error("grproxy cannot replicate this statement: {0}")]
+    CannotReplicate(String),
+    #[error("{1}")]
+    Internal(u16, String),
+    #[error("this grproxy member is in ERROR state and takes no writes: {0}")]
+    MemberError(String),
+    #[error(
+        "the commit outcome is unknown (grproxy could not get a verdict from the group: {0}); check before retrying"
+    )]
+    CommitUnknown(String),
 }
 
 impl ClientError {
@@ -47,6 +59,11 @@ impl ClientError {
             ClientError::NotSupported(_) => (1235, "42000"),
             ClientError::Timeout => (1159, "08S01"),
             ClientError::Killed => (1927, "70100"),
+            ClientError::CertificationConflict(_) => (1213, "40001"),
+            ClientError::CannotReplicate(_) => (3098, "HY000"),
+            ClientError::Internal(code, _) => (*code, "HY000"),
+            ClientError::MemberError(_) => (3100, "HY000"),
+            ClientError::CommitUnknown(_) => (1180, "HY000"),
         }
     }
 
@@ -85,6 +102,11 @@ mod tests {
             ClientError::NotSupported("COM_BINLOG_DUMP"),
             ClientError::Timeout,
             ClientError::Killed,
+            ClientError::CertificationConflict(9),
+            ClientError::CannotReplicate("x".into()),
+            ClientError::Internal(1146, "no table".into()),
+            ClientError::MemberError("e".into()),
+            ClientError::CommitUnknown("timeout".into()),
         ];
         for e in all {
             let (code, state) = e.code();

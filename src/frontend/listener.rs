@@ -26,6 +26,8 @@ pub enum StartError {
     NoListener,
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("joining the group: {0}")]
+    Group(#[from] crate::replication::group::GroupError),
 }
 
 /// A running proxy: its bound addresses and a way to stop it.
@@ -98,10 +100,15 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
         None => None,
     };
     let side = SidePool::new(&settings.backend, &settings.service_user, &settings.service_password);
+    let group = match settings.group.clone() {
+        Some(g) => Some(crate::replication::group::Group::start(g, side.pool()).await?),
+        None => None,
+    };
     let context = Arc::new(Context {
         tls: tls_config.map(TlsAcceptor::from),
         registry: Registry::default(),
         side,
+        group,
         settings,
     });
     let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());

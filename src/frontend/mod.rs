@@ -7,6 +7,7 @@ pub mod errors;
 pub mod kill;
 pub mod listener;
 pub mod registry;
+pub mod replicate;
 pub mod session;
 pub mod tls;
 

@@ -51,6 +51,12 @@ pub struct PreparedInfo {
     pub params: u16,
     pub columns: u16,
     pub class: Classified,
+    /// Statement text as prepared (for capture).
+    pub sql: String,
+    /// Parameter types bound by the last execution.
+    pub types: crate::replication::params::ParamTypes,
+    /// COM_STMT_SEND_LONG_DATA values for the next execution, by parameter.
+    pub long_data: Vec<(u16, Vec<u8>)>,
 }
 
 pub struct Session {
@@ -68,7 +74,15 @@ pub struct Session {
     /// Prepared statements by mysqld's statement id.
     pub prepared: HashMap<u32, PreparedInfo>,
     /// Statement text of the last COM_STMT_PREPARE, until its response names the id.
-    pending_prepare: Option<Classified>,
+    pending_prepare: Option<(Classified, String)>,
+    /// The transaction being captured (group members only).
+    pub(crate) txn: Option<super::replicate::TxnState>,
+    /// Watermark noted before a statement that may start a transaction.
+    pub(crate) pending_snapshot: u64,
+    /// Current database, when known.
+    pub(crate) schema: Option<String>,
+    /// `@@auto_increment_increment` of the session, when known.
+    pub(crate) auto_inc: Option<u64>,
 }
 
 impl Session {
@@ -87,7 +101,31 @@ impl Session {
             status: 0,
             prepared: HashMap::new(),
             pending_prepare: None,
+            txn: None,
+            pending_snapshot: 0,
+            schema: None,
+            auto_inc: None,
         }
+    }
+
+    pub(crate) fn caps(&self) -> Caps {
+        self.caps
+    }
+
+    pub(crate) fn backend_mut(&mut self) -> &mut PacketIo<BoxStream> {
+        &mut self.backend
+    }
+
+    pub(crate) fn client_mut(&mut self) -> &mut PacketIo<BoxStream> {
+        &mut self.client
+    }
+
+    pub(crate) fn forget_schema(&mut self) {
+        self.schema = None;
+    }
+
+    fn replicating(&self) -> bool {
+        self.ctx.group.is_some()
     }
 
     pub fn in_transaction(&self) -> bool {
@@ -167,9 +205,11 @@ impl Session {
             }
             COM_QUERY => self.query(packet).await?,
             COM_STMT_PREPARE => {
-                self.pending_prepare = Some(sql::classify_bytes(&packet.payload[1..]));
+                let text = &packet.payload[1..];
+                self.pending_prepare = Some((sql::classify_bytes(text), String::from_utf8_lossy(text).into_owned()));
                 self.forward(&packet, Expect::Prepare).await.map(drop)?;
             }
+            COM_STMT_EXECUTE if self.replicating() => self.execute_in_group(&packet).await?,
             COM_STMT_EXECUTE => self.forward(&packet, Expect::QueryResult).await.map(drop)?,
             COM_STMT_FETCH | COM_FIELD_LIST => self.forward(&packet, Expect::UntilTerminator).await.map(drop)?,
             COM_STMT_CLOSE | COM_STMT_SEND_LONG_DATA => {
@@ -185,11 +225,19 @@ impl Session {
                 self.backend.queue_raw(&packet.raw);
                 self.backend.flush().await.map_err(backend_write_error)?;
             }
-            COM_PING | COM_INIT_DB | COM_STMT_RESET | COM_SET_OPTION | COM_REFRESH | COM_DEBUG | COM_CREATE_DB
-            | COM_DROP_DB => self.forward(&packet, Expect::OkOrErr).await.map(drop)?,
+            COM_PING | COM_STMT_RESET | COM_SET_OPTION | COM_REFRESH | COM_DEBUG | COM_CREATE_DB | COM_DROP_DB => {
+                self.forward(&packet, Expect::OkOrErr).await.map(drop)?
+            }
             COM_RESET_CONNECTION => {
                 self.forward(&packet, Expect::OkOrErr).await.map(drop)?;
                 self.prepared.clear();
+                self.txn = None;
+                self.schema = None;
+                self.auto_inc = None;
+            }
+            COM_INIT_DB => {
+                self.forward(&packet, Expect::OkOrErr).await.map(drop)?;
+                self.schema = None;
             }
             COM_STATISTICS => self.forward(&packet, Expect::Opaque).await.map(drop)?,
             COM_PROCESS_INFO => self.forward(&packet, Expect::QueryResult).await.map(drop)?,
@@ -214,21 +262,133 @@ impl Session {
 
     async fn query(&mut self, packet: Packet) -> Result<(), SessionEnd> {
         let text = &packet.payload[1..];
+        let statements = sql::split_statements_bytes(text);
         let mut kill = None;
-        for range in sql::split_statements_bytes(text) {
+        let mut classes = Vec::with_capacity(statements.len());
+        for range in &statements {
             let class = sql::classify_bytes(&text[range.clone()]);
             match class.detail {
                 Detail::LoadData { local: true } if !self.ctx.settings.local_infile => {
                     return self.reply_error(ClientError::LocalInfileDisabled).await;
                 }
-                Detail::Kill { .. } => kill = Some((range, class)),
+                Detail::Kill { .. } => kill = Some((range.clone(), class.clone())),
                 _ => {}
             }
+            classes.push(class);
         }
         if let Some((range, class)) = kill {
             return self.kill_statement(&packet, range, class).await;
         }
+        if self.replicating() {
+            return self.query_in_group(&packet, &statements, &classes).await;
+        }
         self.forward(&packet, Expect::QueryResult).await.map(|_| ())
+    }
+
+    /// COM_QUERY on a group member: writes go through capture and certification.
+    async fn query_in_group(
+        &mut self,
+        packet: &Packet,
+        statements: &[std::ops::Range<usize>],
+        classes: &[Classified],
+    ) -> Result<(), SessionEnd> {
+        let writes = |c: &Classified| {
+            matches!(c.kind, sql::StatementKind::Dml | sql::StatementKind::Ddl)
+                || matches!(c.detail, Detail::Commit { .. } | Detail::Begin { .. })
+        };
+        if classes.len() > 1 && classes.iter().any(writes) {
+            let e = ClientError::CannotReplicate("multi-statement queries that write or end a transaction".into());
+            return self.reply_error(e).await;
+        }
+        let Some(class) = classes.first() else {
+            return self.forward(packet, Expect::QueryResult).await.map(drop);
+        };
+        let text = String::from_utf8_lossy(&packet.payload[1..][statements[0].clone()]).into_owned();
+        match (&class.kind, &class.detail) {
+            (_, Detail::LoadData { .. }) | (_, Detail::Call) => {
+                let e = ClientError::CannotReplicate("LOAD DATA and CALL are not replicated yet".into());
+                return self.reply_error(e).await;
+            }
+            (sql::StatementKind::Dml, _) => {
+                if !self.before_statement(class).await? {
+                    return Ok(());
+                }
+                return self.replicated_dml(packet, &text, Expect::QueryResult).await;
+            }
+            (_, Detail::Commit { .. }) => return self.replicated_commit(packet).await,
+            (_, Detail::RollbackToSavepoint { .. }) if self.txn.as_ref().is_some_and(|t| !t.rows.is_empty()) => {
+                let e = ClientError::CannotReplicate("ROLLBACK TO SAVEPOINT after writes".into());
+                return self.reply_error(e).await;
+            }
+            (_, Detail::Rollback { .. }) => {
+                self.txn = None;
+                self.forward(packet, Expect::QueryResult).await?;
+                self.after_statement();
+                return Ok(());
+            }
+            (sql::StatementKind::Ddl, _) => {
+                if !self.before_statement(class).await? {
+                    return Ok(());
+                }
+                return self.replicated_ddl(packet, &text, class).await;
+            }
+            (sql::StatementKind::Unsupported, Detail::Unknown) => {
+                let e = ClientError::CannotReplicate("statement the classifier cannot place".into());
+                return self.reply_error(e).await;
+            }
+            (_, Detail::Use { .. }) => self.schema = None,
+            _ => {}
+        }
+        if !self.before_statement(class).await? {
+            return Ok(());
+        }
+        self.forward(packet, Expect::QueryResult).await?;
+        self.after_statement();
+        Ok(())
+    }
+
+    /// COM_STMT_EXECUTE on a group member.
+    async fn execute_in_group(&mut self, packet: &Packet) -> Result<(), SessionEnd> {
+        let id = packet
+            .payload
+            .get(1..5)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        let Some(info) = id.and_then(|id| self.prepared.get_mut(&id)) else {
+            return self.forward(packet, Expect::QueryResult).await.map(drop);
+        };
+        let long_data = std::mem::take(&mut info.long_data);
+        if info.class.kind != sql::StatementKind::Dml {
+            let class = info.class.clone();
+            if !self.before_statement(&class).await? {
+                return Ok(());
+            }
+            self.forward(packet, Expect::QueryResult).await?;
+            self.after_statement();
+            return Ok(());
+        }
+        let no_backslash = self.status & 0x0200 != 0;
+        let values = crate::replication::params::decode_execute(
+            &packet.payload,
+            info.params as usize,
+            &mut info.types,
+            &long_data,
+        );
+        let sql_text = match values {
+            Ok(v) => crate::replication::params::substitute(&info.sql, &v, no_backslash),
+            Err(_) => None,
+        };
+        let class = info.class.clone();
+        let Some(sql_text) = sql_text else {
+            return self
+                .reply_error(ClientError::CannotReplicate(
+                    "cannot decode the statement's parameters".into(),
+                ))
+                .await;
+        };
+        if !self.before_statement(&class).await? {
+            return Ok(());
+        }
+        self.replicated_dml(packet, &sql_text, Expect::QueryResult).await
     }
 
     /// Forwards a client packet unchanged and relays the whole response.
@@ -261,8 +421,16 @@ impl Session {
             self.status = status;
         }
         if let Some((id, columns, params)) = outcome.prepared {
-            if let Some(class) = self.pending_prepare.take() {
-                self.prepared.insert(id, PreparedInfo { params, columns, class });
+            if let Some((class, sql)) = self.pending_prepare.take() {
+                let info = PreparedInfo {
+                    params,
+                    columns,
+                    class,
+                    sql,
+                    types: Vec::new(),
+                    long_data: Vec::new(),
+                };
+                self.prepared.insert(id, info);
             }
         }
         Ok(outcome)
@@ -299,6 +467,9 @@ impl Session {
                 self._user_slot = slot;
                 self.prepared.clear();
                 self.status = 0;
+                self.txn = None;
+                self.schema = None;
+                self.auto_inc = None;
                 Ok(())
             }
             // mysqld closes the connection after a failed COM_CHANGE_USER.

@@ -73,6 +73,8 @@ pub struct Applier {
     pub metadata: MetadataCache,
     pub pending: PendingLocal,
     pub watermark: watch::Sender<u64>,
+    /// The entry the applier is working on: everything before it is applied.
+    pub reached: watch::Sender<u64>,
     pub state: watch::Sender<ApplierState>,
 }
 
@@ -110,6 +112,7 @@ impl Applier {
             if c.index <= watermark {
                 continue;
             }
+            let _ = self.reached.send(c.index);
             let already = applied_above.remove(&c.index);
             if !already {
                 if let Err(e) = self.apply_one(&mut conn, &c).await {

@@ -86,7 +86,9 @@ fn encode_verdict(v: Verdict) -> Vec<u8> {
 fn decode_verdict(b: &[u8]) -> Option<Verdict> {
     match b {
         [0] => Some(Verdict::Commit),
-        [1, rest @ ..] if rest.len() == 8 => Some(Verdict::Abort { conflict_index: u64::from_le_bytes(rest.try_into().ok()?) }),
+        [1, rest @ ..] if rest.len() == 8 => Some(Verdict::Abort {
+            conflict_index: u64::from_le_bytes(rest.try_into().ok()?),
+        }),
         _ => None,
     }
 }
@@ -98,6 +100,7 @@ pub struct Group {
     pub metadata: MetadataCache,
     pub pending: PendingLocal,
     watermark: watch::Receiver<u64>,
+    reached: watch::Receiver<u64>,
     state: watch::Receiver<ApplierState>,
     next_trx: AtomicU64,
 }
@@ -117,12 +120,14 @@ impl Group {
         let pending = PendingLocal::default();
         let (wm_tx, wm_rx) = watch::channel(base);
         let (state_tx, state_rx) = watch::channel(ApplierState::Online);
+        let (reached_tx, reached_rx) = watch::channel(base);
         let applier = Applier {
             member_id: s.member_id,
             pool,
             metadata: metadata.clone(),
             pending: pending.clone(),
             watermark: wm_tx,
+            reached: reached_tx,
             state: state_tx,
         };
         tokio::spawn(applier.run(rx, base, markers));
@@ -146,6 +151,7 @@ impl Group {
             metadata,
             pending,
             watermark: wm_rx,
+            reached: reached_rx,
             state: state_rx,
             next_trx: AtomicU64::new(1),
         });
@@ -187,6 +193,12 @@ impl Group {
         Ok((index, verdict))
     }
 
+    /// Waits until the applier has reached entry `index` (everything before it is applied),
+    /// which for this member's own DDL is where it waits for the session to execute it.
+    pub async fn wait_turn(&self, index: u64, timeout: Duration) -> bool {
+        applier::wait_for(&self.reached, index, timeout).await
+    }
+
     /// Waits until the local mysqld has applied everything up to `index`.
     pub async fn wait_applied(&self, index: u64, timeout: Duration) -> bool {
         applier::wait_for(&self.watermark, index, timeout).await
@@ -208,7 +220,13 @@ async fn report_watermarks(group: std::sync::Weak<Group>) {
         let Some(g) = group.upgrade() else { return };
         let w = g.watermark();
         if w > last + 100 {
-            if g.propose(&Entry::Watermark { member: g.member_id, applied: w }).await.is_ok() {
+            if g.propose(&Entry::Watermark {
+                member: g.member_id,
+                applied: w,
+            })
+            .await
+            .is_ok()
+            {
                 last = w;
             }
         }
@@ -219,7 +237,10 @@ async fn report_watermarks(group: std::sync::Weak<Group>) {
 async fn configure_auto_increment(pool: &mysql_async::Pool, members: u64, position: u64) -> Result<(), GroupError> {
     use mysql_async::prelude::Queryable;
     let mut c = pool.get_conn().await?;
-    c.query_drop(format!("SET GLOBAL auto_increment_increment = {members}, auto_increment_offset = {position}")).await?;
+    c.query_drop(format!(
+        "SET GLOBAL auto_increment_increment = {members}, auto_increment_offset = {position}"
+    ))
+    .await?;
     Ok(())
 }
 

@@ -13,6 +13,7 @@
 pub mod applier;
 pub mod capture;
 pub mod certifier;
+pub mod group;
 pub mod metadata;
 pub mod params;
 pub mod txn;

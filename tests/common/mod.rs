@@ -138,3 +138,105 @@ pub fn proxy_opts(p: &ProxyHandle, user: &str, pass: &str) -> mysql_async::OptsB
 pub fn program(names: &[&'static str]) -> PathBuf {
     mysqld::find_program(names).unwrap_or_else(|| panic!("{names:?} not installed: run deploy/install-deps.sh"))
 }
+
+/// A group of `n` members, each a mariadbd with an in-process proxy, on free ports.
+pub struct TestGroup {
+    pub mysqlds: Vec<Mysqld>,
+    pub proxies: Vec<ProxyHandle>,
+    pub raft_dirs: Vec<tempfile::TempDir>,
+}
+
+impl TestGroup {
+    pub async fn start(n: usize) -> TestGroup {
+        use grproxy::replication::group::GroupSettings;
+        use std::collections::BTreeMap;
+        use std::sync::{Arc, Mutex};
+        let mysqlds: Vec<Mysqld> = (0..n)
+            .map(|_| Mysqld::start_with(&["--innodb-autoinc-lock-mode=1"]))
+            .collect();
+        let listeners: Vec<std::net::TcpListener> = (0..n)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        let members: BTreeMap<u64, String> = listeners
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (i as u64 + 1, l.local_addr().unwrap().to_string()))
+            .collect();
+        let raft_dirs: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+        let starts = mysqlds.iter().zip(listeners).enumerate().map(|(i, (m, l))| {
+            let mut s = settings(m);
+            s.group = Some(GroupSettings {
+                member_id: i as u64 + 1,
+                members: members.clone(),
+                data_dir: raft_dirs[i].path().to_path_buf(),
+                listener: Some(Arc::new(Mutex::new(Some(l)))),
+            });
+            async move { frontend::start(s).await.expect("member starts") }
+        });
+        let proxies = futures_join_all(starts.collect()).await;
+        for p in &proxies {
+            p.context
+                .group
+                .as_ref()
+                .unwrap()
+                .wait_for_leader(Duration::from_secs(10))
+                .await
+                .expect("leader elected");
+        }
+        TestGroup {
+            mysqlds,
+            proxies,
+            raft_dirs,
+        }
+    }
+
+    pub fn opts(&self, member: usize) -> mysql_async::OptsBuilder {
+        proxy_opts(&self.proxies[member], "root", "")
+    }
+
+    pub async fn conn(&self, member: usize) -> mysql_async::Conn {
+        mysql_async::Conn::new(self.opts(member)).await.unwrap()
+    }
+
+    /// Waits until every member has applied everything committed so far.
+    pub async fn converge(&self) {
+        let target = self
+            .proxies
+            .iter()
+            .map(|p| p.context.group.as_ref().unwrap().watermark())
+            .max()
+            .unwrap_or(0);
+        for p in &self.proxies {
+            let g = p.context.group.as_ref().unwrap();
+            assert!(
+                g.wait_applied(target, Duration::from_secs(30)).await,
+                "member did not catch up to {target}"
+            );
+            assert_eq!(g.error_state(), None);
+        }
+    }
+
+    /// `CHECKSUM TABLE` of `table` on every member's mysqld (directly).
+    pub async fn checksums(&self, table: &str) -> Vec<Option<i64>> {
+        let mut out = Vec::new();
+        for m in &self.mysqlds {
+            let mut c = m.root().await;
+            let r: Option<(String, Option<i64>)> = c.query_first(format!("CHECKSUM TABLE {table}")).await.unwrap();
+            out.push(r.and_then(|x| x.1));
+            c.disconnect().await.unwrap();
+        }
+        out
+    }
+}
+
+/// Runs futures concurrently (members must start together to elect a leader).
+pub async fn futures_join_all<T: Send + 'static>(
+    futs: Vec<impl std::future::Future<Output = T> + Send + 'static>,
+) -> Vec<T> {
+    let handles: Vec<_> = futs.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for h in handles {
+        out.push(h.await.unwrap());
+    }
+    out
+}

@@ -1,0 +1,29 @@
+//! Consensus layer: a Raft log (openraft 0.9, storage-v2) replicated between the
+//! proxies of a group, applied in order through a caller-provided deterministic
+//! [`Machine`].
+//!
+//! Layout:
+//! - [`types`]: the openraft type config, [`Machine`], [`ConsensusConfig`], [`ConsensusError`].
+//! - [`log_store`]: segmented, crc-framed, group-committed Raft log + vote file.
+//! - [`state_machine`]: `RaftStateMachine` adapter around the [`Machine`], snapshot files.
+//! - [`network`]: pipelined TCP peer client and the wire protocol.
+//! - [`server`]: the peer listener serving Raft RPCs and forwarded proposals.
+//! - [`node`]: [`Consensus`], tying it all together.
+
+pub mod log_store;
+pub mod network;
+pub mod node;
+pub mod server;
+pub mod state_machine;
+pub mod types;
+
+#[cfg(test)]
+mod tests_cluster;
+#[cfg(test)]
+mod tests_log_store;
+#[cfg(test)]
+mod tests_support;
+
+pub use log_store::LogStats;
+pub use node::Consensus;
+pub use types::{ConsensusConfig, ConsensusError, Machine, NodeId};

@@ -1,0 +1,412 @@
+//! Peer transport, client side, and the wire protocol shared with [`server`](super::server).
+//!
+//! One persistent TCP connection per peer (TCP_NODELAY), reconnected on demand with
+//! exponential backoff. Frames are `u32 LE length | bincode((request id, message))`.
+//! Requests are pipelined: any number may be in flight on a connection; a writer task
+//! serializes outgoing frames and a reader task matches responses to waiters by id.
+//!
+//! Failure mapping for openraft: connect failure / backoff window -> `Unreachable` (openraft
+//! backs off via [`RaftNetwork::backoff`]); a connection lost with the request in flight ->
+//! `Network`; no answer within the RPC's TTL -> `Timeout`; an error returned by the remote
+//! Raft -> `RemoteError`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable};
+use openraft::network::{Backoff, RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
+    VoteResponse,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::consensus::types::{Node, NodeId, TypeConfig};
+
+/// Largest frame accepted from the wire.
+pub const MAX_FRAME: usize = 512 << 20;
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_millis(1000);
+
+/// A request sent to a peer.
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Request {
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<NodeId>),
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A proposal from a follower: apply on the leader, reply with (index, response).
+    Forward(Vec<u8>),
+    /// Linearizable read barrier evaluated on the leader.
+    ReadIndex,
+}
+
+/// The answer to a [`Request`].
+#[derive(Serialize, Deserialize)]
+pub(crate) enum Reply {
+    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
+    Forward(Result<(u64, Vec<u8>), ForwardReject>),
+    ReadIndex(Result<u64, ForwardReject>),
+    /// The request could not be decoded.
+    BadRequest(String),
+}
+
+/// Why the leader-side of a forwarded request refused it.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub(crate) enum ForwardReject {
+    /// The receiver is not the leader; the payload was not appended (safe to retry).
+    NotLeader { leader: Option<NodeId> },
+    /// The receiver is shutting down; nothing was appended.
+    Shutdown,
+    /// Failed after the entry may have been appended: outcome unknown.
+    Failed(String),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Framing
+
+pub(crate) fn encode_frame<T: Serialize>(id: u64, msg: &T) -> Result<Vec<u8>, bincode::Error> {
+    let len = bincode::serialized_size(&(id, msg))? as usize;
+    let mut buf = Vec::with_capacity(4 + len);
+    buf.extend_from_slice(&(len as u32).to_le_bytes());
+    bincode::serialize_into(&mut buf, &(id, msg))?;
+    Ok(buf)
+}
+
+pub(crate) fn decode_frame<T: DeserializeOwned>(buf: &[u8]) -> Result<(u64, T), bincode::Error> {
+    bincode::deserialize(buf)
+}
+
+/// Reads one frame body; `Ok(None)` on a clean EOF before the length prefix.
+pub(crate) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<Vec<u8>>> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes"),
+        ));
+    }
+    let mut buf = vec![0u8; len];
+    r.read_exact(&mut buf).await?;
+    Ok(Some(buf))
+}
+
+/// Forwards frames from `rx` to `w` until the channel closes or a write fails.
+pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(mut w: W, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
+    while let Some(frame) = rx.recv().await {
+        if w.write_all(&frame).await.is_err() {
+            return;
+        }
+    }
+    let _ = w.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client connections
+
+/// Why a call failed, as seen by the transport.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum CallError {
+    /// Not sent: could not connect, or backing off after failures.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// Sent (possibly) but the connection broke before the reply.
+    #[error("connection lost: {0}")]
+    Network(String),
+    /// No reply within the deadline.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+}
+
+type Pending = Arc<StdMutex<HashMap<u64, oneshot::Sender<Reply>>>>;
+
+struct Live {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    pending: Pending,
+    alive: Arc<AtomicBool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+#[derive(Default)]
+struct ConnState {
+    live: Option<Live>,
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+/// A persistent, pipelined connection to one peer.
+pub(crate) struct PeerConn {
+    target: NodeId,
+    addr: String,
+    next_id: AtomicU64,
+    state: Mutex<ConnState>,
+}
+
+impl PeerConn {
+    fn new(target: NodeId, addr: String) -> Self {
+        PeerConn {
+            target,
+            addr,
+            next_id: AtomicU64::new(1),
+            state: Mutex::new(ConnState::default()),
+        }
+    }
+
+    /// Returns a live connection's sender + pending table, connecting if needed.
+    async fn live(&self) -> Result<(mpsc::UnboundedSender<Vec<u8>>, Pending, Arc<AtomicBool>), CallError> {
+        let mut st = self.state.lock().await;
+        if let Some(l) = &st.live {
+            if l.alive.load(Ordering::Acquire) {
+                return Ok((l.tx.clone(), l.pending.clone(), l.alive.clone()));
+            }
+            st.live = None;
+        }
+        if let Some(at) = st.retry_at {
+            if Instant::now() < at {
+                return Err(CallError::Unreachable(format!("peer {} backing off", self.target)));
+            }
+        }
+        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(self.connect_failed(&mut st, e.to_string())),
+            Err(_) => return Err(self.connect_failed(&mut st, "connect timed out".into())),
+        };
+        let _ = stream.set_nodelay(true);
+        st.failures = 0;
+        st.retry_at = None;
+        let (mut rd, wr) = stream.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pending: Pending = Arc::default();
+        let alive = Arc::new(AtomicBool::new(true));
+        let writer = {
+            let alive = alive.clone();
+            tokio::spawn(async move {
+                write_frames(wr, rx).await;
+                alive.store(false, Ordering::Release);
+            })
+        };
+        let reader = {
+            let (alive, pending, target) = (alive.clone(), pending.clone(), self.target);
+            tokio::spawn(async move {
+                loop {
+                    match read_frame(&mut rd).await {
+                        Ok(Some(buf)) => match decode_frame::<Reply>(&buf) {
+                            Ok((id, reply)) => {
+                                if let Some(w) = pending.lock().unwrap().remove(&id) {
+                                    let _ = w.send(reply);
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(target, error = %e, "undecodable reply; dropping connection");
+                                break;
+                            }
+                        },
+                        Ok(None) => break,
+                        Err(e) => {
+                            tracing::debug!(target, error = %e, "peer connection read failed");
+                            break;
+                        }
+                    }
+                }
+                alive.store(false, Ordering::Release);
+                pending.lock().unwrap().clear(); // wakes waiters with "connection lost"
+            })
+        };
+        let out = (tx.clone(), pending.clone(), alive.clone());
+        st.live = Some(Live {
+            tx,
+            pending,
+            alive,
+            tasks: vec![writer, reader],
+        });
+        Ok(out)
+    }
+
+    fn connect_failed(&self, st: &mut ConnState, why: String) -> CallError {
+        st.failures = st.failures.saturating_add(1);
+        let backoff = BACKOFF_MIN.saturating_mul(1 << st.failures.min(5)).min(BACKOFF_MAX);
+        st.retry_at = Some(Instant::now() + backoff);
+        CallError::Unreachable(format!("connect to peer {} at {}: {why}", self.target, self.addr))
+    }
+
+    /// Sends `req` and waits up to `ttl` for its reply.
+    pub(crate) async fn call(&self, req: &Request, ttl: Duration) -> Result<Reply, CallError> {
+        let deadline = Instant::now() + ttl;
+        let (tx, pending, alive) = tokio::time::timeout_at(deadline, self.live())
+            .await
+            .map_err(|_| CallError::Unreachable(format!("peer {}: connecting timed out", self.target)))??;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = encode_frame(id, req).map_err(|e| CallError::Unreachable(format!("encode: {e}")))?;
+        let (wtx, wrx) = oneshot::channel();
+        pending.lock().unwrap().insert(id, wtx);
+        // The reader marks the connection dead before clearing `pending`: either our waiter
+        // was cleared (woken below) or we see the dead flag here.
+        if !alive.load(Ordering::Acquire) || tx.send(frame).is_err() {
+            pending.lock().unwrap().remove(&id);
+            return Err(CallError::Network("connection closed".into()));
+        }
+        match tokio::time::timeout_at(deadline, wrx).await {
+            Ok(Ok(reply)) => Ok(reply),
+            Ok(Err(_)) => Err(CallError::Network(format!("connection to peer {} lost", self.target))),
+            Err(_) => {
+                pending.lock().unwrap().remove(&id);
+                Err(CallError::Timeout(ttl))
+            }
+        }
+    }
+
+    async fn close(&self) {
+        self.state.lock().await.live = None;
+    }
+}
+
+/// All peer connections of a node, shared by openraft's network clients and the
+/// proposal-forwarding path.
+#[derive(Default)]
+pub(crate) struct PeerPool {
+    conns: StdMutex<HashMap<NodeId, Arc<PeerConn>>>,
+}
+
+impl PeerPool {
+    pub(crate) fn get(&self, target: NodeId, addr: &str) -> Arc<PeerConn> {
+        let mut m = self.conns.lock().unwrap();
+        match m.get(&target) {
+            Some(c) if c.addr == addr => c.clone(),
+            _ => {
+                let c = Arc::new(PeerConn::new(target, addr.to_string()));
+                m.insert(target, c.clone());
+                c
+            }
+        }
+    }
+
+    pub(crate) async fn close_all(&self) {
+        let conns: Vec<_> = self.conns.lock().unwrap().drain().map(|(_, c)| c).collect();
+        for c in conns {
+            c.close().await;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// openraft network
+
+/// openraft `RaftNetworkFactory` over the [`PeerPool`].
+pub(crate) struct NetworkFactory {
+    pub(crate) me: NodeId,
+    pub(crate) pool: Arc<PeerPool>,
+}
+
+impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
+    type Network = PeerClient;
+
+    async fn new_client(&mut self, target: NodeId, node: &Node) -> PeerClient {
+        PeerClient {
+            me: self.me,
+            target,
+            conn: self.pool.get(target, &node.addr),
+        }
+    }
+}
+
+/// openraft `RaftNetwork` for one target peer.
+pub(crate) struct PeerClient {
+    me: NodeId,
+    target: NodeId,
+    conn: Arc<PeerConn>,
+}
+
+type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, Node, RaftError<NodeId, E>>;
+
+impl PeerClient {
+    fn map_err<E: std::error::Error>(&self, e: CallError, action: RPCTypes) -> RpcErr<E> {
+        match e {
+            CallError::Unreachable(m) => RPCError::Unreachable(Unreachable::new(&std::io::Error::other(m))),
+            CallError::Network(m) => RPCError::Network(NetworkError::new(&std::io::Error::other(m))),
+            CallError::Timeout(ttl) => RPCError::Timeout(Timeout {
+                action,
+                id: self.me,
+                target: self.target,
+                timeout: ttl,
+            }),
+        }
+    }
+
+    fn unexpected<E: std::error::Error>(&self, r: Reply) -> RpcErr<E> {
+        let what = match r {
+            Reply::BadRequest(m) => format!("peer rejected request: {m}"),
+            _ => "unexpected reply type".to_string(),
+        };
+        RPCError::Network(NetworkError::new(&std::io::Error::other(what)))
+    }
+
+    fn remote<E: std::error::Error>(&self, e: RaftError<NodeId, E>) -> RpcErr<E> {
+        RPCError::RemoteError(RemoteError::new(self.target, e))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for PeerClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        let req = Request::AppendEntries(rpc);
+        match self.conn.call(&req, option.hard_ttl()).await {
+            Ok(Reply::AppendEntries(r)) => r.map_err(|e| self.remote(e)),
+            Ok(other) => Err(self.unexpected(other)),
+            Err(e) => Err(self.map_err(e, RPCTypes::AppendEntries)),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
+        let req = Request::InstallSnapshot(rpc);
+        match self.conn.call(&req, option.hard_ttl()).await {
+            Ok(Reply::InstallSnapshot(r)) => r.map_err(|e| self.remote(e)),
+            Ok(other) => Err(self.unexpected(other)),
+            Err(e) => Err(self.map_err(e, RPCTypes::InstallSnapshot)),
+        }
+    }
+
+    async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> Result<VoteResponse<NodeId>, RpcErr> {
+        let req = Request::Vote(rpc);
+        match self.conn.call(&req, option.hard_ttl()).await {
+            Ok(Reply::Vote(r)) => r.map_err(|e| self.remote(e)),
+            Ok(other) => Err(self.unexpected(other)),
+            Err(e) => Err(self.map_err(e, RPCTypes::Vote)),
+        }
+    }
+
+    fn backoff(&self) -> Backoff {
+        // Used by openraft after `Unreachable`: 50, 100, 200, 400, 500, 500, ... ms.
+        Backoff::new((0..).map(|i: u32| (BACKOFF_MIN * 2u32.saturating_pow(i.min(4))).min(BACKOFF_MAX / 2)))
+    }
+}

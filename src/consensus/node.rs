@@ -1,0 +1,323 @@
+//! [`Consensus`]: one group member — openraft + log store + state machine adapter + peer
+//! transport — with proposal forwarding and bootstrap.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{InitializeError, RaftError};
+use openraft::{BasicNode, Config, SnapshotPolicy};
+
+use crate::consensus::log_store::{LogHandle, LogStats, LogStore};
+use crate::consensus::network::{CallError, ForwardReject, NetworkFactory, PeerPool, Reply, Request};
+use crate::consensus::server::{leader_read_index, leader_write, Server};
+use crate::consensus::state_machine::StateMachineStore;
+use crate::consensus::types::{ConsensusConfig, ConsensusError, Machine, NodeId, Raft};
+
+/// Upper bound on `max_in_snapshot_log_to_keep` (entries kept behind a snapshot so that
+/// slightly lagging followers still catch up from the log).
+const MAX_KEEP_BEHIND_SNAPSHOT: u64 = 4_000;
+
+/// A running consensus member.
+pub struct Consensus {
+    id: NodeId,
+    raft: Raft,
+    members: BTreeMap<NodeId, String>,
+    peer_addr: SocketAddr,
+    pool: Arc<PeerPool>,
+    server: Server,
+    log: LogHandle,
+    applied: Arc<AtomicU64>,
+    propose_timeout: Duration,
+    election_max: Duration,
+}
+
+/// Outcome of one proposal attempt.
+enum Attempt {
+    Done(u64, Vec<u8>),
+    /// Nothing was appended; another attempt is safe.
+    Retry(ConsensusError),
+    Fail(ConsensusError),
+}
+
+impl Consensus {
+    /// Opens the data dir, starts Raft and the peer listener, and bootstraps a fresh cluster
+    /// (the member with the smallest id initializes it; the others wait to be contacted).
+    pub async fn start(mut cfg: ConsensusConfig, machine: Arc<dyn Machine>) -> Result<Consensus, ConsensusError> {
+        let my_addr = cfg
+            .members
+            .get(&cfg.node_id)
+            .cloned()
+            .ok_or_else(|| ConsensusError::Config(format!("node {} is not in members", cfg.node_id)))?;
+        let (emin, emax) = cfg.election_timeout_ms;
+        let keep = cfg.snapshot_every.min(MAX_KEEP_BEHIND_SNAPSHOT);
+        let raft_config = Config {
+            cluster_name: "grproxy".into(),
+            heartbeat_interval: cfg.heartbeat_ms,
+            election_timeout_min: emin,
+            election_timeout_max: emax,
+            install_snapshot_timeout: (emax * 4).max(2_000),
+            snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every.max(1)),
+            max_in_snapshot_log_to_keep: keep,
+            enable_tick: true,
+            enable_heartbeat: true,
+            enable_elect: true,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| ConsensusError::Config(e.to_string()))?;
+
+        std::fs::create_dir_all(&cfg.data_dir)?;
+        let (log_store, log) = LogStore::open(&cfg.data_dir.join("log"))?;
+        let (sm, applied) = StateMachineStore::open(&cfg.data_dir.join("snapshot"), machine)?;
+
+        let listener = match cfg.listener.take() {
+            Some(l) => l,
+            None => std::net::TcpListener::bind(&my_addr)?,
+        };
+        listener.set_nonblocking(true)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let peer_addr = listener.local_addr()?;
+
+        let pool = Arc::new(PeerPool::default());
+        let network = NetworkFactory {
+            me: cfg.node_id,
+            pool: pool.clone(),
+        };
+        let raft = match Raft::new(cfg.node_id, Arc::new(raft_config), network, log_store, sm).await {
+            Ok(r) => r,
+            Err(e) => {
+                log.stop();
+                return Err(e.into());
+            }
+        };
+        let propose_timeout = cfg.propose_timeout();
+        let server = Server::spawn(listener, raft.clone(), propose_timeout);
+        let node = Consensus {
+            id: cfg.node_id,
+            raft,
+            members: cfg.members.clone(),
+            peer_addr,
+            pool,
+            server,
+            log,
+            applied,
+            propose_timeout,
+            election_max: Duration::from_millis(emax),
+        };
+        if let Err(e) = node.bootstrap().await {
+            node.shutdown().await;
+            return Err(e);
+        }
+        Ok(node)
+    }
+
+    async fn bootstrap(&self) -> Result<(), ConsensusError> {
+        if self.raft.is_initialized().await? {
+            tracing::info!(id = self.id, "existing raft state found; not initializing");
+            return Ok(());
+        }
+        if self.members.keys().next() != Some(&self.id) {
+            tracing::info!(id = self.id, "fresh node; waiting for the cluster to contact it");
+            return Ok(());
+        }
+        let nodes: BTreeMap<NodeId, BasicNode> = self
+            .members
+            .iter()
+            .map(|(id, addr)| (*id, BasicNode { addr: addr.clone() }))
+            .collect();
+        tracing::info!(id = self.id, ?nodes, "initializing new cluster");
+        match self.raft.initialize(nodes).await {
+            Ok(()) => Ok(()),
+            Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
+            Err(e) => Err(ConsensusError::Initialize(e.to_string())),
+        }
+    }
+
+    /// Appends `payload`, waits until it is committed and applied by the leader's machine;
+    /// returns (log index, the machine's response). Followers forward to the leader. Retries
+    /// once across a leader change, only when the entry was certainly not appended.
+    pub async fn propose(&self, payload: Vec<u8>) -> Result<(u64, Vec<u8>), ConsensusError> {
+        let mut last_err = ConsensusError::NoLeader;
+        for attempt in 0..2 {
+            if attempt > 0 {
+                // Give the cluster a moment to settle on a (new) leader.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let leader = self.wait_for_leader(self.election_max * 4).await?;
+            let outcome = if leader == self.id {
+                Self::local_outcome(
+                    leader_write(&self.raft, payload.clone(), self.propose_timeout).await,
+                    leader,
+                )
+            } else {
+                self.forward(leader, Request::Forward(payload.clone()))
+                    .await
+                    .map_or_else(
+                        |e| e,
+                        |r| match r {
+                            Reply::Forward(res) => Self::local_outcome(res, leader),
+                            _ => Attempt::Fail(ConsensusError::Forward {
+                                leader,
+                                reason: "unexpected reply".into(),
+                            }),
+                        },
+                    )
+            };
+            match outcome {
+                Attempt::Done(idx, resp) => return Ok((idx, resp)),
+                Attempt::Retry(e) => last_err = e,
+                Attempt::Fail(e) => return Err(e),
+            }
+        }
+        Err(last_err)
+    }
+
+    fn local_outcome(res: Result<(u64, Vec<u8>), ForwardReject>, leader: NodeId) -> Attempt {
+        match res {
+            Ok((i, r)) => Attempt::Done(i, r),
+            Err(ForwardReject::NotLeader { leader }) => Attempt::Retry(ConsensusError::NotLeader { leader }),
+            Err(ForwardReject::Shutdown) => Attempt::Retry(ConsensusError::Shutdown),
+            Err(ForwardReject::Failed(reason)) => Attempt::Fail(ConsensusError::Forward { leader, reason }),
+        }
+    }
+
+    /// Sends `req` to `leader`; transport failures are classified as retryable (never sent)
+    /// or not (sent, outcome unknown).
+    async fn forward(&self, leader: NodeId, req: Request) -> Result<Reply, Attempt> {
+        let addr = self
+            .leader_addr(leader)
+            .ok_or(Attempt::Fail(ConsensusError::NoLeader))?;
+        let conn = self.pool.get(leader, &addr);
+        // Allow for the leader's own propose timeout plus the round trip.
+        match conn.call(&req, self.propose_timeout + Duration::from_secs(1)).await {
+            Ok(r) => Ok(r),
+            Err(CallError::Unreachable(m)) => Err(Attempt::Retry(ConsensusError::Unreachable(leader, m))),
+            Err(CallError::Network(m)) => Err(Attempt::Fail(ConsensusError::Forward { leader, reason: m })),
+            Err(CallError::Timeout(t)) => Err(Attempt::Fail(ConsensusError::Timeout(t, "forwarded proposal"))),
+        }
+    }
+
+    fn leader_addr(&self, leader: NodeId) -> Option<String> {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|n| n.addr.clone())
+            .or_else(|| self.members.get(&leader).cloned())
+    }
+
+    /// Linearizable read barrier: the leader's commit index after confirming leadership
+    /// with a quorum; also waits until this node has applied up to it, so local reads of
+    /// the machine that follow observe every write committed before the call.
+    pub async fn read_index(&self) -> Result<u64, ConsensusError> {
+        let mut last_err = ConsensusError::NoLeader;
+        for _ in 0..2 {
+            let leader = self.wait_for_leader(self.election_max * 4).await?;
+            let res = if leader == self.id {
+                leader_read_index(&self.raft, self.propose_timeout).await
+            } else {
+                match self.forward(leader, Request::ReadIndex).await {
+                    Ok(Reply::ReadIndex(r)) => r,
+                    Ok(_) => Err(ForwardReject::Failed("unexpected reply".into())),
+                    Err(Attempt::Retry(e)) => {
+                        last_err = e;
+                        continue;
+                    }
+                    Err(Attempt::Fail(e)) => return Err(e),
+                    Err(Attempt::Done(..)) => unreachable!(),
+                }
+            };
+            match res {
+                Ok(index) => {
+                    self.wait_applied(index, self.propose_timeout).await?;
+                    return Ok(index);
+                }
+                Err(ForwardReject::NotLeader { leader }) => last_err = ConsensusError::NotLeader { leader },
+                Err(ForwardReject::Shutdown) => last_err = ConsensusError::Shutdown,
+                Err(ForwardReject::Failed(reason)) => return Err(ConsensusError::Forward { leader, reason }),
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Err(last_err)
+    }
+
+    async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), ConsensusError> {
+        if self.applied_index() >= index {
+            return Ok(());
+        }
+        self.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(index), "read_index")
+            .await
+            .map(|_| ())
+            .map_err(|e| match e {
+                openraft::metrics::WaitError::Timeout(t, _) => ConsensusError::Timeout(t, "local apply"),
+                openraft::metrics::WaitError::ShuttingDown => ConsensusError::Shutdown,
+            })
+    }
+
+    /// The leader this node currently knows of, if any.
+    pub fn leader(&self) -> Option<u64> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    /// Waits until some leader is known; returns its id.
+    pub async fn wait_for_leader(&self, timeout: Duration) -> Result<u64, ConsensusError> {
+        if let Some(l) = self.leader() {
+            return Ok(l);
+        }
+        match self
+            .raft
+            .wait(Some(timeout))
+            .metrics(|m| m.current_leader.is_some(), "leader")
+            .await
+        {
+            Ok(m) => m.current_leader.ok_or(ConsensusError::NoLeader),
+            Err(openraft::metrics::WaitError::Timeout(..)) => Err(ConsensusError::NoLeader),
+            Err(openraft::metrics::WaitError::ShuttingDown) => Err(ConsensusError::Shutdown),
+        }
+    }
+
+    pub fn node_id(&self) -> u64 {
+        self.id
+    }
+
+    /// The address the peer listener is bound to.
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer_addr
+    }
+
+    /// Last log index applied to the local machine (0 before anything was applied).
+    pub fn applied_index(&self) -> u64 {
+        match self.applied.load(Ordering::Acquire) {
+            u64::MAX => 0,
+            i => i,
+        }
+    }
+
+    /// Log store counters (group-commit diagnostics).
+    pub fn log_stats(&self) -> LogStats {
+        self.log.stats()
+    }
+
+    /// The underlying openraft handle (metrics, diagnostics).
+    pub fn raft(&self) -> &openraft::Raft<crate::consensus::types::TypeConfig> {
+        &self.raft
+    }
+
+    /// Stops Raft, the peer listener, peer connections and the log writer; files are closed
+    /// when this returns, so the data dir can be reopened.
+    pub async fn shutdown(self) {
+        if let Err(e) = self.raft.shutdown().await {
+            tracing::warn!(error = %e, "raft shutdown");
+        }
+        self.server.stop().await;
+        self.pool.close_all().await;
+        let log = self.log;
+        let _ = tokio::task::spawn_blocking(move || log.stop()).await;
+    }
+}

@@ -1,0 +1,204 @@
+//! Test helpers: a recording [`Machine`] and a real-TCP local cluster.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::consensus::{Consensus, ConsensusConfig, Machine};
+
+/// Records every applied (index, payload); answers `"<node id>:<index>"`.
+pub(crate) struct TestMachine {
+    pub id: u64,
+    pub state: Mutex<MachineState>,
+}
+
+#[derive(Default)]
+pub(crate) struct MachineState {
+    pub applied: Vec<(u64, Vec<u8>)>,
+    pub restores: Vec<u64>,
+}
+
+impl TestMachine {
+    pub fn new(id: u64) -> Arc<TestMachine> {
+        Arc::new(TestMachine {
+            id,
+            state: Mutex::default(),
+        })
+    }
+
+    pub fn applied(&self) -> Vec<(u64, Vec<u8>)> {
+        self.state.lock().unwrap().applied.clone()
+    }
+
+    pub fn restores(&self) -> Vec<u64> {
+        self.state.lock().unwrap().restores.clone()
+    }
+}
+
+impl Machine for TestMachine {
+    fn apply(&self, index: u64, payload: &[u8]) -> Vec<u8> {
+        let mut st = self.state.lock().unwrap();
+        if let Some((last, _)) = st.applied.last() {
+            assert!(index > *last, "apply out of order: {index} after {last}");
+        }
+        st.applied.push((index, payload.to_vec()));
+        format!("{}:{index}", self.id).into_bytes()
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        bincode::serialize(&self.state.lock().unwrap().applied).unwrap()
+    }
+
+    fn restore(&self, index: u64, data: &[u8]) {
+        let mut st = self.state.lock().unwrap();
+        st.applied = bincode::deserialize(data).unwrap();
+        st.restores.push(index);
+    }
+}
+
+pub(crate) struct TestNode {
+    pub machine: Arc<TestMachine>,
+    pub node: Option<Arc<Consensus>>,
+    pub dir: PathBuf,
+}
+
+/// A cluster of real nodes talking TCP on 127.0.0.1.
+pub(crate) struct Cluster {
+    _tmp: tempfile::TempDir,
+    pub members: BTreeMap<u64, String>,
+    pub nodes: BTreeMap<u64, TestNode>,
+    pub snapshot_every: u64,
+}
+
+impl Cluster {
+    pub async fn start(n: u64, snapshot_every: u64) -> Cluster {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut listeners = BTreeMap::new();
+        let mut members = BTreeMap::new();
+        for id in 1..=n {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            members.insert(id, l.local_addr().unwrap().to_string());
+            listeners.insert(id, l);
+        }
+        let mut c = Cluster {
+            members,
+            nodes: BTreeMap::new(),
+            snapshot_every,
+            _tmp: tmp,
+        };
+        for (id, l) in listeners {
+            let dir = c._tmp.path().join(format!("n{id}"));
+            c.nodes.insert(
+                id,
+                TestNode {
+                    machine: TestMachine::new(id),
+                    node: None,
+                    dir,
+                },
+            );
+            c.boot(id, Some(l)).await;
+        }
+        c
+    }
+
+    async fn boot(&mut self, id: u64, listener: Option<std::net::TcpListener>) {
+        let tn = self.nodes.get_mut(&id).unwrap();
+        let mut cfg = ConsensusConfig::new(id, self.members.clone(), &tn.dir);
+        cfg.snapshot_every = self.snapshot_every;
+        cfg.listener = listener;
+        let node = Consensus::start(cfg, tn.machine.clone()).await.expect("start node");
+        tn.node = Some(Arc::new(node));
+    }
+
+    pub fn node(&self, id: u64) -> Arc<Consensus> {
+        self.nodes[&id].node.clone().expect("node running")
+    }
+
+    pub fn machine(&self, id: u64) -> Arc<TestMachine> {
+        self.nodes[&id].machine.clone()
+    }
+
+    pub fn running(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .filter(|(_, n)| n.node.is_some())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    pub async fn stop(&mut self, id: u64) {
+        let node = self.nodes.get_mut(&id).unwrap().node.take().unwrap();
+        let node = Arc::into_inner(node).expect("no outstanding users of the node");
+        node.shutdown().await;
+    }
+
+    /// Restarts `id` from its data dir (or from an empty one with a fresh machine if `wipe`).
+    pub async fn restart(&mut self, id: u64, wipe: bool) {
+        if wipe {
+            let tn = self.nodes.get_mut(&id).unwrap();
+            let _ = std::fs::remove_dir_all(&tn.dir);
+            tn.machine = TestMachine::new(id);
+        } else {
+            // The log is re-applied from the last snapshot, so start from an empty machine.
+            self.nodes.get_mut(&id).unwrap().machine = TestMachine::new(id);
+        }
+        self.boot(id, None).await;
+    }
+
+    /// Waits until all running nodes agree on one leader; returns it.
+    pub async fn leader(&self, timeout: Duration) -> u64 {
+        let start = Instant::now();
+        loop {
+            let ls: Vec<_> = self.running().iter().map(|id| self.node(*id).leader()).collect();
+            if let Some(Some(l)) = ls.first() {
+                if ls.iter().all(|x| *x == Some(*l)) && self.running().contains(l) {
+                    return *l;
+                }
+            }
+            assert!(start.elapsed() < timeout, "no agreed leader within {timeout:?}: {ls:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits until every running node applied at least `index`.
+    pub async fn wait_applied(&self, index: u64, timeout: Duration) {
+        let start = Instant::now();
+        loop {
+            let a: Vec<_> = self
+                .running()
+                .iter()
+                .map(|id| (*id, self.node(*id).applied_index()))
+                .collect();
+            if a.iter().all(|(_, i)| *i >= index) {
+                return;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "not all applied {index} within {timeout:?}: {a:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Asserts that all running machines applied exactly the same (index, payload) sequence.
+    pub fn assert_same_machines(&self) -> Vec<(u64, Vec<u8>)> {
+        let ids = self.running();
+        let first = self.machine(ids[0]).applied();
+        for id in &ids[1..] {
+            assert_eq!(
+                first,
+                self.machine(*id).applied(),
+                "machine {id} differs from {}",
+                ids[0]
+            );
+        }
+        first
+    }
+
+    pub async fn shutdown(mut self) {
+        for id in self.running() {
+            self.stop(id).await;
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! Shared types: the openraft type configuration, the user-facing [`Machine`] trait,
+//! [`ConsensusConfig`] and [`ConsensusError`].
+
+use std::collections::BTreeMap;
+use std::io::Cursor;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+openraft::declare_raft_types!(
+    /// openraft type configuration of the consensus layer: opaque byte payloads in,
+    /// opaque byte responses out.
+    pub TypeConfig:
+        D = Vec<u8>,
+        R = Vec<u8>,
+        NodeId = u64,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// Node identifier of a group member.
+pub type NodeId = u64;
+pub type Node = openraft::BasicNode;
+pub type Entry = openraft::Entry<TypeConfig>;
+pub type LogId = openraft::LogId<NodeId>;
+pub type Vote = openraft::Vote<NodeId>;
+pub type StoredMembership = openraft::StoredMembership<NodeId, Node>;
+pub type SnapshotMeta = openraft::SnapshotMeta<NodeId, Node>;
+pub type Snapshot = openraft::Snapshot<TypeConfig>;
+pub type StorageError = openraft::StorageError<NodeId>;
+pub type Raft = openraft::Raft<TypeConfig>;
+
+/// The replicated state machine, provided by the caller (the certifier). Deterministic.
+pub trait Machine: Send + Sync + 'static {
+    /// Applies committed entry `index` (log order; entries at or below the last restored
+    /// snapshot are not re-applied). Returns the response delivered to the proposer.
+    fn apply(&self, index: u64, payload: &[u8]) -> Vec<u8>;
+    /// State covering everything applied so far, for a Raft snapshot.
+    fn snapshot(&self) -> Vec<u8>;
+    /// Replaces the state with a snapshot taken at `index`.
+    fn restore(&self, index: u64, data: &[u8]);
+}
+
+/// Configuration of one consensus member.
+#[derive(Debug)]
+pub struct ConsensusConfig {
+    pub node_id: u64,
+    /// Every voter's "host:port" peer address, self included.
+    pub members: BTreeMap<u64, String>,
+    /// Log + vote + snapshot files.
+    pub data_dir: PathBuf,
+    /// Leader heartbeat interval; also the AppendEntries RPC timeout openraft uses.
+    pub heartbeat_ms: u64,
+    /// Randomized election timeout range (min, max).
+    pub election_timeout_ms: (u64, u64),
+    /// Entries between snapshots / log purge.
+    pub snapshot_every: u64,
+    /// Pre-bound peer listener (tests bind port 0); else `members[node_id]` is bound.
+    pub listener: Option<TcpListener>,
+}
+
+impl ConsensusConfig {
+    /// A config with the default timings (heartbeat 50 ms, elections 300..600 ms,
+    /// snapshot every 20000 entries) and no pre-bound listener.
+    pub fn new(node_id: u64, members: BTreeMap<u64, String>, data_dir: impl Into<PathBuf>) -> Self {
+        ConsensusConfig {
+            node_id,
+            members,
+            data_dir: data_dir.into(),
+            heartbeat_ms: 50,
+            election_timeout_ms: (300, 600),
+            snapshot_every: 20_000,
+            listener: None,
+        }
+    }
+
+    /// How long a proposal may take before `propose` gives up with [`ConsensusError::Timeout`].
+    pub(crate) fn propose_timeout(&self) -> Duration {
+        Duration::from_millis((self.election_timeout_ms.1 * 10).max(5_000))
+    }
+}
+
+/// Errors of the consensus layer.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsensusError {
+    /// The configuration is unusable (e.g. node_id missing from members, bad timings).
+    #[error("invalid consensus config: {0}")]
+    Config(String),
+    /// Local I/O failure (data dir, listener, log or snapshot files).
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// Log / vote / snapshot storage failure reported through openraft.
+    #[error("storage error: {0}")]
+    Storage(String),
+    /// No leader is known (election in progress or no quorum).
+    #[error("no leader known")]
+    NoLeader,
+    /// This node (or the node a request was forwarded to) is not the leader.
+    #[error("not the leader (leader hint: {leader:?})")]
+    NotLeader { leader: Option<u64> },
+    /// The operation did not finish in time; a proposal may or may not have been committed.
+    #[error("timed out after {0:?} waiting for {1}")]
+    Timeout(Duration, &'static str),
+    /// Forwarding a request to the leader failed (transport error or remote failure) after
+    /// the request may have reached the leader; the outcome is unknown.
+    #[error("forward to leader {leader} failed: {reason}")]
+    Forward { leader: u64, reason: String },
+    /// Could not reach a peer at all (connection refused / backing off).
+    #[error("peer {0} unreachable: {1}")]
+    Unreachable(u64, String),
+    /// Raft initialization of a fresh cluster failed.
+    #[error("cluster initialization failed: {0}")]
+    Initialize(String),
+    /// openraft reported a fatal error (storage failure, panic).
+    #[error("raft fatal error: {0}")]
+    Fatal(String),
+    /// The node is shutting down or stopped.
+    #[error("consensus is shut down")]
+    Shutdown,
+    /// Wire/disk encoding failure.
+    #[error("codec error: {0}")]
+    Codec(String),
+}
+
+impl From<openraft::error::Fatal<NodeId>> for ConsensusError {
+    fn from(e: openraft::error::Fatal<NodeId>) -> Self {
+        match e {
+            openraft::error::Fatal::Stopped => ConsensusError::Shutdown,
+            openraft::error::Fatal::StorageError(s) => ConsensusError::Storage(s.to_string()),
+            other => ConsensusError::Fatal(other.to_string()),
+        }
+    }
+}
+
+impl From<bincode::Error> for ConsensusError {
+    fn from(e: bincode::Error) -> Self {
+        ConsensusError::Codec(e.to_string())
+    }
+}
