@@ -4,13 +4,18 @@
 //!
 //! Layout:
 //! - [`types`]: the openraft type config, [`Machine`], [`ConsensusConfig`], [`ConsensusError`].
-//! - [`log_store`]: segmented, crc-framed, group-committed Raft log + vote file.
+//! - [`batcher`]: group commit of concurrent proposals into one Raft entry.
+//! - [`log_store`]: segmented, crc-framed, group-committed Raft log + vote file
+//!   (`log_writer`: the writer thread and segment files; `files`: atomic small files).
 //! - [`state_machine`]: `RaftStateMachine` adapter around the [`Machine`], snapshot files.
 //! - [`network`]: pipelined TCP peer client and the wire protocol.
 //! - [`server`]: the peer listener serving Raft RPCs and forwarded proposals.
 //! - [`node`]: [`Consensus`], tying it all together.
 
+pub mod batcher;
+mod files;
 pub mod log_store;
+mod log_writer;
 pub mod network;
 pub mod node;
 pub mod server;
@@ -24,6 +29,7 @@ mod tests_log_store;
 #[cfg(test)]
 mod tests_support;
 
+pub use batcher::BatchStats;
 pub use log_store::LogStats;
 pub use node::Consensus;
 pub use types::{ConsensusConfig, ConsensusError, Machine, NodeId};

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::consensus::types::{Node, NodeId, TypeConfig};
+use crate::consensus::types::{Blob, Node, NodeId, SnapshotMeta, TypeConfig, Vote};
 
 /// Largest frame accepted from the wire.
 pub const MAX_FRAME: usize = 512 << 20;
@@ -42,9 +42,9 @@ const BACKOFF_MAX: Duration = Duration::from_millis(1000);
 pub(crate) enum Request {
     AppendEntries(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<NodeId>),
-    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    InstallSnapshot(SnapshotChunk),
     /// A proposal from a follower: apply on the leader, reply with (index, response).
-    Forward(Vec<u8>),
+    Forward(Blob),
     /// Linearizable read barrier evaluated on the leader.
     ReadIndex,
 }
@@ -55,10 +55,44 @@ pub(crate) enum Reply {
     AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
     InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
-    Forward(Result<(u64, Vec<u8>), ForwardReject>),
+    Forward(Result<(u64, Blob), ForwardReject>),
     ReadIndex(Result<u64, ForwardReject>),
     /// The request could not be decoded.
     BadRequest(String),
+}
+
+/// `InstallSnapshotRequest` with its data as a [`Blob`] (bulk-copied by bincode).
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SnapshotChunk {
+    vote: Vote,
+    meta: SnapshotMeta,
+    offset: u64,
+    data: Blob,
+    done: bool,
+}
+
+impl From<InstallSnapshotRequest<TypeConfig>> for SnapshotChunk {
+    fn from(r: InstallSnapshotRequest<TypeConfig>) -> Self {
+        SnapshotChunk {
+            vote: r.vote,
+            meta: r.meta,
+            offset: r.offset,
+            data: Blob(r.data),
+            done: r.done,
+        }
+    }
+}
+
+impl From<SnapshotChunk> for InstallSnapshotRequest<TypeConfig> {
+    fn from(c: SnapshotChunk) -> Self {
+        InstallSnapshotRequest {
+            vote: c.vote,
+            meta: c.meta,
+            offset: c.offset,
+            data: c.data.0,
+            done: c.done,
+        }
+    }
 }
 
 /// Why the leader-side of a forwarded request refused it.
@@ -388,7 +422,7 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         rpc: InstallSnapshotRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
-        let req = Request::InstallSnapshot(rpc);
+        let req = Request::InstallSnapshot(rpc.into());
         match self.conn.call(&req, option.hard_ttl()).await {
             Ok(Reply::InstallSnapshot(r)) => r.map_err(|e| self.remote(e)),
             Ok(other) => Err(self.unexpected(other)),

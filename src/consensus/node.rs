@@ -3,18 +3,20 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{InitializeError, RaftError};
 use openraft::{BasicNode, Config, SnapshotPolicy};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
+use crate::consensus::batcher::{BatchStats, Batcher};
 use crate::consensus::log_store::{LogHandle, LogStats, LogStore};
 use crate::consensus::network::{CallError, ForwardReject, NetworkFactory, PeerPool, Reply, Request};
-use crate::consensus::server::{leader_read_index, leader_write, Server};
+use crate::consensus::server::{leader_read_index, Ctx, Server};
 use crate::consensus::state_machine::StateMachineStore;
-use crate::consensus::types::{ConsensusConfig, ConsensusError, Machine, NodeId, Raft};
+use crate::consensus::types::{Blob, ConsensusConfig, ConsensusError, Machine, NodeId, Raft};
 
 /// Upper bound on `max_in_snapshot_log_to_keep` (entries kept behind a snapshot so that
 /// slightly lagging followers still catch up from the log).
@@ -28,8 +30,10 @@ pub struct Consensus {
     peer_addr: SocketAddr,
     pool: Arc<PeerPool>,
     server: Server,
+    ctx: Ctx,
+    batcher_task: JoinHandle<()>,
     log: LogHandle,
-    applied: Arc<AtomicU64>,
+    applied: watch::Receiver<u64>,
     propose_timeout: Duration,
     election_max: Duration,
 }
@@ -94,7 +98,14 @@ impl Consensus {
             }
         };
         let propose_timeout = cfg.propose_timeout();
-        let server = Server::spawn(listener, raft.clone(), propose_timeout);
+        let (batcher, batcher_task) = Batcher::spawn(raft.clone(), propose_timeout);
+        let ctx = Ctx {
+            raft: raft.clone(),
+            batcher,
+            applied: applied.clone(),
+            timeout: propose_timeout,
+        };
+        let server = Server::spawn(listener, ctx.clone());
         let node = Consensus {
             id: cfg.node_id,
             raft,
@@ -102,6 +113,8 @@ impl Consensus {
             peer_addr,
             pool,
             server,
+            ctx,
+            batcher_task,
             log,
             applied,
             propose_timeout,
@@ -136,29 +149,32 @@ impl Consensus {
         }
     }
 
-    /// Appends `payload`, waits until it is committed and applied by the leader's machine;
-    /// returns (log index, the machine's response). Followers forward to the leader. Retries
-    /// once across a leader change, only when the entry was certainly not appended.
+    /// Appends `payload`, waits until it is committed (fsynced on a majority) and applied by
+    /// the leader's machine; returns (machine index, the machine's response). Concurrent
+    /// proposals share Raft entries (group commit). Followers forward to the leader. Retries
+    /// once across a leader change, only when the payload was certainly not appended.
     pub async fn propose(&self, payload: Vec<u8>) -> Result<(u64, Vec<u8>), ConsensusError> {
         let mut last_err = ConsensusError::NoLeader;
-        for attempt in 0..2 {
-            if attempt > 0 {
-                // Give the cluster a moment to settle on a (new) leader.
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            let leader = self.wait_for_leader(self.election_max * 4).await?;
+        let mut tried: Option<(NodeId, u64)> = None;
+        for _ in 0..2 {
+            let leader = match tried {
+                None => self.wait_for_leader(self.election_max * 4).await?,
+                Some((old, term)) => match self.wait_for_leader_change(old, term).await {
+                    Ok(l) => l,
+                    Err(ConsensusError::NoLeader) => return Err(last_err),
+                    Err(e) => return Err(e),
+                },
+            };
+            let term = self.raft.metrics().borrow().current_term;
             let outcome = if leader == self.id {
-                Self::local_outcome(
-                    leader_write(&self.raft, payload.clone(), self.propose_timeout).await,
-                    leader,
-                )
+                Self::local_outcome(self.ctx.batcher.propose(payload.clone()).await, leader)
             } else {
-                self.forward(leader, Request::Forward(payload.clone()))
+                self.forward(leader, Request::Forward(Blob(payload.clone())))
                     .await
                     .map_or_else(
                         |e| e,
                         |r| match r {
-                            Reply::Forward(res) => Self::local_outcome(res, leader),
+                            Reply::Forward(res) => Self::local_outcome(res.map(|(i, r)| (i, r.0)), leader),
                             _ => Attempt::Fail(ConsensusError::Forward {
                                 leader,
                                 reason: "unexpected reply".into(),
@@ -168,11 +184,33 @@ impl Consensus {
             };
             match outcome {
                 Attempt::Done(idx, resp) => return Ok((idx, resp)),
-                Attempt::Retry(e) => last_err = e,
+                Attempt::Retry(e) => {
+                    tracing::debug!(leader, error = %e, "proposal not appended; retrying after leader change");
+                    last_err = e;
+                    tried = Some((leader, term));
+                }
                 Attempt::Fail(e) => return Err(e),
             }
         }
         Err(last_err)
+    }
+
+    /// Waits until this node knows a leader other than `old`, or `old` re-elected in a term
+    /// after `term`.
+    async fn wait_for_leader_change(&self, old: NodeId, term: u64) -> Result<NodeId, ConsensusError> {
+        let changed = |m: &openraft::RaftMetrics<NodeId, openraft::BasicNode>| {
+            m.current_leader.is_some() && (m.current_leader != Some(old) || m.current_term > term)
+        };
+        match self
+            .raft
+            .wait(Some(self.election_max * 4))
+            .metrics(changed, "leader change")
+            .await
+        {
+            Ok(m) => m.current_leader.ok_or(ConsensusError::NoLeader),
+            Err(openraft::metrics::WaitError::Timeout(..)) => Err(ConsensusError::NoLeader),
+            Err(openraft::metrics::WaitError::ShuttingDown) => Err(ConsensusError::Shutdown),
+        }
     }
 
     fn local_outcome(res: Result<(u64, Vec<u8>), ForwardReject>, leader: NodeId) -> Attempt {
@@ -210,24 +248,34 @@ impl Consensus {
             .or_else(|| self.members.get(&leader).cloned())
     }
 
-    /// Linearizable read barrier: the leader's commit index after confirming leadership
-    /// with a quorum; also waits until this node has applied up to it, so local reads of
-    /// the machine that follow observe every write committed before the call.
+    /// Linearizable read barrier: the leader's commit point (as a machine index) after
+    /// confirming leadership with a quorum; also waits until this node has applied up to it,
+    /// so local reads of the machine that follow observe every write committed before.
     pub async fn read_index(&self) -> Result<u64, ConsensusError> {
         let mut last_err = ConsensusError::NoLeader;
+        let mut tried: Option<(NodeId, u64)> = None;
         for _ in 0..2 {
-            let leader = self.wait_for_leader(self.election_max * 4).await?;
+            let leader = match tried {
+                None => self.wait_for_leader(self.election_max * 4).await?,
+                Some((old, term)) => match self.wait_for_leader_change(old, term).await {
+                    Ok(l) => l,
+                    Err(ConsensusError::NoLeader) => return Err(last_err),
+                    Err(e) => return Err(e),
+                },
+            };
+            let term = self.raft.metrics().borrow().current_term;
             let res = if leader == self.id {
-                leader_read_index(&self.raft, self.propose_timeout).await
+                leader_read_index(&self.ctx).await
             } else {
                 match self.forward(leader, Request::ReadIndex).await {
                     Ok(Reply::ReadIndex(r)) => r,
                     Ok(_) => Err(ForwardReject::Failed("unexpected reply".into())),
-                    Err(Attempt::Retry(e)) => {
+                    // Reads are idempotent: any transport failure may be retried.
+                    Err(Attempt::Retry(e) | Attempt::Fail(e)) => {
                         last_err = e;
+                        tried = Some((leader, term));
                         continue;
                     }
-                    Err(Attempt::Fail(e)) => return Err(e),
                     Err(Attempt::Done(..)) => unreachable!(),
                 }
             };
@@ -238,26 +286,21 @@ impl Consensus {
                 }
                 Err(ForwardReject::NotLeader { leader }) => last_err = ConsensusError::NotLeader { leader },
                 Err(ForwardReject::Shutdown) => last_err = ConsensusError::Shutdown,
-                Err(ForwardReject::Failed(reason)) => return Err(ConsensusError::Forward { leader, reason }),
+                Err(ForwardReject::Failed(reason)) => last_err = ConsensusError::Forward { leader, reason },
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            tried = Some((leader, term));
         }
         Err(last_err)
     }
 
     async fn wait_applied(&self, index: u64, timeout: Duration) -> Result<(), ConsensusError> {
-        if self.applied_index() >= index {
-            return Ok(());
-        }
-        self.raft
-            .wait(Some(timeout))
-            .applied_index_at_least(Some(index), "read_index")
-            .await
-            .map(|_| ())
-            .map_err(|e| match e {
-                openraft::metrics::WaitError::Timeout(t, _) => ConsensusError::Timeout(t, "local apply"),
-                openraft::metrics::WaitError::ShuttingDown => ConsensusError::Shutdown,
-            })
+        let mut rx = self.applied.clone();
+        let res = match tokio::time::timeout(timeout, rx.wait_for(|a| *a >= index)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(ConsensusError::Shutdown),
+            Err(_) => Err(ConsensusError::Timeout(timeout, "local apply")),
+        };
+        res
     }
 
     /// The leader this node currently knows of, if any.
@@ -291,17 +334,24 @@ impl Consensus {
         self.peer_addr
     }
 
-    /// Last log index applied to the local machine (0 before anything was applied).
+    /// Machine index of the last proposal applied to the local machine (0 if none).
     pub fn applied_index(&self) -> u64 {
-        match self.applied.load(Ordering::Acquire) {
-            u64::MAX => 0,
-            i => i,
-        }
+        *self.applied.borrow()
     }
 
-    /// Log store counters (group-commit diagnostics).
+    /// Log store counters (fsync diagnostics).
     pub fn log_stats(&self) -> LogStats {
         self.log.stats()
+    }
+
+    /// Proposal batching counters of this node (as leader).
+    pub fn batch_stats(&self) -> BatchStats {
+        self.ctx.batcher.stats()
+    }
+
+    /// A copy of the live (unpurged) Raft log, for diagnostics and tests.
+    pub fn log_entries(&self) -> Vec<crate::consensus::types::Entry> {
+        self.log.entries()
     }
 
     /// The underlying openraft handle (metrics, diagnostics).
@@ -312,10 +362,13 @@ impl Consensus {
     /// Stops Raft, the peer listener, peer connections and the log writer; files are closed
     /// when this returns, so the data dir can be reopened.
     pub async fn shutdown(self) {
+        // Stop serving peers first: they then see connection errors (and back off) rather
+        // than "raft stopped" replies.
+        self.server.stop().await;
+        self.batcher_task.abort();
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
-        self.server.stop().await;
         self.pool.close_all().await;
         let log = self.log;
         let _ = tokio::task::spawn_blocking(move || log.stop()).await;

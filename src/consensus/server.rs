@@ -6,13 +6,25 @@
 
 use std::time::Duration;
 
-use openraft::error::{CheckIsLeaderError, ClientWriteError, Fatal, RaftError};
+use openraft::error::{CheckIsLeaderError, Fatal, RaftError};
+use openraft::metrics::WaitError;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::consensus::batcher::Batcher;
 use crate::consensus::network::{decode_frame, encode_frame, read_frame, write_frames, ForwardReject, Reply, Request};
-use crate::consensus::types::Raft;
+use crate::consensus::types::{Blob, Raft};
+
+/// What request handlers need.
+#[derive(Clone)]
+pub(crate) struct Ctx {
+    pub(crate) raft: Raft,
+    pub(crate) batcher: Batcher,
+    /// Machine index of the last proposal applied locally.
+    pub(crate) applied: watch::Receiver<u64>,
+    pub(crate) timeout: Duration,
+}
 
 /// Handle of a running peer listener.
 pub(crate) struct Server {
@@ -20,8 +32,8 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Starts serving `listener` for `raft`.
-    pub(crate) fn spawn(listener: TcpListener, raft: Raft, propose_timeout: Duration) -> Server {
+    /// Starts serving `listener`.
+    pub(crate) fn spawn(listener: TcpListener, ctx: Ctx) -> Server {
         let accept = tokio::spawn(async move {
             let mut conns = JoinSet::new();
             loop {
@@ -29,7 +41,7 @@ impl Server {
                     res = listener.accept() => match res {
                         Ok((stream, peer)) => {
                             tracing::debug!(%peer, "peer connected");
-                            conns.spawn(serve_conn(stream, raft.clone(), propose_timeout));
+                            conns.spawn(serve_conn(stream, ctx.clone()));
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "accept failed");
@@ -50,7 +62,7 @@ impl Server {
     }
 }
 
-async fn serve_conn(stream: TcpStream, raft: Raft, propose_timeout: Duration) {
+async fn serve_conn(stream: TcpStream, ctx: Ctx) {
     let _ = stream.set_nodelay(true);
     let (mut rd, wr) = stream.into_split();
     let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
@@ -73,9 +85,9 @@ async fn serve_conn(stream: TcpStream, raft: Raft, propose_timeout: Duration) {
                     return;
                 }
             };
-            let (raft, tx) = (raft.clone(), tx.clone());
+            let (ctx, tx) = (ctx.clone(), tx.clone());
             handlers.spawn(async move {
-                let reply = handle(&raft, req, propose_timeout).await;
+                let reply = handle(&ctx, req).await;
                 match encode_frame(id, &reply) {
                     Ok(frame) => {
                         let _ = tx.send(frame);
@@ -92,49 +104,45 @@ async fn serve_conn(stream: TcpStream, raft: Raft, propose_timeout: Duration) {
     }
 }
 
-async fn handle(raft: &Raft, req: Request, propose_timeout: Duration) -> Reply {
+async fn handle(ctx: &Ctx, req: Request) -> Reply {
+    let raft = &ctx.raft;
     match req {
         Request::AppendEntries(rpc) => Reply::AppendEntries(raft.append_entries(rpc).await),
         Request::Vote(rpc) => Reply::Vote(raft.vote(rpc).await),
-        Request::InstallSnapshot(rpc) => Reply::InstallSnapshot(raft.install_snapshot(rpc).await),
-        Request::Forward(payload) => Reply::Forward(leader_write(raft, payload, propose_timeout).await),
-        Request::ReadIndex => Reply::ReadIndex(leader_read_index(raft, propose_timeout).await),
+        Request::InstallSnapshot(chunk) => Reply::InstallSnapshot(raft.install_snapshot(chunk.into()).await),
+        Request::Forward(payload) => Reply::Forward(ctx.batcher.propose(payload.0).await.map(|(i, r)| (i, Blob(r)))),
+        Request::ReadIndex => Reply::ReadIndex(leader_read_index(ctx).await),
     }
 }
 
-/// Appends `payload` on this node as leader and waits until it is applied here.
-/// `NotLeader`/`Shutdown` mean nothing was appended; `Failed` means the outcome is unknown.
-pub(crate) async fn leader_write(
-    raft: &Raft,
-    payload: Vec<u8>,
-    timeout: Duration,
-) -> Result<(u64, Vec<u8>), ForwardReject> {
-    match tokio::time::timeout(timeout, raft.client_write(payload)).await {
-        Ok(Ok(resp)) => Ok((resp.log_id.index, resp.data)),
-        // Either rejected before appending, or the appended entry was truncated by a new
-        // leader (never committed): safe to retry elsewhere.
-        Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => {
-            Err(ForwardReject::NotLeader { leader: f.leader_id })
-        }
-        Ok(Err(RaftError::APIError(e))) => Err(ForwardReject::Failed(e.to_string())),
-        Ok(Err(RaftError::Fatal(Fatal::Stopped))) => Err(ForwardReject::Failed("raft stopped".into())),
-        Ok(Err(RaftError::Fatal(e))) => Err(ForwardReject::Failed(e.to_string())),
-        Err(_) => Err(ForwardReject::Failed(format!("not applied within {timeout:?}"))),
-    }
-}
-
-/// Confirms leadership with a quorum and returns the index reads must wait for.
-pub(crate) async fn leader_read_index(raft: &Raft, timeout: Duration) -> Result<u64, ForwardReject> {
-    match tokio::time::timeout(timeout, raft.get_read_log_id()).await {
-        Ok(Ok((read, _applied))) => Ok(read.map(|l| l.index).unwrap_or(0)),
+/// Confirms leadership with a quorum, waits until this node applied everything committed
+/// before, and returns the local machine index reads must wait for.
+pub(crate) async fn leader_read_index(ctx: &Ctx) -> Result<u64, ForwardReject> {
+    let timeout = ctx.timeout;
+    let read = match tokio::time::timeout(timeout, ctx.raft.get_read_log_id()).await {
+        Ok(Ok((read, _applied))) => read,
         Ok(Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f)))) => {
-            Err(ForwardReject::NotLeader { leader: f.leader_id })
+            return Err(ForwardReject::NotLeader { leader: f.leader_id })
         }
-        Ok(Err(RaftError::APIError(e))) => Err(ForwardReject::Failed(e.to_string())),
-        Ok(Err(RaftError::Fatal(Fatal::Stopped))) => Err(ForwardReject::Shutdown),
-        Ok(Err(RaftError::Fatal(e))) => Err(ForwardReject::Failed(e.to_string())),
-        Err(_) => Err(ForwardReject::Failed(format!(
-            "leadership not confirmed within {timeout:?}"
-        ))),
+        Ok(Err(RaftError::APIError(e))) => return Err(ForwardReject::Failed(e.to_string())),
+        Ok(Err(RaftError::Fatal(Fatal::Stopped))) => return Err(ForwardReject::Shutdown),
+        Ok(Err(RaftError::Fatal(e))) => return Err(ForwardReject::Failed(e.to_string())),
+        Err(_) => {
+            return Err(ForwardReject::Failed(format!(
+                "leadership not confirmed within {timeout:?}"
+            )))
+        }
+    };
+    if let Some(read) = read {
+        ctx.raft
+            .wait(Some(timeout))
+            .applied_index_at_least(Some(read.index), "read_index")
+            .await
+            .map_err(|e| match e {
+                WaitError::ShuttingDown => ForwardReject::Shutdown,
+                WaitError::Timeout(..) => ForwardReject::Failed(format!("not applied within {timeout:?}")),
+            })?;
     }
+    let seq = *ctx.applied.borrow();
+    Ok(seq)
 }

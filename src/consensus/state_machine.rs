@@ -1,36 +1,56 @@
 //! `RaftStateMachine` adapter around the caller's [`Machine`].
 //!
-//! The adapter tracks the last applied log id and the last membership; blank and membership
-//! entries are answered with an empty response and never reach `Machine::apply`.
-//! A snapshot is `(meta: last applied log id + membership, data: Machine::snapshot())`,
-//! persisted to `<dir>/snapshot` atomically (crc-framed bincode, tmp + fsync + rename + fsync
-//! dir). At open the latest snapshot is restored into the machine; openraft then re-applies
-//! the committed entries after it.
+//! The adapter tracks the last applied log id, the last membership and the machine index
+//! `seq` (number of proposals applied so far). A normal Raft entry is a batch of proposals,
+//! applied one by one as `Machine::apply(seq + 1, ..)`, `Machine::apply(seq + 2, ..)`, ...;
+//! blank and membership entries never reach the machine and get an empty response.
+//! A snapshot is `meta` (last applied log id + membership) plus the data
+//! `seq: u64 LE | Machine::snapshot()`, persisted to `<dir>/snapshot` as
+//! `crc32 | meta_len: u32 LE | bincode(meta) | data`, atomically (tmp + fsync + rename + fsync
+//! dir) on a blocking thread. At open the latest snapshot is restored into the machine;
+//! openraft then re-applies the committed entries after it.
 
 use std::io::{self, Cursor};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, RaftSnapshotBuilder, SnapshotId, StorageIOError};
-use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 
-use crate::consensus::log_store::{read_small, write_small};
+use crate::consensus::files::{read_checked, write_checked};
 use crate::consensus::types::{
-    Entry, LogId, Machine, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
+    Applied, Entry, LogId, Machine, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
 
 const SNAPSHOT_FILE: &str = "snapshot";
 
 /// A snapshot as persisted on disk.
-#[derive(Serialize, Deserialize, Clone)]
+#[derive(Clone)]
 struct StoredSnapshot {
     meta: SnapshotMeta,
     data: Vec<u8>,
 }
 
 impl StoredSnapshot {
+    fn encode(&self) -> io::Result<Vec<u8>> {
+        let meta = bincode::serialize(&self.meta).map_err(io::Error::other)?;
+        let mut body = Vec::with_capacity(4 + meta.len() + self.data.len());
+        body.extend_from_slice(&(meta.len() as u32).to_le_bytes());
+        body.extend_from_slice(&meta);
+        body.extend_from_slice(&self.data);
+        Ok(body)
+    }
+
+    fn decode(mut body: Vec<u8>) -> io::Result<StoredSnapshot> {
+        let bad = || io::Error::new(io::ErrorKind::InvalidData, "malformed snapshot file");
+        let len = u32::from_le_bytes(body.get(..4).ok_or_else(bad)?.try_into().unwrap()) as usize;
+        let meta_bytes = body.get(4..4 + len).ok_or_else(bad)?;
+        let meta = bincode::deserialize(meta_bytes).map_err(|_| bad())?;
+        body.drain(..4 + len);
+        Ok(StoredSnapshot { meta, data: body })
+    }
+
     fn to_snapshot(&self) -> Snapshot {
         Snapshot {
             meta: self.meta.clone(),
@@ -43,22 +63,20 @@ struct Shared {
     dir: PathBuf,
     /// Latest persisted snapshot; also serializes snapshot file writes.
     current: Mutex<Option<StoredSnapshot>>,
-    /// Last log index applied to the machine (including via snapshot restore), for
-    /// `Consensus::applied_index`. `u64::MAX` stands for "nothing applied yet".
-    applied: Arc<AtomicU64>,
+    /// Machine index of the last applied proposal (including via snapshot restore).
+    applied: watch::Sender<u64>,
 }
 
 impl Shared {
     /// Persists `snap` unless a snapshot at least as new is already stored.
-    fn store(&self, snap: StoredSnapshot) -> Result<(), StorageError> {
+    fn store(&self, snap: StoredSnapshot) -> io::Result<()> {
         let mut cur = self.current.lock().unwrap();
         if let Some(c) = cur.as_ref() {
             if c.meta.last_log_id > snap.meta.last_log_id {
                 return Ok(());
             }
         }
-        write_small(&self.dir, SNAPSHOT_FILE, &snap, true)
-            .map_err(|e| StorageError::from(StorageIOError::write_snapshot(Some(snap.meta.signature()), &e)))?;
+        write_checked(&self.dir, SNAPSHOT_FILE, &snap.encode()?, true)?;
         *cur = Some(snap);
         Ok(())
     }
@@ -69,6 +87,8 @@ pub struct StateMachineStore {
     machine: Arc<dyn Machine>,
     last_applied: Option<LogId>,
     membership: StoredMembership,
+    /// Proposals applied so far = machine index of the last one.
+    seq: u64,
     shared: Arc<Shared>,
 }
 
@@ -79,40 +99,57 @@ pub struct SnapshotBuilder {
     shared: Arc<Shared>,
 }
 
-/// Encodes an applied index for the shared atomic (`None` -> `u64::MAX`).
-pub(crate) fn encode_applied(l: Option<LogId>) -> u64 {
-    l.map(|l| l.index).unwrap_or(u64::MAX)
+fn encode_data(seq: u64, machine: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(8 + machine.len());
+    v.extend_from_slice(&seq.to_le_bytes());
+    v.extend_from_slice(machine);
+    v
+}
+
+fn decode_data(data: &[u8]) -> io::Result<(u64, &[u8])> {
+    if data.len() < 8 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "snapshot data shorter than its header",
+        ));
+    }
+    Ok((u64::from_le_bytes(data[..8].try_into().unwrap()), &data[8..]))
 }
 
 impl StateMachineStore {
     /// Opens the snapshot directory and restores the latest snapshot into `machine`.
-    /// Returns the store and the shared applied-index counter.
-    pub fn open(dir: &Path, machine: Arc<dyn Machine>) -> io::Result<(StateMachineStore, Arc<AtomicU64>)> {
+    /// Returns the store and a receiver of the machine index of the last applied proposal.
+    pub fn open(dir: &Path, machine: Arc<dyn Machine>) -> io::Result<(StateMachineStore, watch::Receiver<u64>)> {
         std::fs::create_dir_all(dir)?;
-        let stored: Option<StoredSnapshot> = read_small(&dir.join(SNAPSHOT_FILE))?;
+        let stored = read_checked(&dir.join(SNAPSHOT_FILE))?
+            .map(StoredSnapshot::decode)
+            .transpose()?;
         let mut last_applied = None;
         let mut membership = StoredMembership::default();
+        let mut seq = 0;
         if let Some(s) = &stored {
-            let index = s.meta.last_log_id.map(|l| l.index).unwrap_or(0);
-            tracing::info!(index, bytes = s.data.len(), "restoring snapshot from disk");
-            machine.restore(index, &s.data);
+            let (index, data) = decode_data(&s.data)?;
+            tracing::info!(index, log_id = ?s.meta.last_log_id, bytes = data.len(), "restoring snapshot from disk");
+            machine.restore(index, data);
+            seq = index;
             last_applied = s.meta.last_log_id;
             membership = s.meta.last_membership.clone();
         }
-        let applied = Arc::new(AtomicU64::new(encode_applied(last_applied)));
+        let (applied, rx) = watch::channel(seq);
         let shared = Arc::new(Shared {
             dir: dir.to_path_buf(),
             current: Mutex::new(stored),
-            applied: applied.clone(),
+            applied,
         });
         Ok((
             StateMachineStore {
                 machine,
                 last_applied,
                 membership,
+                seq,
                 shared,
             },
-            applied,
+            rx,
         ))
     }
 }
@@ -120,7 +157,7 @@ impl StateMachineStore {
 impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
     async fn build_snapshot(&mut self) -> Result<Snapshot, StorageError> {
         let snap = self.pending.take().expect("build_snapshot called once");
-        self.shared.store(snap.clone())?;
+        persist(&self.shared, &snap).await?;
         Ok(snap.to_snapshot())
     }
 }
@@ -132,7 +169,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         Ok((self.last_applied, self.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<u8>>, StorageError>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError>
     where
         I: IntoIterator<Item = Entry> + Send,
         I::IntoIter: Send,
@@ -140,23 +177,29 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         let mut out = Vec::new();
         for e in entries {
             self.last_applied = Some(e.log_id);
+            let first = self.seq + 1;
+            let mut responses = Vec::new();
             match e.payload {
-                EntryPayload::Blank => out.push(Vec::new()),
-                EntryPayload::Normal(data) => out.push(self.machine.apply(e.log_id.index, &data)),
-                EntryPayload::Membership(m) => {
-                    self.membership = StoredMembership::new(Some(e.log_id), m);
-                    out.push(Vec::new());
+                EntryPayload::Blank => {}
+                EntryPayload::Normal(batch) => {
+                    responses.reserve(batch.len());
+                    for payload in batch {
+                        self.seq += 1;
+                        responses.push(self.machine.apply(self.seq, &payload.0));
+                    }
                 }
+                EntryPayload::Membership(m) => self.membership = StoredMembership::new(Some(e.log_id), m),
             }
-            self.shared.applied.store(e.log_id.index, Ordering::Release);
+            out.push(Applied { first, responses });
         }
+        self.shared.applied.send_replace(self.seq);
         Ok(out)
     }
 
     async fn get_snapshot_builder(&mut self) -> SnapshotBuilder {
         // Called on the state-machine task between applies, so the machine state matches
         // `last_applied` here; the (slow) persistence happens later in `build_snapshot`.
-        let data = self.machine.snapshot();
+        let data = encode_data(self.seq, &self.machine.snapshot());
         let id = match self.last_applied {
             Some(l) => format!("{}-{}-{}", l.leader_id, l.index, unique_suffix()),
             None => format!("none-{}", unique_suffix()),
@@ -181,28 +224,37 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
         meta: &SnapshotMeta,
         snapshot: Box<Cursor<Vec<u8>>>,
     ) -> Result<(), StorageError> {
-        let data = snapshot.into_inner();
-        let index = meta.last_log_id.map(|l| l.index).unwrap_or(0);
-        tracing::info!(index, bytes = data.len(), "installing snapshot received from leader");
         let snap = StoredSnapshot {
             meta: meta.clone(),
-            data,
+            data: snapshot.into_inner(),
         };
+        let sig = || Some(meta.signature());
+        let (index, data) =
+            decode_data(&snap.data).map_err(|e| StorageError::from(StorageIOError::read_snapshot(sig(), &e)))?;
+        tracing::info!(index, log_id = ?meta.last_log_id, bytes = data.len(), "installing snapshot from leader");
         // Persist first: if we crash after restoring but before persisting, we would restart
         // with an older snapshot and a log purged past it.
-        self.shared.store(snap.clone())?;
-        self.machine.restore(index, &snap.data);
+        persist(&self.shared, &snap).await?;
+        self.machine.restore(index, data);
+        self.seq = index;
         self.last_applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.shared
-            .applied
-            .store(encode_applied(self.last_applied), Ordering::Release);
+        self.shared.applied.send_replace(self.seq);
         Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot>, StorageError> {
         Ok(self.shared.current.lock().unwrap().as_ref().map(|s| s.to_snapshot()))
     }
+}
+
+/// Persists `snap` on a blocking thread (large write + fsyncs stay off the runtime).
+async fn persist(shared: &Arc<Shared>, snap: &StoredSnapshot) -> Result<(), StorageError> {
+    let (shared, s) = (shared.clone(), snap.clone());
+    let res = tokio::task::spawn_blocking(move || shared.store(s))
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e)));
+    res.map_err(|e| StorageIOError::write_snapshot(Some(snap.meta.signature()), &e).into())
 }
 
 fn unique_suffix() -> u128 {

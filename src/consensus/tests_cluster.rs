@@ -45,11 +45,13 @@ async fn proposals_from_every_node_apply_everywhere_in_order() {
     c.shutdown().await;
 }
 
-/// 3 x 200 concurrent proposals all complete, every log/machine is identical, and the
-/// log stores group-committed (fewer fsyncs than append calls / entries).
+/// 3 x 200 concurrent proposals (on a simulated slow disk) all complete without leader
+/// churn, logs and machines are identical everywhere, and the proposals were group-committed:
+/// far fewer Raft entries and leader fsyncs than proposals.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_proposals_group_commit() {
-    let c = Cluster::start(3, 20_000).await;
+    // Simulate a slow disk (2 ms per log fsync) on every member of this cluster.
+    let c = Cluster::start_with(3, 20_000, Some(Duration::from_millis(2)), 0).await;
     let leader = c.leader(5 * SEC).await;
     let mut tasks = tokio::task::JoinSet::new();
     for id in 1..=3u64 {
@@ -59,17 +61,30 @@ async fn concurrent_proposals_group_commit() {
         }
     }
     let mut indexes = BTreeSet::new();
+    let mut errors = Vec::new();
     while let Some(r) = tasks.join_next().await {
-        let (idx, resp) = r.unwrap().expect("propose");
+        let (idx, resp) = match r.unwrap() {
+            Ok(x) => x,
+            Err(e) => {
+                errors.push(e.to_string());
+                continue;
+            }
+        };
         assert_eq!(resp, format!("{leader}:{idx}").into_bytes());
         assert!(indexes.insert(idx), "index {idx} returned twice");
     }
+    assert!(
+        errors.is_empty(),
+        "{} failed proposals, e.g. {:?}",
+        errors.len(),
+        &errors[..errors.len().min(3)]
+    );
     assert_eq!(indexes.len(), 600);
     c.wait_applied(*indexes.last().unwrap(), 10 * SEC).await;
     let applied = c.assert_same_machines();
     let payloads: BTreeSet<_> = applied.iter().map(|(_, p)| p.clone()).collect();
     assert_eq!(payloads.len(), 600, "each proposal applied exactly once");
-    // Raft logs themselves are identical too.
+    // The Raft logs themselves are identical too (same log ids and payloads).
     let last = c.node(leader).raft().metrics().borrow().last_log_index.unwrap();
     let mut logs = Vec::new();
     for id in 1..=3u64 {
@@ -79,21 +94,30 @@ async fn concurrent_proposals_group_commit() {
             .log_index_at_least(Some(last), "log")
             .await
             .unwrap();
-        let mut ls = c.nodes[&id].node.as_ref().unwrap().raft().clone();
-        let _ = &mut ls;
-        logs.push(c.node(id).applied_index());
+        let log: Vec<_> = c
+            .node(id)
+            .log_entries()
+            .into_iter()
+            .map(|e| (e.log_id, format!("{:?}", e.payload)))
+            .collect();
+        assert_eq!(log.last().unwrap().0.index, last);
+        logs.push(log);
     }
-    assert!(logs.iter().all(|l| *l >= *indexes.last().unwrap()));
+    assert_eq!(logs[0], logs[1]);
+    assert_eq!(logs[0], logs[2]);
     for id in 1..=3u64 {
-        let s = c.node(id).log_stats();
-        eprintln!("node {id} (leader {leader}): {s:?}");
-        assert!(s.append_fsyncs < s.entries, "node {id}: group commit expected: {s:?}");
+        assert_eq!(
+            c.node(id).raft().metrics().borrow().current_term,
+            1,
+            "no re-election under load"
+        );
     }
-    let ls = c.node(leader).log_stats();
-    assert!(
-        ls.append_fsyncs < ls.append_calls,
-        "leader batched fsyncs across appends: {ls:?}"
-    );
+    let batches = c.node(leader).batch_stats();
+    let log = c.node(leader).log_stats();
+    eprintln!("leader {leader}: {batches:?} {log:?}");
+    assert_eq!(batches.proposals, 600);
+    assert!(batches.batches < 600, "proposals were batched: {batches:?}");
+    assert!(log.append_fsyncs < 600, "fewer leader fsyncs than proposals: {log:?}");
     c.shutdown().await;
 }
 
@@ -112,6 +136,11 @@ async fn leader_failure_and_restart_catch_up() {
     let t0 = Instant::now();
     c.stop(old).await;
     let survivors = c.running();
+    // A proposal issued right away, while the survivors still believe in the old leader:
+    // forwarding finds it unreachable (nothing sent), so propose retries on the new leader.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let (first_after, _) = c.node(survivors[0]).propose(b"during-failover".to_vec()).await.unwrap();
+    assert_eq!(first_after, 21);
     let new = loop {
         let ls: Vec<_> = survivors.iter().map(|id| c.node(*id).leader()).collect();
         if let Some(Some(l)) = ls.first() {
@@ -134,33 +163,32 @@ async fn leader_failure_and_restart_catch_up() {
     c.restart(old, false).await;
     c.wait_applied(last, 10 * SEC).await;
     let applied = c.assert_same_machines();
-    assert_eq!(applied.len(), 30);
+    assert_eq!(applied.len(), 31);
     c.shutdown().await;
 }
 
-/// With small snapshots the log is purged; a member restarted from an empty data dir is
-/// brought back with InstallSnapshot (Machine::restore) and then applies the rest.
+/// With frequent snapshots the log is purged; a member restarted from an empty data dir is
+/// brought back with a chunked InstallSnapshot (Machine::restore) and then applies the rest.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn snapshot_install_on_wiped_member() {
-    let mut c = Cluster::start(3, 50).await;
+    // Snapshots padded to ~3.5 MiB: InstallSnapshot needs two 3 MiB chunks.
+    let mut c = Cluster::start_with(3, 50, None, 3_500_000).await;
     let leader = c.leader(5 * SEC).await;
-    let mut tasks = tokio::task::JoinSet::new();
-    for chunk in 0..10 {
-        for i in 0..30 {
-            let node = c.node((i % 3) + 1);
-            tasks.spawn(async move { node.propose(format!("{chunk}/{i}").into_bytes()).await.unwrap().0 });
-        }
-        while tasks.join_next().await.is_some() {}
+    // Sequential proposals, so that each gets its own Raft entry and snapshots happen often.
+    for i in 0..300u64 {
+        c.node((i % 3) + 1).propose(format!("p{i}").into_bytes()).await.unwrap();
     }
     let last = c.node(leader).applied_index();
     c.wait_applied(last, 10 * SEC).await;
-    let m = c.node(leader).raft().metrics().borrow().clone();
-    eprintln!(
-        "leader {leader}: last_applied {:?} snapshot {:?} purged {:?}",
-        m.last_applied, m.snapshot, m.purged
-    );
-    let purged = m.purged.expect("log purged after snapshots").index;
-    assert!(purged >= 200, "purged up to {purged}");
+    // Snapshots and purges run in the background: wait for the log to be purged past 200.
+    let m = c
+        .node(leader)
+        .raft()
+        .wait(Some(10 * SEC))
+        .metrics(|m| m.purged.is_some_and(|p| p.index >= 200), "purged")
+        .await
+        .expect("log purged after snapshots");
+    eprintln!("leader {leader}: snapshot {:?} purged {:?}", m.snapshot, m.purged);
 
     // Wipe a follower that is not the bootstrap node (id 1 would re-initialize).
     let victim = if leader == 3 { 2 } else { 3 };
@@ -169,8 +197,8 @@ async fn snapshot_install_on_wiped_member() {
     c.wait_applied(last, 10 * SEC).await;
     let restores = c.machine(victim).restores();
     assert!(
-        !restores.is_empty() && restores[0] > purged,
-        "restored from snapshot: {restores:?}"
+        !restores.is_empty() && restores[0] >= 200,
+        "restored from a snapshot: {restores:?}"
     );
     // Then it keeps applying new entries normally.
     let mut newest = 0;
@@ -186,5 +214,6 @@ async fn snapshot_install_on_wiped_member() {
     let applied = c.assert_same_machines();
     assert_eq!(applied.len(), 310);
     assert_eq!(c.machine(victim).applied().last().unwrap().0, newest);
+    assert_eq!(newest, 310);
     c.shutdown().await;
 }

@@ -10,6 +10,8 @@ use crate::consensus::{Consensus, ConsensusConfig, Machine};
 /// Records every applied (index, payload); answers `"<node id>:<index>"`.
 pub(crate) struct TestMachine {
     pub id: u64,
+    /// Extra bytes added to every snapshot (to make snapshots span several chunks).
+    pub pad: usize,
     pub state: Mutex<MachineState>,
 }
 
@@ -20,9 +22,10 @@ pub(crate) struct MachineState {
 }
 
 impl TestMachine {
-    pub fn new(id: u64) -> Arc<TestMachine> {
+    pub fn new(id: u64, pad: usize) -> Arc<TestMachine> {
         Arc::new(TestMachine {
             id,
+            pad,
             state: Mutex::default(),
         })
     }
@@ -47,12 +50,21 @@ impl Machine for TestMachine {
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        bincode::serialize(&self.state.lock().unwrap().applied).unwrap()
+        let mut data = bincode::serialize(&self.state.lock().unwrap().applied).unwrap();
+        data.resize(data.len() + self.pad, 0xAB);
+        data
     }
 
     fn restore(&self, index: u64, data: &[u8]) {
         let mut st = self.state.lock().unwrap();
-        st.applied = bincode::deserialize(data).unwrap();
+        let applied: Vec<(u64, Vec<u8>)> = bincode::deserialize(data).unwrap();
+        let pad = &data[bincode::serialized_size(&applied).unwrap() as usize..];
+        assert!(
+            pad.len() == self.pad && pad.iter().all(|b| *b == 0xAB),
+            "snapshot data intact"
+        );
+        assert_eq!(applied.last().map(|a| a.0).unwrap_or(0), index);
+        st.applied = applied;
         st.restores.push(index);
     }
 }
@@ -69,11 +81,26 @@ pub(crate) struct Cluster {
     pub members: BTreeMap<u64, String>,
     pub nodes: BTreeMap<u64, TestNode>,
     pub snapshot_every: u64,
+    /// Snapshot padding of the machines (see `TestMachine::pad`).
+    pub pad: usize,
 }
 
 impl Cluster {
     pub async fn start(n: u64, snapshot_every: u64) -> Cluster {
+        Self::start_with(n, snapshot_every, None, 0).await
+    }
+
+    /// As `start`, optionally simulating a slow disk (extra latency per log fsync) and
+    /// padding snapshots by `pad` bytes.
+    pub async fn start_with(n: u64, snapshot_every: u64, slow_fsync: Option<Duration>, pad: usize) -> Cluster {
+        init_test_log();
         let tmp = tempfile::tempdir().unwrap();
+        if let Some(d) = slow_fsync {
+            crate::consensus::log_writer::SLOW_FSYNC
+                .lock()
+                .unwrap()
+                .push((tmp.path().to_path_buf(), d));
+        }
         let mut listeners = BTreeMap::new();
         let mut members = BTreeMap::new();
         for id in 1..=n {
@@ -85,6 +112,7 @@ impl Cluster {
             members,
             nodes: BTreeMap::new(),
             snapshot_every,
+            pad,
             _tmp: tmp,
         };
         for (id, l) in listeners {
@@ -92,7 +120,7 @@ impl Cluster {
             c.nodes.insert(
                 id,
                 TestNode {
-                    machine: TestMachine::new(id),
+                    machine: TestMachine::new(id, pad),
                     node: None,
                     dir,
                 },
@@ -138,10 +166,10 @@ impl Cluster {
         if wipe {
             let tn = self.nodes.get_mut(&id).unwrap();
             let _ = std::fs::remove_dir_all(&tn.dir);
-            tn.machine = TestMachine::new(id);
+            tn.machine = TestMachine::new(id, self.pad);
         } else {
             // The log is re-applied from the last snapshot, so start from an empty machine.
-            self.nodes.get_mut(&id).unwrap().machine = TestMachine::new(id);
+            self.nodes.get_mut(&id).unwrap().machine = TestMachine::new(id, self.pad);
         }
         self.boot(id, None).await;
     }
@@ -201,4 +229,50 @@ impl Cluster {
             self.stop(id).await;
         }
     }
+}
+
+/// Minimal stderr tracing subscriber for debugging tests (`TEST_LOG=info|debug`).
+pub(crate) fn init_test_log() {
+    use std::fmt::Write as _;
+    use tracing::field::{Field, Visit};
+    use tracing::{span, Event, Level, Metadata, Subscriber};
+    struct Vis(String);
+    impl Visit for Vis {
+        fn record_debug(&mut self, f: &Field, v: &dyn std::fmt::Debug) {
+            let _ = write!(self.0, " {}={:?}", f.name(), v);
+        }
+    }
+    struct Sub(Level, Instant);
+    impl Subscriber for Sub {
+        fn enabled(&self, m: &Metadata<'_>) -> bool {
+            *m.level() <= self.0
+        }
+        fn new_span(&self, _: &span::Attributes<'_>) -> span::Id {
+            span::Id::from_u64(1)
+        }
+        fn record(&self, _: &span::Id, _: &span::Record<'_>) {}
+        fn record_follows_from(&self, _: &span::Id, _: &span::Id) {}
+        fn event(&self, e: &Event<'_>) {
+            let mut v = Vis(String::new());
+            e.record(&mut v);
+            let th = std::thread::current();
+            eprintln!(
+                "{:?} {} {} [{}]{}",
+                self.1.elapsed(),
+                e.metadata().level(),
+                e.metadata().target(),
+                th.name().unwrap_or("?"),
+                v.0
+            );
+        }
+        fn enter(&self, _: &span::Id) {}
+        fn exit(&self, _: &span::Id) {}
+    }
+    let level = match std::env::var("TEST_LOG").as_deref() {
+        Ok("debug") => Level::DEBUG,
+        Ok("info") => Level::INFO,
+        Ok("warn") => Level::WARN,
+        _ => return,
+    };
+    let _ = tracing::subscriber::set_global_default(Sub(level, Instant::now()));
 }

@@ -8,17 +8,62 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 openraft::declare_raft_types!(
-    /// openraft type configuration of the consensus layer: opaque byte payloads in,
-    /// opaque byte responses out.
+    /// openraft type configuration of the consensus layer. A Raft entry carries a batch of
+    /// opaque proposals (group commit at the proposal level, see `batcher`).
     pub TypeConfig:
-        D = Vec<u8>,
-        R = Vec<u8>,
+        D = Vec<Blob>,
+        R = Applied,
         NodeId = u64,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,
         SnapshotData = Cursor<Vec<u8>>,
         AsyncRuntime = openraft::TokioRuntime,
 );
+
+/// An opaque byte string that serde formats see as one `bytes` value, so bincode copies it
+/// in bulk instead of element by element (`Vec<u8>` serializes as a sequence of `u8`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Blob(pub Vec<u8>);
+
+impl serde::Serialize for Blob {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Blob {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Blob;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Blob, E> {
+                Ok(Blob(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<Blob, E> {
+                Ok(Blob(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Blob, A::Error> {
+                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+                while let Some(b) = seq.next_element()? {
+                    v.push(b);
+                }
+                Ok(Blob(v))
+            }
+        }
+        d.deserialize_byte_buf(V)
+    }
+}
+
+/// Result of applying one Raft entry: the machine index given to its first proposal and
+/// one response per proposal of the batch (empty for blank/membership entries).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Applied {
+    pub first: u64,
+    pub responses: Vec<Vec<u8>>,
+}
 
 /// Node identifier of a group member.
 pub type NodeId = u64;
@@ -33,6 +78,10 @@ pub type StorageError = openraft::StorageError<NodeId>;
 pub type Raft = openraft::Raft<TypeConfig>;
 
 /// The replicated state machine, provided by the caller (the certifier). Deterministic.
+///
+/// Indexes are positions in the replicated sequence of proposals: 1, 2, 3, ... without gaps
+/// and identical on every member. (They are not openraft's raw log indexes: a Raft entry
+/// carries a batch of proposals, and blank/membership entries carry none.)
 pub trait Machine: Send + Sync + 'static {
     /// Applies committed entry `index` (log order; entries at or below the last restored
     /// snapshot are not re-applied). Returns the response delivered to the proposer.

@@ -31,6 +31,8 @@ pub enum ClientError {
     Killed,
     #[error("Deadlock found when trying to get lock; try restarting transaction (grproxy certification conflict with the transaction at log index {0})")]
     CertificationConflict(u64),
+    #[error("Deadlock found when trying to get lock; try restarting transaction (grproxy: rolled back for a conflicting transaction of another member)")]
+    BruteForceAborted,
     #[error("grproxy cannot replicate this statement: {0}")]
     CannotReplicate(String),
     #[error("{1}")]
@@ -59,7 +61,7 @@ impl ClientError {
             ClientError::NotSupported(_) => (1235, "42000"),
             ClientError::Timeout => (1159, "08S01"),
             ClientError::Killed => (1927, "70100"),
-            ClientError::CertificationConflict(_) => (1213, "40001"),
+            ClientError::CertificationConflict(_) | ClientError::BruteForceAborted => (1213, "40001"),
             ClientError::CannotReplicate(_) => (3098, "HY000"),
             ClientError::Internal(code, _) => (*code, "HY000"),
             ClientError::MemberError(_) => (3100, "HY000"),
@@ -103,6 +105,7 @@ mod tests {
             ClientError::Timeout,
             ClientError::Killed,
             ClientError::CertificationConflict(9),
+            ClientError::BruteForceAborted,
             ClientError::CannotReplicate("x".into()),
             ClientError::Internal(1146, "no table".into()),
             ClientError::MemberError("e".into()),

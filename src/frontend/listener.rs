@@ -100,13 +100,14 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
         None => None,
     };
     let side = SidePool::new(&settings.backend, &settings.service_user, &settings.service_password);
+    let registry = Registry::default();
     let group = match settings.group.clone() {
-        Some(g) => Some(crate::replication::group::Group::start(g, side.pool()).await?),
+        Some(g) => Some(crate::replication::group::Group::start(g, side.pool(), Arc::new(registry.clone())).await?),
         None => None,
     };
     let context = Arc::new(Context {
         tls: tls_config.map(TlsAcceptor::from),
-        registry: Registry::default(),
+        registry,
         side,
         group,
         settings,

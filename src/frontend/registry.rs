@@ -4,7 +4,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
 use tokio::sync::Notify;
+
+use crate::replication::applier::LocalSessions;
+use crate::replication::txn::TableName;
 
 use super::errors::ClientError;
 
@@ -19,7 +24,28 @@ struct Inner {
 struct Entry {
     backend_id: u32,
     killed: Arc<Notify>,
+    control: Arc<SessionControl>,
 }
+
+/// What the replication applier may do to a session whose open transaction blocks a
+/// certified remote transaction (brute-force abort).
+#[derive(Default)]
+pub struct SessionControl {
+    /// Set by the applier: roll the open transaction back and answer 1213.
+    pub bf_abort: AtomicBool,
+    /// Wakes an idle session so it rolls back at once.
+    pub wake: Notify,
+    /// 0 idle, 1 a statement is at mysqld, 2 committing a certified transaction.
+    pub phase: AtomicU8,
+    /// A transaction is open on the session's connection.
+    pub in_txn: AtomicBool,
+    /// Tables written by the open transaction.
+    pub tables: Mutex<Vec<TableName>>,
+}
+
+pub const PHASE_IDLE: u8 = 0;
+pub const PHASE_BUSY: u8 = 1;
+pub const PHASE_COMMITTING: u8 = 2;
 
 /// Shared registry of sessions.
 #[derive(Clone, Default)]
@@ -32,6 +58,7 @@ pub struct Registration {
     registry: Registry,
     pub id: u32,
     pub killed: Arc<Notify>,
+    pub control: Arc<SessionControl>,
 }
 
 /// A counted login of one user; released on drop.
@@ -55,15 +82,18 @@ impl Registry {
     /// Publishes an authenticated session so KILL can reach it.
     pub fn register(&self, id: u32, backend_id: u32) -> Registration {
         let killed = Arc::new(Notify::new());
+        let control = Arc::new(SessionControl::default());
         let entry = Entry {
             backend_id,
             killed: killed.clone(),
+            control: control.clone(),
         };
         self.inner.lock().unwrap().sessions.insert(id, entry);
         Registration {
             registry: self.clone(),
             id,
             killed,
+            control,
         }
     }
 
@@ -90,6 +120,29 @@ impl Registry {
             registry: self.clone(),
             user: user.to_string(),
         })
+    }
+}
+
+impl LocalSessions for Registry {
+    fn brute_force(&self, tables: &[TableName], all: bool) -> Vec<u32> {
+        let g = self.inner.lock().unwrap();
+        let mut busy = Vec::new();
+        for e in g.sessions.values() {
+            let c = &e.control;
+            if !c.in_txn.load(Ordering::Acquire) || c.phase.load(Ordering::Acquire) == PHASE_COMMITTING {
+                continue;
+            }
+            let overlaps = all || c.tables.lock().unwrap().iter().any(|t| tables.contains(t));
+            if !overlaps {
+                continue;
+            }
+            c.bf_abort.store(true, Ordering::Release);
+            c.wake.notify_one();
+            if c.phase.load(Ordering::Acquire) == PHASE_BUSY {
+                busy.push(e.backend_id);
+            }
+        }
+        busy
     }
 }
 

@@ -151,9 +151,25 @@ impl Session {
             }
         }
         if !self.in_transaction() {
-            self.pending_snapshot = self.group().watermark();
+            self.pending_snapshot = self.snapshot_now().await;
         }
         Ok(true)
+    }
+
+    /// The snapshot for a transaction starting now: the applied watermark, once it covers this
+    /// session's own last commit (read-your-writes; otherwise the session's next transaction
+    /// would conflict with its own previous one).
+    async fn snapshot_now(&mut self) -> u64 {
+        let group = self.group().clone();
+        if group.watermark() < self.last_commit && !group.wait_applied(self.last_commit, Duration::from_secs(10)).await
+        {
+            tracing::warn!(
+                session = self.id,
+                index = self.last_commit,
+                "local apply lags behind this session's commit"
+            );
+        }
+        group.watermark()
     }
 
     /// Called after a forwarded statement: opens or closes the tracked transaction.
@@ -237,7 +253,7 @@ impl Session {
 
         let autocommit_statement = !self.in_transaction() && self.status & STATUS_AUTOCOMMIT != 0;
         if !self.in_transaction() {
-            self.pending_snapshot = self.group().watermark();
+            self.pending_snapshot = self.snapshot_now().await;
             self.internal("START TRANSACTION").await?;
             self.txn = Some(TxnState {
                 snapshot: self.pending_snapshot,
@@ -262,6 +278,14 @@ impl Session {
             None => Vec::new(),
         };
         let response = self.forward_buffered(packet, expect).await?;
+        if response.outcome.error.is_some() && self.control().bf_abort.swap(false, std::sync::atomic::Ordering::AcqRel)
+        {
+            // Interrupted by the applier (KILL QUERY) for a conflicting remote transaction.
+            self.internal("ROLLBACK").await?;
+            self.txn = None;
+            self.status &= !STATUS_IN_TRANS;
+            return self.reply_error(ClientError::BruteForceAborted).await;
+        }
         if response.outcome.error.is_some() {
             // The statement failed and changed nothing; mysqld rolled back the statement only.
             if autocommit_statement {
@@ -291,6 +315,7 @@ impl Session {
                 .await;
         }
         self.txn.as_mut().expect("open").rows.extend(captured.changes);
+        self.sync_control();
 
         if autocommit_statement {
             match self.commit_captured(None).await? {
@@ -363,8 +388,15 @@ impl Session {
                 return Ok(Some(ClientError::CommitUnknown(e.to_string())));
             }
         };
+        // The verdict decides; a brute-force mark set while waiting for it is moot now.
+        self.control()
+            .bf_abort
+            .store(false, std::sync::atomic::Ordering::Release);
         match verdict {
             Verdict::Commit => {
+                self.control()
+                    .phase
+                    .store(super::registry::PHASE_COMMITTING, std::sync::atomic::Ordering::Release);
                 if let Err(e) = self.internal(&marker_sql(index)).await {
                     let _ = report.send(LocalOutcome::Lost);
                     return Err(e);
@@ -447,6 +479,7 @@ impl Session {
         }
         let r = self.forward(packet, Expect::QueryResult).await;
         let _ = report.send(LocalOutcome::Committed);
+        self.last_commit = index;
         self.forget_schema();
         r.map(drop)
     }

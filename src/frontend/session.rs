@@ -83,6 +83,8 @@ pub struct Session {
     pub(crate) schema: Option<String>,
     /// `@@auto_increment_increment` of the session, when known.
     pub(crate) auto_inc: Option<u64>,
+    /// Log index of this session's last commit (its next snapshot must include it).
+    pub(crate) last_commit: u64,
 }
 
 impl Session {
@@ -105,6 +107,7 @@ impl Session {
             pending_snapshot: 0,
             schema: None,
             auto_inc: None,
+            last_commit: 0,
         }
     }
 
@@ -174,23 +177,106 @@ impl Session {
 
     async fn next_command(&mut self) -> Result<Option<Packet>, SessionEnd> {
         let killed = self.registration.killed.clone();
-        let read = async {
-            match self.ctx.settings.idle_timeout {
-                Some(t) => tokio::time::timeout(t, self.client.read_packet())
-                    .await
-                    .map_err(|_| SessionEnd::Refused(ClientError::Timeout))?,
-                None => self.client.read_packet().await,
+        let control = self.registration.control.clone();
+        loop {
+            enum Event {
+                Read(Result<Option<Packet>, SessionEnd>),
+                Killed,
+                Wake,
             }
-            .map_err(client_read_error)
-        };
-        tokio::select! {
-            r = read => r,
-            _ = killed.notified() => Err(SessionEnd::Refused(ClientError::Killed)),
+            let event = {
+                let read = async {
+                    match self.ctx.settings.idle_timeout {
+                        Some(t) => tokio::time::timeout(t, self.client.read_packet())
+                            .await
+                            .map_err(|_| SessionEnd::Refused(ClientError::Timeout))?,
+                        None => self.client.read_packet().await,
+                    }
+                    .map_err(client_read_error)
+                };
+                tokio::select! {
+                    r = read => Event::Read(r),
+                    _ = killed.notified() => Event::Killed,
+                    _ = control.wake.notified() => Event::Wake,
+                }
+            };
+            match event {
+                Event::Read(r) => return r,
+                Event::Killed => return Err(SessionEnd::Refused(ClientError::Killed)),
+                // A certified remote transaction needs this idle session's locks: roll back
+                // now; the client learns at its next statement.
+                Event::Wake => self.brute_force_rollback().await?,
+            }
         }
+    }
+
+    /// Rolls back a transaction the applier aborted (brute force), keeping the flag so the
+    /// client's next statement gets 1213.
+    pub(crate) async fn brute_force_rollback(&mut self) -> Result<(), SessionEnd> {
+        let control = self.registration.control.clone();
+        if control.bf_abort.load(std::sync::atomic::Ordering::Acquire) && (self.txn.is_some() || self.in_transaction())
+        {
+            let caps = self.caps;
+            crate::backend::internal::query(&mut self.backend, caps, "ROLLBACK")
+                .await
+                .map_err(|e| SessionEnd::Protocol(e.to_string()))?;
+            self.status &= !STATUS_IN_TRANS;
+            self.txn = None;
+            self.sync_control();
+        }
+        Ok(())
+    }
+
+    /// Publishes the session's transaction state for the applier.
+    pub(crate) fn sync_control(&self) {
+        use std::sync::atomic::Ordering;
+        let c = &self.registration.control;
+        c.in_txn
+            .store(self.txn.is_some() || self.in_transaction(), Ordering::Release);
+        let mut tables = c.tables.lock().unwrap();
+        match &self.txn {
+            Some(t) => {
+                tables.clone_from(&t.tables);
+            }
+            None => tables.clear(),
+        }
+    }
+
+    pub(crate) fn control(&self) -> &std::sync::Arc<super::registry::SessionControl> {
+        &self.registration.control
     }
 
     /// Handles one command; `Ok(false)` means the client quit.
     async fn dispatch(&mut self, packet: Packet) -> Result<bool, SessionEnd> {
+        use super::registry::{PHASE_BUSY, PHASE_IDLE};
+        use std::sync::atomic::Ordering;
+        if !self.replicating() {
+            return self.dispatch_command(packet).await;
+        }
+        let control = self.registration.control.clone();
+        if control.bf_abort.swap(false, Ordering::AcqRel) {
+            let was_open = self.txn.is_some() || self.in_transaction();
+            control.bf_abort.store(true, Ordering::Release);
+            self.brute_force_rollback().await?;
+            control.bf_abort.store(false, Ordering::Release);
+            let is_rollback = packet.first() == Some(COM_QUERY)
+                && matches!(
+                    sql::classify_bytes(&packet.payload[1..]).detail,
+                    Detail::Rollback { .. }
+                );
+            if was_open && !is_rollback && packet.first() != Some(COM_QUIT) {
+                self.reply_error(ClientError::BruteForceAborted).await?;
+                return Ok(true);
+            }
+        }
+        control.phase.store(PHASE_BUSY, Ordering::Release);
+        let r = self.dispatch_command(packet).await;
+        self.sync_control();
+        control.phase.store(PHASE_IDLE, Ordering::Release);
+        r
+    }
+
+    async fn dispatch_command(&mut self, packet: Packet) -> Result<bool, SessionEnd> {
         if packet.seq != 0 {
             return Err(SessionEnd::Refused(ClientError::Malformed));
         }
@@ -304,6 +390,13 @@ impl Session {
             return self.forward(packet, Expect::QueryResult).await.map(drop);
         };
         let text = String::from_utf8_lossy(&packet.payload[1..][statements[0].clone()]).into_owned();
+        self.statement_in_group(packet, &text, class).await
+    }
+
+    /// One statement on a group member, sent as COM_QUERY or as COM_STMT_EXECUTE (then `text`
+    /// is the prepared text, with parameters substituted for DML). The client's packet is what
+    /// is forwarded.
+    async fn statement_in_group(&mut self, packet: &Packet, text: &str, class: &Classified) -> Result<(), SessionEnd> {
         match (&class.kind, &class.detail) {
             (_, Detail::LoadData { .. }) | (_, Detail::Call) => {
                 let e = ClientError::CannotReplicate("LOAD DATA and CALL are not replicated yet".into());
@@ -313,7 +406,7 @@ impl Session {
                 if !self.before_statement(class).await? {
                     return Ok(());
                 }
-                return self.replicated_dml(packet, &text, Expect::QueryResult).await;
+                return self.replicated_dml(packet, text, Expect::QueryResult).await;
             }
             (_, Detail::Commit { .. }) => return self.replicated_commit(packet).await,
             (_, Detail::RollbackToSavepoint { .. }) if self.txn.as_ref().is_some_and(|t| !t.rows.is_empty()) => {
@@ -330,7 +423,7 @@ impl Session {
                 if !self.before_statement(class).await? {
                     return Ok(());
                 }
-                return self.replicated_ddl(packet, &text, class).await;
+                return self.replicated_ddl(packet, text, class).await;
             }
             (sql::StatementKind::Unsupported, Detail::Unknown) => {
                 let e = ClientError::CannotReplicate("statement the classifier cannot place".into());
@@ -357,14 +450,10 @@ impl Session {
             return self.forward(packet, Expect::QueryResult).await.map(drop);
         };
         let long_data = std::mem::take(&mut info.long_data);
-        if info.class.kind != sql::StatementKind::Dml {
-            let class = info.class.clone();
-            if !self.before_statement(&class).await? {
-                return Ok(());
-            }
-            self.forward(packet, Expect::QueryResult).await?;
-            self.after_statement();
-            return Ok(());
+        let class = info.class.clone();
+        if class.kind != sql::StatementKind::Dml {
+            let text = info.sql.clone();
+            return self.statement_in_group(packet, &text, &class).await;
         }
         let no_backslash = self.status & 0x0200 != 0;
         let values = crate::replication::params::decode_execute(
@@ -377,7 +466,6 @@ impl Session {
             Ok(v) => crate::replication::params::substitute(&info.sql, &v, no_backslash),
             Err(_) => None,
         };
-        let class = info.class.clone();
         let Some(sql_text) = sql_text else {
             return self
                 .reply_error(ClientError::CannotReplicate(
@@ -385,10 +473,7 @@ impl Session {
                 ))
                 .await;
         };
-        if !self.before_statement(&class).await? {
-            return Ok(());
-        }
-        self.replicated_dml(packet, &sql_text, Expect::QueryResult).await
+        self.statement_in_group(packet, &sql_text, &class).await
     }
 
     /// Forwards a client packet unchanged and relays the whole response.

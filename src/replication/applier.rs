@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use super::capture::ident;
 use super::certifier::Verdict;
 use super::metadata::MetadataCache;
-use super::txn::{Ddl, Entry, RowChange, Txn, Value};
+use super::txn::{Ddl, Entry, RowChange, TableName, Txn, Value};
 
 /// Schema and table of the applied-index markers.
 pub const MARKER_SCHEMA: &str = "grproxy";
@@ -61,6 +61,13 @@ impl PendingLocal {
     }
 }
 
+/// The proxy's sessions, as the applier sees them: open local transactions that may block a
+/// certified remote one are marked aborted (their clients get 1213); the backend threads of
+/// those in the middle of a statement are returned so the applier can `KILL QUERY` them.
+pub trait LocalSessions: Send + Sync {
+    fn brute_force(&self, tables: &[TableName], all: bool) -> Vec<u32>;
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApplierState {
     Online,
@@ -76,6 +83,7 @@ pub struct Applier {
     /// The entry the applier is working on: everything before it is applied.
     pub reached: watch::Sender<u64>,
     pub state: watch::Sender<ApplierState>,
+    pub sessions: Option<Arc<dyn LocalSessions>>,
 }
 
 /// Creates the marker table if needed and returns the indexes already applied: everything up
@@ -143,8 +151,7 @@ impl Applier {
                         }
                     }
                 }
-                let conn = self.connection(conn).await?;
-                replay(conn, c.index, t).await
+                self.replay_winning(conn, c.index, t).await
             }
             (Entry::Ddl(d), _) => {
                 if d.origin == self.member_id {
@@ -174,13 +181,49 @@ impl Applier {
             c.query_drop(
                 "SET SESSION time_zone = '+00:00', \
                  sql_mode = 'STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', \
-                 innodb_lock_wait_timeout = 50",
+                 innodb_lock_wait_timeout = 1",
             )
             .await
             .map_err(|e| e.to_string())?;
             *conn = Some(c);
         }
         Ok(conn.as_mut().expect("just set"))
+    }
+
+    /// Replays a certified transaction; it never waits on an undecided local one: on a lock
+    /// wait timeout or deadlock, the local transactions that may hold its rows are aborted
+    /// (brute force) and the replay is retried.
+    async fn replay_winning(&self, conn: &mut Option<mysql_async::Conn>, index: u64, t: &Txn) -> Result<(), String> {
+        let mut attempt = 0u32;
+        loop {
+            let c = self.connection(conn).await?;
+            match replay(c, index, t).await {
+                Ok(()) => return Ok(()),
+                Err(ReplayError {
+                    code: Some(1205 | 1213),
+                    message,
+                }) if attempt < 100 => {
+                    attempt += 1;
+                    let all = attempt > 3;
+                    let victims = self
+                        .sessions
+                        .as_ref()
+                        .map(|s| s.brute_force(&t.tables, all))
+                        .unwrap_or_default();
+                    tracing::debug!(
+                        index,
+                        attempt,
+                        ?victims,
+                        "replay blocked ({message}); aborting local transactions"
+                    );
+                    for thread in victims {
+                        let _ = c.query_drop(format!("KILL QUERY {thread}")).await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(20 * attempt.min(10) as u64)).await;
+                }
+                Err(e) => return Err(e.message),
+            }
+        }
     }
 
     /// Drops markers far below the watermark, keeping the newest ones.
@@ -254,25 +297,48 @@ pub fn marker_sql(index: u64) -> String {
 }
 
 /// Replays one transaction's row images, each statement checked to touch exactly one row.
-pub async fn replay(conn: &mut mysql_async::Conn, index: u64, t: &Txn) -> Result<(), String> {
+pub async fn replay(conn: &mut mysql_async::Conn, index: u64, t: &Txn) -> Result<(), ReplayError> {
+    let plain = |m: String| ReplayError { code: None, message: m };
     let mut tx = conn
         .start_transaction(TxOpts::default())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| ReplayError::new(e, String::new()))?;
     for (n, change) in t.rows.iter().enumerate() {
-        let (sql, params) = statement(t, change)?;
+        let (sql, params) = statement(t, change).map_err(plain)?;
         tx.exec_drop(sql.as_str(), Params::Positional(params))
             .await
-            .map_err(|e| format!("row change {n}: {e} ({sql})"))?;
+            .map_err(|e| ReplayError::new(e, format!("row change {n} ({sql}): ")))?;
         if tx.affected_rows() != 1 {
-            return Err(format!(
+            return Err(plain(format!(
                 "row change {n} touched {} rows instead of 1 ({sql})",
                 tx.affected_rows()
-            ));
+            )));
         }
     }
-    tx.exec_drop(marker_sql(index), ()).await.map_err(|e| e.to_string())?;
-    tx.commit().await.map_err(|e| e.to_string())
+    tx.exec_drop(marker_sql(index), ())
+        .await
+        .map_err(|e| ReplayError::new(e, String::new()))?;
+    tx.commit().await.map_err(|e| ReplayError::new(e, String::new()))
+}
+
+/// Why a replay failed: the server error code when there is one.
+#[derive(Debug)]
+pub struct ReplayError {
+    pub code: Option<u16>,
+    pub message: String,
+}
+
+impl ReplayError {
+    fn new(e: mysql_async::Error, context: String) -> Self {
+        let code = match &e {
+            mysql_async::Error::Server(s) => Some(s.code),
+            _ => None,
+        };
+        ReplayError {
+            code,
+            message: format!("{context}{e}"),
+        }
+    }
 }
 
 /// The statement replaying one row change, with its parameters.

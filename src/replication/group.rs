@@ -107,7 +107,11 @@ pub struct Group {
 
 impl Group {
     /// Joins (or bootstraps) the group and starts certifying and applying.
-    pub async fn start(s: GroupSettings, pool: mysql_async::Pool) -> Result<Arc<Group>, GroupError> {
+    pub async fn start(
+        s: GroupSettings,
+        pool: mysql_async::Pool,
+        sessions: Arc<dyn applier::LocalSessions>,
+    ) -> Result<Arc<Group>, GroupError> {
         let (base, markers) = applier::load_applied(&pool).await?;
         let position = s.members.keys().position(|&m| m == s.member_id).unwrap_or(0) as u64 + 1;
         configure_auto_increment(&pool, s.members.len() as u64, position).await?;
@@ -129,6 +133,7 @@ impl Group {
             watermark: wm_tx,
             reached: reached_tx,
             state: state_tx,
+            sessions: Some(sessions),
         };
         tokio::spawn(applier.run(rx, base, markers));
         let listener = s.listener.as_ref().and_then(|l| l.lock().unwrap().take());

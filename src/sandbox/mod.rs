@@ -33,20 +33,19 @@ pub fn mysqld_port(port: u16, i: u16) -> u16 {
     port + 100 + i - 1
 }
 
+/// The group peer (Raft) port of node `i` when proxies start at `port`.
+pub fn peer_port(port: u16, i: u16) -> u16 {
+    port + 200 + i - 1
+}
+
 pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
     if o.nodes == 0 {
         bail!("--nodes must be at least 1");
     }
-    if o.nodes > 1 {
-        eprintln!(
-            "note: group replication is not built yet; these {} nodes are independent proxies",
-            o.nodes
-        );
-    }
     std::fs::create_dir_all(&o.dir).with_context(|| format!("creating {}", o.dir.display()))?;
     let dir = o.dir.canonicalize()?;
     for i in 1..=o.nodes {
-        for p in [o.port + i - 1, mysqld_port(o.port, i)] {
+        for p in [o.port + i - 1, mysqld_port(o.port, i), peer_port(o.port, i)] {
             if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() && !already_ours(&node_dir(&dir, i)) {
                 bail!("port {p} on 127.0.0.1 is taken; pick another --port");
             }
@@ -68,10 +67,24 @@ pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
             let svc_file = nd.join("service.password");
             write_private(&svc_file, &svc_password)?;
             let cfg = nd.join("grproxy.yaml");
-            std::fs::write(&cfg, proxy_config(proxy_port, &layout, &nd, &svc_file))?;
-            start_proxy(&nd, &cfg, proxy_port)?;
+            let mut text = proxy_config(proxy_port, &layout, &nd, &svc_file);
+            if o.nodes > 1 {
+                text.push_str(&group_config(o, i, &nd));
+            }
+            std::fs::write(&cfg, text)?;
         }
         endpoints.push((i, proxy_port, layout));
+    }
+    // Members start together so the group can elect a leader.
+    for (i, port, _) in &endpoints {
+        let nd = node_dir(&dir, *i);
+        if !already_ours(&nd) {
+            spawn_proxy(&nd, &nd.join("grproxy.yaml"))?;
+        }
+        let _ = port;
+    }
+    for (i, port, _) in &endpoints {
+        wait_proxy(&node_dir(&dir, *i), *port)?;
     }
     println!("grproxy sandbox is up in {}", dir.display());
     for (i, port, l) in &endpoints {
@@ -187,7 +200,18 @@ fn proxy_config(port: u16, l: &MysqldLayout, nd: &Path, svc_file: &Path) -> Stri
     )
 }
 
-fn start_proxy(nd: &Path, cfg: &Path, port: u16) -> anyhow::Result<()> {
+fn group_config(o: &UpOptions, i: u16, nd: &Path) -> String {
+    let mut s = format!(
+        "group:\n  member_id: {i}\n  data_dir: \"{}\"\n  members:\n",
+        nd.join("raft").display()
+    );
+    for m in 1..=o.nodes {
+        s.push_str(&format!("    {m}: \"127.0.0.1:{}\"\n", peer_port(o.port, m)));
+    }
+    s
+}
+
+fn spawn_proxy(nd: &Path, cfg: &Path) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
     let log = std::fs::File::create(nd.join("grproxy.log"))?;
     let child = Command::new(std::env::current_exe()?)
@@ -201,6 +225,10 @@ fn start_proxy(nd: &Path, cfg: &Path, port: u16) -> anyhow::Result<()> {
         .spawn()
         .context("starting grproxy")?;
     std::fs::write(nd.join("grproxy.pid"), child.id().to_string())?;
+    Ok(())
+}
+
+fn wait_proxy(nd: &Path, port: u16) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {

@@ -121,6 +121,8 @@ pub fn server_args(l: &MysqldLayout, extra: &[String]) -> Vec<String> {
         "--character-set-server=utf8mb4".into(),
         "--collation-server=utf8mb4_general_ci".into(),
         "--local-infile=1".into(),
+        // Consecutive auto-increment values for multi-row inserts (capture relies on it).
+        "--innodb-autoinc-lock-mode=1".into(),
     ];
     if is_root() {
         args.push("--user=root".into());

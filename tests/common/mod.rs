@@ -151,9 +151,7 @@ impl TestGroup {
         use grproxy::replication::group::GroupSettings;
         use std::collections::BTreeMap;
         use std::sync::{Arc, Mutex};
-        let mysqlds: Vec<Mysqld> = (0..n)
-            .map(|_| Mysqld::start_with(&["--innodb-autoinc-lock-mode=1"]))
-            .collect();
+        let mysqlds: Vec<Mysqld> = (0..n).map(|_| Mysqld::start()).collect();
         let listeners: Vec<std::net::TcpListener> = (0..n)
             .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
             .collect();
