@@ -123,8 +123,7 @@ impl Applier {
             let _ = self.reached.send(c.index);
             let already = applied_above.remove(&c.index);
             if !already {
-                if let Err(e) = self.apply_one(&mut conn, &c).await {
-                    let msg = format!("cannot apply log index {}: {e}", c.index);
+                if let Err(msg) = self.apply_retrying(&mut conn, &c).await {
                     tracing::error!("{msg}; this member stops applying (state ERROR)");
                     let _ = self.state.send(ApplierState::Error(msg));
                     return;
@@ -138,6 +137,47 @@ impl Applier {
                 self.compact(watermark).await;
             }
         }
+    }
+
+    /// Applies one entry. While mysqld is unreachable (restarting after a crash) it waits and
+    /// tries again, checking the marker first (the entry may have committed just before the
+    /// connection broke). An error with mysqld up is retried twice, then is final.
+    async fn apply_retrying(&self, conn: &mut Option<mysql_async::Conn>, c: &Certified) -> Result<(), String> {
+        let mut failures = 0;
+        loop {
+            let err = match self.apply_one(conn, c).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            *conn = None;
+            loop {
+                match self.marker_present(c.index).await {
+                    Ok(true) => return Ok(()),
+                    Ok(false) => break,
+                    Err(e) => {
+                        tracing::warn!(index = c.index, error = %e, "mysqld unreachable; the applier waits for it");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            failures += 1;
+            if failures >= 3 {
+                return Err(format!("cannot apply log index {}: {err}", c.index));
+            }
+            tracing::warn!(index = c.index, error = %err, "apply failed; retrying");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn marker_present(&self, index: u64) -> Result<bool, mysql_async::Error> {
+        let mut c = self.pool.get_conn().await?;
+        let sql = format!(
+            "SELECT COUNT(*) FROM {}.{} WHERE idx = ?",
+            ident(MARKER_SCHEMA),
+            ident(MARKER_TABLE)
+        );
+        let n: Option<i64> = c.exec_first(sql, (index,)).await?;
+        Ok(n.unwrap_or(0) > 0)
     }
 
     async fn apply_one(&self, conn: &mut Option<mysql_async::Conn>, c: &Certified) -> Result<(), String> {

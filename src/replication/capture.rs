@@ -77,6 +77,10 @@ impl ImageShape {
                 let col = &self.meta.columns[c];
                 if col.data_type == "timestamp" {
                     format!("CONVERT_TZ({}, @@session.time_zone, '+00:00')", ident(&col.name))
+                } else if col.data_type == "float" {
+                    // FLOAT prints with 6 significant digits; its exact value fits a DOUBLE,
+                    // which prints round-trip exact.
+                    format!("CAST({} AS DOUBLE)", ident(&col.name))
                 } else {
                     ident(&col.name)
                 }
