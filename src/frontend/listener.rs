@@ -170,7 +170,8 @@ async fn accept_loop(
         }
     }
     sessions.shutdown().await;
-    ctx.side.clone().disconnect().await;
+    // The replication applier keeps a side connection for the process lifetime; do not wait on it.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ctx.side.clone().disconnect()).await;
 }
 
 async fn accept_tcp(l: &Option<TcpListener>) -> std::io::Result<(BoxStream, bool, String)> {
