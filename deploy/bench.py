@@ -5,9 +5,12 @@ Starts its own sandbox (mariadbd + grproxy, same mysqld settings as the tests: I
 innodb_flush_log_at_trx_commit=1, binlog off), prepares the sysbench tables, runs each
 workload against each system, and prints a Markdown table (also written as JSON).
 
-  deploy/bench.py --short            # about 2 minutes
+  deploy/bench.py --short            # a few minutes
   deploy/bench.py --time 60          # full: 60 s per run
-Options: --threads N, --workloads a,b, --table-size N, --out DIR.
+Options: --threads N, --workloads a,b, --systems direct,proxy,group-1w,group-3w,
+--table-size N, --out DIR. Systems: `direct` (one mariadbd), `proxy` (grproxy in front of
+it), `group-1w` (3-member grproxy group, every connection on member 1), `group-3w`
+(connections spread over the three members).
 """
 import argparse
 import atexit
@@ -37,7 +40,7 @@ def port_free(p):
 
 def pick_base_port():
     for base in range(23000, 60000, 250):
-        if all(port_free(base + i) for i in (0, 1, 2, 100, 101, 102)):
+        if all(port_free(base + i) for i in (0, 1, 2, 100, 101, 102, 300, 301, 302, 400, 401, 402, 500, 501, 502)):
             return base
     sys.exit("no free port range found")
 
@@ -57,7 +60,29 @@ def proc_peak_rss_mb(pid):
     return 0.0
 
 
-def sysbench(workload, port, args, action, extra=()):
+def prepare_db(port, args):
+    subprocess.run(["mariadb", "--no-defaults", "-h127.0.0.1", f"-P{port}", "-uroot", "--skip-ssl",
+                    "-e", "CREATE DATABASE sbtest"], check=True)
+    sysbench("oltp_read_write", [port], args, "prepare", [f"--threads={min(args.tables, 4)}"])
+
+
+def wait_converged(mysqld_ports, tables):
+    """Waits until the members' sysbench tables have equal checksums."""
+    names = ", ".join(f"sbtest.sbtest{i}" for i in range(1, tables + 1))
+    for _ in range(600):
+        sums = set()
+        for p in mysqld_ports:
+            r = subprocess.run(["mariadb", "--no-defaults", "-h127.0.0.1", f"-P{p}", "-uroot", "--skip-ssl", "-N",
+                                "-e", f"CHECKSUM TABLE {names}"], capture_output=True, text=True)
+            sums.add(r.stdout)
+        if len(sums) == 1:
+            return
+        time.sleep(1)
+    sys.exit("group members did not converge after prepare")
+
+
+def sysbench(workload, ports, args, action, extra=()):
+    port = ",".join(str(p) for p in ports)
     cmd = ["sysbench", workload, "--db-driver=mysql", "--mysql-host=127.0.0.1", f"--mysql-port={port}",
            "--mysql-user=root", "--mysql-password=", "--mysql-db=sbtest", "--mysql-ssl=off",
            f"--tables={args.tables}", f"--table-size={args.table_size}", *extra, action]
@@ -89,6 +114,7 @@ def main():
     ap.add_argument("--tables", type=int, default=4)
     ap.add_argument("--table-size", type=int, default=100000)
     ap.add_argument("--workloads", default="oltp_point_select,oltp_read_write")
+    ap.add_argument("--systems", default="direct,proxy,group-1w,group-3w")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
     args = ap.parse_args()
     if args.short:
@@ -98,40 +124,56 @@ def main():
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     work = tempfile.mkdtemp(prefix="grproxy-bench-")
     base = pick_base_port()
+    wanted = args.systems.split(",")
+    single, group = os.path.join(work, "single"), os.path.join(work, "group")
 
     def teardown(*_):
-        subprocess.run([BIN, "sandbox", "down", "--dir", work], capture_output=True)
+        for d in (single, group):
+            if os.path.isdir(d):
+                subprocess.run([BIN, "sandbox", "down", "--dir", d], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
     atexit.register(teardown)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sys.exit(130))
 
-    subprocess.run([BIN, "sandbox", "up", "--nodes", "1", "--dir", work, "--port", str(base)], check=True,
-                   stdout=subprocess.DEVNULL)
-    proxy_pid = int(open(os.path.join(work, "node1", "grproxy.pid")).read())
-    systems = {"direct": base + 100, "proxy": base}
-    subprocess.run(["mariadb", "--no-defaults", "-h127.0.0.1", f"-P{base + 100}", "-uroot", "--skip-ssl",
-                    "-e", "CREATE DATABASE sbtest"], check=True)
-    sysbench("oltp_read_write", base + 100, args, "prepare", [f"--threads={min(args.tables, 4)}"])
+    systems = {}  # name -> (ports, proxy pids)
+    if {"direct", "proxy"} & set(wanted):
+        subprocess.run([BIN, "sandbox", "up", "--nodes", "1", "--dir", single, "--port", str(base)], check=True,
+                       stdout=subprocess.DEVNULL)
+        pid = int(open(os.path.join(single, "node1", "grproxy.pid")).read())
+        systems["direct"] = ([base + 100], [])
+        systems["proxy"] = ([base], [pid])
+        prepare_db(base + 100, args)
+    if {"group-1w", "group-3w"} & set(wanted):
+        gbase = base + 300
+        subprocess.run([BIN, "sandbox", "up", "--nodes", "3", "--dir", group, "--port", str(gbase)], check=True,
+                       stdout=subprocess.DEVNULL)
+        pids = [int(open(os.path.join(group, f"node{i}", "grproxy.pid")).read()) for i in (1, 2, 3)]
+        systems["group-1w"] = ([gbase], pids)
+        systems["group-3w"] = ([gbase, gbase + 1, gbase + 2], pids)
+        prepare_db(gbase, args)
+        wait_converged([gbase + 100, gbase + 101, gbase + 102], args.tables)
+    systems = {k: v for k, v in systems.items() if k in wanted}
 
     rows = []
     for wl in args.workloads.split(","):
-        # Warm the buffer pool and both paths before measuring.
-        for port in systems.values():
-            sysbench(wl, port, args, "run", ["--threads=4", "--time=3"])
-        for name, port in systems.items():
-            cpu0 = proc_cpu_seconds(proxy_pid)
-            out = sysbench(wl, port, args, "run", [f"--threads={args.threads}", f"--time={args.time}",
-                                                   "--report-interval=0", "--db-ps-mode=auto"])
-            cpu = proc_cpu_seconds(proxy_pid) - cpu0
+        # Warm the buffer pool and every path before measuring.
+        for ports, _ in systems.values():
+            sysbench(wl, ports, args, "run", ["--threads=4", "--time=3"])
+        for name, (ports, pids) in systems.items():
+            cpu0 = sum(proc_cpu_seconds(p) for p in pids)
+            out = sysbench(wl, ports, args, "run", [f"--threads={args.threads}", f"--time={args.time}",
+                                                    "--report-interval=0", "--db-ps-mode=auto"])
+            cpu = sum(proc_cpu_seconds(p) for p in pids) - cpu0
             r = parse(out)
             r.update(system=name, workload=wl, threads=args.threads, seconds=args.time)
-            if name == "proxy":
+            if pids:
                 r["proxy_cpu_s"] = round(cpu, 2)
                 r["proxy_cpu_us_per_query"] = round(cpu * 1e6 / max(r["queries"], 1), 1)
-                r["proxy_peak_rss_mb"] = round(proc_peak_rss_mb(proxy_pid), 1)
+                r["proxy_peak_rss_mb"] = round(max(proc_peak_rss_mb(p) for p in pids), 1)
             rows.append(r)
-            print(f"  {wl:20} {name:8} tps={r['tps']:.1f} qps={r['qps']:.1f} p95={r['p95_ms']}ms", file=sys.stderr)
+            print(f"  {wl:20} {name:9} tps={r['tps']:.1f} qps={r['qps']:.1f} p95={r['p95_ms']}ms "
+                  f"err/s={r['errors_per_s']}", file=sys.stderr)
 
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "bench.json"), "w") as f:
@@ -140,9 +182,9 @@ def main():
     lines = ["| workload | system | TPS | QPS | p95 ms | errors/s | ratio to direct | proxy CPU µs/query | proxy peak RSS MB |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        d = direct[r["workload"]]
+        d = direct.get(r["workload"])
         key = "qps" if r["workload"] == "oltp_point_select" else "tps"
-        ratio = r[key] / d[key] if d[key] else 0
+        ratio = r[key] / d[key] if d and d[key] else 0
         lines.append(f"| {r['workload']} | {r['system']} | {r['tps']:.1f} | {r['qps']:.1f} | {r['p95_ms']:.2f} | "
                      f"{r['errors_per_s']:.2f} | {ratio:.2f} ({key.upper()}) | {r.get('proxy_cpu_us_per_query', '')} | "
                      f"{r.get('proxy_peak_rss_mb', '')} |")
