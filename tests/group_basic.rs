@@ -341,3 +341,81 @@ async fn sysbench_across_all_members_converges() {
         assert!(sums.iter().all(|s| *s == sums[0]), "{t}: {sums:?}");
     }
 }
+
+/// A certified remote transaction does not wait for an idle local transaction holding its
+/// row: the local one is rolled back (brute force) and its client gets 1213.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn remote_winner_aborts_an_idle_local_lock_holder() {
+    let g = TestGroup::start(3).await;
+    setup(&g).await;
+    let mut local = g.conn(1).await;
+    local.query_drop("BEGIN").await.unwrap();
+    local
+        .query_drop("UPDATE app.t SET v = v + 1 WHERE id = 1")
+        .await
+        .unwrap();
+    // Member 1 commits a write to the same row; member 2's applier needs the lock.
+    let mut remote = g.conn(0).await;
+    let started = std::time::Instant::now();
+    remote
+        .query_drop("UPDATE app.t SET v = 500 WHERE id = 1")
+        .await
+        .unwrap();
+    g.converge().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the applier was not held up for long"
+    );
+    let e = local
+        .query_drop("UPDATE app.t SET v = v + 1 WHERE id = 2")
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), 1213, "{e}");
+    local.query_drop("ROLLBACK").await.unwrap();
+    local.ping().await.unwrap();
+    for m in 0..3 {
+        let mut c = g.conn(m).await;
+        let v: Option<i32> = c.query_first("SELECT v FROM app.t WHERE id = 1").await.unwrap();
+        assert_eq!(v, Some(500), "member {m}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn upserts_replace_and_ignore_replicate() {
+    let g = TestGroup::start(3).await;
+    setup(&g).await;
+    let mut c = g.conn(2).await;
+    c.query_drop("INSERT IGNORE INTO app.t VALUES (1, 0, 'zz'), (3, 30, 'c')")
+        .await
+        .unwrap();
+    assert_eq!(c.affected_rows(), 1);
+    c.query_drop("INSERT INTO app.t VALUES (2, 0, 'b2') ON DUPLICATE KEY UPDATE v = v + 100, u = VALUES(u)")
+        .await
+        .unwrap();
+    c.query_drop("INSERT INTO app.t VALUES (4, 40, 'd') ON DUPLICATE KEY UPDATE v = 0")
+        .await
+        .unwrap();
+    // REPLACE that collides on the unique key of another row: that row is deleted.
+    c.query_drop("REPLACE INTO app.t VALUES (5, 50, 'a')").await.unwrap();
+    c.exec_drop("REPLACE INTO app.t (id, v, u) VALUES (?, ?, ?)", (3, 33, "c"))
+        .await
+        .unwrap();
+    g.converge().await;
+    let mut images = Vec::new();
+    for m in 0..3 {
+        let mut d = g.conn(m).await;
+        let rows: Vec<(i32, i32, Option<String>)> = d.query("SELECT id, v, u FROM app.t ORDER BY id").await.unwrap();
+        images.push(rows);
+    }
+    assert_eq!(
+        images[0],
+        vec![
+            (2, 120, Some("b2".into())),
+            (3, 33, Some("c".into())),
+            (4, 40, Some("d".into())),
+            (5, 50, Some("a".into()))
+        ]
+    );
+    assert_eq!(images[0], images[1]);
+    assert_eq!(images[0], images[2]);
+}

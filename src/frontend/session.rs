@@ -85,6 +85,8 @@ pub struct Session {
     pub(crate) auto_inc: Option<u64>,
     /// Log index of this session's last commit (its next snapshot must include it).
     pub(crate) last_commit: u64,
+    /// The open transaction was rolled back for a remote winner; the client is told next.
+    pub(crate) bf_rolled_back: bool,
 }
 
 impl Session {
@@ -108,6 +110,7 @@ impl Session {
             schema: None,
             auto_inc: None,
             last_commit: 0,
+            bf_rolled_back: false,
         }
     }
 
@@ -222,6 +225,7 @@ impl Session {
                 .map_err(|e| SessionEnd::Protocol(e.to_string()))?;
             self.status &= !STATUS_IN_TRANS;
             self.txn = None;
+            self.bf_rolled_back = true;
             self.sync_control();
         }
         Ok(())
@@ -255,16 +259,17 @@ impl Session {
         }
         let control = self.registration.control.clone();
         if control.bf_abort.swap(false, Ordering::AcqRel) {
-            let was_open = self.txn.is_some() || self.in_transaction();
             control.bf_abort.store(true, Ordering::Release);
             self.brute_force_rollback().await?;
             control.bf_abort.store(false, Ordering::Release);
+        }
+        if std::mem::take(&mut self.bf_rolled_back) {
             let is_rollback = packet.first() == Some(COM_QUERY)
                 && matches!(
                     sql::classify_bytes(&packet.payload[1..]).detail,
                     Detail::Rollback { .. }
                 );
-            if was_open && !is_rollback && packet.first() != Some(COM_QUIT) {
+            if !is_rollback && packet.first() != Some(COM_QUIT) {
                 self.reply_error(ClientError::BruteForceAborted).await?;
                 return Ok(true);
             }
