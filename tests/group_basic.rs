@@ -419,3 +419,38 @@ async fn upserts_replace_and_ignore_replicate() {
     assert_eq!(images[0], images[1]);
     assert_eq!(images[0], images[2]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn key_changing_updates_and_insert_select_replicate() {
+    let g = TestGroup::start(3).await;
+    setup(&g).await;
+    let mut c = g.conn(1).await;
+    c.query_drop("UPDATE app.t SET id = id + 100, v = v + 1 WHERE id <= 2")
+        .await
+        .unwrap();
+    c.query_drop("CREATE TABLE app.auto (id INT AUTO_INCREMENT PRIMARY KEY, src INT)")
+        .await
+        .unwrap();
+    c.query_drop("INSERT INTO app.auto (src) SELECT id FROM app.t")
+        .await
+        .unwrap();
+    assert_eq!(c.affected_rows(), 2);
+    c.query_drop("INSERT INTO app.t (id, v) SELECT id + 1000, v FROM app.t WHERE id > 100")
+        .await
+        .unwrap();
+    c.exec_drop("UPDATE app.t SET id = ? WHERE id = ?", (7, 1101))
+        .await
+        .unwrap();
+    g.converge().await;
+    let mut images = Vec::new();
+    for m in 0..3 {
+        let mut d = g.conn(m).await;
+        let t: Vec<(i32, i32)> = d.query("SELECT id, v FROM app.t ORDER BY id").await.unwrap();
+        let a: Vec<(i32, i32)> = d.query("SELECT id, src FROM app.auto ORDER BY id").await.unwrap();
+        images.push((t, a));
+    }
+    assert_eq!(images[0].0, vec![(7, 11), (101, 11), (102, 21), (1102, 21)]);
+    assert_eq!(images[0].1.len(), 2);
+    assert_eq!(images[0], images[1]);
+    assert_eq!(images[0], images[2]);
+}

@@ -246,7 +246,7 @@ impl Session {
         }
         let shape = ImageShape::new(meta);
         let table_ref = capture::table_ref_text(sql_text, info.verb).unwrap_or_else(|| shape.qualified());
-        let plan = match DmlPlan::new(shape, &info, &table_ref) {
+        let mut plan = match DmlPlan::new(shape, &info, &table_ref) {
             Ok(p) => p,
             Err(e) => return self.reply_error(ClientError::CannotReplicate(e.to_string())).await,
         };
@@ -277,6 +277,27 @@ impl Session {
             },
             None => Vec::new(),
         };
+        if let Some((sql, _)) = plan.select_keys().cloned() {
+            match self.internal_try(&sql).await? {
+                Ok(r) => plan.set_selected_keys(&r.rows),
+                Err((code, msg)) => {
+                    return self
+                        .abandon_statement(autocommit_statement, ClientError::Internal(code, msg))
+                        .await
+                }
+            }
+        }
+        let rekey = match plan.new_keys_query(&before) {
+            Some(sql) => match self.internal_try(&sql).await? {
+                Ok(r) => capture::rekey_from(&r.rows, plan.shape.meta.primary.as_ref().map_or(0, |k| k.columns.len())),
+                Err((code, msg)) => {
+                    return self
+                        .abandon_statement(autocommit_statement, ClientError::Internal(code, msg))
+                        .await
+                }
+            },
+            None => capture::Rekey::new(),
+        };
         let response = self.forward_buffered(packet, expect).await?;
         if response.outcome.error.is_some() && self.control().bf_abort.swap(false, std::sync::atomic::Ordering::AcqRel)
         {
@@ -296,7 +317,8 @@ impl Session {
         }
         let ok = response.outcome.oks.last().copied().unwrap_or_default();
         let increment = self.auto_increment_increment().await?;
-        let after: Vec<RawRow> = match plan.after(&before, ok.last_insert_id, increment) {
+        plan.set_generated_count(ok.affected_rows);
+        let after: Vec<RawRow> = match plan.after(&before, &rekey, ok.last_insert_id, increment) {
             Some(sql) => match self.internal_try(&sql).await? {
                 Ok(r) => r.rows,
                 Err((code, msg)) => return self.abandon_transaction(ClientError::Internal(code, msg)).await,
@@ -306,7 +328,7 @@ impl Session {
         let txn = self.txn.as_mut().expect("opened above");
         let table = txn.table_index(&plan.shape);
         let mut ws = std::mem::take(&mut txn.ws);
-        let captured = capture::diff(&plan.shape, table, &before, &after, &mut ws);
+        let captured = capture::diff(&plan.shape, table, &before, &after, &rekey, &mut ws);
         txn.ws = ws;
         let found_rows = self.caps().contains(Caps::CLIENT_FOUND_ROWS);
         if let Err(e) = capture::check_count(plan.verb, &captured, ok.affected_rows, found_rows) {

@@ -156,16 +156,17 @@ impl ImageShape {
 
     /// `WHERE` predicate matching rows by primary key values.
     pub fn pk_predicate(&self, pks: &[Vec<Option<Vec<u8>>>]) -> String {
-        let cols: Vec<String> = self
-            .pk()
-            .columns
-            .iter()
-            .map(|&c| ident(&self.meta.columns[c].name))
-            .collect();
+        let key = &self.pk().columns;
+        let cols: Vec<String> = key.iter().map(|&c| ident(&self.meta.columns[c].name)).collect();
+        let numeric: Vec<bool> = key.iter().map(|&c| self.meta.columns[c].is_numeric()).collect();
         let rows: Vec<String> = pks
             .iter()
             .map(|pk| {
-                let vals: Vec<String> = pk.iter().map(|v| text_literal(v.as_deref())).collect();
+                let vals: Vec<String> = pk
+                    .iter()
+                    .zip(&numeric)
+                    .map(|(v, &n)| text_literal(v.as_deref(), n))
+                    .collect();
                 format!("({})", vals.join(", "))
             })
             .collect();
@@ -174,9 +175,13 @@ impl ImageShape {
 }
 
 /// A text value read from the server as a literal it will read back identically.
-fn text_literal(v: Option<&[u8]>) -> String {
+fn text_literal(v: Option<&[u8]>, numeric: bool) -> String {
     match v {
         None => "NULL".into(),
+        // Numbers as numbers: a hexadecimal literal is an integer in numeric context.
+        Some(b) if numeric && !b.is_empty() && b.iter().all(|c| c.is_ascii_digit() || b"+-.eE".contains(c)) => {
+            String::from_utf8_lossy(b).into_owned()
+        }
         Some(b) => {
             let mut s = String::with_capacity(3 + 2 * b.len());
             s.push_str("X'");
@@ -200,6 +205,50 @@ pub struct DmlPlan {
     insert_keys: Option<String>,
     /// INSERT rows whose primary key the server generates (auto-increment).
     pub generated_rows: usize,
+    /// For an UPDATE that assigns primary-key columns: the new value of each key column
+    /// (its SET expression, or the column itself).
+    pk_exprs: Option<Vec<String>>,
+    table_ref: String,
+    /// INSERT ... SELECT with explicit keys: the SELECT to run first, and the key positions.
+    select_keys: Option<(String, Vec<usize>)>,
+    /// INSERT ... SELECT with generated keys: as many as the server reports inserted.
+    generated_from_count: bool,
+}
+
+/// The new primary key of each row an UPDATE assigns keys in, or `None` when it assigns none.
+/// MySQL evaluates single-table SET assignments left to right; a key expression that reads a
+/// column assigned before it cannot be evaluated up front, and is refused.
+fn pk_assignments(shape: &ImageShape, set: &[(String, String)]) -> Result<Option<Vec<String>>, CaptureError> {
+    use crate::sql::lexer::{tokenize, unquote_ident, TokenKind};
+    let pk = shape.pk();
+    let bare = |c: &str| c.rsplit('.').next().unwrap_or(c).to_string();
+    let mut exprs: Vec<String> = pk.columns.iter().map(|&c| ident(&shape.meta.columns[c].name)).collect();
+    let mut any = false;
+    for (i, (col, expr)) in set.iter().enumerate() {
+        let name = bare(col);
+        let Some(k) = pk
+            .columns
+            .iter()
+            .position(|&c| shape.meta.columns[c].name.eq_ignore_ascii_case(&name))
+        else {
+            continue;
+        };
+        let src = expr.as_bytes();
+        let reads_assigned = tokenize(src).tokens.iter().any(|t| {
+            matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent)
+                && set[..i]
+                    .iter()
+                    .any(|(c, _)| bare(c).eq_ignore_ascii_case(&unquote_ident(t.text(src))))
+        });
+        if reads_assigned {
+            return Err(CaptureError::Refused(
+                "UPDATE whose new primary key reads a column assigned earlier in SET is not replicated yet".into(),
+            ));
+        }
+        exprs[k] = format!("({expr})");
+        any = true;
+    }
+    Ok(any.then_some(exprs))
 }
 
 impl DmlPlan {
@@ -210,21 +259,11 @@ impl DmlPlan {
         let verb = sql_info.verb;
         match verb {
             DmlVerb::Update | DmlVerb::Delete => {
-                if verb == DmlVerb::Update {
-                    let pk = shape.pk();
-                    for (col, _) in &sql_info.set {
-                        let name = col.rsplit('.').next().unwrap_or(col);
-                        if pk
-                            .columns
-                            .iter()
-                            .any(|&c| shape.meta.columns[c].name.eq_ignore_ascii_case(name))
-                        {
-                            return Err(CaptureError::Refused(
-                                "UPDATE that changes a primary key is not replicated yet".into(),
-                            ));
-                        }
-                    }
-                }
+                let pk_exprs = if verb == DmlVerb::Update {
+                    pk_assignments(&shape, &sql_info.set)?
+                } else {
+                    None
+                };
                 let mut sql = format!("SELECT {} FROM {}", shape.select_list(), table_ref);
                 if let Some(w) = &sql_info.where_clause {
                     sql.push_str(" WHERE ");
@@ -245,19 +284,95 @@ impl DmlPlan {
                     before: Some(sql),
                     insert_keys: None,
                     generated_rows: 0,
+                    pk_exprs,
+                    table_ref: table_ref.to_string(),
+                    select_keys: None,
+                    generated_from_count: false,
                 })
             }
             DmlVerb::Insert | DmlVerb::InsertIgnore | DmlVerb::InsertOnDuplicate | DmlVerb::Replace => {
                 Self::insert_plan(shape, sql_info)
             }
-            DmlVerb::InsertSelect => Err(CaptureError::Refused("INSERT ... SELECT is not replicated yet".into())),
+            DmlVerb::InsertSelect => Self::insert_select_plan(shape, sql_info),
+        }
+    }
+
+    /// INSERT ... SELECT: the rows to be inserted are found by running the SELECT first (their
+    /// primary keys), or are the generated auto-increment ids. If the SELECT's result changed
+    /// in between, the row-count check catches it and the transaction is rolled back.
+    fn insert_select_plan(shape: ImageShape, info: &DmlInfo) -> Result<Self, CaptureError> {
+        let Some(select) = &info.select else {
+            return Err(CaptureError::Refused("INSERT ... SELECT without a SELECT".into()));
+        };
+        if info.ignore || !info.on_duplicate.is_empty() {
+            return Err(CaptureError::Refused(
+                "INSERT IGNORE / ON DUPLICATE KEY UPDATE ... SELECT is not replicated yet".into(),
+            ));
+        }
+        let meta = shape.meta.clone();
+        let cols: Vec<usize> = if info.columns.is_empty() {
+            shape.base.clone()
+        } else {
+            info.columns
+                .iter()
+                .map(|c| {
+                    meta.column_index(c)
+                        .ok_or_else(|| CaptureError::Refused(format!("unknown column {c}")))
+                })
+                .collect::<Result<_, _>>()?
+        };
+        let pk = shape.pk().clone();
+        let positions: Option<Vec<usize>> = pk.columns.iter().map(|c| cols.iter().position(|x| x == c)).collect();
+        let (select_keys, generated) = match positions {
+            Some(p) => (Some((format!("SELECT * FROM ({select}) AS grproxy_src"), p)), false),
+            None if pk.columns.len() == 1 && meta.columns[pk.columns[0]].auto_increment => (None, true),
+            None => {
+                return Err(CaptureError::Refused(
+                    "INSERT ... SELECT that leaves primary-key columns to defaults".into(),
+                ))
+            }
+        };
+        Ok(DmlPlan {
+            shape,
+            verb: DmlVerb::InsertSelect,
+            before: None,
+            insert_keys: None,
+            generated_rows: 0,
+            pk_exprs: None,
+            table_ref: String::new(),
+            select_keys,
+            generated_from_count: generated,
+        })
+    }
+
+    /// INSERT ... SELECT: the query yielding the rows to be inserted, and where the primary
+    /// key columns are in them.
+    pub fn select_keys(&self) -> Option<&(String, Vec<usize>)> {
+        self.select_keys.as_ref()
+    }
+
+    /// Sets the INSERT ... SELECT key predicate from the rows its SELECT returned.
+    pub fn set_selected_keys(&mut self, rows: &[RawRow]) {
+        let Some((_, positions)) = &self.select_keys else {
+            return;
+        };
+        let pks: Vec<PkValues> = rows
+            .iter()
+            .map(|r| positions.iter().map(|&p| r.get(p).cloned().flatten()).collect())
+            .collect();
+        if !pks.is_empty() {
+            self.insert_keys = Some(self.shape.pk_predicate(&pks));
+        }
+    }
+
+    /// For INSERT ... SELECT with generated keys, the number of rows comes from the server.
+    pub fn set_generated_count(&mut self, affected: u64) {
+        if self.generated_from_count {
+            self.generated_rows = affected as usize;
         }
     }
 
     fn insert_plan(shape: ImageShape, info: &DmlInfo) -> Result<Self, CaptureError> {
-        if info.select.is_some() {
-            return Err(CaptureError::Refused("INSERT ... SELECT is not replicated yet".into()));
-        }
         let meta = shape.meta.clone();
         // Rows as (column index, expression) lists.
         let rows: Vec<Vec<(usize, ValueExpr)>> = if !info.values.is_empty() {
@@ -335,18 +450,53 @@ impl DmlPlan {
             before,
             insert_keys,
             generated_rows,
+            pk_exprs: None,
+            table_ref: String::new(),
+            select_keys: None,
+            generated_from_count: false,
         })
     }
 
-    /// The read after the statement: rows by primary key of the before-image, by the INSERT's
-    /// key values, and by generated ids (`first_id`, `first_id + increment`, ...).
-    pub fn after(&self, before: &[RawRow], first_id: u64, increment: u64) -> Option<String> {
+    /// For an UPDATE that changes primary keys: the query, run after the locking read and
+    /// before the statement, that yields each row's old key followed by its new key.
+    pub fn new_keys_query(&self, before: &[RawRow]) -> Option<String> {
+        let exprs = self.pk_exprs.as_ref()?;
+        if before.is_empty() {
+            return None;
+        }
+        let old: Vec<String> = self
+            .shape
+            .pk()
+            .columns
+            .iter()
+            .map(|&c| ident(&self.shape.meta.columns[c].name))
+            .collect();
+        let pks: Vec<_> = before.iter().map(|r| self.shape.pk_values(r)).collect();
+        Some(format!(
+            "SELECT {}, {} FROM {} WHERE {}",
+            old.join(", "),
+            exprs.join(", "),
+            self.table_ref,
+            self.shape.pk_predicate(&pks)
+        ))
+    }
+
+    /// The read after the statement: rows by primary key of the before-image (or by the new
+    /// keys, when the statement changes them), by the INSERT's key values, and by generated
+    /// ids (`first_id`, `first_id + increment`, ...).
+    pub fn after(&self, before: &[RawRow], rekey: &Rekey, first_id: u64, increment: u64) -> Option<String> {
         if self.verb == DmlVerb::Delete {
             return None;
         }
         let mut preds = Vec::new();
         if !before.is_empty() {
-            let pks: Vec<_> = before.iter().map(|r| self.shape.pk_values(r)).collect();
+            let pks: Vec<_> = before
+                .iter()
+                .map(|r| {
+                    let pk = self.shape.pk_values(r);
+                    rekey.get(&pk).cloned().unwrap_or(pk)
+                })
+                .collect();
             preds.push(self.shape.pk_predicate(&pks));
         }
         if let Some(k) = &self.insert_keys {
@@ -402,6 +552,20 @@ fn expr_value(text: &str) -> ValueExpr {
     }
 }
 
+/// Primary key values of a row.
+pub type PkValues = Vec<Option<Vec<u8>>>;
+/// Old primary key -> new primary key, for UPDATEs that change keys.
+pub type Rekey = BTreeMap<PkValues, PkValues>;
+
+/// Builds the key map from the rows of [`DmlPlan::new_keys_query`] (old key columns, then new).
+pub fn rekey_from(rows: &[RawRow], key_len: usize) -> Rekey {
+    rows.iter()
+        .filter(|r| r.len() == 2 * key_len)
+        .map(|r| (r[..key_len].to_vec(), r[key_len..].to_vec()))
+        .filter(|(o, n)| o != n)
+        .collect()
+}
+
 /// Row changes and write-set items from the two images.
 #[derive(Debug, Default, PartialEq)]
 pub struct Captured {
@@ -413,16 +577,30 @@ pub struct Captured {
 }
 
 /// Diffs before and after images by primary key. `table` is the table's index in the txn.
-pub fn diff(shape: &ImageShape, table: u32, before: &[RawRow], after: &[RawRow], ws: &mut WriteSetBuilder) -> Captured {
+pub fn diff(
+    shape: &ImageShape,
+    table: u32,
+    before: &[RawRow],
+    after: &[RawRow],
+    rekey: &Rekey,
+    ws: &mut WriteSetBuilder,
+) -> Captured {
     let n = shape.base.len();
-    let b: BTreeMap<_, _> = before.iter().map(|r| (shape.pk_values(r), r)).collect();
+    // Before-images keyed by the key their row has after the statement.
+    let b: BTreeMap<_, _> = before
+        .iter()
+        .map(|r| {
+            let old = shape.pk_values(r);
+            (rekey.get(&old).cloned().unwrap_or_else(|| old.clone()), (old, r))
+        })
+        .collect();
     let a: BTreeMap<_, _> = after.iter().map(|r| (shape.pk_values(r), r)).collect();
     let mut out = Captured {
         matched: b.len() as u64,
         ..Captured::default()
     };
-    for (pk, row) in &b {
-        if !a.contains_key(pk) {
+    for (key, (pk, row)) in &b {
+        if !a.contains_key(key) {
             shape.add_items(row, ws);
             out.changes.push(RowChange::Delete {
                 table,
@@ -433,13 +611,13 @@ pub fn diff(shape: &ImageShape, table: u32, before: &[RawRow], after: &[RawRow],
     }
     for (pk, row) in &a {
         match b.get(pk) {
-            Some(old) if old[..n] == row[..n] => {}
-            Some(old) => {
+            Some((_, old)) if old[..n] == row[..n] => {}
+            Some((old_pk, old)) => {
                 shape.add_items(old, ws);
                 shape.add_items(row, ws);
                 out.changes.push(RowChange::Update {
                     table,
-                    before_pk: pk_values(pk),
+                    before_pk: pk_values(old_pk),
                     after: shape.values(row),
                 });
                 out.updated += 1;
@@ -472,7 +650,8 @@ pub fn check_count(verb: DmlVerb, c: &Captured, reported: u64, found_rows: bool)
         DmlVerb::Update => c.updated,
         // ON DUPLICATE KEY UPDATE and REPLACE count rows in ways that depend on which keys
         // collided; their images are complete by construction (every candidate row is read).
-        DmlVerb::InsertOnDuplicate | DmlVerb::Replace | DmlVerb::InsertSelect => return Ok(()),
+        DmlVerb::InsertSelect => c.inserted,
+        DmlVerb::InsertOnDuplicate | DmlVerb::Replace => return Ok(()),
     };
     if captured == reported {
         Ok(())

@@ -17,6 +17,23 @@ pub struct Column {
 }
 
 impl Column {
+    /// Numeric types (their text form is a valid SQL number).
+    pub fn is_numeric(&self) -> bool {
+        matches!(
+            self.data_type.as_str(),
+            "tinyint"
+                | "smallint"
+                | "mediumint"
+                | "int"
+                | "integer"
+                | "bigint"
+                | "decimal"
+                | "numeric"
+                | "float"
+                | "double"
+        )
+    }
+
     /// String-like types whose keys must be normalized by the server (collations).
     pub fn is_string(&self) -> bool {
         matches!(

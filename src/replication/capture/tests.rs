@@ -67,8 +67,13 @@ fn update_and_delete_plans_lock_the_rows_they_touch() {
             "{sql}"
         );
     }
+    let p = plan("UPDATE t SET id = id + 10, n = 0 WHERE n > 1").unwrap();
+    assert_eq!(
+        p.new_keys_query(&[row("1", Some("a"), "2")]).unwrap(),
+        "SELECT `id`, (id + 10) FROM t WHERE (`id`) IN ((1))"
+    );
     assert!(matches!(
-        plan("UPDATE t SET id = id + 1"),
+        plan("UPDATE t SET n = 5, id = n + 1"),
         Err(CaptureError::Refused(_))
     ));
 }
@@ -79,12 +84,15 @@ fn insert_plans_find_rows_by_written_keys_and_generated_ids() {
     assert_eq!(p.before, None, "a plain insert cannot touch existing rows");
     assert_eq!(p.generated_rows, 0);
     assert_eq!(
-        p.after(&[], 0, 1).unwrap(),
+        p.after(&[], &Rekey::new(), 0, 1).unwrap(),
         format!("SELECT {LIST} FROM `db`.`t` WHERE (`id` = 1) OR (`email` = 'a@x') OR (`id` = 2) OR (`email` = 'b@x') FOR UPDATE")
     );
     let p = plan("INSERT INTO t (email) VALUES ('a'), ('b'), ('c')").unwrap();
     assert_eq!(p.generated_rows, 3);
-    assert!(p.after(&[], 10, 3).unwrap().contains("`id` IN (10, 13, 16)"));
+    assert!(p
+        .after(&[], &Rekey::new(), 10, 3)
+        .unwrap()
+        .contains("`id` IN (10, 13, 16)"));
     let p = plan("REPLACE INTO t (id, email) VALUES (1, 'a')").unwrap();
     assert!(p
         .before
@@ -96,10 +104,18 @@ fn insert_plans_find_rows_by_written_keys_and_generated_ids() {
         plan("INSERT INTO t (id) VALUES (UUID_SHORT())"),
         Err(CaptureError::Refused(_))
     ));
-    assert!(matches!(
-        plan("INSERT INTO t (id, n) SELECT id, n FROM t"),
-        Err(CaptureError::Refused(_))
-    ));
+    let p = plan("INSERT INTO t (n, id) SELECT n, id + 100 FROM t WHERE n > 0").unwrap();
+    let (q, positions) = p.select_keys().unwrap();
+    assert_eq!(
+        q,
+        "SELECT * FROM (SELECT n, id + 100 FROM t WHERE n > 0) AS grproxy_src"
+    );
+    assert_eq!(positions, &vec![1]);
+    let p = plan("INSERT INTO t (email) SELECT email FROM t").unwrap();
+    assert!(
+        p.select_keys().is_none(),
+        "auto-increment keys come from the server's count"
+    );
 }
 
 fn row(id: &str, email: Option<&str>, n: &str) -> RawRow {
@@ -122,7 +138,7 @@ fn diff_yields_changes_items_and_counts() {
         row("4", Some("d"), "4"),
     ];
     let mut ws = WriteSetBuilder::default();
-    let c = diff(&shape, 0, &before, &after, &mut ws);
+    let c = diff(&shape, 0, &before, &after, &Rekey::new(), &mut ws);
     assert_eq!((c.inserted, c.updated, c.deleted, c.matched), (1, 1, 1, 3));
     assert_eq!(c.changes.len(), 3);
     let items = ws.finish();
@@ -156,6 +172,28 @@ fn foreign_keys_add_parent_items() {
     });
     let shape = ImageShape::new(Arc::new(m));
     let mut ws = WriteSetBuilder::default();
-    diff(&shape, 0, &[], &[row("9", None, "77")], &mut ws);
+    diff(&shape, 0, &[], &[row("9", None, "77")], &Rekey::new(), &mut ws);
     assert!(ws.finish().contains(&key_item("db", "parent", "PRIMARY", &[b"77"])));
+}
+
+#[test]
+fn primary_key_changes_become_updates_of_the_old_key() {
+    let shape = ImageShape::new(meta());
+    let before = vec![row("1", Some("a"), "1")];
+    let after = vec![row("11", Some("a"), "1")];
+    let rekey = rekey_from(&[vec![Some(b"1".to_vec()), Some(b"11".to_vec())]], 1);
+    let mut ws = WriteSetBuilder::default();
+    let c = diff(&shape, 0, &before, &after, &rekey, &mut ws);
+    assert_eq!(c.updated, 1);
+    match &c.changes[0] {
+        RowChange::Update { before_pk, after, .. } => {
+            assert_eq!(before_pk, &vec![Value::Bytes(b"1".to_vec())]);
+            assert_eq!(after[0], Value::Bytes(b"11".to_vec()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Both the old and the new key are in the write-set.
+    let items = ws.finish();
+    assert!(items.contains(&key_item("db", "t", "PRIMARY", &[b"1"])));
+    assert!(items.contains(&key_item("db", "t", "PRIMARY", &[b"11"])));
 }
