@@ -310,17 +310,7 @@ impl DmlPlan {
             ));
         }
         let meta = shape.meta.clone();
-        let cols: Vec<usize> = if info.columns.is_empty() {
-            shape.base.clone()
-        } else {
-            info.columns
-                .iter()
-                .map(|c| {
-                    meta.column_index(c)
-                        .ok_or_else(|| CaptureError::Refused(format!("unknown column {c}")))
-                })
-                .collect::<Result<_, _>>()?
-        };
+        let cols = insert_columns(&shape, info)?;
         let pk = shape.pk().clone();
         let positions: Option<Vec<usize>> = pk.columns.iter().map(|c| cols.iter().position(|x| x == c)).collect();
         let (select_keys, generated) = match positions {
@@ -376,17 +366,7 @@ impl DmlPlan {
         let meta = shape.meta.clone();
         // Rows as (column index, expression) lists.
         let rows: Vec<Vec<(usize, ValueExpr)>> = if !info.values.is_empty() {
-            let cols: Vec<usize> = if info.columns.is_empty() {
-                shape.base.clone()
-            } else {
-                info.columns
-                    .iter()
-                    .map(|c| {
-                        meta.column_index(c)
-                            .ok_or_else(|| CaptureError::Refused(format!("unknown column {c}")))
-                    })
-                    .collect::<Result<_, _>>()?
-            };
+            let cols = insert_columns(&shape, info)?;
             info.values
                 .iter()
                 .map(|r| cols.iter().copied().zip(r.iter().cloned()).collect())
@@ -519,6 +499,22 @@ impl DmlPlan {
             preds.join(" OR ")
         ))
     }
+}
+
+/// The table columns an INSERT names (all base columns when it names none).
+fn insert_columns(shape: &ImageShape, info: &DmlInfo) -> Result<Vec<usize>, CaptureError> {
+    if info.columns.is_empty() {
+        return Ok(shape.base.clone());
+    }
+    info.columns
+        .iter()
+        .map(|c| {
+            shape
+                .meta
+                .column_index(c)
+                .ok_or_else(|| CaptureError::Refused(format!("unknown column {c}")))
+        })
+        .collect()
 }
 
 /// `(c1 <=> v1 AND ...)` when every key column has a literal value in the row.

@@ -142,7 +142,20 @@ impl MetadataCache {
         if let Some(m) = self.tables.lock().unwrap().get(&key) {
             return Ok(m.clone());
         }
-        let meta = Arc::new(self.load(schema, table).await?);
+        // A pooled connection can be broken (mysqld restarted, connection killed): retry
+        // transport failures on a fresh connection before giving up.
+        let mut attempt = 0;
+        let meta = loop {
+            match self.load(schema, table).await {
+                Ok(m) => break Arc::new(m),
+                Err(MetadataError::Query(e)) if !matches!(e, mysql_async::Error::Server(_)) && attempt < 3 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "metadata load failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         self.tables.lock().unwrap().insert(key, meta.clone());
         Ok(meta)
     }
