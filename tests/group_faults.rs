@@ -80,6 +80,8 @@ async fn writer(port: u16, member: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<
     }
 }
 
+// The restarted processes are stopped by `sandbox down` through their pid files.
+#[allow(clippy::zombie_processes)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_and_restart_proxy_and_mysqld_under_load() {
     let sb = Sandbox {

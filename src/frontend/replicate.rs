@@ -596,7 +596,7 @@ fn ddl_tables(text: &str, default_schema: Option<&str>) -> Vec<TableName> {
                 let first = unquote_ident(a.text(src));
                 let qualified = toks.get(j + 1).is_some_and(|t| t.is_punct(src, "."));
                 let tn = match (qualified, name(j + 2)) {
-                    (true, Some(b)) => Some(TableName::new(&first, &unquote_ident(b.text(src)))),
+                    (true, Some(b)) => Some(TableName::new(&first, unquote_ident(b.text(src)))),
                     (false, _) => default_schema.map(|s| TableName::new(s, &first)),
                     _ => None,
                 };

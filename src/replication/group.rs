@@ -224,16 +224,12 @@ async fn report_watermarks(group: std::sync::Weak<Group>) {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let Some(g) = group.upgrade() else { return };
         let w = g.watermark();
-        if w > last + 100 {
-            if g.propose(&Entry::Watermark {
-                member: g.member_id,
-                applied: w,
-            })
-            .await
-            .is_ok()
-            {
-                last = w;
-            }
+        let entry = Entry::Watermark {
+            member: g.member_id,
+            applied: w,
+        };
+        if w > last + 100 && g.propose(&entry).await.is_ok() {
+            last = w;
         }
     }
 }

@@ -122,11 +122,13 @@ pub enum MetadataError {
     Query(#[from] mysql_async::Error),
 }
 
+type TableKey = (String, String);
+
 /// Cached metadata, shared by all sessions of a proxy.
 #[derive(Clone)]
 pub struct MetadataCache {
     pool: mysql_async::Pool,
-    tables: Arc<Mutex<HashMap<(String, String), Arc<TableMeta>>>>,
+    tables: Arc<Mutex<HashMap<TableKey, Arc<TableMeta>>>>,
 }
 
 impl MetadataCache {

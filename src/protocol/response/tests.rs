@@ -165,7 +165,9 @@ fn prepare_responses() {
         v.extend_from_slice(&[0, 0, 0]);
         v
     };
-    let cases: Vec<(bool, Vec<Vec<u8>>, (u16, u16))> = vec![
+    // (deprecate_eof, server packets, (columns, params))
+    type Case = (bool, Vec<Vec<u8>>, (u16, u16));
+    let cases: Vec<Case> = vec![
         (false, vec![prep(0, 0)], (0, 0)),
         (
             false,
