@@ -157,13 +157,8 @@ impl Consensus {
         let mut last_err = ConsensusError::NoLeader;
         let mut tried: Option<(NodeId, u64)> = None;
         for _ in 0..2 {
-            let leader = match tried {
-                None => self.wait_for_leader(self.election_max * 4).await?,
-                Some((old, term)) => match self.wait_for_leader_change(old, term).await {
-                    Ok(l) => l,
-                    Err(ConsensusError::NoLeader) => return Err(last_err),
-                    Err(e) => return Err(e),
-                },
+            let Some(leader) = self.leader_for_attempt(tried).await? else {
+                return Err(last_err);
             };
             let term = self.raft.metrics().borrow().current_term;
             let outcome = if leader == self.id {
@@ -248,6 +243,19 @@ impl Consensus {
             .or_else(|| self.members.get(&leader).cloned())
     }
 
+    /// The leader to try: any leader on the first attempt; on a retry, a leader other than the
+    /// one tried at `term`, or `None` when none appeared (the caller reports its last error).
+    async fn leader_for_attempt(&self, tried: Option<(NodeId, u64)>) -> Result<Option<NodeId>, ConsensusError> {
+        match tried {
+            None => self.wait_for_leader(self.election_max * 4).await.map(Some),
+            Some((old, term)) => match self.wait_for_leader_change(old, term).await {
+                Ok(l) => Ok(Some(l)),
+                Err(ConsensusError::NoLeader) => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
+    }
+
     /// Linearizable read barrier: the leader's commit point (as a machine index) after
     /// confirming leadership with a quorum; also waits until this node has applied up to it,
     /// so local reads of the machine that follow observe every write committed before.
@@ -255,13 +263,8 @@ impl Consensus {
         let mut last_err = ConsensusError::NoLeader;
         let mut tried: Option<(NodeId, u64)> = None;
         for _ in 0..2 {
-            let leader = match tried {
-                None => self.wait_for_leader(self.election_max * 4).await?,
-                Some((old, term)) => match self.wait_for_leader_change(old, term).await {
-                    Ok(l) => l,
-                    Err(ConsensusError::NoLeader) => return Err(last_err),
-                    Err(e) => return Err(e),
-                },
+            let Some(leader) = self.leader_for_attempt(tried).await? else {
+                return Err(last_err);
             };
             let term = self.raft.metrics().borrow().current_term;
             let res = if leader == self.id {
