@@ -46,6 +46,10 @@ pub enum SandboxAction {
         user: String,
         #[arg(long, default_value = "")]
         password: String,
+        /// For fault-injection tests: member i dials member j at 127.0.0.1:Q+(i-1)*N+(j-1),
+        /// where the test runs a relay to j's peer port, instead of j's peer port directly.
+        #[arg(long, value_name = "Q")]
+        peer_relay_port: Option<u16>,
     },
     /// Stop everything `sandbox up` started in DIR.
     Down {

@@ -19,12 +19,14 @@ fn main() -> anyhow::Result<()> {
                     port,
                     user,
                     password,
+                    peer_relay_port,
                 } => runtime.block_on(grproxy::sandbox::up(&grproxy::sandbox::UpOptions {
                     nodes,
                     dir,
                     port,
                     user,
                     password,
+                    peer_relay_port,
                 })),
                 SandboxAction::Down { dir } => grproxy::sandbox::down(&dir),
             }

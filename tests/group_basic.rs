@@ -454,3 +454,36 @@ async fn key_changing_updates_and_insert_select_replicate() {
     assert_eq!(images[0], images[1]);
     assert_eq!(images[0], images[2]);
 }
+
+/// `SHOW GRPROXY STATUS` answers from the proxy: every member names itself, agrees on the
+/// leader, and reports an applied index that covers a write it just made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn show_grproxy_status_reports_member_leader_and_applied_index() {
+    let g = TestGroup::start(3).await;
+    setup(&g).await;
+    let mut leaders = Vec::new();
+    for m in 0..3 {
+        let mut c = g.conn(m).await;
+        c.query_drop(format!("UPDATE app.t SET v = v + 1 WHERE id = {}", 1 + m % 2))
+            .await
+            .unwrap();
+        let rows: Vec<(String, String)> = c.query("show grproxy status").await.unwrap();
+        let get = |k: &str| rows.iter().find(|r| r.0 == k).map(|r| r.1.clone()).unwrap_or_default();
+        assert_eq!(get("mode"), "group");
+        assert_eq!(get("member_id"), (m + 1).to_string());
+        assert_eq!(get("member_count"), "3");
+        assert_eq!(get("member_state"), "ONLINE");
+        let applied: u64 = get("applied_index").parse().unwrap();
+        assert!(applied >= 1, "{rows:?}");
+        let role = get("raft_role");
+        assert!(role == "leader" || role == "follower", "{rows:?}");
+        leaders.push(get("raft_leader_id"));
+        // Also through the binary protocol's sibling, inside a transaction.
+        c.query_drop("BEGIN").await.unwrap();
+        let n: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
+        assert_eq!(n.len(), rows.len());
+        c.query_drop("COMMIT").await.unwrap();
+    }
+    assert!(!leaders[0].is_empty());
+    assert!(leaders.iter().all(|l| l == &leaders[0]), "{leaders:?}");
+}

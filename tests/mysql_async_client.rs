@@ -185,3 +185,18 @@ async fn unix_socket_listener() {
     p.stop().await;
     assert!(!sock.exists(), "socket file removed on stop");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_grproxy_status_on_a_plain_proxy() {
+    let m = Mysqld::start();
+    let p = proxy(&m).await;
+    let mut c = Conn::new(proxy_opts(&p, "root", "")).await.unwrap();
+    let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
+    assert_eq!(rows[0].0, "grproxy_version");
+    assert!(rows.contains(&("mode".to_string(), "proxy".to_string())), "{rows:?}");
+    // mysqld itself does not know the statement.
+    let mut d = m.root().await;
+    assert!(d.query_drop("SHOW GRPROXY STATUS").await.is_err());
+    c.disconnect().await.unwrap();
+    p.stop().await;
+}

@@ -32,4 +32,4 @@ mod tests_support;
 pub use batcher::BatchStats;
 pub use log_store::LogStats;
 pub use node::Consensus;
-pub use types::{ConsensusConfig, ConsensusError, Machine, NodeId};
+pub use types::{ConsensusConfig, ConsensusError, Machine, NodeId, RaftStatus};

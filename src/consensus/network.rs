@@ -353,6 +353,9 @@ impl PeerPool {
 pub(crate) struct NetworkFactory {
     pub(crate) me: NodeId,
     pub(crate) pool: Arc<PeerPool>,
+    /// Peer addresses from this member's own config. They win over the addresses recorded in
+    /// the Raft membership, so each member may reach a peer its own way (e.g. via a relay).
+    pub(crate) dial: Arc<std::collections::BTreeMap<NodeId, String>>,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -362,7 +365,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
         PeerClient {
             me: self.me,
             target,
-            conn: self.pool.get(target, &node.addr),
+            conn: self.pool.get(target, self.dial.get(&target).unwrap_or(&node.addr)),
         }
     }
 }

@@ -16,7 +16,7 @@ use crate::consensus::log_store::{LogHandle, LogStats, LogStore};
 use crate::consensus::network::{CallError, ForwardReject, NetworkFactory, PeerPool, Reply, Request};
 use crate::consensus::server::{leader_read_index, Ctx, Server};
 use crate::consensus::state_machine::StateMachineStore;
-use crate::consensus::types::{Blob, ConsensusConfig, ConsensusError, Machine, NodeId, Raft};
+use crate::consensus::types::{Blob, ConsensusConfig, ConsensusError, Machine, NodeId, Raft, RaftStatus};
 
 /// Upper bound on `max_in_snapshot_log_to_keep` (entries kept behind a snapshot so that
 /// slightly lagging followers still catch up from the log).
@@ -89,6 +89,7 @@ impl Consensus {
         let network = NetworkFactory {
             me: cfg.node_id,
             pool: pool.clone(),
+            dial: Arc::new(cfg.members.clone()),
         };
         let raft = match Raft::new(cfg.node_id, Arc::new(raft_config), network, log_store, sm).await {
             Ok(r) => r,
@@ -236,11 +237,14 @@ impl Consensus {
     fn leader_addr(&self, leader: NodeId) -> Option<String> {
         let m = self.raft.metrics();
         let m = m.borrow();
-        m.membership_config
-            .membership()
-            .get_node(&leader)
-            .map(|n| n.addr.clone())
-            .or_else(|| self.members.get(&leader).cloned())
+        // This member's own config says how it reaches a peer (it may go through a relay or
+        // another interface); the address recorded in the membership is the fallback.
+        self.members.get(&leader).cloned().or_else(|| {
+            m.membership_config
+                .membership()
+                .get_node(&leader)
+                .map(|n| n.addr.clone())
+        })
     }
 
     /// The leader to try: any leader on the first attempt; on a retry, a leader other than the
@@ -325,6 +329,25 @@ impl Consensus {
             Ok(m) => m.current_leader.ok_or(ConsensusError::NoLeader),
             Err(openraft::metrics::WaitError::Timeout(..)) => Err(ConsensusError::NoLeader),
             Err(openraft::metrics::WaitError::ShuttingDown) => Err(ConsensusError::Shutdown),
+        }
+    }
+
+    /// A point-in-time view of this node's Raft state, for operators.
+    pub fn status(&self) -> RaftStatus {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        RaftStatus {
+            role: match m.state {
+                openraft::ServerState::Leader => "leader",
+                openraft::ServerState::Follower => "follower",
+                openraft::ServerState::Candidate => "candidate",
+                openraft::ServerState::Learner => "learner",
+                openraft::ServerState::Shutdown => "shutdown",
+            },
+            leader: m.current_leader,
+            term: m.current_term,
+            last_log_index: m.last_log_index.unwrap_or(0),
+            last_applied_log_index: m.last_applied.map(|l| l.index).unwrap_or(0),
         }
     }
 

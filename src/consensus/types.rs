@@ -188,3 +188,17 @@ impl From<bincode::Error> for ConsensusError {
         ConsensusError::Codec(e.to_string())
     }
 }
+
+/// A node's Raft state as operators see it (`SHOW GRPROXY STATUS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RaftStatus {
+    /// leader / follower / candidate / learner / shutdown.
+    pub role: &'static str,
+    /// The leader this node knows of.
+    pub leader: Option<NodeId>,
+    pub term: u64,
+    /// Raft log index of the last entry in the local log.
+    pub last_log_index: u64,
+    /// Raft log index of the last entry applied to the local state machine.
+    pub last_applied_log_index: u64,
+}

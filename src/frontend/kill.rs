@@ -75,7 +75,7 @@ impl Session {
         Ok(())
     }
 
-    async fn forward_payload(
+    pub(crate) async fn forward_payload(
         &mut self,
         payload: &[u8],
         expect: Expect,

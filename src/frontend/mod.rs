@@ -9,6 +9,7 @@ pub mod listener;
 pub mod registry;
 pub mod replicate;
 pub mod session;
+pub mod status;
 pub mod tls;
 
 pub use context::{Context, Settings};

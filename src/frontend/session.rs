@@ -370,6 +370,11 @@ impl Session {
         if let Some((range, class)) = kill {
             return self.kill_statement(&packet, range, class).await;
         }
+        if let [class] = classes.as_slice() {
+            if class.detail == Detail::ProxyStatus {
+                return self.proxy_status().await;
+            }
+        }
         if self.replicating() {
             return self.query_in_group(&packet, &statements, &classes).await;
         }

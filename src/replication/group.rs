@@ -180,6 +180,27 @@ impl Group {
         }
     }
 
+    /// `SHOW GRPROXY STATUS`: (name, value) rows describing this member.
+    pub fn status(&self) -> Vec<(&'static str, String)> {
+        let r = self.consensus.status();
+        let state = match self.error_state() {
+            None => "ONLINE".to_string(),
+            Some(e) => format!("ERROR: {e}"),
+        };
+        vec![
+            ("member_id", self.member_id.to_string()),
+            ("member_count", self.member_count.to_string()),
+            ("member_state", state),
+            ("raft_role", r.role.to_string()),
+            ("raft_leader_id", r.leader.map(|l| l.to_string()).unwrap_or_default()),
+            ("raft_term", r.term.to_string()),
+            ("raft_last_log_index", r.last_log_index.to_string()),
+            ("raft_last_applied_log_index", r.last_applied_log_index.to_string()),
+            ("certified_index", self.consensus.applied_index().to_string()),
+            ("applied_index", self.watermark().to_string()),
+        ]
+    }
+
     pub fn new_trx_id(&self) -> u64 {
         self.next_trx.fetch_add(1, Ordering::Relaxed)
     }

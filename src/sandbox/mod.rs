@@ -19,6 +19,9 @@ pub struct UpOptions {
     pub port: u16,
     pub user: String,
     pub password: String,
+    /// Member i dials member j at `Q + (i-1)*nodes + (j-1)` (a test's relay) instead of j's
+    /// peer port.
+    pub peer_relay_port: Option<u16>,
 }
 
 /// Service account the proxies use for their own connections.
@@ -206,7 +209,11 @@ fn group_config(o: &UpOptions, i: u16, nd: &Path) -> String {
         nd.join("raft").display()
     );
     for m in 1..=o.nodes {
-        s.push_str(&format!("    {m}: \"127.0.0.1:{}\"\n", peer_port(o.port, m)));
+        let port = match o.peer_relay_port {
+            Some(q) if m != i => q + (i - 1) * o.nodes + (m - 1),
+            _ => peer_port(o.port, m),
+        };
+        s.push_str(&format!("    {m}: \"127.0.0.1:{port}\"\n"));
     }
     s
 }

@@ -132,7 +132,14 @@ pub(super) fn classify_tokens(src: &[u8], toks: &[Token]) -> (StatementKind, Det
     let detail = match verb.as_str() {
         "SELECT" | "TABLE" | "VALUES" => select_detail(src, toks),
         "WITH" => return with_statement(c),
-        "SHOW" => Detail::Show,
+        "SHOW" => {
+            c.bump();
+            if c.eat_kws(&["GRPROXY", "STATUS"]) && c.at_end() {
+                Detail::ProxyStatus
+            } else {
+                Detail::Show
+            }
+        }
         "DESC" | "DESCRIBE" | "EXPLAIN" => {
             c.bump();
             return explain(c);

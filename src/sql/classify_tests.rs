@@ -101,6 +101,10 @@ fn clients_at_connect() {
         ("show databases", K::Read, D::Show),
         ("show tables", K::Read, D::Show),
         ("SHOW FULL PROCESSLIST", K::Read, D::Show),
+        ("show grproxy status", K::Read, D::ProxyStatus),
+        ("SHOW /* x */ GRPROXY STATUS", K::Read, D::ProxyStatus),
+        ("SHOW GRPROXY STATUS LIKE 'a'", K::Read, D::Show),
+        ("SHOW GRPROXY", K::Read, D::Show),
         (cj, K::Read, SEL),
         ("SET NAMES utf8mb4", K::Session, D::SetNames),
         (

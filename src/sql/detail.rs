@@ -205,6 +205,8 @@ pub enum Detail {
     },
     /// `SHOW ...`.
     Show,
+    /// `SHOW GRPROXY STATUS`: answered by the proxy (group member state), not by mysqld.
+    ProxyStatus,
     /// `DESCRIBE t` / `DESC t` / `EXPLAIN t` (table description).
     Describe,
     /// `EXPLAIN <stmt>`; `analyze` for `EXPLAIN ANALYZE` / MariaDB
@@ -381,7 +383,9 @@ impl Detail {
     pub fn default_kind(&self) -> StatementKind {
         use Detail::*;
         match self {
-            Select { .. } | With { .. } | Show | Describe | Explain { .. } | Help | Do => StatementKind::Read,
+            Select { .. } | With { .. } | Show | ProxyStatus | Describe | Explain { .. } | Help | Do => {
+                StatementKind::Read
+            }
             Insert | Replace | Update | Delete | LoadData { .. } | Call => StatementKind::Dml,
             CreateTable { .. }
             | AlterTable

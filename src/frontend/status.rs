@@ -1,0 +1,56 @@
+//! `SHOW GRPROXY STATUS`: the proxy's own state as a two-column result set (`Variable_name`,
+//! `Value`, like `SHOW STATUS`). The rows are turned into a `SELECT` of literals that the
+//! session's mysqld answers, so the result set is encoded exactly as the client negotiated
+//! (EOF style, MariaDB metadata extensions) without a second result-set encoder in the proxy.
+
+use super::session::{Session, SessionEnd};
+use crate::protocol::command::COM_QUERY;
+use crate::protocol::response::Expect;
+
+impl Session {
+    pub(crate) async fn proxy_status(&mut self) -> Result<(), SessionEnd> {
+        let mut rows: Vec<(&str, String)> = vec![("grproxy_version", env!("CARGO_PKG_VERSION").to_string())];
+        match &self.context().group {
+            Some(g) => {
+                rows.push(("mode", "group".into()));
+                rows.extend(g.status());
+            }
+            None => rows.push(("mode", "proxy".into())),
+        }
+        let mut payload = vec![COM_QUERY];
+        payload.extend_from_slice(select_literals(&rows).as_bytes());
+        self.forward_payload(&payload, Expect::QueryResult).await.map(drop)
+    }
+}
+
+/// `SELECT 'a' AS Variable_name, 'b' AS Value UNION ALL ...` with every value as a hex
+/// literal converted to utf8mb4, which reads the same under any sql_mode (no escaping rules).
+fn select_literals(rows: &[(&str, String)]) -> String {
+    let lit = |s: &str| {
+        let hex: String = s.bytes().map(|b| format!("{b:02X}")).collect();
+        if hex.is_empty() {
+            "CAST('' AS CHAR CHARACTER SET utf8mb4)".to_string()
+        } else {
+            format!("CONVERT(X'{hex}' USING utf8mb4)")
+        }
+    };
+    rows.iter()
+        .map(|(k, v)| format!("SELECT {} AS Variable_name, {} AS Value", lit(k), lit(v)))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::select_literals;
+
+    #[test]
+    fn literals_are_hex_and_union_all() {
+        let rows = [("a", "it's".to_string()), ("b", String::new())];
+        assert_eq!(
+            select_literals(&rows),
+            "SELECT CONVERT(X'61' USING utf8mb4) AS Variable_name, CONVERT(X'69742773' USING utf8mb4) AS Value \
+             UNION ALL SELECT CONVERT(X'62' USING utf8mb4) AS Variable_name, CAST('' AS CHAR CHARACTER SET utf8mb4) AS Value"
+        );
+    }
+}
