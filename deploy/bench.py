@@ -1,22 +1,27 @@
 #!/usr/bin/env python3
-"""grproxy benchmark: sysbench against mysqld directly and through grproxy, in one run.
+"""grproxy benchmark: sysbench against mysqld, grproxy, a grproxy group and a Galera cluster.
 
-Starts its own sandbox (mariadbd + grproxy, same mysqld settings as the tests: InnoDB,
-innodb_flush_log_at_trx_commit=1, binlog off), prepares the sysbench tables, runs each
-workload against each system, and prints a Markdown table (also written as JSON).
+In one run on one machine it starts every system itself with the same mysqld settings
+(InnoDB, innodb_flush_log_at_trx_commit=1, 256 MiB buffer pool, binlog off), prepares the same
+sysbench tables on each, runs each workload against each system, then a thread-count sweep,
+and prints Markdown tables (also written as JSON, plus a PNG chart of the sweep).
 
-  deploy/bench.py --short            # a few minutes
-  deploy/bench.py --time 60          # full: 60 s per run
-Options: --threads N, --workloads a,b, --systems direct,proxy,group-1w,group-3w,
---table-size N, --out DIR. Systems: `direct` (one mariadbd), `proxy` (grproxy in front of
-it), `group-1w` (3-member grproxy group, every connection on member 1), `group-3w`
-(connections spread over the three members).
+  deploy/bench.py --short            # every row and the sweep, under 10 minutes on 2 cores
+  deploy/bench.py --time 60          # full: 60 s per measured run
+
+Systems: `direct` (one mariadbd), `proxy` (one grproxy in front of it), `group-1w` (3-member
+grproxy group, every connection on member 1), `group-3w` (connections spread over the three),
+`galera-1w` / `galera-3w` (3-node MariaDB Galera cluster, SST by mariabackup, connections on
+node 1 / spread over the three). Systems sharing processes (direct+proxy, group-1w+group-3w,
+galera-1w+galera-3w) run back to back: one cluster is started, measured and stopped before
+the next, so at most one system's servers load the CPU at a time.
 """
 import argparse
 import atexit
-import json
 import os
+import platform
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -25,12 +30,21 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_galera  # noqa: E402
+import bench_report  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "grproxy")
+ALL_SYSTEMS = ["direct", "proxy", "group-1w", "group-3w", "galera-1w", "galera-3w"]
+ALL_WORKLOADS = ["oltp_point_select", "oltp_read_only", "oltp_read_write", "oltp_write_only", "oltp_update_index"]
 
+
+# ---------------------------------------------------------------- processes and ports
 
 def port_free(p):
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind(("127.0.0.1", p))
             return True
@@ -38,57 +52,148 @@ def port_free(p):
             return False
 
 
-def pick_base_port():
-    for base in range(23000, 60000, 250):
-        if all(port_free(base + i) for i in (0, 1, 2, 100, 101, 102, 300, 301, 302, 400, 401, 402, 500, 501, 502)):
-            return base
-    sys.exit("no free port range found")
+def require_free(ports, what):
+    for p in ports:
+        if not port_free(p):
+            sys.exit(f"bench: port {p} on 127.0.0.1 is taken (needed by {what}); "
+                     f"free it or choose another --port")
 
 
 def proc_cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    tick = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / tick
+    """User + system CPU of a process (its threads included)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def proc_peak_rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return 0.0
 
 
-def prepare_db(port, args):
-    subprocess.run(["mariadb", "--no-defaults", "-h127.0.0.1", f"-P{port}", "-uroot", "--skip-ssl",
-                    "-e", "CREATE DATABASE sbtest"], check=True)
-    sysbench("oltp_read_write", [port], args, "prepare", [f"--threads={min(args.tables, 4)}"])
+def pids_mentioning(path):
+    """Processes whose command line names `path` (servers and helpers started under the work dir)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != os.getpid():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    if path.encode() in f.read():
+                        found.append(int(entry))
+            except OSError:
+                pass
+    return found
 
 
-def wait_converged(mysqld_ports, tables):
-    """Waits until the members' sysbench tables have equal checksums."""
-    names = ", ".join(f"sbtest.sbtest{i}" for i in range(1, tables + 1))
-    for _ in range(600):
-        sums = set()
-        for p in mysqld_ports:
-            r = subprocess.run(["mariadb", "--no-defaults", "-h127.0.0.1", f"-P{p}", "-uroot", "--skip-ssl", "-N",
-                                "-e", f"CHECKSUM TABLE {names}"], capture_output=True, text=True)
-            sums.add(r.stdout)
-        if len(sums) == 1:
-            return
-        time.sleep(1)
-    sys.exit("group members did not converge after prepare")
+def kill_leftovers(path):
+    """Last resort of the teardown: stops, by pid, whatever still runs from the work dir
+    (for instance a mysqld started by an interrupted `sandbox up` before it wrote its pid file)."""
+    for sig, pause in ((signal.SIGTERM, 10), (signal.SIGKILL, 0)):
+        pids = pids_mentioning(path)
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + pause
+        while pids and time.monotonic() < deadline:
+            pids = [p for p in pids if os.path.exists(f"/proc/{p}")]
+            time.sleep(0.2)
 
+
+def read_pid(path):
+    with open(path) as f:
+        return int(f.read().strip())
+
+
+# ---------------------------------------------------------------- the systems
+
+class System:
+    """What sysbench connects to, and which processes serve it."""
+
+    def __init__(self, name, ports, server_pids, proxy_pids, cluster):
+        self.name, self.ports, self.cluster = name, ports, cluster
+        self.server_pids = server_pids  # every mysqld and proxy serving this system
+        self.proxy_pids = proxy_pids
+
+
+class SandboxCluster:
+    """`grproxy sandbox up` with 1 node (direct + proxy) or 3 nodes (group-1w + group-3w)."""
+
+    def __init__(self, workdir, port, nodes):
+        self.dir, self.port, self.nodes = workdir, port, nodes
+        self.started = False
+        self.names = ["direct", "proxy"] if nodes == 1 else ["group-1w", "group-3w"]
+        self.label = "the single mariadbd + grproxy" if nodes == 1 else "the grproxy group"
+        # The single node is prepared on mysqld itself; the group through member 1 (replicated).
+        self.prepare_port = self.mysqld_ports[0] if nodes == 1 else port
+
+    def all_ports(self):
+        # Proxy, mysqld and Raft peer port of each node (the layout of src/sandbox/mod.rs).
+        return [self.port + off + i for off in (0, 100, 200) for i in range(self.nodes)]
+
+    @property
+    def mysqld_ports(self):
+        return [self.port + 100 + i for i in range(self.nodes)]
+
+    def start(self):
+        self.started = True
+        subprocess.run([BIN, "sandbox", "up", "--nodes", str(self.nodes), "--dir", self.dir, "--port",
+                        str(self.port)], check=True, stdout=subprocess.DEVNULL)
+        nd = [os.path.join(self.dir, f"node{i}") for i in range(1, self.nodes + 1)]
+        self.proxy_pids = [read_pid(os.path.join(d, "grproxy.pid")) for d in nd]
+        self.mysqld_pids = [read_pid(os.path.join(d, "mysqld.pid.sandbox")) for d in nd]
+
+    def systems(self):
+        proxies = [self.port + i for i in range(self.nodes)]
+        every = self.mysqld_pids + self.proxy_pids
+        if self.nodes == 1:
+            return [System("direct", self.mysqld_ports, self.mysqld_pids, [], self),
+                    System("proxy", proxies, every, self.proxy_pids, self)]
+        return [System("group-1w", proxies[:1], every, self.proxy_pids, self),
+                System("group-3w", proxies, every, self.proxy_pids, self)]
+
+    def conflict_counters(self):
+        return None
+
+    def stop(self):
+        if self.started and os.path.isdir(self.dir):
+            subprocess.run([BIN, "sandbox", "down", "--dir", self.dir], capture_output=True)
+        self.started = False
+
+
+class GaleraBench(bench_galera.GaleraCluster):
+    names = ["galera-1w", "galera-3w"]
+    label = "the Galera cluster"
+
+    @property
+    def prepare_port(self):
+        return self.mysqld_ports[0]
+
+    def systems(self):
+        return [System("galera-1w", self.mysqld_ports[:1], self.pids, [], self),
+                System("galera-3w", self.mysqld_ports, self.pids, [], self)]
+
+
+# ---------------------------------------------------------------- sysbench
 
 def sysbench(workload, ports, args, action, extra=()):
-    port = ",".join(str(p) for p in ports)
-    cmd = ["sysbench", workload, "--db-driver=mysql", "--mysql-host=127.0.0.1", f"--mysql-port={port}",
-           "--mysql-user=root", "--mysql-password=", "--mysql-db=sbtest", "--mysql-ssl=off",
-           f"--tables={args.tables}", f"--table-size={args.table_size}", *extra, action]
+    cmd = ["sysbench", workload, "--db-driver=mysql", "--mysql-host=127.0.0.1",
+           "--mysql-port=" + ",".join(str(p) for p in ports), "--mysql-user=root", "--mysql-password=",
+           "--mysql-db=sbtest", "--mysql-ssl=off", f"--tables={args.tables}", f"--table-size={args.table_size}",
+           *extra, action]
     r = subprocess.run(cmd, capture_output=True, text=True)
     if r.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stdout}\n{r.stderr}")
+        raise RuntimeError(f"{' '.join(cmd)} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     return r.stdout
 
 
@@ -99,99 +204,230 @@ def parse(out):
     return {
         "tps": num(r"transactions:\s+\d+\s+\(([\d.]+) per sec"),
         "qps": num(r"queries:\s+\d+\s+\(([\d.]+) per sec"),
+        "transactions": num(r"transactions:\s+(\d+)"),
         "queries": num(r"queries:\s+(\d+)"),
         "p95_ms": num(r"95th percentile:\s+([\d.]+)"),
         "errors_per_s": num(r"ignored errors:\s+\d+\s+\(([\d.]+) per sec"),
-        "reconnects": num(r"reconnects:\s+(\d+)"),
+        "reconnects_per_s": num(r"reconnects:\s+\d+\s+\(([\d.]+) per sec"),
     }
 
 
-def main():
+def mariadb(port, statement):
+    return subprocess.run(["mariadb", "--no-defaults", "-h127.0.0.1", f"-P{port}", "-uroot", "--skip-ssl", "-N",
+                           "-e", statement], capture_output=True, text=True, timeout=120)
+
+
+def prepare_db(port, args):
+    r = mariadb(port, "CREATE DATABASE sbtest")
+    if r.returncode != 0:
+        raise RuntimeError(f"CREATE DATABASE on port {port}: {r.stderr}")
+    sysbench("oltp_read_write", [port], args, "prepare", [f"--threads={min(args.tables, 4)}"])
+
+
+def wait_converged(mysqld_ports, tables, what):
+    """Waits until every member's sysbench tables have the same checksum."""
+    names = ", ".join(f"sbtest.sbtest{i}" for i in range(1, tables + 1))
+    for _ in range(600):
+        sums = {mariadb(p, f"CHECKSUM TABLE {names}").stdout for p in mysqld_ports}
+        if len(sums) == 1 and "" not in sums:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"{what}: members did not converge after prepare")
+
+
+def measure(system, workload, threads, args, section):
+    """One measured sysbench run, with the CPU of the servers and of sysbench around it."""
+    cluster = system.cluster
+    conflicts0 = cluster.conflict_counters()
+    server0 = {p: proc_cpu_seconds(p) for p in system.server_pids}
+    proxy0 = sum(proc_cpu_seconds(p) for p in system.proxy_pids)
+    client0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    row = {"section": section, "system": system.name, "workload": workload, "threads": threads,
+           "seconds": args.time}
+    try:
+        out = sysbench(workload, system.ports, args, "run", [f"--threads={threads}", f"--time={args.time}",
+                                                             "--report-interval=0", "--db-ps-mode=auto"])
+    except RuntimeError as e:
+        row["failed"] = str(e).splitlines()[-1] if str(e).strip() else "sysbench failed"
+        row["failure_detail"] = str(e)
+        print(f"  {workload:18} {threads:3} {system.name:9} FAILED: {row['failed']}", file=sys.stderr)
+        return row
+    client1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    row.update(parse(out))
+    server = sum(proc_cpu_seconds(p) - c for p, c in server0.items())
+    txns = max(row["transactions"], 1)
+    row["server_cpu_s"] = round(server, 2)
+    row["server_cpu_us_per_txn"] = round(server * 1e6 / txns, 1)
+    row["client_cpu_s"] = round(client1.ru_utime + client1.ru_stime - client0.ru_utime - client0.ru_stime, 2)
+    row["mysqld_peak_rss_mb"] = round(max(proc_peak_rss_mb(p) for p in system.server_pids
+                                          if p not in system.proxy_pids), 1)
+    if system.proxy_pids:
+        proxy = sum(proc_cpu_seconds(p) for p in system.proxy_pids) - proxy0
+        row["proxy_cpu_s"] = round(proxy, 2)
+        row["proxy_cpu_us_per_query"] = round(proxy * 1e6 / max(row["queries"], 1), 1)
+        row["proxy_peak_rss_mb"] = round(max(proc_peak_rss_mb(p) for p in system.proxy_pids), 1)
+    if conflicts0 is not None:
+        row["galera_conflicts_per_s"] = round((cluster.conflict_counters() - conflicts0) / args.time, 2)
+    print(f"  {workload:18} {threads:3} {system.name:9} tps={row['tps']:.1f} qps={row['qps']:.1f} "
+          f"p95={row['p95_ms']}ms err/s={row['errors_per_s']} server_cpu={row['server_cpu_s']}s", file=sys.stderr)
+    return row
+
+
+def bench_system(system, args, rows):
+    """Every workload at --threads, then the sweep when this system is in it: contiguous runs."""
+    warmed = set()
+
+    def warm(wl):
+        # Warms the buffer pool and every path (prepared statements, proxy sessions) first.
+        if args.warmup > 0 and wl not in warmed:
+            try:
+                sysbench(wl, system.ports, args, "run", ["--threads=4", f"--time={args.warmup}"])
+            except RuntimeError as e:
+                print(f"  warm-up of {wl} on {system.name} failed: {str(e).splitlines()[-1]}", file=sys.stderr)
+            warmed.add(wl)
+
+    for wl in args.workloads:
+        warm(wl)
+        rows.append(measure(system, wl, args.threads, args, "workload"))
+    if system.name in args.sweep_systems:
+        warm(args.sweep_workload)
+        for t in args.sweep_threads:
+            rows.append(measure(system, args.sweep_workload, t, args, "sweep"))
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--short", action="store_true", help="10 s runs on small tables")
-    ap.add_argument("--time", type=int, default=60)
-    ap.add_argument("--threads", type=int, default=8)
+    ap.add_argument("--short", action="store_true",
+                    help="6 s runs, 2 s warm-ups, 10k-row tables: every row and the sweep in under 10 minutes")
+    ap.add_argument("--time", type=int, default=60, help="seconds per measured run (default 60)")
+    ap.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per system and workload")
+    ap.add_argument("--threads", type=int, default=8, help="sysbench threads of the workload rows")
     ap.add_argument("--tables", type=int, default=4)
     ap.add_argument("--table-size", type=int, default=100000)
-    ap.add_argument("--workloads", default="oltp_point_select,oltp_read_write")
-    ap.add_argument("--systems", default="direct,proxy,group-1w,group-3w")
+    ap.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
+    ap.add_argument("--systems", default=",".join(ALL_SYSTEMS))
+    ap.add_argument("--sweep-threads", default="1,4,16,64", help="thread counts of the sweep ('' = no sweep)")
+    ap.add_argument("--sweep-systems", default="direct,group-1w,galera-1w")
+    ap.add_argument("--sweep-workload", default="oltp_read_write")
+    ap.add_argument("--port", type=int, default=23000,
+                    help="first of the ports used (up to +212; default 23000); the run stops if one is taken")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
+    ap.add_argument("--keep", action="store_true", help="keep the work directory (datadirs, logs) for diagnosis")
     args = ap.parse_args()
     if args.short:
-        args.time, args.table_size = 10, 10000
+        args.time, args.warmup, args.table_size = 6, 2, 10000
+    split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
+    args.workloads, args.systems = split(args.workloads), split(args.systems)
+    args.sweep_threads = [int(t) for t in split(args.sweep_threads)]
+    args.sweep_systems = [s for s in split(args.sweep_systems) if s in args.systems] if args.sweep_threads else []
+    for s in args.systems:
+        if s not in ALL_SYSTEMS:
+            ap.error(f"unknown system {s!r}; known: {', '.join(ALL_SYSTEMS)}")
+    return args
 
-    subprocess.run([os.path.join(ROOT, "deploy", "install-deps.sh")], check=True)
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+
+def versions():
+    def first_line(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True).stdout.strip().splitlines()[0]
+        except (OSError, IndexError):
+            return ""
+    cpu = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"mariadbd": first_line([bench_galera.mysqld_binary(), "--version"]),
+            "sysbench": first_line(["sysbench", "--version"]),
+            "galera": first_line(["dpkg-query", "-W", "-f", "${Version}", "galera-4"]),
+            # "+dirty" when the binary was built from uncommitted changes.
+            "grproxy_commit": first_line(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+            + ("+dirty" if first_line(["git", "-C", ROOT, "status", "--porcelain", "--", "src", "Cargo.toml",
+                                       "Cargo.lock"]) else ""),
+            "cpu_model": cpu, "kernel": platform.release()}
+
+
+def main():
+    args = parse_args()
+    began = time.monotonic()
     work = tempfile.mkdtemp(prefix="grproxy-bench-")
-    base = pick_base_port()
-    wanted = args.systems.split(",")
-    single, group = os.path.join(work, "single"), os.path.join(work, "group")
+    wanted = set(args.systems)
+    clusters = []
+    if {"direct", "proxy"} & wanted:
+        clusters.append(SandboxCluster(os.path.join(work, "single"), args.port, 1))
+    if {"group-1w", "group-3w"} & wanted:
+        clusters.append(SandboxCluster(os.path.join(work, "group"), args.port + 10, 3))
+    if {"galera-1w", "galera-3w"} & wanted:
+        os.makedirs(os.path.join(work, "galera"))
+        clusters.append(GaleraBench(os.path.join(work, "galera"), args.port + 20))
 
-    def teardown(*_):
-        for d in (single, group):
-            if os.path.isdir(d):
-                subprocess.run([BIN, "sandbox", "down", "--dir", d], capture_output=True)
-        shutil.rmtree(work, ignore_errors=True)
+    tearing_down = []
+
+    def teardown():
+        if tearing_down:
+            return
+        tearing_down.append(True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)  # a second Ctrl-C must not leave servers behind
+        for c in clusters:
+            c.stop()
+        kill_leftovers(work)
+        if args.keep:
+            print(f"bench: work directory kept: {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     atexit.register(teardown)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: sys.exit(130))
 
-    systems = {}  # name -> (ports, proxy pids)
-    if {"direct", "proxy"} & set(wanted):
-        subprocess.run([BIN, "sandbox", "up", "--nodes", "1", "--dir", single, "--port", str(base)], check=True,
-                       stdout=subprocess.DEVNULL)
-        pid = int(open(os.path.join(single, "node1", "grproxy.pid")).read())
-        systems["direct"] = ([base + 100], [])
-        systems["proxy"] = ([base], [pid])
-        prepare_db(base + 100, args)
-    if {"group-1w", "group-3w"} & set(wanted):
-        gbase = base + 300
-        subprocess.run([BIN, "sandbox", "up", "--nodes", "3", "--dir", group, "--port", str(gbase)], check=True,
-                       stdout=subprocess.DEVNULL)
-        pids = [int(open(os.path.join(group, f"node{i}", "grproxy.pid")).read()) for i in (1, 2, 3)]
-        systems["group-1w"] = ([gbase], pids)
-        systems["group-3w"] = ([gbase, gbase + 1, gbase + 2], pids)
-        prepare_db(gbase, args)
-        wait_converged([gbase + 100, gbase + 101, gbase + 102], args.tables)
-    systems = {k: v for k, v in systems.items() if k in wanted}
+    def interrupted(signum, _frame):
+        print(f"bench: {signal.Signals(signum).name}, stopping every server", file=sys.stderr)
+        sys.exit(130)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, interrupted)
+
+    for c in clusters:
+        require_free(c.all_ports(), c.label)
+
+    deps = [os.path.join(ROOT, "deploy", "install-deps.sh")]
+    if {"galera-1w", "galera-3w"} & wanted or args.sweep_threads:
+        deps.append("--bench")  # Galera packages, mariabackup, matplotlib
+    subprocess.run(deps, check=True)
+    if wanted - {"galera-1w", "galera-3w"}:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
 
     rows = []
-    for wl in args.workloads.split(","):
-        # Warm the buffer pool and every path before measuring.
-        for ports, _ in systems.values():
-            sysbench(wl, ports, args, "run", ["--threads=4", "--time=3"])
-        for name, (ports, pids) in systems.items():
-            cpu0 = sum(proc_cpu_seconds(p) for p in pids)
-            out = sysbench(wl, ports, args, "run", [f"--threads={args.threads}", f"--time={args.time}",
-                                                    "--report-interval=0", "--db-ps-mode=auto"])
-            cpu = sum(proc_cpu_seconds(p) for p in pids) - cpu0
-            r = parse(out)
-            r.update(system=name, workload=wl, threads=args.threads, seconds=args.time)
-            if pids:
-                r["proxy_cpu_s"] = round(cpu, 2)
-                r["proxy_cpu_us_per_query"] = round(cpu * 1e6 / max(r["queries"], 1), 1)
-                r["proxy_peak_rss_mb"] = round(max(proc_peak_rss_mb(p) for p in pids), 1)
-            rows.append(r)
-            print(f"  {wl:20} {name:9} tps={r['tps']:.1f} qps={r['qps']:.1f} p95={r['p95_ms']}ms "
-                  f"err/s={r['errors_per_s']}", file=sys.stderr)
+    for c in clusters:
+        require_free(c.all_ports(), c.label)  # again: something may have taken one meanwhile
+        t0 = time.monotonic()
+        try:
+            c.start()
+            prepare_db(c.prepare_port, args)
+            if len(c.mysqld_ports) > 1:
+                wait_converged(c.mysqld_ports, args.tables, c.label)
+        except (RuntimeError, subprocess.CalledProcessError) as e:
+            print(f"bench: {c.label} did not start: {e}"
+                  + ("" if args.keep else "\n(run with --keep to keep its logs)"), file=sys.stderr)
+            c.stop()
+            rows += [{"section": "workload", "system": name, "workload": "(all)", "threads": args.threads,
+                      "failed": f"start failed: {str(e).splitlines()[0]}"} for name in c.names if name in wanted]
+            continue
+        print(f"bench: {c.label} up and prepared in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+        for system in c.systems():
+            if system.name in wanted:
+                bench_system(system, args, rows)
+        c.stop()
 
-    os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "bench.json"), "w") as f:
-        json.dump(rows, f, indent=2)
-    direct = {r["workload"]: r for r in rows if r["system"] == "direct"}
-    lines = ["| workload | system | TPS | QPS | p95 ms | errors/s | ratio to direct | proxy CPU µs/query | proxy peak RSS MB |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        d = direct.get(r["workload"])
-        key = "qps" if r["workload"] == "oltp_point_select" else "tps"
-        ratio = r[key] / d[key] if d and d[key] else 0
-        lines.append(f"| {r['workload']} | {r['system']} | {r['tps']:.1f} | {r['qps']:.1f} | {r['p95_ms']:.2f} | "
-                     f"{r['errors_per_s']:.2f} | {ratio:.2f} ({key.upper()}) | {r.get('proxy_cpu_us_per_query', '')} | "
-                     f"{r.get('proxy_peak_rss_mb', '')} |")
-    table = "\n".join(lines)
-    with open(os.path.join(args.out, "bench.md"), "w") as f:
-        f.write(table + "\n")
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds_per_run": args.time, "warmup_s": args.warmup,
+            "threads": args.threads, "tables": args.tables, "table_size": args.table_size,
+            "sweep_workload": args.sweep_workload, "sweep_threads": args.sweep_threads,
+            "cpus": os.cpu_count(), "short": args.short, "db_ps_mode": "auto",
+            "elapsed_s": round(time.monotonic() - began), **versions()}
+    table = bench_report.write(args.out, meta, rows)
     print(table)
+    print(f"bench: {meta['elapsed_s']} s; results in {args.out}/bench.md, bench.json"
+          + (", bench-scaling.png" if any(r["section"] == "sweep" for r in rows) else ""), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -2,13 +2,30 @@
 # Installs what grproxy's sandbox, tests and benchmarks need on a Debian machine:
 # mariadb-server (mariadbd, mariadb-install-db, mariadb CLI), sysbench, and the Python
 # client used by the client-matrix tests. Idempotent: does nothing when all is present.
+#
+#   deploy/install-deps.sh           # sandbox and tests
+#   deploy/install-deps.sh --bench   # also what deploy/bench.py needs for its Galera rows and
+#                                    # chart: galera-4, mariadb-backup (mariabackup, the SST
+#                                    # method), socat (used by the SST scripts) and matplotlib
 set -euo pipefail
+
+bench=0
+case "${1:-}" in
+  "") ;;
+  --bench) bench=1 ;;
+  *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
+esac
 
 need_apt=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server mariadb-client)
 command -v mariadb >/dev/null 2>&1 || need_apt+=(mariadb-client)
 command -v sysbench >/dev/null 2>&1 || need_apt+=(sysbench)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+if [ "$bench" -eq 1 ]; then
+  [ -f /usr/lib/galera/libgalera_smm.so ] || need_apt+=(galera-4)
+  command -v mariabackup >/dev/null 2>&1 || need_apt+=(mariadb-backup)
+  command -v socat >/dev/null 2>&1 || need_apt+=(socat)
+fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   SUDO=""
@@ -24,4 +41,8 @@ fi
 if ! python3 -c 'import pymysql' >/dev/null 2>&1; then
   echo "install-deps: installing PyMySQL" >&2
   python3 -m pip install --quiet 'PyMySQL==1.1.1'
+fi
+if [ "$bench" -eq 1 ] && ! python3 -c 'import matplotlib' >/dev/null 2>&1; then
+  echo "install-deps: installing matplotlib" >&2
+  python3 -m pip install --quiet 'matplotlib>=3.7,<4'
 fi
