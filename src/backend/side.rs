@@ -18,6 +18,9 @@ impl SidePool {
         let mut opts = OptsBuilder::default()
             .user(Some(user))
             .pass(Some(password))
+            // Replayed UPDATEs are checked to match exactly one row, also when the row image
+            // equals what the row already holds (a point UPDATE whose values did not change).
+            .client_found_rows(true)
             .pool_opts(PoolOpts::default().with_constraints(PoolConstraints::new(0, 4).expect("0 <= 4")));
         opts = match addr {
             BackendAddr::Unix(p) => opts.socket(Some(p.to_string_lossy().into_owned())),

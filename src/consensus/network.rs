@@ -406,6 +406,9 @@ impl PeerClient {
     }
 }
 
+/// Lower bound of the time an AppendEntries call may take before it counts as failed.
+const APPEND_MIN_TTL: Duration = Duration::from_millis(500);
+
 impl RaftNetwork<TypeConfig> for PeerClient {
     async fn append_entries(
         &mut self,
@@ -413,7 +416,11 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
         let req = Request::AppendEntries(rpc);
-        match self.conn.call(&req, option.hard_ttl()).await {
+        // openraft allows one heartbeat interval; an append of a large batch that the follower
+        // must fsync can take longer on a loaded machine, and timing it out only makes the
+        // leader resend it. A real outage is still noticed well within an election timeout.
+        let ttl = option.hard_ttl().max(APPEND_MIN_TTL);
+        match self.conn.call(&req, ttl).await {
             Ok(Reply::AppendEntries(r)) => r.map_err(|e| self.remote(e)),
             Ok(other) => Err(self.unexpected(other)),
             Err(e) => Err(self.map_err(e, RPCTypes::AppendEntries)),

@@ -266,6 +266,7 @@ impl Session {
             });
         }
 
+        let started = std::time::Instant::now();
         let before: Vec<RawRow> = match &plan.before {
             Some(sql) => match self.internal_try(sql).await? {
                 Ok(r) => r.rows,
@@ -317,7 +318,7 @@ impl Session {
         }
         let ok = response.outcome.oks.last().copied().unwrap_or_default();
         let increment = self.auto_increment_increment().await?;
-        plan.set_generated_count(ok.affected_rows);
+        plan.set_affected(ok.affected_rows);
         let after: Vec<RawRow> = match plan.after(&before, &rekey, ok.last_insert_id, increment) {
             Some(sql) => match self.internal_try(&sql).await? {
                 Ok(r) => r.rows,
@@ -328,7 +329,7 @@ impl Session {
         let txn = self.txn.as_mut().expect("opened above");
         let table = txn.table_index(&plan.shape);
         let mut ws = std::mem::take(&mut txn.ws);
-        let captured = capture::diff(&plan.shape, table, &before, &after, &rekey, &mut ws);
+        let captured = plan.capture(table, &before, &after, &rekey, &mut ws);
         txn.ws = ws;
         let found_rows = self.caps().contains(Caps::CLIENT_FOUND_ROWS);
         if let Err(e) = capture::check_count(plan.verb, &captured, ok.affected_rows, found_rows) {
@@ -338,6 +339,7 @@ impl Session {
         }
         self.txn.as_mut().expect("open").rows.extend(captured.changes);
         self.sync_control();
+        self.group().stats.capture.record(started.elapsed());
 
         if autocommit_statement {
             match self.commit_captured(None).await? {
@@ -419,6 +421,7 @@ impl Session {
                 self.control()
                     .phase
                     .store(super::registry::PHASE_COMMITTING, std::sync::atomic::Ordering::Release);
+                let started = std::time::Instant::now();
                 if let Err(e) = self.internal(&marker_sql(index)).await {
                     let _ = report.send(LocalOutcome::Lost);
                     return Err(e);
@@ -433,10 +436,14 @@ impl Session {
                     LocalOutcome::Lost
                 });
                 result?;
+                group.stats.local_commit.record(started.elapsed());
+                // The session's next transaction must see this one in its snapshot.
+                self.last_commit = index;
                 self.status &= !STATUS_IN_TRANS;
                 Ok(None)
             }
             Verdict::Abort { conflict_index } => {
+                group.stats.aborts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let _ = report.send(LocalOutcome::Lost);
                 self.internal("ROLLBACK").await?;
                 self.status &= !STATUS_IN_TRANS;

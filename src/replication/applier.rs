@@ -84,6 +84,7 @@ pub struct Applier {
     pub reached: watch::Sender<u64>,
     pub state: watch::Sender<ApplierState>,
     pub sessions: Option<Arc<dyn LocalSessions>>,
+    pub stats: Arc<super::stats::GroupStats>,
 }
 
 /// Creates the marker table if needed and returns the indexes already applied: everything up
@@ -235,10 +236,14 @@ impl Applier {
     /// (brute force) and the replay is retried.
     async fn replay_winning(&self, conn: &mut Option<mysql_async::Conn>, index: u64, t: &Txn) -> Result<(), String> {
         let mut attempt = 0u32;
+        let started = std::time::Instant::now();
         loop {
             let c = self.connection(conn).await?;
             match replay(c, index, t).await {
-                Ok(()) => return Ok(()),
+                Ok(()) => {
+                    self.stats.replay.record(started.elapsed());
+                    return Ok(());
+                }
                 Err(ReplayError {
                     code: Some(1205 | 1213),
                     message,

@@ -213,6 +213,11 @@ pub struct DmlPlan {
     select_keys: Option<(String, Vec<usize>)>,
     /// INSERT ... SELECT with generated keys: as many as the server reports inserted.
     generated_from_count: bool,
+    /// Point UPDATE/DELETE (see [`point`]): the primary key it names; there is no locking
+    /// read before it.
+    point: Option<Vec<Vec<u8>>>,
+    /// Rows the server reported affected, once the statement ran.
+    affected: u64,
 }
 
 /// The new primary key of each row an UPDATE assigns keys in, or `None` when it assigns none.
@@ -264,6 +269,10 @@ impl DmlPlan {
                 } else {
                     None
                 };
+                let point = match (&sql_info.where_clause, &pk_exprs, &sql_info.order_by, &sql_info.limit) {
+                    (Some(w), None, None, None) => point::point_key(&shape, w),
+                    _ => None,
+                };
                 let mut sql = format!("SELECT {} FROM {}", shape.select_list(), table_ref);
                 if let Some(w) = &sql_info.where_clause {
                     sql.push_str(" WHERE ");
@@ -281,13 +290,15 @@ impl DmlPlan {
                 Ok(DmlPlan {
                     shape,
                     verb,
-                    before: Some(sql),
+                    before: if point.is_some() { None } else { Some(sql) },
                     insert_keys: None,
                     generated_rows: 0,
                     pk_exprs,
                     table_ref: table_ref.to_string(),
                     select_keys: None,
                     generated_from_count: false,
+                    point,
+                    affected: 0,
                 })
             }
             DmlVerb::Insert | DmlVerb::InsertIgnore | DmlVerb::InsertOnDuplicate | DmlVerb::Replace => {
@@ -332,6 +343,8 @@ impl DmlPlan {
             table_ref: String::new(),
             select_keys,
             generated_from_count: generated,
+            point: None,
+            affected: 0,
         })
     }
 
@@ -355,8 +368,10 @@ impl DmlPlan {
         }
     }
 
-    /// For INSERT ... SELECT with generated keys, the number of rows comes from the server.
-    pub fn set_generated_count(&mut self, affected: u64) {
+    /// Notes the affected-row count the server reported for the statement (for INSERT ...
+    /// SELECT with generated keys, that is the number of rows).
+    pub fn set_affected(&mut self, affected: u64) {
+        self.affected = affected;
         if self.generated_from_count {
             self.generated_rows = affected as usize;
         }
@@ -434,6 +449,8 @@ impl DmlPlan {
             table_ref: String::new(),
             select_keys: None,
             generated_from_count: false,
+            point: None,
+            affected: 0,
         })
     }
 
@@ -465,10 +482,14 @@ impl DmlPlan {
     /// keys, when the statement changes them), by the INSERT's key values, and by generated
     /// ids (`first_id`, `first_id + increment`, ...).
     pub fn after(&self, before: &[RawRow], rekey: &Rekey, first_id: u64, increment: u64) -> Option<String> {
-        if self.verb == DmlVerb::Delete {
+        if self.verb == DmlVerb::Delete || (self.point.is_some() && self.affected == 0) {
             return None;
         }
         let mut preds = Vec::new();
+        if let Some(pk) = &self.point {
+            let pk: Vec<Option<Vec<u8>>> = pk.iter().cloned().map(Some).collect();
+            preds.push(self.shape.pk_predicate(&[pk]));
+        }
         if !before.is_empty() {
             let pks: Vec<_> = before
                 .iter()
@@ -572,6 +593,56 @@ pub struct Captured {
     pub matched: u64,
 }
 
+impl DmlPlan {
+    /// The statement's row changes and write-set items: the difference of the images, or for
+    /// a point statement (no before-image) the named row as deleted or as read back.
+    pub fn capture(
+        &self,
+        table: u32,
+        before: &[RawRow],
+        after: &[RawRow],
+        rekey: &Rekey,
+        ws: &mut WriteSetBuilder,
+    ) -> Captured {
+        let Some(point) = &self.point else {
+            return diff(&self.shape, table, before, after, rekey, ws);
+        };
+        let mut out = Captured::default();
+        if self.verb == DmlVerb::Delete {
+            if self.affected > 0 {
+                let pk = self.shape.pk();
+                let mut row: RawRow = vec![None; self.shape.base.len()];
+                for (&c, v) in pk.columns.iter().zip(point) {
+                    if let Some(p) = self.shape.value_pos(c) {
+                        row[p] = Some(v.clone());
+                    }
+                }
+                self.shape.add_items(&row, ws);
+                out.changes.push(RowChange::Delete {
+                    table,
+                    before_pk: point.iter().map(|v| Value::Bytes(v.clone())).collect(),
+                });
+                out.deleted = 1;
+                out.matched = 1;
+            }
+            return out;
+        }
+        for row in after {
+            // The primary key is not assigned, so before and after share it (and the write-set
+            // items: the table has no other key).
+            self.shape.add_items(row, ws);
+            out.changes.push(RowChange::Update {
+                table,
+                before_pk: pk_values(&self.shape.pk_values(row)),
+                after: self.shape.values(row),
+            });
+            out.updated += 1;
+            out.matched += 1;
+        }
+        out
+    }
+}
+
 /// Diffs before and after images by primary key. `table` is the table's index in the txn.
 pub fn diff(
     shape: &ImageShape,
@@ -658,6 +729,8 @@ pub fn check_count(verb: DmlVerb, c: &Captured, reported: u64, found_rows: bool)
 
 #[cfg(test)]
 mod tests;
+
+pub mod point;
 
 /// The table reference of a single-table UPDATE or DELETE exactly as written (alias
 /// included), so the capture query's WHERE clause resolves names the same way.

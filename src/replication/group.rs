@@ -103,6 +103,7 @@ pub struct Group {
     reached: watch::Receiver<u64>,
     state: watch::Receiver<ApplierState>,
     next_trx: AtomicU64,
+    pub stats: Arc<super::stats::GroupStats>,
 }
 
 impl Group {
@@ -125,7 +126,9 @@ impl Group {
         let (wm_tx, wm_rx) = watch::channel(base);
         let (state_tx, state_rx) = watch::channel(ApplierState::Online);
         let (reached_tx, reached_rx) = watch::channel(base);
+        let stats = Arc::new(super::stats::GroupStats::default());
         let applier = Applier {
+            stats: stats.clone(),
             member_id: s.member_id,
             pool,
             metadata: metadata.clone(),
@@ -141,8 +144,11 @@ impl Group {
             node_id: s.member_id,
             members: s.members.clone(),
             data_dir: s.data_dir.clone(),
-            heartbeat_ms: 50,
-            election_timeout_ms: (300, 600),
+            // Members share CPUs and disks with their mysqld: a follower that is busy for a few
+            // hundred milliseconds (fsync, scheduling) must not trigger an election. Failover
+            // still completes within about 3 s.
+            heartbeat_ms: 100,
+            election_timeout_ms: (1000, 2000),
             // Verdicts after a restart are re-derived from the retained log (design invariant);
             // the log is not compacted yet.
             snapshot_every: u64::MAX / 2,
@@ -159,6 +165,7 @@ impl Group {
             reached: reached_rx,
             state: state_rx,
             next_trx: AtomicU64::new(1),
+            stats,
         });
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
         Ok(group)
@@ -199,6 +206,9 @@ impl Group {
             ("certified_index", self.consensus.applied_index().to_string()),
             ("applied_index", self.watermark().to_string()),
         ]
+        .into_iter()
+        .chain(self.stats.rows())
+        .collect()
     }
 
     pub fn new_trx_id(&self) -> u64 {
@@ -214,8 +224,10 @@ impl Group {
         if let Some(e) = self.error_state() {
             return Err(GroupError::MemberError(e));
         }
+        let started = std::time::Instant::now();
         let (index, resp) = self.consensus.propose(txn::encode(entry)).await?;
         let verdict = decode_verdict(&resp).ok_or(GroupError::BadResponse)?;
+        self.stats.propose.record(started.elapsed());
         Ok((index, verdict))
     }
 

@@ -16,5 +16,6 @@ pub mod certifier;
 pub mod group;
 pub mod metadata;
 pub mod params;
+pub mod stats;
 pub mod txn;
 pub mod writeset;
