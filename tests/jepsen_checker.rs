@@ -2,6 +2,9 @@
 //! known-bad histories and pass known-good ones (table-driven), and the fault-injecting relay
 //! must stall, close and resume connections as documented, never delivering a corrupt stream.
 
+// The path is explicit: tests/jepsen.rs (the runner's test binary) would make `mod jepsen;`
+// ambiguous.
+#[path = "jepsen/mod.rs"]
 mod jepsen;
 
 use std::collections::BTreeSet;

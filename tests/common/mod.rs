@@ -44,6 +44,12 @@ fn template() -> PathBuf {
     .clone()
 }
 
+/// The template datadir (root@localhost without a password), made on first use: copy it
+/// into a sandbox node's `data/` before `grproxy sandbox up` to skip mariadb-install-db.
+pub fn template_datadir() -> PathBuf {
+    template()
+}
+
 /// A running mariadbd, killed when dropped.
 pub struct Mysqld {
     pub layout: MysqldLayout,

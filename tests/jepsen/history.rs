@@ -108,8 +108,14 @@ pub struct History {
 
 impl History {
     pub fn new() -> Self {
+        Self::starting_at(Instant::now())
+    }
+
+    /// A history whose times count from `start`, so that several histories (and a fault
+    /// schedule) of one run share a clock.
+    pub fn starting_at(start: Instant) -> Self {
         History {
-            start: Some(Instant::now()),
+            start: Some(start),
             ..Default::default()
         }
     }
@@ -230,8 +236,13 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new() -> Self {
+        Self::starting_at(Instant::now())
+    }
+
+    /// See [`History::starting_at`].
+    pub fn starting_at(start: Instant) -> Self {
         Recorder {
-            inner: Arc::new(Mutex::new(History::new())),
+            inner: Arc::new(Mutex::new(History::starting_at(start))),
         }
     }
 
