@@ -40,6 +40,12 @@ pub struct TxnState {
 }
 
 impl TxnState {
+    /// The transaction wrote something that must be certified: row changes, or rows an
+    /// UPDATE matched without changing them (write-set items only).
+    pub fn writes(&self) -> bool {
+        !self.rows.is_empty() || !self.ws.is_empty()
+    }
+
     fn table_index(&mut self, shape: &ImageShape) -> u32 {
         let m = &shape.meta;
         if let Some(i) = self
@@ -144,7 +150,7 @@ impl Session {
     /// starting with it would have, and commits first when the statement would commit
     /// implicitly. Returns false when the statement must not run (an error was sent).
     pub(crate) async fn before_statement(&mut self, class: &Classified) -> Result<bool, SessionEnd> {
-        if self.txn.as_ref().is_some_and(|t| !t.rows.is_empty()) && commits_implicitly(class) {
+        if self.txn.as_ref().is_some_and(TxnState::writes) && commits_implicitly(class) {
             if let Some(err) = self.commit_captured(None).await? {
                 self.reply_error(err).await?;
                 return Ok(false);
@@ -182,7 +188,7 @@ impl Session {
                 });
             }
         } else if let Some(t) = self.txn.take() {
-            if !t.rows.is_empty() {
+            if t.writes() {
                 // A statement the classifier did not know to commit did so: the captured rows
                 // were committed locally without certification. Say so loudly.
                 tracing::error!(
@@ -341,7 +347,15 @@ impl Session {
         self.sync_control();
         self.group().stats.capture.record(started.elapsed());
 
-        if autocommit_statement {
+        if autocommit_statement && !self.txn.as_ref().is_some_and(TxnState::writes) {
+            // Matched nothing: nothing to certify.
+            self.txn = None;
+            self.internal("COMMIT").await?;
+            self.status &= !STATUS_IN_TRANS;
+            let mut response = response;
+            patch_status(&mut response, STATUS_IN_TRANS);
+            self.send_buffered(&response).await
+        } else if autocommit_statement {
             match self.commit_captured(None).await? {
                 None => {
                     let mut response = response;
@@ -374,7 +388,7 @@ impl Session {
 
     /// COMMIT from the client.
     pub(crate) async fn replicated_commit(&mut self, packet: &Packet) -> Result<(), SessionEnd> {
-        if self.txn.as_ref().is_none_or(|t| t.rows.is_empty()) {
+        if !self.txn.as_ref().is_some_and(TxnState::writes) {
             self.txn = None;
             return self.forward(packet, Expect::QueryResult).await.map(drop);
         }

@@ -419,7 +419,7 @@ impl Session {
                 return self.replicated_dml(packet, text, Expect::QueryResult).await;
             }
             (_, Detail::Commit { .. }) => return self.replicated_commit(packet).await,
-            (_, Detail::RollbackToSavepoint { .. }) if self.txn.as_ref().is_some_and(|t| !t.rows.is_empty()) => {
+            (_, Detail::RollbackToSavepoint { .. }) if self.txn.as_ref().is_some_and(|t| t.writes()) => {
                 let e = ClientError::CannotReplicate("ROLLBACK TO SAVEPOINT after writes".into());
                 return self.reply_error(e).await;
             }

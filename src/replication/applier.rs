@@ -9,7 +9,7 @@
 //! client crash). A replay that fails or touches a number of rows other than one stops the
 //! applier: the member goes to ERROR and never skips an entry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -18,6 +18,9 @@ use mysql_async::{Params, TxOpts};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::capture::ident;
+
+/// Most entries replayed in one mysqld transaction.
+const MAX_BATCH: usize = 32;
 use super::certifier::Verdict;
 use super::metadata::MetadataCache;
 use super::txn::{Ddl, Entry, RowChange, TableName, Txn, Value};
@@ -117,10 +120,65 @@ impl Applier {
         let mut watermark = base;
         let mut conn = None;
         let mut since_compaction = 0u64;
-        while let Some(c) = rx.recv().await {
+        // Entries taken from the channel but not applied yet, and how many at its front must be
+        // applied one by one (a batch that failed).
+        let mut queue: VecDeque<Certified> = VecDeque::new();
+        let mut solo = 0usize;
+        loop {
+            let c = match queue.pop_front() {
+                Some(c) => c,
+                None => match rx.recv().await {
+                    Some(c) => c,
+                    None => return,
+                },
+            };
+            let alone = solo > 0;
+            solo = solo.saturating_sub(1);
             if c.index <= watermark {
                 continue;
             }
+            let batchable = |e: &Certified| self.batchable(e) && !applied_above.contains(&e.index);
+            let c = if !alone && batchable(&c) {
+                // Other members' transactions already waiting are applied together, in one
+                // mysqld transaction with their markers: one commit instead of one each.
+                let mut batch = vec![c];
+                while batch.len() < MAX_BATCH {
+                    match queue.pop_front().or_else(|| rx.try_recv().ok()) {
+                        Some(n) if batchable(&n) => batch.push(n),
+                        Some(n) => {
+                            queue.push_front(n);
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                if batch.len() > 1 {
+                    let _ = self.reached.send(batch[0].index);
+                    match self.replay_batch(&mut conn, &batch).await {
+                        Ok(()) => {
+                            watermark = batch.last().expect("non-empty").index;
+                            let _ = self.reached.send(watermark);
+                            let _ = self.watermark.send(watermark);
+                            since_compaction += batch.len() as u64;
+                        }
+                        Err(e) => {
+                            // Rolled back (or committed with its markers if only the reply
+                            // was lost): apply entry by entry, which checks markers, retries
+                            // and brute-forces as usual.
+                            tracing::debug!(error = %e, "batched replay failed; applying one by one");
+                            conn = None;
+                            solo += batch.len();
+                            for e in batch.into_iter().rev() {
+                                queue.push_front(e);
+                            }
+                        }
+                    }
+                    continue;
+                }
+                batch.pop().expect("one entry")
+            } else {
+                c
+            };
             let _ = self.reached.send(c.index);
             let already = applied_above.remove(&c.index);
             if !already {
@@ -168,6 +226,42 @@ impl Applier {
             tracing::warn!(index = c.index, error = %err, "apply failed; retrying");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// Entries that may share a mysqld transaction: other members' certified transactions,
+    /// and entries that change nothing locally (aborted transactions, watermarks).
+    fn batchable(&self, c: &Certified) -> bool {
+        match (&c.entry, c.verdict) {
+            (Entry::Txn(t), Verdict::Commit) => t.origin != self.member_id,
+            (Entry::Txn(_), _) | (Entry::Watermark { .. }, _) => true,
+            _ => false,
+        }
+    }
+
+    /// Replays several entries in one mysqld transaction, each with its marker.
+    async fn replay_batch(&self, conn: &mut Option<mysql_async::Conn>, batch: &[Certified]) -> Result<(), String> {
+        let started = std::time::Instant::now();
+        let c = self.connection(conn).await?;
+        let mut tx = c
+            .start_transaction(TxOpts::default())
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut replayed = 0;
+        for e in batch {
+            if let (Entry::Txn(t), Verdict::Commit) = (&e.entry, e.verdict) {
+                replay_rows(&mut tx, e.index, t).await.map_err(|e| e.message)?;
+                replayed += 1;
+            }
+        }
+        tx.commit().await.map_err(|e| e.to_string())?;
+        self.stats
+            .replay_batches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let per_txn = started.elapsed() / replayed.max(1);
+        for _ in 0..replayed {
+            self.stats.replay.record(per_txn);
+        }
+        Ok(())
     }
 
     async fn marker_present(&self, index: u64) -> Result<bool, mysql_async::Error> {
@@ -343,11 +437,17 @@ pub fn marker_sql(index: u64) -> String {
 
 /// Replays one transaction's row images, each statement checked to touch exactly one row.
 pub async fn replay(conn: &mut mysql_async::Conn, index: u64, t: &Txn) -> Result<(), ReplayError> {
-    let plain = |m: String| ReplayError { code: None, message: m };
     let mut tx = conn
         .start_transaction(TxOpts::default())
         .await
         .map_err(|e| ReplayError::new(e, String::new()))?;
+    replay_rows(&mut tx, index, t).await?;
+    tx.commit().await.map_err(|e| ReplayError::new(e, String::new()))
+}
+
+/// One transaction's row changes and its marker, inside an open mysqld transaction.
+async fn replay_rows(tx: &mut mysql_async::Transaction<'_>, index: u64, t: &Txn) -> Result<(), ReplayError> {
+    let plain = |m: String| ReplayError { code: None, message: m };
     for (n, change) in t.rows.iter().enumerate() {
         let (sql, params) = statement(t, change).map_err(plain)?;
         tx.exec_drop(sql.as_str(), Params::Positional(params))
@@ -363,7 +463,7 @@ pub async fn replay(conn: &mut mysql_async::Conn, index: u64, t: &Txn) -> Result
     tx.exec_drop(marker_sql(index), ())
         .await
         .map_err(|e| ReplayError::new(e, String::new()))?;
-    tx.commit().await.map_err(|e| ReplayError::new(e, String::new()))
+    Ok(())
 }
 
 /// Why a replay failed: the server error code when there is one.

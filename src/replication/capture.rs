@@ -608,23 +608,28 @@ impl DmlPlan {
             return diff(&self.shape, table, before, after, rekey, ws);
         };
         let mut out = Captured::default();
-        if self.verb == DmlVerb::Delete {
-            if self.affected > 0 {
-                let pk = self.shape.pk();
-                let mut row: RawRow = vec![None; self.shape.base.len()];
-                for (&c, v) in pk.columns.iter().zip(point) {
-                    if let Some(p) = self.shape.value_pos(c) {
-                        row[p] = Some(v.clone());
-                    }
-                }
-                self.shape.add_items(&row, ws);
-                out.changes.push(RowChange::Delete {
-                    table,
-                    before_pk: point.iter().map(|v| Value::Bytes(v.clone())).collect(),
-                });
-                out.deleted = 1;
-                out.matched = 1;
+        let mut key_row: RawRow = vec![None; self.shape.base.len()];
+        for (&c, v) in self.shape.pk().columns.iter().zip(point) {
+            if let Some(p) = self.shape.value_pos(c) {
+                key_row[p] = Some(v.clone());
             }
+        }
+        if self.affected == 0 {
+            // Nothing changed, but the statement wrote (or looked for) this key: it conflicts
+            // with concurrent writers of it, as an unchanged row in `diff` does.
+            if self.verb == DmlVerb::Update {
+                self.shape.add_items(&key_row, ws);
+            }
+            return out;
+        }
+        if self.verb == DmlVerb::Delete {
+            self.shape.add_items(&key_row, ws);
+            out.changes.push(RowChange::Delete {
+                table,
+                before_pk: point.iter().map(|v| Value::Bytes(v.clone())).collect(),
+            });
+            out.deleted = 1;
+            out.matched = 1;
             return out;
         }
         for row in after {
@@ -678,7 +683,9 @@ pub fn diff(
     }
     for (pk, row) in &a {
         match b.get(pk) {
-            Some((_, old)) if old[..n] == row[..n] => {}
+            // Matched but unchanged: still a write under snapshot isolation (a concurrent
+            // transaction that wrote the row must conflict), so its items are certified.
+            Some((_, old)) if old[..n] == row[..n] => shape.add_items(row, ws),
             Some((old_pk, old)) => {
                 shape.add_items(old, ws);
                 shape.add_items(row, ws);

@@ -40,6 +40,8 @@ pub struct GroupStats {
     pub aborts: AtomicU64,
     /// Replay of another member's transaction on the local mysqld.
     pub replay: Timer,
+    /// mysqld transactions that replayed several log entries at once.
+    pub replay_batches: AtomicU64,
 }
 
 impl GroupStats {
@@ -54,6 +56,10 @@ impl GroupStats {
             ("certification_aborts", self.aborts.load(Ordering::Relaxed).to_string()),
             ("replayed_transactions", self.replay.count().to_string()),
             ("replay_avg_us", self.replay.mean_micros().to_string()),
+            (
+                "replay_batches",
+                self.replay_batches.load(Ordering::Relaxed).to_string(),
+            ),
         ]
     }
 }

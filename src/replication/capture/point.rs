@@ -143,7 +143,8 @@ mod tests {
         let single = shape(&[0], "int", false, false);
         let pair = shape(&[0, 1], "bigint", false, false);
         let v = |s: &[&str]| Some(s.iter().map(|x| x.as_bytes().to_vec()).collect::<Vec<_>>());
-        let cases: &[(&ImageShape, &str, Option<Vec<Vec<u8>>>)] = &[
+        type Case<'a> = (&'a ImageShape, &'a str, Option<Vec<Vec<u8>>>);
+        let cases: &[Case] = &[
             (&single, "id=5", v(&["5"])),
             (&single, "id = 5", v(&["5"])),
             (&single, "`id` = 17", v(&["17"])),
