@@ -45,12 +45,7 @@ fn pid(dir: &std::path::Path, file: &str) -> u32 {
 }
 
 fn opts(port: u16) -> mysql_async::OptsBuilder {
-    mysql_async::OptsBuilder::default()
-        .ip_or_hostname("127.0.0.1")
-        .tcp_port(port)
-        .prefer_socket(false)
-        .user(Some("root"))
-        .pass(Some(""))
+    common::root_tcp_opts(port)
 }
 
 /// Inserts rows with unique ids through one member, reconnecting after failures; records the

@@ -244,3 +244,14 @@ pub async fn futures_join_all<T: Send + 'static>(
     }
     out
 }
+
+/// Options for `root` (empty password) over TCP on loopback `port`: a sandbox member's proxy
+/// or mysqld.
+pub fn root_tcp_opts(port: u16) -> mysql_async::OptsBuilder {
+    mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(port)
+        .prefer_socket(false)
+        .user(Some("root"))
+        .pass(Some(""))
+}

@@ -142,8 +142,10 @@ fn diff_yields_changes_items_and_counts() {
     assert_eq!((c.inserted, c.updated, c.deleted, c.matched), (1, 1, 1, 3));
     assert_eq!(c.changes.len(), 3);
     let items = ws.finish();
-    // id 3 (pk only: NULL email does not constrain), id 2 before+after (pk, email), id 4 (pk, email).
-    assert_eq!(items.len(), 5);
+    // id 1 matched unchanged (pk, email: still a write), id 3 (pk only: NULL email does not
+    // constrain), id 2 before+after (pk, email), id 4 (pk, email).
+    assert_eq!(items.len(), 7);
+    assert!(items.contains(&key_item("db", "t", "PRIMARY", &[b"1"])));
     assert!(
         items.contains(&key_item("db", "t", "email", &[b"B"])),
         "unique items use the normalized form"
@@ -196,4 +198,53 @@ fn primary_key_changes_become_updates_of_the_old_key() {
     let items = ws.finish();
     assert!(items.contains(&key_item("db", "t", "PRIMARY", &[b"1"])));
     assert!(items.contains(&key_item("db", "t", "PRIMARY", &[b"11"])));
+}
+
+/// Point statements (PK-only table): no locking read; the key from the statement drives the
+/// capture, by the affected-row count.
+#[test]
+fn point_statements_capture_by_key_and_count() {
+    let meta = Arc::new(TableMeta {
+        uniques: vec![],
+        ..(*meta()).clone()
+    });
+    let point_plan = |sql: &str| {
+        let info = parse_dml(sql).unwrap();
+        let table_ref = table_ref_text(sql, info.verb).unwrap_or_default();
+        DmlPlan::new(ImageShape::new(meta.clone()), &info, &table_ref).unwrap()
+    };
+    let pk_item = key_item("db", "t", "PRIMARY", &[b"7"]);
+    // (statement, affected, after rows, changes, items, after-read expected)
+    let after_row = vec![Some(b"7".to_vec()), None, Some(b"8".to_vec()), None];
+    let cases: Vec<(&str, u64, Vec<RawRow>, usize, Vec<u128>, bool)> = vec![
+        ("DELETE FROM t WHERE id = 7", 1, vec![], 1, vec![pk_item], false),
+        ("DELETE FROM t WHERE id = 7", 0, vec![], 0, vec![], false),
+        (
+            "UPDATE t SET n = 8 WHERE id = 7",
+            1,
+            vec![after_row],
+            1,
+            vec![pk_item],
+            true,
+        ),
+        ("UPDATE t SET n = 8 WHERE id = 7", 0, vec![], 0, vec![pk_item], false),
+    ];
+    for (sql, affected, after, changes, items, reads_after) in cases {
+        let mut p = point_plan(sql);
+        assert!(p.before.is_none(), "{sql}: no locking read");
+        p.set_affected(affected);
+        let after_sql = p.after(&[], &Rekey::new(), 0, 1);
+        assert_eq!(after_sql.is_some(), reads_after, "{sql} affected {affected}");
+        if let Some(q) = after_sql {
+            assert!(q.ends_with("WHERE (`id`) IN ((7)) FOR UPDATE"), "{q}");
+        }
+        let mut ws = WriteSetBuilder::default();
+        let c = p.capture(0, &[], &after, &Rekey::new(), &mut ws);
+        assert_eq!(c.changes.len(), changes, "{sql} affected {affected}");
+        assert_eq!(ws.finish(), items, "{sql} affected {affected}");
+        check_count(p.verb, &c, affected, false).unwrap();
+    }
+    // Not a point statement: a range, or a table with a unique key.
+    assert!(point_plan("DELETE FROM t WHERE id > 7").before.is_some());
+    assert!(plan("DELETE FROM t WHERE id = 7").unwrap().before.is_some());
 }

@@ -376,13 +376,7 @@ fn relay_port(port: u16, i: usize, j: usize) -> u16 {
 }
 
 fn tcp_opts(port: u16) -> mysql_async::Opts {
-    mysql_async::OptsBuilder::default()
-        .ip_or_hostname("127.0.0.1")
-        .tcp_port(port)
-        .prefer_socket(false)
-        .user(Some("root"))
-        .pass(Some(""))
-        .into()
+    crate::common::root_tcp_opts(port).into()
 }
 
 fn pid_alive(pid: u32) -> bool {
