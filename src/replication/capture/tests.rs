@@ -216,7 +216,8 @@ fn point_statements_capture_by_key_and_count() {
     let pk_item = key_item("db", "t", "PRIMARY", &[b"7"]);
     // (statement, affected, after rows, changes, items, after-read expected)
     let after_row = vec![Some(b"7".to_vec()), None, Some(b"8".to_vec()), None];
-    let cases: Vec<(&str, u64, Vec<RawRow>, usize, Vec<u128>, bool)> = vec![
+    type Case = (&'static str, u64, Vec<RawRow>, usize, Vec<u128>, bool);
+    let cases: Vec<Case> = vec![
         ("DELETE FROM t WHERE id = 7", 1, vec![], 1, vec![pk_item], false),
         ("DELETE FROM t WHERE id = 7", 0, vec![], 0, vec![], false),
         (
