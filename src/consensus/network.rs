@@ -289,6 +289,17 @@ impl PeerConn {
 
     /// Sends `req` and waits up to `ttl` for its reply.
     pub(crate) async fn call(&self, req: &Request, ttl: Duration) -> Result<Reply, CallError> {
+        self.call_until(req, ttl, std::future::pending()).await
+    }
+
+    /// Like [`PeerConn::call`], but stops waiting for the reply when `give_up` completes (with
+    /// the reason); the request may have been processed, as when the connection is lost.
+    pub(crate) async fn call_until(
+        &self,
+        req: &Request,
+        ttl: Duration,
+        give_up: impl std::future::Future<Output = String>,
+    ) -> Result<Reply, CallError> {
         let deadline = Instant::now() + ttl;
         let (tx, pending, alive) = tokio::time::timeout_at(deadline, self.live())
             .await
@@ -303,12 +314,18 @@ impl PeerConn {
             pending.lock().unwrap().remove(&id);
             return Err(CallError::Network("connection closed".into()));
         }
-        match tokio::time::timeout_at(deadline, wrx).await {
-            Ok(Ok(reply)) => Ok(reply),
-            Ok(Err(_)) => Err(CallError::Network(format!("connection to peer {} lost", self.target))),
-            Err(_) => {
+        tokio::select! {
+            r = tokio::time::timeout_at(deadline, wrx) => match r {
+                Ok(Ok(reply)) => Ok(reply),
+                Ok(Err(_)) => Err(CallError::Network(format!("connection to peer {} lost", self.target))),
+                Err(_) => {
+                    pending.lock().unwrap().remove(&id);
+                    Err(CallError::Timeout(ttl))
+                }
+            },
+            why = give_up => {
                 pending.lock().unwrap().remove(&id);
-                Err(CallError::Timeout(ttl))
+                Err(CallError::Network(why))
             }
         }
     }

@@ -165,7 +165,7 @@ impl Consensus {
             let outcome = if leader == self.id {
                 Self::local_outcome(self.ctx.batcher.propose(payload.clone()).await, leader)
             } else {
-                self.forward(leader, Request::Forward(Blob(payload.clone())))
+                self.forward(leader, term, Request::Forward(Blob(payload.clone())))
                     .await
                     .map_or_else(
                         |e| e,
@@ -218,15 +218,29 @@ impl Consensus {
         }
     }
 
-    /// Sends `req` to `leader`; transport failures are classified as retryable (never sent)
-    /// or not (sent, outcome unknown).
-    async fn forward(&self, leader: NodeId, req: Request) -> Result<Reply, Attempt> {
+    /// Sends `req` to `leader` (leader as of `term`); transport failures are classified as
+    /// retryable (never sent) or not (sent, outcome unknown). The wait ends early when another
+    /// leader takes over: a leader cut off from the others never answers, and the caller
+    /// should learn that its outcome is unknown as soon as the group has moved on.
+    async fn forward(&self, leader: NodeId, term: u64, req: Request) -> Result<Reply, Attempt> {
         let addr = self
             .leader_addr(leader)
             .ok_or(Attempt::Fail(ConsensusError::NoLeader))?;
         let conn = self.pool.get(leader, &addr);
+        let replaced = async {
+            loop {
+                match self.wait_for_leader_change(leader, term).await {
+                    Ok(new) => return format!("leader {leader} was replaced by {new} while the request was in flight"),
+                    Err(ConsensusError::Shutdown) => std::future::pending::<()>().await,
+                    Err(_) => {}
+                }
+            }
+        };
         // Allow for the leader's own propose timeout plus the round trip.
-        match conn.call(&req, self.propose_timeout + Duration::from_secs(1)).await {
+        match conn
+            .call_until(&req, self.propose_timeout + Duration::from_secs(1), replaced)
+            .await
+        {
             Ok(r) => Ok(r),
             Err(CallError::Unreachable(m)) => Err(Attempt::Retry(ConsensusError::Unreachable(leader, m))),
             Err(CallError::Network(m)) => Err(Attempt::Fail(ConsensusError::Forward { leader, reason: m })),
@@ -274,7 +288,7 @@ impl Consensus {
             let res = if leader == self.id {
                 leader_read_index(&self.ctx).await
             } else {
-                match self.forward(leader, Request::ReadIndex).await {
+                match self.forward(leader, term, Request::ReadIndex).await {
                     Ok(Reply::ReadIndex(r)) => r,
                     Ok(_) => Err(ForwardReject::Failed("unexpected reply".into())),
                     // Reads are idempotent: any transport failure may be retried.

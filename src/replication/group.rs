@@ -148,7 +148,7 @@ impl Group {
             // hundred milliseconds (fsync, scheduling) must not trigger an election. Failover
             // still completes within about 3 s.
             heartbeat_ms: 100,
-            election_timeout_ms: (1000, 2000),
+            election_timeout_ms: (750, 1500),
             // Verdicts after a restart are re-derived from the retained log (design invariant);
             // the log is not compacted yet.
             snapshot_every: u64::MAX / 2,
