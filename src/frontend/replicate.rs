@@ -347,25 +347,25 @@ impl Session {
         self.sync_control();
         self.group().stats.capture.record(started.elapsed());
 
-        if autocommit_statement && !self.txn.as_ref().is_some_and(TxnState::writes) {
+        if !autocommit_statement {
+            return self.send_buffered(&response).await;
+        }
+        let lost = if self.txn.as_ref().is_some_and(TxnState::writes) {
+            self.commit_captured(None).await?
+        } else {
             // Matched nothing: nothing to certify.
             self.txn = None;
             self.internal("COMMIT").await?;
             self.status &= !STATUS_IN_TRANS;
-            let mut response = response;
-            patch_status(&mut response, STATUS_IN_TRANS);
-            self.send_buffered(&response).await
-        } else if autocommit_statement {
-            match self.commit_captured(None).await? {
-                None => {
-                    let mut response = response;
-                    patch_status(&mut response, STATUS_IN_TRANS);
-                    self.send_buffered(&response).await
-                }
-                Some(err) => self.reply_error(err).await,
+            None
+        };
+        match lost {
+            None => {
+                let mut response = response;
+                patch_status(&mut response, STATUS_IN_TRANS);
+                self.send_buffered(&response).await
             }
-        } else {
-            self.send_buffered(&response).await
+            Some(err) => self.reply_error(err).await,
         }
     }
 

@@ -273,24 +273,11 @@ impl DmlPlan {
                     (Some(w), None, None, None) => point::point_key(&shape, w),
                     _ => None,
                 };
-                let mut sql = format!("SELECT {} FROM {}", shape.select_list(), table_ref);
-                if let Some(w) = &sql_info.where_clause {
-                    sql.push_str(" WHERE ");
-                    sql.push_str(w);
-                }
-                if let Some(o) = &sql_info.order_by {
-                    sql.push_str(" ORDER BY ");
-                    sql.push_str(o);
-                }
-                if let Some(l) = &sql_info.limit {
-                    sql.push_str(" LIMIT ");
-                    sql.push_str(l);
-                }
-                sql.push_str(" FOR UPDATE");
+                let before = point.is_none().then(|| locking_read(&shape, sql_info, table_ref));
                 Ok(DmlPlan {
                     shape,
                     verb,
-                    before: if point.is_some() { None } else { Some(sql) },
+                    before,
                     insert_keys: None,
                     generated_rows: 0,
                     pk_exprs,
@@ -520,6 +507,24 @@ impl DmlPlan {
             preds.join(" OR ")
         ))
     }
+}
+
+/// `SELECT <image> FROM <table as written> WHERE .. ORDER BY .. LIMIT .. FOR UPDATE`: locks
+/// exactly the rows an UPDATE or DELETE will touch.
+fn locking_read(shape: &ImageShape, info: &DmlInfo, table_ref: &str) -> String {
+    let mut sql = format!("SELECT {} FROM {}", shape.select_list(), table_ref);
+    for (kw, part) in [
+        (" WHERE ", &info.where_clause),
+        (" ORDER BY ", &info.order_by),
+        (" LIMIT ", &info.limit),
+    ] {
+        if let Some(p) = part {
+            sql.push_str(kw);
+            sql.push_str(p);
+        }
+    }
+    sql.push_str(" FOR UPDATE");
+    sql
 }
 
 /// The table columns an INSERT names (all base columns when it names none).
