@@ -125,7 +125,7 @@ async fn internal_statements_run_inside_the_transaction() {
             vec![Some(b"2".to_vec()), Some(b"b".to_vec()), Some(b"5".to_vec())]
         ]
     );
-    assert!(sel.status & 1 != 0, "IN_TRANS");
+    assert!(sel.status.unwrap() & 1 != 0, "IN_TRANS");
     let other: Option<i64> = root.query_first("SELECT COUNT(*) FROM i.t").await.unwrap();
     assert_eq!(other, Some(0), "uncommitted rows stay invisible to others");
     let err = internal::query(&mut conn.io, caps, "SELECT * FROM i.nope")

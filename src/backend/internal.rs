@@ -36,7 +36,8 @@ pub struct TextResult {
     pub columns: Vec<Column>,
     pub rows: Vec<Vec<Option<Vec<u8>>>>,
     pub ok: Option<OkInfo>,
-    pub status: u16,
+    /// Server status flags of the final OK/EOF, when it carried them.
+    pub status: Option<u16>,
 }
 
 /// Runs one statement and decodes its result. Only the first result of a multi-result
@@ -72,7 +73,7 @@ pub async fn query<S: Stream>(io: &mut PacketIo<S>, caps: Caps, sql: &str) -> Re
         return Err(InternalError::Server { code, message });
     }
     out.ok = state.outcome.oks.first().copied();
-    out.status = state.outcome.status.unwrap_or(0);
+    out.status = state.outcome.status;
     Ok(out)
 }
 

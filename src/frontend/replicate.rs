@@ -90,14 +90,47 @@ impl Session {
     /// Runs a proxy statement on the session's connection.
     async fn internal(&mut self, sql: &str) -> Result<internal::TextResult, SessionEnd> {
         let caps = self.caps();
-        internal::query(self.backend_mut(), caps, sql)
-            .await
-            .map_err(|e| match e {
-                internal::InternalError::Server { code, message } => {
-                    SessionEnd::Refused(ClientError::Internal(code, message))
+        match internal::query(self.backend_mut(), caps, sql).await {
+            Ok(r) => {
+                if let Some(s) = r.status {
+                    self.status = s;
                 }
-                other => SessionEnd::Protocol(other.to_string()),
-            })
+                Ok(r)
+            }
+            Err(internal::InternalError::Server { code, message }) => {
+                self.status_stale = true;
+                Err(SessionEnd::Refused(ClientError::Internal(code, message)))
+            }
+            Err(other) => Err(SessionEnd::Protocol(other.to_string())),
+        }
+    }
+
+    /// After an error inside a transaction, mysqld may have rolled the whole transaction back
+    /// (deadlock, lock wait timeout with `innodb_rollback_on_timeout`, KILL), and an error
+    /// packet carries no status flags: the flags seen last may wrongly say "in a transaction".
+    /// A DML statement run on that belief would autocommit without certification, and a
+    /// COMMIT would certify rows mysqld no longer has. So before such a decision, ask
+    /// mysqld (`DO 0` answers OK with the flags); a transaction that is gone takes its
+    /// captured rows with it (the client already had the error).
+    pub(crate) async fn settle_status(&mut self) -> Result<(), SessionEnd> {
+        if !self.in_transaction() {
+            self.status_stale = false;
+        }
+        // A brute-force KILL QUERY may interrupt the probe itself: ask again.
+        for _ in 0..3 {
+            if !self.status_stale {
+                return Ok(());
+            }
+            if self.internal_try("DO 0").await?.is_ok() {
+                self.status_stale = false;
+                if !self.in_transaction() && self.txn.take().is_some_and(|t| t.writes()) {
+                    tracing::debug!(session = self.id, "mysqld rolled the transaction back after an error");
+                }
+            }
+        }
+        Err(SessionEnd::Protocol(
+            "cannot learn the transaction state from mysqld".into(),
+        ))
     }
 
     /// Like `internal`, but a server error is returned as a value.
@@ -132,6 +165,9 @@ impl Session {
         if let Some(s) = state.outcome.status {
             self.status = s;
         }
+        if state.outcome.error.is_some() {
+            self.status_stale = true;
+        }
         Ok(Buffered {
             bytes,
             last,
@@ -150,6 +186,7 @@ impl Session {
     /// starting with it would have, and commits first when the statement would commit
     /// implicitly. Returns false when the statement must not run (an error was sent).
     pub(crate) async fn before_statement(&mut self, class: &Classified) -> Result<bool, SessionEnd> {
+        self.settle_status().await?;
         if self.txn.as_ref().is_some_and(TxnState::writes) && commits_implicitly(class) {
             if let Some(err) = self.commit_captured(None).await? {
                 self.reply_error(err).await?;
@@ -388,6 +425,7 @@ impl Session {
 
     /// COMMIT from the client.
     pub(crate) async fn replicated_commit(&mut self, packet: &Packet) -> Result<(), SessionEnd> {
+        self.settle_status().await?;
         if !self.txn.as_ref().is_some_and(TxnState::writes) {
             self.txn = None;
             return self.forward(packet, Expect::QueryResult).await.map(drop);
@@ -426,6 +464,7 @@ impl Session {
                 return Ok(Some(ClientError::CommitUnknown(e.to_string())));
             }
         };
+        tracing::debug!(index, trx = trx_id, ?verdict, "DIAG proposed");
         // The verdict decides; a brute-force mark set while waiting for it is moot now.
         self.control()
             .bf_abort

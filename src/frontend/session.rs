@@ -71,6 +71,8 @@ pub struct Session {
     registration: Registration,
     /// Status flags from the last OK/EOF mysqld sent.
     pub status: u16,
+    /// An error came after `status` was last set: see `settle_status`.
+    pub(crate) status_stale: bool,
     /// Prepared statements by mysqld's statement id.
     pub prepared: HashMap<u32, PreparedInfo>,
     /// Statement text of the last COM_STMT_PREPARE, until its response names the id.
@@ -103,6 +105,7 @@ impl Session {
             _user_slot: e.user_slot,
             registration,
             status: 0,
+            status_stale: false,
             prepared: HashMap::new(),
             pending_prepare: None,
             txn: None,
@@ -514,6 +517,9 @@ impl Session {
         let outcome = state.outcome;
         if let Some(status) = outcome.status {
             self.status = status;
+        }
+        if outcome.error.is_some() {
+            self.status_stale = true;
         }
         if let Some((id, columns, params)) = outcome.prepared {
             if let Some((class, sql)) = self.pending_prepare.take() {
