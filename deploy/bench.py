@@ -9,7 +9,8 @@ and prints Markdown tables (also written as JSON, plus a PNG chart of the sweep)
   deploy/bench.py --short            # every row and the sweep, under 10 minutes on 2 cores
   deploy/bench.py --time 60          # full: 60 s per measured run
 
-Systems: `direct` (one mariadbd), `proxy` (one grproxy in front of it), `group-1w` (3-member
+Systems: `direct` (one mariadbd), `proxy` (one grproxy in front of it), `relay` (a bare byte
+relay, socat, in the proxy's place: the floor an extra hop on this machine sets), `group-1w` (3-member
 grproxy group, every connection on member 1), `group-3w` (connections spread over the three),
 `galera-1w` / `galera-3w` (3-node MariaDB Galera cluster, SST by mariabackup, connections on
 node 1 / spread over the three). Systems sharing processes (direct+proxy, group-1w+group-3w,
@@ -36,7 +37,7 @@ import bench_report  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "grproxy")
-ALL_SYSTEMS = ["direct", "proxy", "group-1w", "group-3w", "galera-1w", "galera-3w"]
+ALL_SYSTEMS = ["direct", "proxy", "relay", "group-1w", "group-3w", "galera-1w", "galera-3w"]
 ALL_WORKLOADS = ["oltp_point_select", "oltp_read_only", "oltp_read_write", "oltp_write_only", "oltp_update_index"]
 
 
@@ -132,14 +133,20 @@ class SandboxCluster:
     def __init__(self, workdir, port, nodes):
         self.dir, self.port, self.nodes = workdir, port, nodes
         self.started = False
-        self.names = ["direct", "proxy"] if nodes == 1 else ["group-1w", "group-3w"]
+        self.names = ["direct", "proxy", "relay"] if nodes == 1 else ["group-1w", "group-3w"]
+        self.relay = None
         self.label = "the single mariadbd + grproxy" if nodes == 1 else "the grproxy group"
         # The single node is prepared on mysqld itself; the group through member 1 (replicated).
         self.prepare_port = self.mysqld_ports[0] if nodes == 1 else port
 
     def all_ports(self):
         # Proxy, mysqld and Raft peer port of each node (the layout of src/sandbox/mod.rs).
-        return [self.port + off + i for off in (0, 100, 200) for i in range(self.nodes)]
+        ports = [self.port + off + i for off in (0, 100, 200) for i in range(self.nodes)]
+        return ports + ([self.relay_port] if self.nodes == 1 else [])
+
+    @property
+    def relay_port(self):
+        return self.port + 50
 
     @property
     def mysqld_ports(self):
@@ -152,13 +159,20 @@ class SandboxCluster:
         nd = [os.path.join(self.dir, f"node{i}") for i in range(1, self.nodes + 1)]
         self.proxy_pids = [read_pid(os.path.join(d, "grproxy.pid")) for d in nd]
         self.mysqld_pids = [read_pid(os.path.join(d, "mysqld.pid.sandbox")) for d in nd]
+        if self.nodes == 1:
+            # TCP in, mysqld's unix socket out: the proxy's position, without the proxy.
+            self.relay = subprocess.Popen(
+                ["socat", f"TCP-LISTEN:{self.relay_port},bind=127.0.0.1,fork,reuseaddr,nodelay",
+                 f"UNIX-CONNECT:{os.path.join(nd[0], 'mysqld.sock')}"])
 
     def systems(self):
         proxies = [self.port + i for i in range(self.nodes)]
         every = self.mysqld_pids + self.proxy_pids
         if self.nodes == 1:
+            # The relay's CPU is not counted (socat forks a process per connection).
             return [System("direct", self.mysqld_ports, self.mysqld_pids, [], self),
-                    System("proxy", proxies, every, self.proxy_pids, self)]
+                    System("proxy", proxies, every, self.proxy_pids, self),
+                    System("relay", [self.relay_port], self.mysqld_pids, [], self)]
         return [System("group-1w", proxies[:1], every, self.proxy_pids, self),
                 System("group-3w", proxies, every, self.proxy_pids, self)]
 
@@ -166,6 +180,10 @@ class SandboxCluster:
         return None
 
     def stop(self):
+        if self.relay is not None:
+            self.relay.terminate()
+            self.relay.wait()
+            self.relay = None
         if self.started and os.path.isdir(self.dir):
             subprocess.run([BIN, "sandbox", "down", "--dir", self.dir], capture_output=True)
         self.started = False
@@ -356,7 +374,7 @@ def main():
     work = tempfile.mkdtemp(prefix="grproxy-bench-")
     wanted = set(args.systems)
     clusters = []
-    if {"direct", "proxy"} & wanted:
+    if {"direct", "proxy", "relay"} & wanted:
         clusters.append(SandboxCluster(os.path.join(work, "single"), args.port, 1))
     if {"group-1w", "group-3w"} & wanted:
         clusters.append(SandboxCluster(os.path.join(work, "group"), args.port + 10, 3))
@@ -391,8 +409,8 @@ def main():
         require_free(c.all_ports(), c.label)
 
     deps = [os.path.join(ROOT, "deploy", "install-deps.sh")]
-    if {"galera-1w", "galera-3w"} & wanted or args.sweep_threads:
-        deps.append("--bench")  # Galera packages, mariabackup, matplotlib
+    if {"galera-1w", "galera-3w", "relay"} & wanted or args.sweep_threads:
+        deps.append("--bench")  # Galera packages, mariabackup, socat, matplotlib
     subprocess.run(deps, check=True)
     if wanted - {"galera-1w", "galera-3w"}:
         subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)

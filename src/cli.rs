@@ -50,6 +50,9 @@ pub enum SandboxAction {
         /// where the test runs a relay to j's peer port, instead of j's peer port directly.
         #[arg(long, value_name = "Q")]
         peer_relay_port: Option<u16>,
+        /// `group.snapshot_every` of every member (log entries between snapshots).
+        #[arg(long, value_name = "N", default_value_t = crate::replication::group::DEFAULT_SNAPSHOT_EVERY)]
+        snapshot_every: u64,
     },
     /// Stop everything `sandbox up` started in DIR.
     Down {

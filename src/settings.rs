@@ -49,6 +49,7 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
         member_id: g.member_id,
         members: g.members.clone(),
         data_dir: g.data_dir.clone(),
+        snapshot_every: g.snapshot_every,
         listener: None,
     });
     Ok(s)

@@ -624,3 +624,67 @@ async fn unchanged_rows_still_conflict() {
     c.query_drop("DELETE FROM app.t WHERE id = 4242").await.unwrap();
     g.converge().await;
 }
+
+/// mysqld can end a transaction on its own: a deadlock victim's whole transaction is rolled
+/// back, and the error packet carries no status flags. The session's next statements must
+/// still be replicated (an INSERT once autocommitted on the origin only, acknowledged), and
+/// the victim's dropped rows must not be certified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn statements_after_a_deadlock_rollback_are_replicated() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE DATABASE d").await.unwrap();
+    // d.t takes the point path (primary key only); d.u has a unique key (locking reads).
+    c.query_drop("CREATE TABLE d.t (id INT PRIMARY KEY, v INT NOT NULL)")
+        .await
+        .unwrap();
+    c.query_drop("CREATE TABLE d.u (id INT PRIMARY KEY, v INT NOT NULL, k INT UNIQUE)")
+        .await
+        .unwrap();
+    c.query_drop("INSERT INTO d.t VALUES (1, 0), (2, 0)").await.unwrap();
+    c.query_drop("INSERT INTO d.u VALUES (1, 0, 1), (2, 0, 2)")
+        .await
+        .unwrap();
+    g.converge().await;
+    for (round, table) in ["d.t", "d.u"].into_iter().enumerate() {
+        let mut a = g.conn(0).await;
+        let mut b = g.conn(0).await;
+        let update = move |id: i32| format!("UPDATE {table} SET v = v + 1 WHERE id = {id}");
+        a.query_drop("BEGIN").await.unwrap();
+        a.query_drop(update(1)).await.unwrap();
+        b.query_drop("BEGIN").await.unwrap();
+        b.query_drop(update(2)).await.unwrap();
+        let a_blocked = tokio::spawn(async move {
+            let r = a.query_drop(update(2)).await;
+            (a, r)
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let rb = b.query_drop(update(1)).await;
+        let (a, ra) = a_blocked.await.unwrap();
+        let (mut victim, mut survivor) = match (ra, rb) {
+            (Err(e), Ok(())) if code(&e) == 1213 => (a, b),
+            (Ok(()), Err(e)) if code(&e) == 1213 => (b, a),
+            other => panic!("{table}: expected one deadlock victim, got {other:?}"),
+        };
+        let id = 100 + round as i32;
+        victim
+            .query_drop(format!("INSERT INTO d.t VALUES ({id}, 7)"))
+            .await
+            .unwrap();
+        victim.query_drop("COMMIT").await.unwrap();
+        survivor.query_drop("COMMIT").await.unwrap();
+        g.converge().await;
+        for (m, mysqld) in g.mysqlds.iter().enumerate() {
+            let mut d = mysqld.root().await;
+            let v: Option<i32> = d
+                .query_first(format!("SELECT v FROM d.t WHERE id = {id}"))
+                .await
+                .unwrap();
+            assert_eq!(v, Some(7), "{table}: the victim's next INSERT reached member {m}");
+        }
+    }
+    for table in ["d.t", "d.u"] {
+        let sums = g.checksums(table).await;
+        assert!(sums.iter().all(|s| *s == sums[0]), "{table}: {sums:?}");
+    }
+}

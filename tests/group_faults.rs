@@ -4,45 +4,13 @@
 
 mod common;
 
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use mysql_async::prelude::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_grproxy");
-
-fn base_port() -> u16 {
-    loop {
-        let p = common::free_port();
-        let all = [0, 1, 2, 100, 101, 102, 200, 201, 202];
-        if p < 60000
-            && all
-                .iter()
-                .all(|d| std::net::TcpListener::bind(("127.0.0.1", p + d)).is_ok())
-        {
-            return p;
-        }
-    }
-}
-
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        let _ = Command::new(BIN)
-            .args(["sandbox", "down", "--dir"])
-            .arg(self.dir.path())
-            .output();
-    }
-}
-
-fn pid(dir: &std::path::Path, file: &str) -> u32 {
-    std::fs::read_to_string(dir.join(file)).unwrap().trim().parse().unwrap()
-}
+use common::sandbox::Sandbox;
 
 fn opts(port: u16) -> mysql_async::OptsBuilder {
     common::root_tcp_opts(port)
@@ -75,21 +43,10 @@ async fn writer(port: u16, member: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<
     }
 }
 
-// The restarted processes are stopped by `sandbox down` through their pid files.
-#[allow(clippy::zombie_processes)]
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_and_restart_proxy_and_mysqld_under_load() {
-    let sb = Sandbox {
-        dir: tempfile::tempdir().unwrap(),
-    };
-    let dir = sb.dir.path().to_path_buf();
-    let port = base_port();
-    let up = Command::new(BIN)
-        .args(["sandbox", "up", "--nodes", "3", "--port", &port.to_string(), "--dir"])
-        .arg(&dir)
-        .output()
-        .unwrap();
-    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let sb = Sandbox::up(3, &[]);
+    let port = sb.port;
     let mut c = mysql_async::Conn::new(opts(port)).await.unwrap();
     c.query_drop("CREATE DATABASE f").await.unwrap();
     c.query_drop("CREATE TABLE f.acks (id BIGINT PRIMARY KEY, member INT)")
@@ -135,40 +92,13 @@ async fn kill_and_restart_proxy_and_mysqld_under_load() {
 
     // kill -9 member 2's proxy, restart it.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let node2 = dir.join("node2");
-    Command::new("kill")
-        .args(["-9", &pid(&node2, "grproxy.pid").to_string()])
-        .status()
-        .unwrap();
+    sb.kill_proxy(2);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let log = std::fs::OpenOptions::new()
-        .append(true)
-        .open(node2.join("grproxy.log"))
-        .unwrap();
-    let restarted = Command::new(BIN)
-        .arg("run")
-        .arg("--config")
-        .arg(node2.join("grproxy.yaml"))
-        .stdout(log.try_clone().unwrap())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    std::fs::write(node2.join("grproxy.pid"), restarted.id().to_string()).unwrap();
+    sb.restart_proxy(2);
 
     // kill -9 member 3's mysqld, restart it with the same command line.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let node3 = dir.join("node3");
-    let mpid = pid(&node3, "mysqld.pid.sandbox");
-    let cmdline: Vec<String> = std::fs::read(format!("/proc/{mpid}/cmdline"))
-        .unwrap()
-        .split(|&b| b == 0)
-        .filter(|s| !s.is_empty())
-        .map(|s| String::from_utf8_lossy(s).into_owned())
-        .collect();
-    Command::new("kill").args(["-9", &mpid.to_string()]).status().unwrap();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let child = Command::new(&cmdline[0]).args(&cmdline[1..]).spawn().unwrap();
-    std::fs::write(node3.join("mysqld.pid.sandbox"), child.id().to_string()).unwrap();
+    sb.kill_and_restart_mysqld(3, Duration::from_secs(2)).await;
 
     tokio::time::sleep(Duration::from_secs(4)).await;
     stop.store(true, Ordering::Relaxed);

@@ -590,6 +590,16 @@ impl Validator<'_> {
             if g.data_dir.as_os_str().is_empty() {
                 return Err(self.err("group.data_dir", "must be set"));
             }
+            if g.snapshot_every < super::MIN_SNAPSHOT_EVERY {
+                return Err(self.err(
+                    "group.snapshot_every",
+                    format!(
+                        "must be at least {}, got {}",
+                        super::MIN_SNAPSHOT_EVERY,
+                        g.snapshot_every
+                    ),
+                ));
+            }
         }
 
         // service_account

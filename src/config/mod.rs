@@ -75,8 +75,11 @@ pub struct Config {
     pub group: Option<GroupConfig>,
 }
 
+/// Smallest accepted `group.snapshot_every`.
+pub const MIN_SNAPSHOT_EVERY: u64 = 100;
+
 /// `group:` — membership of a replication group.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GroupConfig {
     /// This member's id: a key of `members`.
@@ -85,6 +88,20 @@ pub struct GroupConfig {
     pub members: std::collections::BTreeMap<u64, String>,
     /// Where the Raft log and vote are kept (durable, fsynced).
     pub data_dir: PathBuf,
+    /// Log entries between snapshots (>= 100, default 10000); the log is compacted behind
+    /// each snapshot.
+    pub snapshot_every: u64,
+}
+
+impl Default for GroupConfig {
+    fn default() -> Self {
+        Self {
+            member_id: 0,
+            members: Default::default(),
+            data_dir: PathBuf::new(),
+            snapshot_every: crate::replication::group::DEFAULT_SNAPSHOT_EVERY,
+        }
+    }
 }
 
 /// `listen:` — client-facing listeners. At least one must be set; both may be.

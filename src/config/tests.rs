@@ -144,6 +144,13 @@ fn example_file_loads_and_documents_the_defaults() {
         Some("GRPROXY_SERVICE_PASSWORD")
     );
 
+    // The commented-out group section, uncommented, is valid and documents the default.
+    let (head, group) = text.split_once("\n#group:").expect("a commented group section");
+    let uncommented = format!("{head}\ngroup:{}", group.replace("\n#  ", "\n  "));
+    let g = load_str(&uncommented, Path::new("example")).unwrap().group.unwrap();
+    assert_eq!((g.member_id, g.members.len()), (1, 3));
+    assert_eq!(g.snapshot_every, GroupConfig::default().snapshot_every);
+
     // The same file through load_file, by path.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/grproxy.example.yaml");
     assert_eq!(load_file(&path).unwrap().listen, c.listen);
@@ -501,4 +508,14 @@ fn group_section() {
     let bad = format!("{base}group:\n  member_id: 3\n  members:\n    1: \"127.0.0.1:7001\"\n  data_dir: /tmp/raft\n");
     let e = load(&bad).unwrap_err().to_string();
     assert!(e.contains("group.member_id"), "{e}");
+    assert_eq!(
+        load(&format!("{ok}  snapshot_every: 500\n"))
+            .unwrap()
+            .group
+            .unwrap()
+            .snapshot_every,
+        500
+    );
+    let e = load(&format!("{ok}  snapshot_every: 5\n")).unwrap_err().to_string();
+    assert!(e.contains("group.snapshot_every: must be at least 100, got 5"), "{e}");
 }

@@ -362,6 +362,8 @@ impl Consensus {
             term: m.current_term,
             last_log_index: m.last_log_index.unwrap_or(0),
             last_applied_log_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+            snapshot_log_index: m.snapshot.map(|l| l.index).unwrap_or(0),
+            purged_log_index: m.purged.map(|l| l.index).unwrap_or(0),
         }
     }
 

@@ -201,4 +201,8 @@ pub struct RaftStatus {
     pub last_log_index: u64,
     /// Raft log index of the last entry applied to the local state machine.
     pub last_applied_log_index: u64,
+    /// Raft log index of the last entry in the latest snapshot (0: none).
+    pub snapshot_log_index: u64,
+    /// Raft log index of the last entry purged from the log (0: none).
+    pub purged_log_index: u64,
 }

@@ -21,9 +21,16 @@ use super::capture::ident;
 
 /// Most entries replayed in one mysqld transaction.
 const MAX_BATCH: usize = 32;
+/// How often (at most) the applied watermark is recorded in mysqld while entries arrive, and
+/// how long the applier waits idle before recording it.
+const COMPACT_EVERY: Duration = Duration::from_secs(1);
 use super::certifier::Verdict;
 use super::metadata::MetadataCache;
 use super::txn::{Ddl, Entry, RowChange, TableName, Txn, Value};
+
+mod inbox;
+pub use inbox::Feed;
+use inbox::Inbox;
 
 /// Schema and table of the applied-index markers.
 pub const MARKER_SCHEMA: &str = "grproxy";
@@ -83,6 +90,8 @@ pub struct Applier {
     pub metadata: MetadataCache,
     pub pending: PendingLocal,
     pub watermark: watch::Sender<u64>,
+    /// The watermark recorded in mysqld (see [`Applier::compact`]): what a restart resumes after.
+    pub durable: watch::Sender<u64>,
     /// The entry the applier is working on: everything before it is applied.
     pub reached: watch::Sender<u64>,
     pub state: watch::Sender<ApplierState>,
@@ -115,21 +124,33 @@ pub async fn load_applied(pool: &mysql_async::Pool) -> Result<(u64, Vec<u64>), m
 
 impl Applier {
     /// Applies entries as they arrive until the channel closes or an apply fails.
-    pub async fn run(self, mut rx: mpsc::UnboundedReceiver<Certified>, base: u64, markers: Vec<u64>) {
+    pub async fn run(self, rx: mpsc::UnboundedReceiver<Feed>, base: u64, markers: Vec<u64>) {
+        let mut inbox = Inbox::new(rx, base);
         let mut applied_above: std::collections::BTreeSet<u64> = markers.into_iter().collect();
         let mut watermark = base;
         let mut conn = None;
-        let mut since_compaction = 0u64;
+        let mut durable = base;
+        let mut compacted_at = std::time::Instant::now();
         // Entries taken from the channel but not applied yet, and how many at its front must be
         // applied one by one (a batch that failed).
         let mut queue: VecDeque<Certified> = VecDeque::new();
         let mut solo = 0usize;
         loop {
+            if watermark > durable && (watermark - durable >= 1000 || compacted_at.elapsed() >= COMPACT_EVERY) {
+                durable = self.compact(watermark, durable).await;
+                compacted_at = std::time::Instant::now();
+            }
             let c = match queue.pop_front() {
                 Some(c) => c,
-                None => match rx.recv().await {
-                    Some(c) => c,
-                    None => return,
+                None => match tokio::time::timeout(COMPACT_EVERY, inbox.recv()).await {
+                    Err(_) => continue, // idle: time to make the watermark durable
+                    Ok(Ok(Some(c))) => c,
+                    Ok(Ok(None)) => return,
+                    Ok(Err(msg)) => {
+                        tracing::error!("{msg}; this member stops applying (state ERROR)");
+                        let _ = self.state.send(ApplierState::Error(msg));
+                        return;
+                    }
                 },
             };
             let alone = solo > 0;
@@ -143,7 +164,7 @@ impl Applier {
                 // mysqld transaction with their markers: one commit instead of one each.
                 let mut batch = vec![c];
                 while batch.len() < MAX_BATCH {
-                    match queue.pop_front().or_else(|| rx.try_recv().ok()) {
+                    match queue.pop_front().or_else(|| inbox.try_recv()) {
                         Some(n) if batchable(&n) => batch.push(n),
                         Some(n) => {
                             queue.push_front(n);
@@ -159,7 +180,6 @@ impl Applier {
                             watermark = batch.last().expect("non-empty").index;
                             let _ = self.reached.send(watermark);
                             let _ = self.watermark.send(watermark);
-                            since_compaction += batch.len() as u64;
                         }
                         Err(e) => {
                             // Rolled back (or committed with its markers if only the reply
@@ -190,11 +210,6 @@ impl Applier {
             }
             watermark = c.index;
             let _ = self.watermark.send(watermark);
-            since_compaction += 1;
-            if since_compaction >= 1000 {
-                since_compaction = 0;
-                self.compact(watermark).await;
-            }
         }
     }
 
@@ -366,21 +381,31 @@ impl Applier {
     }
 
     /// Drops markers far below the watermark, keeping the newest ones.
-    async fn compact(&self, watermark: u64) {
-        if watermark <= 1000 {
-            return;
+    /// Makes `watermark` durable in mysqld: its marker (everything up to it is applied) in
+    /// place of every older one, in one transaction. A restart then resumes after it, and it
+    /// is what this member reports to the group ([`Applier::durable`]). Returns the durable
+    /// watermark (the old one if mysqld refused).
+    async fn compact(&self, watermark: u64, durable: u64) -> u64 {
+        let markers = format!("{}.{}", ident(MARKER_SCHEMA), ident(MARKER_TABLE));
+        let r = async {
+            let mut c = self.pool.get_conn().await?;
+            let mut tx = c.start_transaction(TxOpts::default()).await?;
+            tx.exec_drop(format!("INSERT IGNORE INTO {markers} (idx) VALUES (?)"), (watermark,))
+                .await?;
+            tx.exec_drop(format!("DELETE FROM {markers} WHERE idx < ?"), (watermark,))
+                .await?;
+            tx.commit().await
         }
-        if let Ok(mut c) = self.pool.get_conn().await {
-            let _ = c
-                .exec_drop(
-                    format!(
-                        "DELETE FROM {}.{} WHERE idx < ?",
-                        ident(MARKER_SCHEMA),
-                        ident(MARKER_TABLE)
-                    ),
-                    (watermark - 1000,),
-                )
-                .await;
+        .await;
+        match r {
+            Ok(()) => {
+                let _ = self.durable.send(watermark);
+                watermark
+            }
+            Err(e) => {
+                tracing::warn!(watermark, error = %e, "cannot record the applied watermark in mysqld");
+                durable
+            }
         }
     }
 }

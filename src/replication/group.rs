@@ -10,11 +10,16 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use super::applier::{self, Applier, ApplierState, Certified, LocalOutcome, PendingLocal};
-use super::certifier::{Certifier, Verdict};
+use super::applier::{self, Applier, ApplierState, LocalOutcome, PendingLocal};
+use super::certifier::Verdict;
+use super::machine::{decode_verdict, CertifyingMachine};
 use super::metadata::MetadataCache;
 use super::txn::{self, Entry};
-use crate::consensus::{Consensus, ConsensusConfig, ConsensusError, Machine};
+use crate::consensus::{Consensus, ConsensusConfig, ConsensusError};
+
+/// Default `group.snapshot_every`: log entries between snapshots (the log is compacted
+/// behind each one).
+pub const DEFAULT_SNAPSHOT_EVERY: u64 = 10_000;
 
 /// Settings of a member.
 #[derive(Debug, Clone)]
@@ -23,6 +28,8 @@ pub struct GroupSettings {
     /// Every member's peer address ("host:port"), this one included.
     pub members: BTreeMap<u64, String>,
     pub data_dir: PathBuf,
+    /// Log entries between snapshots; the log is compacted behind each snapshot.
+    pub snapshot_every: u64,
     /// A pre-bound peer listener (tests).
     pub listener: Option<Arc<Mutex<Option<std::net::TcpListener>>>>,
 }
@@ -39,60 +46,6 @@ pub enum GroupError {
     BadResponse,
 }
 
-/// The deterministic state machine: certification of every committed entry, in log order.
-struct CertifyingMachine {
-    certifier: Mutex<Certifier>,
-    to_applier: mpsc::UnboundedSender<Certified>,
-}
-
-impl Machine for CertifyingMachine {
-    fn apply(&self, index: u64, payload: &[u8]) -> Vec<u8> {
-        let entry = match txn::decode(payload) {
-            Ok(e) => e,
-            Err(e) => {
-                // Every member decodes the same bytes the same way: abort it everywhere.
-                tracing::error!(index, error = %e, "undecodable log entry; treated as aborted");
-                return encode_verdict(Verdict::Abort { conflict_index: 0 });
-            }
-        };
-        let verdict = self.certifier.lock().unwrap().certify(index, &entry);
-        let _ = self.to_applier.send(Certified { index, entry, verdict });
-        encode_verdict(verdict)
-    }
-
-    fn snapshot(&self) -> Vec<u8> {
-        self.certifier.lock().unwrap().encode()
-    }
-
-    fn restore(&self, _index: u64, data: &[u8]) {
-        match Certifier::decode(data) {
-            Ok(c) => *self.certifier.lock().unwrap() = c,
-            Err(e) => tracing::error!(error = %e, "cannot restore the certification index from a snapshot"),
-        }
-    }
-}
-
-fn encode_verdict(v: Verdict) -> Vec<u8> {
-    match v {
-        Verdict::Commit => vec![0],
-        Verdict::Abort { conflict_index } => {
-            let mut b = vec![1];
-            b.extend_from_slice(&conflict_index.to_le_bytes());
-            b
-        }
-    }
-}
-
-fn decode_verdict(b: &[u8]) -> Option<Verdict> {
-    match b {
-        [0] => Some(Verdict::Commit),
-        [1, rest @ ..] if rest.len() == 8 => Some(Verdict::Abort {
-            conflict_index: u64::from_le_bytes(rest.try_into().ok()?),
-        }),
-        _ => None,
-    }
-}
-
 pub struct Group {
     pub member_id: u64,
     pub member_count: usize,
@@ -100,10 +53,13 @@ pub struct Group {
     pub metadata: MetadataCache,
     pub pending: PendingLocal,
     watermark: watch::Receiver<u64>,
+    /// The watermark recorded in mysqld; reported to the group (the certifier's horizon).
+    durable: watch::Receiver<u64>,
     reached: watch::Receiver<u64>,
     state: watch::Receiver<ApplierState>,
     next_trx: AtomicU64,
     pub stats: Arc<super::stats::GroupStats>,
+    machine: Arc<CertifyingMachine>,
 }
 
 impl Group {
@@ -117,15 +73,14 @@ impl Group {
         let position = s.members.keys().position(|&m| m == s.member_id).unwrap_or(0) as u64 + 1;
         configure_auto_increment(&pool, s.members.len() as u64, position).await?;
         let (to_applier, rx) = mpsc::unbounded_channel();
-        let machine = Arc::new(CertifyingMachine {
-            certifier: Mutex::new(Certifier::new(&s.members.keys().copied().collect::<Vec<_>>())),
-            to_applier,
-        });
+        let members: Vec<u64> = s.members.keys().copied().collect();
+        let machine = Arc::new(CertifyingMachine::new(&members, to_applier));
         let metadata = MetadataCache::new(pool.clone());
         let pending = PendingLocal::default();
         let (wm_tx, wm_rx) = watch::channel(base);
         let (state_tx, state_rx) = watch::channel(ApplierState::Online);
         let (reached_tx, reached_rx) = watch::channel(base);
+        let (durable_tx, durable_rx) = watch::channel(base);
         let stats = Arc::new(super::stats::GroupStats::default());
         let applier = Applier {
             stats: stats.clone(),
@@ -134,6 +89,7 @@ impl Group {
             metadata: metadata.clone(),
             pending: pending.clone(),
             watermark: wm_tx,
+            durable: durable_tx,
             reached: reached_tx,
             state: state_tx,
             sessions: Some(sessions),
@@ -149,12 +105,12 @@ impl Group {
             // within about 2.5-5 s of losing its leader (tests/jepsen.rs).
             heartbeat_ms: 100,
             election_timeout_ms: (750, 1500),
-            // Verdicts after a restart are re-derived from the retained log (design invariant);
-            // the log is not compacted yet.
-            snapshot_every: u64::MAX / 2,
+            // A snapshot holds the certification index and the entries above its horizon
+            // (see `machine`), so verdicts after a restart are the same as before.
+            snapshot_every: s.snapshot_every,
             listener,
         };
-        let consensus = Consensus::start(cfg, machine).await?;
+        let consensus = Consensus::start(cfg, machine.clone()).await?;
         let group = Arc::new(Group {
             member_id: s.member_id,
             member_count: s.members.len(),
@@ -162,10 +118,12 @@ impl Group {
             metadata,
             pending,
             watermark: wm_rx,
+            durable: durable_rx,
             reached: reached_rx,
             state: state_rx,
             next_trx: AtomicU64::new(1),
             stats,
+            machine,
         });
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
         Ok(group)
@@ -174,6 +132,11 @@ impl Group {
     /// The applied watermark: every entry at or below it is applied on the local mysqld.
     pub fn watermark(&self) -> u64 {
         *self.watermark.borrow()
+    }
+
+    /// Index of the last entry certified here (committed in the log and decided).
+    pub fn certified_index(&self) -> u64 {
+        self.consensus.applied_index()
     }
 
     pub fn watermark_receiver(&self) -> watch::Receiver<u64> {
@@ -203,7 +166,10 @@ impl Group {
             ("raft_term", r.term.to_string()),
             ("raft_last_log_index", r.last_log_index.to_string()),
             ("raft_last_applied_log_index", r.last_applied_log_index.to_string()),
-            ("certified_index", self.consensus.applied_index().to_string()),
+            ("raft_snapshot_log_index", r.snapshot_log_index.to_string()),
+            ("raft_purged_log_index", r.purged_log_index.to_string()),
+            ("retained_entries", self.machine.retained().to_string()),
+            ("certified_index", self.certified_index().to_string()),
             ("applied_index", self.watermark().to_string()),
         ]
         .into_iter()
@@ -249,14 +215,16 @@ impl Group {
     }
 }
 
-/// Reports this member's watermark to the log from time to time, so certification state can be
-/// collected deterministically.
+/// Reports this member's durable watermark to the log from time to time, so certification
+/// state and the entries a snapshot retains can be collected deterministically. Only what
+/// mysqld has recorded is reported: after any restart this member resumes at or above it, so
+/// it never needs an entry the group has let go.
 async fn report_watermarks(group: std::sync::Weak<Group>) {
     let mut last = 0;
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
         let Some(g) = group.upgrade() else { return };
-        let w = g.watermark();
+        let w = *g.durable.borrow();
         let entry = Entry::Watermark {
             member: g.member_id,
             applied: w,

@@ -5,6 +5,7 @@
 //! - [`txn`]: the entries proposed to the Raft log and their encoding.
 //! - [`writeset`]: 128-bit items for primary, unique and foreign-key parent keys.
 //! - [`certifier`]: first-committer-wins certification, deterministic on every member.
+//! - `machine`: the Raft state machine (certification) and its snapshots, for log compaction.
 //! - [`metadata`]: table metadata (keys, engine, triggers) from information_schema.
 //! - [`capture`]: the locking reads around a DML statement and the row changes they yield.
 //! - [`params`]: prepared-statement parameters for capture queries.
@@ -14,6 +15,7 @@ pub mod applier;
 pub mod capture;
 pub mod certifier;
 pub mod group;
+mod machine;
 pub mod metadata;
 pub mod params;
 pub mod stats;

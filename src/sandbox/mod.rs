@@ -22,6 +22,8 @@ pub struct UpOptions {
     /// Member i dials member j at `Q + (i-1)*nodes + (j-1)` (a test's relay) instead of j's
     /// peer port.
     pub peer_relay_port: Option<u16>,
+    /// `group.snapshot_every` of every member.
+    pub snapshot_every: u64,
 }
 
 /// Service account the proxies use for their own connections.
@@ -205,8 +207,9 @@ fn proxy_config(port: u16, l: &MysqldLayout, nd: &Path, svc_file: &Path) -> Stri
 
 fn group_config(o: &UpOptions, i: u16, nd: &Path) -> String {
     let mut s = format!(
-        "group:\n  member_id: {i}\n  data_dir: \"{}\"\n  members:\n",
-        nd.join("raft").display()
+        "group:\n  member_id: {i}\n  data_dir: \"{}\"\n  snapshot_every: {}\n  members:\n",
+        nd.join("raft").display(),
+        o.snapshot_every
     );
     for m in 1..=o.nodes {
         let port = match o.peer_relay_port {

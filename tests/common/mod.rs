@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod raw;
+pub mod sandbox;
 
 use std::path::PathBuf;
 use std::process::Child;
@@ -173,6 +174,7 @@ impl TestGroup {
                 member_id: i as u64 + 1,
                 members: members.clone(),
                 data_dir: raft_dirs[i].path().to_path_buf(),
+                snapshot_every: grproxy::replication::group::DEFAULT_SNAPSHOT_EVERY,
                 listener: Some(Arc::new(Mutex::new(Some(l)))),
             });
             async move { frontend::start(s).await.expect("member starts") }
@@ -202,12 +204,13 @@ impl TestGroup {
         mysql_async::Conn::new(self.opts(member)).await.unwrap()
     }
 
-    /// Waits until every member has applied everything committed so far.
+    /// Waits until every member has applied everything committed so far (an origin's own
+    /// watermark may still lag behind what its clients were told is committed).
     pub async fn converge(&self) {
         let target = self
             .proxies
             .iter()
-            .map(|p| p.context.group.as_ref().unwrap().watermark())
+            .map(|p| p.context.group.as_ref().unwrap().certified_index())
             .max()
             .unwrap_or(0);
         for p in &self.proxies {

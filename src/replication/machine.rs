@@ -1,0 +1,203 @@
+//! The replicated state machine behind the Raft log: certification of every committed entry,
+//! in log order, and what a snapshot of it holds so the log can be compacted.
+//!
+//! The certification index alone is not enough to restart from: entries are certified as soon
+//! as they commit, but reach the local mysqld later (the applier), so a snapshot at index S
+//! may cover entries this member's mysqld has not applied yet, and another member catching up
+//! through the snapshot has not applied them either. A snapshot therefore also carries every
+//! entry above the certifier's horizon (the lowest applied watermark any member reported), with
+//! its verdict. Each member has applied everything up to the horizon, so from the snapshot
+//! plus the log after it every member can resume. Both parts are derived from the log prefix
+//! alone, so every member builds the same bytes for the same index.
+//!
+//! While a member is away its watermark holds the horizon back, and the retained entries (in
+//! memory and in snapshots) grow until it returns, much like Galera's gcache.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc;
+
+use super::applier::{Certified, Feed};
+use super::certifier::{Certifier, Verdict};
+use super::txn::{self, versioned_decode, versioned_encode, DecodeError};
+use crate::consensus::Machine;
+
+/// Version byte in front of an encoded machine snapshot.
+const SNAPSHOT_VERSION: u8 = 1;
+
+pub(super) struct CertifyingMachine {
+    state: Mutex<State>,
+    to_applier: mpsc::UnboundedSender<Feed>,
+}
+
+struct State {
+    certifier: Certifier,
+    /// Entries above the certifier's horizon, in index order.
+    retained: VecDeque<Retained>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Retained {
+    index: u64,
+    verdict: Vec<u8>,
+    payload: Vec<u8>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SnapshotState {
+    certifier: Vec<u8>,
+    retained: Vec<Retained>,
+}
+
+impl CertifyingMachine {
+    pub(super) fn new(members: &[u64], to_applier: mpsc::UnboundedSender<Feed>) -> Self {
+        CertifyingMachine {
+            state: Mutex::new(State {
+                certifier: Certifier::new(members),
+                retained: VecDeque::new(),
+            }),
+            to_applier,
+        }
+    }
+
+    /// Entries kept for snapshots (diagnostics).
+    pub(super) fn retained(&self) -> usize {
+        self.state.lock().unwrap().retained.len()
+    }
+}
+
+impl Machine for CertifyingMachine {
+    fn apply(&self, index: u64, payload: &[u8]) -> Vec<u8> {
+        let entry = match txn::decode(payload) {
+            Ok(e) => e,
+            Err(e) => {
+                // Every member decodes the same bytes the same way: abort it everywhere.
+                tracing::error!(index, error = %e, "undecodable log entry; treated as aborted");
+                return encode_verdict(Verdict::Abort { conflict_index: 0 });
+            }
+        };
+        let mut st = self.state.lock().unwrap();
+        let verdict = st.certifier.certify(index, &entry);
+        if let super::txn::Entry::Txn(t) = &entry {
+            tracing::debug!(
+                index,
+                origin = t.origin,
+                trx = t.trx_id,
+                snapshot = t.snapshot,
+                ?verdict,
+                "DIAG certified"
+            );
+        }
+        let encoded = encode_verdict(verdict);
+        st.retained.push_back(Retained {
+            index,
+            verdict: encoded.clone(),
+            payload: payload.to_vec(),
+        });
+        let horizon = st.certifier.horizon();
+        while st.retained.front().is_some_and(|r| r.index <= horizon) {
+            st.retained.pop_front();
+        }
+        drop(st);
+        let _ = self.to_applier.send(Feed::Entry(Certified { index, entry, verdict }));
+        encoded
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        let st = self.state.lock().unwrap();
+        encode_snapshot(&st.certifier, st.retained.iter())
+    }
+
+    fn restore(&self, index: u64, data: &[u8]) {
+        let (certifier, retained, feed) = match decode_snapshot(data) {
+            Ok(s) => s,
+            Err(e) => {
+                // The applier cannot know what it missed: it stops (ERROR) rather than skip.
+                tracing::error!(index, error = %e, "cannot restore the certification state from a snapshot");
+                let _ = self.to_applier.send(Feed::Restored {
+                    horizon: u64::MAX,
+                    index,
+                });
+                return;
+            }
+        };
+        let horizon = certifier.horizon();
+        let _ = self.to_applier.send(Feed::Restored { horizon, index });
+        for c in feed {
+            let _ = self.to_applier.send(Feed::Entry(c));
+        }
+        *self.state.lock().unwrap() = State {
+            certifier,
+            retained: retained.into(),
+        };
+    }
+}
+
+fn encode_snapshot<'a>(certifier: &Certifier, retained: impl Iterator<Item = &'a Retained>) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Borrowed<'a> {
+        certifier: Vec<u8>,
+        retained: Vec<&'a Retained>,
+    }
+    versioned_encode(
+        SNAPSHOT_VERSION,
+        &Borrowed {
+            certifier: certifier.encode(),
+            retained: retained.collect(),
+        },
+    )
+}
+
+/// A snapshot's certifier, retained entries and their decoded form for the applier, checked: entries strictly increasing and all
+/// in `(horizon, last certified index]`.
+fn decode_snapshot(data: &[u8]) -> Result<(Certifier, Vec<Retained>, Vec<Certified>), DecodeError> {
+    let s: SnapshotState = versioned_decode(SNAPSHOT_VERSION, data)?;
+    let certifier = Certifier::decode(&s.certifier)?;
+    let (lo, hi) = (certifier.horizon(), certifier.last_index());
+    let increasing = s.retained.windows(2).all(|w| w[0].index < w[1].index);
+    if !increasing || s.retained.iter().any(|r| r.index <= lo || r.index > hi) {
+        return Err(DecodeError::Invalid(format!(
+            "machine snapshot: retained entries not increasing within ({lo}, {hi}]"
+        )));
+    }
+    let feed = s
+        .retained
+        .iter()
+        .map(|r| {
+            let verdict = decode_verdict(&r.verdict)
+                .ok_or_else(|| DecodeError::Invalid(format!("machine snapshot: verdict of entry {}", r.index)))?;
+            Ok(Certified {
+                index: r.index,
+                entry: txn::decode(&r.payload)?,
+                verdict,
+            })
+        })
+        .collect::<Result<Vec<_>, DecodeError>>()?;
+    Ok((certifier, s.retained, feed))
+}
+
+pub(super) fn encode_verdict(v: Verdict) -> Vec<u8> {
+    match v {
+        Verdict::Commit => vec![0],
+        Verdict::Abort { conflict_index } => {
+            let mut b = vec![1];
+            b.extend_from_slice(&conflict_index.to_le_bytes());
+            b
+        }
+    }
+}
+
+pub(super) fn decode_verdict(b: &[u8]) -> Option<Verdict> {
+    match b {
+        [0] => Some(Verdict::Commit),
+        [1, rest @ ..] if rest.len() == 8 => Some(Verdict::Abort {
+            conflict_index: u64::from_le_bytes(rest.try_into().ok()?),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

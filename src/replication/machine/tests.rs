@@ -1,0 +1,149 @@
+use super::*;
+use crate::replication::txn::{Entry, RowChange, TableName, Txn, Value};
+use crate::replication::writeset::key_item;
+
+/// An encoded transaction of `origin` with snapshot `snapshot` writing rows `ids` of db.t.
+fn txn(origin: u64, snapshot: u64, ids: &[u64]) -> Vec<u8> {
+    let mut write_set: Vec<u128> = ids
+        .iter()
+        .map(|id| key_item("db", "t", "PRIMARY", &[id.to_string().as_bytes()]))
+        .collect();
+    write_set.sort_unstable();
+    txn::encode(&Entry::Txn(Txn {
+        origin,
+        trx_id: snapshot,
+        snapshot,
+        write_set,
+        tables: vec![TableName::new("db", "t")],
+        columns: vec![vec!["id".into()]],
+        pk_columns: vec![vec!["id".into()]],
+        rows: ids
+            .iter()
+            .map(|&id| RowChange::Insert {
+                table: 0,
+                after: vec![Value::Int(id as i64)],
+            })
+            .collect(),
+    }))
+}
+
+fn watermark(member: u64, applied: u64) -> Vec<u8> {
+    txn::encode(&Entry::Watermark { member, applied })
+}
+
+fn machine() -> (CertifyingMachine, mpsc::UnboundedReceiver<Feed>) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    (CertifyingMachine::new(&[1, 2, 3], tx), rx)
+}
+
+/// What the machine sent its applier: `(index, verdict)` per entry, `(u64::MAX, horizon)` per
+/// restore notice.
+fn drain(rx: &mut mpsc::UnboundedReceiver<Feed>) -> Vec<(u64, Verdict)> {
+    let mut out = Vec::new();
+    while let Ok(f) = rx.try_recv() {
+        out.push(match f {
+            Feed::Entry(c) => (c.index, c.verdict),
+            Feed::Restored { horizon, .. } => (
+                u64::MAX,
+                Verdict::Abort {
+                    conflict_index: horizon,
+                },
+            ),
+        });
+    }
+    out
+}
+
+/// A log: conflicting and independent transactions, and watermarks that move the horizon.
+fn log() -> Vec<Vec<u8>> {
+    vec![
+        txn(1, 0, &[1]),    // 1 commit
+        txn(2, 0, &[1]),    // 2 abort (1 wrote row 1 after snapshot 0)
+        txn(2, 1, &[2]),    // 3 commit
+        watermark(1, 3),    // 4
+        watermark(2, 2),    // 5
+        watermark(3, 2),    // 6: horizon 2
+        txn(3, 2, &[2]),    // 7 abort (3)
+        txn(1, 3, &[1, 3]), // 8 commit
+        watermark(3, 1),    // 9: watermarks never go back
+        txn(2, 8, &[3]),    // 10 commit
+    ]
+}
+
+#[test]
+fn retained_entries_are_those_above_the_horizon() {
+    let (m, mut rx) = machine();
+    let mut retained = Vec::new();
+    for (i, payload) in log().iter().enumerate() {
+        m.apply(i as u64 + 1, payload);
+        retained.push(m.retained());
+    }
+    // Horizon 0 until entry 6 (all three members reported), then 2: entries 1 and 2 go.
+    assert_eq!(retained, vec![1, 2, 3, 4, 5, 4, 5, 6, 7, 8]);
+    let verdicts: Vec<Verdict> = drain(&mut rx).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(verdicts[1], Verdict::Abort { conflict_index: 1 });
+    assert_eq!(verdicts[6], Verdict::Abort { conflict_index: 3 });
+}
+
+#[test]
+fn a_restored_machine_resends_retained_entries_and_goes_on_identically() {
+    let entries = log();
+    for cut in 0..=entries.len() {
+        let (a, mut rx_a) = machine();
+        for (i, p) in entries[..cut].iter().enumerate() {
+            a.apply(i as u64 + 1, p);
+        }
+        let sent = drain(&mut rx_a);
+        let snap = a.snapshot();
+
+        let (b, mut rx_b) = machine();
+        b.restore(cut as u64, &snap);
+        assert_eq!(b.snapshot(), snap, "cut {cut}: canonical bytes after restore");
+        let resent = drain(&mut rx_b);
+        let (notice, rest) = resent.split_first().expect("restore notice");
+        let horizon = match notice {
+            (u64::MAX, Verdict::Abort { conflict_index }) => *conflict_index,
+            other => panic!("cut {cut}: first message {other:?}"),
+        };
+        let above: Vec<(u64, Verdict)> = sent.into_iter().filter(|&(i, _)| i > horizon).collect();
+        assert_eq!(
+            rest,
+            above.as_slice(),
+            "cut {cut}: retained entries with their verdicts"
+        );
+
+        // Both go on with the rest of the log (and more) and agree on every verdict.
+        let more = [txn(3, 10, &[3]), txn(1, 10, &[4]), watermark(1, 11)];
+        for (i, p) in entries[cut..].iter().chain(&more).enumerate() {
+            let index = (cut + i) as u64 + 1;
+            assert_eq!(a.apply(index, p), b.apply(index, p), "cut {cut}, entry {index}");
+        }
+        assert_eq!(a.snapshot(), b.snapshot(), "cut {cut}: same state at the end");
+    }
+}
+
+#[test]
+fn unreadable_snapshots_are_reported_to_the_applier() {
+    let (a, _) = machine();
+    a.apply(1, &txn(1, 0, &[1]));
+    let good = a.snapshot();
+    let cases: [(&str, Vec<u8>); 3] = [
+        ("empty", vec![]),
+        ("other version", [vec![9], good[1..].to_vec()].concat()),
+        ("truncated", good[..good.len() - 3].to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let (b, mut rx) = machine();
+        b.restore(1, &bytes);
+        assert_eq!(
+            drain(&mut rx),
+            vec![(
+                u64::MAX,
+                Verdict::Abort {
+                    conflict_index: u64::MAX
+                }
+            )],
+            "{name}"
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! A group of real `grproxy` processes started with `grproxy sandbox up`, for tests that kill
+//! and restart them. Dropping a [`Sandbox`] runs `sandbox down` (and keeps its directory when
+//! the test failed and `GRPROXY_KEEP_SANDBOX` is set).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_grproxy");
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+    /// Proxy of member i (1-based) at `port + i - 1`, its mysqld at `port + 100 + i - 1`.
+    pub port: u16,
+}
+
+impl Sandbox {
+    /// `sandbox up --nodes N` on free ports, with extra arguments.
+    pub fn up(nodes: u16, extra: &[&str]) -> Sandbox {
+        let sb = Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+            port: base_port(nodes),
+        };
+        let up = Command::new(BIN)
+            .args([
+                "sandbox",
+                "up",
+                "--nodes",
+                &nodes.to_string(),
+                "--port",
+                &sb.port.to_string(),
+            ])
+            .args(extra)
+            .arg("--dir")
+            .arg(sb.dir.path())
+            .output()
+            .unwrap();
+        assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+        sb
+    }
+
+    pub fn node(&self, member: u16) -> PathBuf {
+        self.dir.path().join(format!("node{member}"))
+    }
+
+    pub fn proxy_port(&self, member: u16) -> u16 {
+        self.port + member - 1
+    }
+
+    pub fn mysqld_port(&self, member: u16) -> u16 {
+        self.port + 100 + member - 1
+    }
+
+    /// kill -9 of member's proxy.
+    pub fn kill_proxy(&self, member: u16) {
+        kill9(pid(&self.node(member), "grproxy.pid"));
+    }
+
+    /// Starts member's proxy again from its config, logging to the same file; `sandbox down`
+    /// stops it through the pid file.
+    #[allow(clippy::zombie_processes)]
+    pub fn restart_proxy(&self, member: u16) {
+        let node = self.node(member);
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(node.join("grproxy.log"))
+            .unwrap();
+        let child = Command::new(BIN)
+            .arg("run")
+            .arg("--config")
+            .arg(node.join("grproxy.yaml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        std::fs::write(node.join("grproxy.pid"), child.id().to_string()).unwrap();
+    }
+
+    /// kill -9 of member's mysqld, then the same command line again.
+    #[allow(clippy::zombie_processes)]
+    pub async fn kill_and_restart_mysqld(&self, member: u16, down_for: std::time::Duration) {
+        let node = self.node(member);
+        let mpid = pid(&node, "mysqld.pid.sandbox");
+        let cmdline: Vec<String> = std::fs::read(format!("/proc/{mpid}/cmdline"))
+            .unwrap()
+            .split(|&b| b == 0)
+            .filter(|s| !s.is_empty())
+            .map(|s| String::from_utf8_lossy(s).into_owned())
+            .collect();
+        kill9(mpid);
+        tokio::time::sleep(down_for).await;
+        let child = Command::new(&cmdline[0]).args(&cmdline[1..]).spawn().unwrap();
+        std::fs::write(node.join("mysqld.pid.sandbox"), child.id().to_string()).unwrap();
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = Command::new(BIN)
+            .args(["sandbox", "down", "--dir"])
+            .arg(self.dir.path())
+            .output();
+        if std::thread::panicking() && std::env::var_os("GRPROXY_KEEP_SANDBOX").is_some() {
+            let kept = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap()).keep();
+            eprintln!("sandbox kept in {}", kept.display());
+        }
+    }
+}
+
+/// A port P such that P.., P+100.. and P+200.. (proxies, mysqlds, Raft peers) are free.
+fn base_port(nodes: u16) -> u16 {
+    loop {
+        let p = super::free_port();
+        if p < 60000
+            && (0..nodes)
+                .flat_map(|i| [i, 100 + i, 200 + i])
+                .all(|d| std::net::TcpListener::bind(("127.0.0.1", p + d)).is_ok())
+        {
+            return p;
+        }
+    }
+}
+
+fn pid(dir: &Path, file: &str) -> u32 {
+    std::fs::read_to_string(dir.join(file)).unwrap().trim().parse().unwrap()
+}
+
+fn kill9(pid: u32) {
+    Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+}
