@@ -464,7 +464,6 @@ impl Session {
                 return Ok(Some(ClientError::CommitUnknown(e.to_string())));
             }
         };
-        tracing::debug!(index, trx = trx_id, ?verdict, "DIAG proposed");
         // The verdict decides; a brute-force mark set while waiting for it is moot now.
         self.control()
             .bf_abort
