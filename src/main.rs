@@ -3,14 +3,7 @@ use grproxy::cli::{Cli, Command, SandboxAction};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let runtime = match std::env::var("GRPROXY_WORKER_THREADS").ok().as_deref() {
-        Some("current") => tokio::runtime::Builder::new_current_thread().enable_all().build()?,
-        Some(n) => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n.parse()?)
-            .enable_all()
-            .build()?,
-        None => tokio::runtime::Builder::new_multi_thread().enable_all().build()?,
-    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
         Command::Run { config } => {
             let cfg = grproxy::config::load_file(&config)?;

@@ -80,16 +80,6 @@ impl Machine for CertifyingMachine {
         };
         let mut st = self.state.lock().unwrap();
         let verdict = st.certifier.certify(index, &entry);
-        if let super::txn::Entry::Txn(t) = &entry {
-            tracing::debug!(
-                index,
-                origin = t.origin,
-                trx = t.trx_id,
-                snapshot = t.snapshot,
-                ?verdict,
-                "DIAG certified"
-            );
-        }
         let encoded = encode_verdict(verdict);
         st.retained.push_back(Retained {
             index,
