@@ -50,6 +50,7 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
         members: g.members.clone(),
         data_dir: g.data_dir.clone(),
         snapshot_every: g.snapshot_every,
+        flow_control_entries: g.flow_control_entries,
         listener: None,
     });
     Ok(s)

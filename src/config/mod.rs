@@ -91,6 +91,9 @@ pub struct GroupConfig {
     /// Log entries between snapshots (>= 100, default 10000); the log is compacted behind
     /// each snapshot.
     pub snapshot_every: u64,
+    /// Flow control: how many log entries the slowest member may lag before this member's
+    /// transactions wait (default 2000; 0 turns flow control off).
+    pub flow_control_entries: u64,
 }
 
 impl Default for GroupConfig {
@@ -100,6 +103,7 @@ impl Default for GroupConfig {
             members: Default::default(),
             data_dir: PathBuf::new(),
             snapshot_every: crate::replication::group::DEFAULT_SNAPSHOT_EVERY,
+            flow_control_entries: crate::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
         }
     }
 }

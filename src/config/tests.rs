@@ -150,6 +150,7 @@ fn example_file_loads_and_documents_the_defaults() {
     let g = load_str(&uncommented, Path::new("example")).unwrap().group.unwrap();
     assert_eq!((g.member_id, g.members.len()), (1, 3));
     assert_eq!(g.snapshot_every, GroupConfig::default().snapshot_every);
+    assert_eq!(g.flow_control_entries, GroupConfig::default().flow_control_entries);
 
     // The same file through load_file, by path.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/grproxy.example.yaml");

@@ -23,7 +23,7 @@ use super::capture::ident;
 const MAX_BATCH: usize = 32;
 /// How often (at most) the applied watermark is recorded in mysqld while entries arrive, and
 /// how long the applier waits idle before recording it.
-const COMPACT_EVERY: Duration = Duration::from_secs(1);
+const COMPACT_EVERY: Duration = Duration::from_millis(500);
 use super::certifier::Verdict;
 use super::metadata::MetadataCache;
 use super::txn::{Ddl, Entry, RowChange, TableName, Txn, Value};

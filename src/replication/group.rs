@@ -20,6 +20,16 @@ use crate::consensus::{Consensus, ConsensusConfig, ConsensusError};
 /// Default `group.snapshot_every`: log entries between snapshots (the log is compacted
 /// behind each one).
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 10_000;
+/// Default `group.flow_control_entries`: how far (in log entries) the slowest member may fall
+/// behind before transactions wait.
+pub const DEFAULT_FLOW_CONTROL_ENTRIES: u64 = 2_000;
+/// A member whose last watermark report is older than this is away: it does not hold the
+/// others back.
+const FLOW_CONTROL_FRESH: Duration = Duration::from_secs(5);
+/// Longest a proposal waits for the slowest member: the group slows down, it never stops.
+const FLOW_CONTROL_MAX_WAIT: Duration = Duration::from_secs(2);
+/// How often a member reports its durable watermark (when it moved).
+const REPORT_EVERY: Duration = Duration::from_millis(500);
 
 /// Settings of a member.
 #[derive(Debug, Clone)]
@@ -30,6 +40,8 @@ pub struct GroupSettings {
     pub data_dir: PathBuf,
     /// Log entries between snapshots; the log is compacted behind each snapshot.
     pub snapshot_every: u64,
+    /// Flow control: the most log entries a member may lag before transactions wait (0: off).
+    pub flow_control_entries: u64,
     /// A pre-bound peer listener (tests).
     pub listener: Option<Arc<Mutex<Option<std::net::TcpListener>>>>,
 }
@@ -60,6 +72,7 @@ pub struct Group {
     next_trx: AtomicU64,
     pub stats: Arc<super::stats::GroupStats>,
     machine: Arc<CertifyingMachine>,
+    flow_control_entries: u64,
 }
 
 impl Group {
@@ -124,6 +137,7 @@ impl Group {
             next_trx: AtomicU64::new(1),
             stats,
             machine,
+            flow_control_entries: s.flow_control_entries,
         });
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
         Ok(group)
@@ -190,11 +204,42 @@ impl Group {
         if let Some(e) = self.error_state() {
             return Err(GroupError::MemberError(e));
         }
+        if matches!(entry, Entry::Txn(_)) {
+            self.pace().await;
+        }
         let started = std::time::Instant::now();
         let (index, resp) = self.consensus.propose(txn::encode(entry)).await?;
         let verdict = decode_verdict(&resp).ok_or(GroupError::BadResponse)?;
         self.stats.propose.record(started.elapsed());
         Ok((index, verdict))
+    }
+
+    /// Flow control: while the slowest member (this one included) is more than
+    /// `flow_control_entries` behind the certified index, a transaction waits before it is
+    /// proposed (at most [`FLOW_CONTROL_MAX_WAIT`]), so members that replay more slowly than
+    /// the writers commit are not left ever further behind. Other members' positions come
+    /// from their watermark reports (their durable watermark, about a second old).
+    async fn pace(&self) {
+        if self.flow_control_entries == 0 {
+            return;
+        }
+        let started = std::time::Instant::now();
+        loop {
+            let slowest = self
+                .machine
+                .slowest_report(self.member_id, FLOW_CONTROL_FRESH)
+                .unwrap_or(u64::MAX)
+                .min(self.watermark());
+            if self.certified_index().saturating_sub(slowest) <= self.flow_control_entries
+                || started.elapsed() >= FLOW_CONTROL_MAX_WAIT
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        if started.elapsed() >= Duration::from_millis(5) {
+            self.stats.flow_control.record(started.elapsed());
+        }
     }
 
     /// Waits until the applier has reached entry `index` (everything before it is applied),
@@ -222,14 +267,14 @@ impl Group {
 async fn report_watermarks(group: std::sync::Weak<Group>) {
     let mut last = 0;
     loop {
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::time::sleep(REPORT_EVERY).await;
         let Some(g) = group.upgrade() else { return };
         let w = *g.durable.borrow();
         let entry = Entry::Watermark {
             member: g.member_id,
             applied: w,
         };
-        if w > last + 100 && g.propose(&entry).await.is_ok() {
+        if w > last && g.propose(&entry).await.is_ok() {
             last = w;
         }
     }

@@ -13,8 +13,9 @@
 //! While a member is away its watermark holds the horizon back, and the retained entries (in
 //! memory and in snapshots) grow until it returns, much like Galera's gcache.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
@@ -30,6 +31,9 @@ const SNAPSHOT_VERSION: u8 = 1;
 pub(super) struct CertifyingMachine {
     state: Mutex<State>,
     to_applier: mpsc::UnboundedSender<Feed>,
+    /// The last applied watermark each member reported, and when its report was certified
+    /// here (local time: for flow control only, never for a verdict).
+    reports: Mutex<BTreeMap<u64, (u64, Instant)>>,
 }
 
 struct State {
@@ -59,7 +63,21 @@ impl CertifyingMachine {
                 retained: VecDeque::new(),
             }),
             to_applier,
+            reports: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The lowest watermark reported within `fresh` by a member other than `me` (a member
+    /// silent for longer is taken to be away and does not hold the others back).
+    pub(super) fn slowest_report(&self, me: u64, fresh: Duration) -> Option<u64> {
+        let now = Instant::now();
+        self.reports
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|&(&m, &(_, at))| m != me && now.duration_since(at) <= fresh)
+            .map(|(_, &(w, _))| w)
+            .min()
     }
 
     /// Entries kept for snapshots (diagnostics).
@@ -78,6 +96,11 @@ impl Machine for CertifyingMachine {
                 return encode_verdict(Verdict::Abort { conflict_index: 0 });
             }
         };
+        if let super::txn::Entry::Watermark { member, applied } = &entry {
+            let mut reports = self.reports.lock().unwrap();
+            let w = reports.get(member).map_or(0, |r| r.0).max(*applied);
+            reports.insert(*member, (w, Instant::now()));
+        }
         let mut st = self.state.lock().unwrap();
         let verdict = st.certifier.certify(index, &entry);
         let encoded = encode_verdict(verdict);

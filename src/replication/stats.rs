@@ -42,6 +42,8 @@ pub struct GroupStats {
     pub replay: Timer,
     /// mysqld transactions that replayed several log entries at once.
     pub replay_batches: AtomicU64,
+    /// Proposals held back by flow control (a member too far behind), and for how long.
+    pub flow_control: Timer,
 }
 
 impl GroupStats {
@@ -60,6 +62,8 @@ impl GroupStats {
                 "replay_batches",
                 self.replay_batches.load(Ordering::Relaxed).to_string(),
             ),
+            ("flow_control_waits", self.flow_control.count().to_string()),
+            ("flow_control_wait_avg_us", self.flow_control.mean_micros().to_string()),
         ]
     }
 }

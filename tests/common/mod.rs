@@ -175,6 +175,7 @@ impl TestGroup {
                 members: members.clone(),
                 data_dir: raft_dirs[i].path().to_path_buf(),
                 snapshot_every: grproxy::replication::group::DEFAULT_SNAPSHOT_EVERY,
+                flow_control_entries: grproxy::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
                 listener: Some(Arc::new(Mutex::new(Some(l)))),
             });
             async move { frontend::start(s).await.expect("member starts") }

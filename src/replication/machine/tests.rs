@@ -147,3 +147,18 @@ fn unreadable_snapshots_are_reported_to_the_applier() {
         );
     }
 }
+
+#[test]
+fn flow_control_sees_the_slowest_fresh_report_of_another_member() {
+    let (m, _rx) = machine();
+    assert_eq!(m.slowest_report(1, Duration::from_secs(5)), None, "nobody reported yet");
+    let reports = [watermark(1, 3), watermark(2, 7), watermark(3, 5), watermark(3, 4)];
+    for (i, p) in reports.iter().enumerate() {
+        m.apply(i as u64 + 10, p);
+    }
+    // Member 3's watermark never goes back; member 1 (asking) is left out.
+    assert_eq!(m.slowest_report(1, Duration::from_secs(5)), Some(5));
+    assert_eq!(m.slowest_report(3, Duration::from_secs(5)), Some(3));
+    std::thread::sleep(Duration::from_millis(20));
+    assert_eq!(m.slowest_report(1, Duration::from_millis(10)), None, "stale reports: away");
+}
