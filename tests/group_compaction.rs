@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::sandbox::Sandbox;
+use common::sandbox::{insert_writer, Sandbox};
 use mysql_async::prelude::*;
 
 fn opts(port: u16) -> mysql_async::OptsBuilder {
@@ -35,36 +35,6 @@ fn number(status: &[(String, String)], name: &str) -> u64 {
     value(status, name).parse().unwrap()
 }
 
-/// Inserts rows with unique ids through one member until stopped; records acknowledged ids.
-async fn writer(port: u16, member: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<u64>>>) {
-    let mut conn: Option<mysql_async::Conn> = None;
-    let mut seq = 0;
-    while !stop.load(Ordering::Relaxed) {
-        if conn.is_none() {
-            conn = mysql_async::Conn::new(opts(port)).await.ok();
-            if conn.is_none() {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        }
-        seq += 1;
-        let id = member * 1_000_000 + seq;
-        let r = conn
-            .as_mut()
-            .unwrap()
-            .exec_drop(
-                "INSERT INTO c.t (id, member, v) VALUES (?, ?, REPEAT('x', 200))",
-                (id, member),
-            )
-            .await;
-        match r {
-            Ok(()) => acked.lock().unwrap().push(id),
-            Err(mysql_async::Error::Server(_)) => {}
-            Err(_) => conn = None,
-        }
-    }
-}
-
 /// Writes through members 1 and 2 (and contended updates) until `n` more inserts are acked.
 async fn load(sb: &Sandbox, acked: &Arc<Mutex<Vec<u64>>>, members: &[u16], n: usize) {
     let target = acked.lock().unwrap().len() + n;
@@ -73,8 +43,9 @@ async fn load(sb: &Sandbox, acked: &Arc<Mutex<Vec<u64>>>, members: &[u16], n: us
     for &m in members {
         for w in 0..2u64 {
             let id_space = m as u64 * 10 + w + 100 * acked.lock().unwrap().len() as u64;
-            tasks.push(tokio::spawn(writer(
+            tasks.push(tokio::spawn(insert_writer(
                 sb.proxy_port(m),
+                "INSERT INTO c.t (id, member, v) VALUES (?, ?, REPEAT('x', 200))",
                 id_space,
                 stop.clone(),
                 acked.clone(),

@@ -10,37 +10,10 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::*;
 
-use common::sandbox::Sandbox;
+use common::sandbox::{insert_writer, Sandbox};
 
 fn opts(port: u16) -> mysql_async::OptsBuilder {
     common::root_tcp_opts(port)
-}
-
-/// Inserts rows with unique ids through one member, reconnecting after failures; records the
-/// ids whose commit was acknowledged.
-async fn writer(port: u16, member: u64, stop: Arc<AtomicBool>, acked: Arc<Mutex<Vec<u64>>>) {
-    let mut seq = 0u64;
-    let mut conn: Option<mysql_async::Conn> = None;
-    while !stop.load(Ordering::Relaxed) {
-        if conn.is_none() {
-            conn = mysql_async::Conn::new(opts(port)).await.ok();
-            if conn.is_none() {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        }
-        seq += 1;
-        let id = member * 1_000_000 + seq;
-        let c = conn.as_mut().unwrap();
-        let r = c
-            .exec_drop("INSERT INTO f.acks (id, member) VALUES (?, ?)", (id, member))
-            .await;
-        match r {
-            Ok(()) => acked.lock().unwrap().push(id),
-            Err(mysql_async::Error::Server(_)) => {}
-            Err(_) => conn = None,
-        }
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -64,8 +37,9 @@ async fn kill_and_restart_proxy_and_mysqld_under_load() {
     let acked = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for m in 0..3u16 {
-        tasks.push(tokio::spawn(writer(
+        tasks.push(tokio::spawn(insert_writer(
             port + m,
+            "INSERT INTO f.acks (id, member) VALUES (?, ?)",
             m as u64 + 1,
             stop.clone(),
             acked.clone(),

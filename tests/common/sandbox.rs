@@ -4,6 +4,11 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_grproxy");
 
@@ -126,4 +131,34 @@ fn pid(dir: &Path, file: &str) -> u32 {
 
 fn kill9(pid: u32) {
     Command::new("kill").args(["-9", &pid.to_string()]).status().unwrap();
+}
+
+/// Runs `insert` (two parameters: a unique id, then `member`) through the proxy at `port`
+/// until `stop`, reconnecting after failures; records the ids whose commit was acknowledged.
+/// Ids are `member * 1_000_000 + 1, 2, ...`.
+pub async fn insert_writer(
+    port: u16,
+    insert: &'static str,
+    member: u64,
+    stop: Arc<AtomicBool>,
+    acked: Arc<Mutex<Vec<u64>>>,
+) {
+    let mut seq = 0u64;
+    let mut conn: Option<mysql_async::Conn> = None;
+    while !stop.load(Ordering::Relaxed) {
+        if conn.is_none() {
+            conn = mysql_async::Conn::new(super::root_tcp_opts(port)).await.ok();
+            if conn.is_none() {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        }
+        seq += 1;
+        let id = member * 1_000_000 + seq;
+        match conn.as_mut().unwrap().exec_drop(insert, (id, member)).await {
+            Ok(()) => acked.lock().unwrap().push(id),
+            Err(mysql_async::Error::Server(_)) => {}
+            Err(_) => conn = None,
+        }
+    }
 }

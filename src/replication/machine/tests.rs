@@ -160,5 +160,9 @@ fn flow_control_sees_the_slowest_fresh_report_of_another_member() {
     assert_eq!(m.slowest_report(1, Duration::from_secs(5)), Some(5));
     assert_eq!(m.slowest_report(3, Duration::from_secs(5)), Some(3));
     std::thread::sleep(Duration::from_millis(20));
-    assert_eq!(m.slowest_report(1, Duration::from_millis(10)), None, "stale reports: away");
+    assert_eq!(
+        m.slowest_report(1, Duration::from_millis(10)),
+        None,
+        "stale reports: away"
+    );
 }
