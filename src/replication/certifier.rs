@@ -18,11 +18,14 @@
 //!   and marks `s`'s [`schema_item`].
 //! * **Watermark** — raises that member's applied watermark (monotonic max,
 //!   clamped below the entry's own index) and commits. The horizon is the
-//!   minimum watermark over the members given to [`Certifier::new`]; items and
-//!   DDL marks at index `<= horizon` are dropped. A transaction with
-//!   `snapshot < horizon` is aborted conservatively, since a conflicting entry
-//!   may have been collected (a false conflict is safe, a missed one would
-//!   diverge the group); `snapshot == horizon` is certified exactly.
+//!   minimum watermark over the members given to [`Certifier::new`]. Items and
+//!   DDL marks at index `<= floor`, where `floor = horizon - history` (the
+//!   `history` given to [`Certifier::with_history`], 0 by default), are
+//!   dropped. A transaction with `snapshot < floor` is aborted conservatively,
+//!   since a conflicting entry may have been collected (a false conflict is
+//!   safe, a missed one would diverge the group); `snapshot >= floor` is
+//!   certified exactly. The history lets a transaction that runs for a while
+//!   (its snapshot falls behind the horizon) still be certified exactly.
 //!
 //! Membership is fixed at construction: watermarks from other member ids are
 //! ignored, and a member that never reports holds the horizon (and thus
@@ -36,7 +39,7 @@ use super::txn::{versioned_decode, versioned_encode, Ddl, DecodeError, Entry, Tx
 use super::writeset::{schema_item, table_item};
 
 /// Version byte in front of an encoded [`Certifier`] snapshot.
-pub const SNAPSHOT_VERSION: u8 = 1;
+pub const SNAPSHOT_VERSION: u8 = 2;
 
 /// Outcome of certifying one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,8 +65,11 @@ enum Slot {
 pub struct Certifier {
     /// Applied watermark per member.
     watermarks: BTreeMap<u64, u64>,
-    /// Min of `watermarks`; everything at or below it has been collected.
+    /// Min of `watermarks`.
     horizon: u64,
+    /// Entries of certification state kept below the horizon: everything at or below
+    /// `horizon - history` has been collected.
+    history: u64,
     /// Index of the last certified entry (0 before the first).
     last_index: u64,
     /// Item -> index of its last committed writer.
@@ -83,15 +89,23 @@ struct SnapshotState {
     last_index: u64,
     items: Vec<(u128, u64)>,
     ddl: Vec<(u128, u64)>,
+    history: u64,
 }
 
 impl Certifier {
     /// A certifier for a group of `members` (duplicates ignored), all at
-    /// watermark 0.
+    /// watermark 0, that collects everything at or below the horizon.
     pub fn new(members: &[u64]) -> Self {
+        Self::with_history(members, 0)
+    }
+
+    /// Like [`new`](Self::new), keeping `history` entries of certification
+    /// state below the horizon.
+    pub fn with_history(members: &[u64], history: u64) -> Self {
         Certifier {
             watermarks: members.iter().map(|&m| (m, 0)).collect(),
             horizon: 0,
+            history,
             last_index: 0,
             items: BTreeMap::new(),
             ddl: BTreeMap::new(),
@@ -128,9 +142,15 @@ impl Certifier {
         }
     }
 
-    /// Entries at or below this index have been garbage-collected.
+    /// The lowest applied watermark of any member: every member has applied
+    /// everything at or below it.
     pub fn horizon(&self) -> u64 {
         self.horizon
+    }
+
+    /// Certification state at or below this index has been garbage-collected.
+    pub fn floor(&self) -> u64 {
+        self.horizon.saturating_sub(self.history)
     }
 
     /// Index of the last certified entry (0 if none).
@@ -156,13 +176,14 @@ impl Certifier {
             last_index: self.last_index,
             items: self.items.iter().map(|(&k, &i)| (k, i)).collect(),
             ddl: self.ddl.iter().map(|(&k, &i)| (k, i)).collect(),
+            history: self.history,
         };
         versioned_encode(SNAPSHOT_VERSION, &state)
     }
 
     /// Restore a snapshot written by [`encode`](Self::encode), checking its
     /// invariants (sorted unique keys, horizon = min watermark, every tracked
-    /// index in `(horizon, last_index]`).
+    /// index in `(floor, last_index]`).
     pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
         let s: SnapshotState = versioned_decode(SNAPSHOT_VERSION, b)?;
         let invalid = |what: &str| Err(DecodeError::Invalid(format!("certifier snapshot: {what}")));
@@ -177,14 +198,15 @@ impl Certifier {
         if s.horizon != min_watermark {
             return invalid("horizon is not the minimum watermark");
         }
+        let floor = s.horizon.saturating_sub(s.history);
         if s.horizon > s.last_index
             || s.watermarks.iter().any(|&(_, w)| w > s.last_index)
             || s.items
                 .iter()
                 .chain(&s.ddl)
-                .any(|&(_, i)| i <= s.horizon || i > s.last_index)
+                .any(|&(_, i)| i <= floor || i > s.last_index)
         {
-            return invalid("index outside (horizon, last_index]");
+            return invalid("index outside (floor, last_index]");
         }
         let by_index = s
             .items
@@ -195,6 +217,7 @@ impl Certifier {
         Ok(Certifier {
             watermarks: s.watermarks.into_iter().collect(),
             horizon: s.horizon,
+            history: s.history,
             last_index: s.last_index,
             items: s.items.into_iter().collect(),
             ddl: s.ddl.into_iter().collect(),
@@ -203,9 +226,9 @@ impl Certifier {
     }
 
     fn certify_txn(&mut self, index: u64, txn: &Txn) -> Verdict {
-        if txn.snapshot < self.horizon {
+        if txn.snapshot < self.floor() {
             return Verdict::Abort {
-                conflict_index: self.horizon,
+                conflict_index: self.floor(),
             };
         }
         let snapshot = txn.snapshot;
@@ -261,10 +284,11 @@ impl Certifier {
         }
     }
 
-    /// Drop every item and DDL mark at index `<= horizon`.
+    /// Drop every item and DDL mark at index `<= floor`.
     fn collect(&mut self) {
+        let floor = self.floor();
         while let Some(&(at, slot, key)) = self.by_index.first() {
-            if at > self.horizon {
+            if at > floor {
                 break;
             }
             self.by_index.pop_first();

@@ -25,6 +25,11 @@ use super::certifier::{Certifier, Verdict};
 use super::txn::{self, versioned_decode, versioned_encode, DecodeError};
 use crate::consensus::Machine;
 
+/// Log entries of certification state kept below the horizon: a transaction whose snapshot
+/// is up to this far behind the slowest member's reported watermark is still certified
+/// exactly rather than aborted conservatively (long transactions under write load).
+const CERTIFICATION_HISTORY: u64 = 10_000;
+
 /// Version byte in front of an encoded machine snapshot.
 const SNAPSHOT_VERSION: u8 = 1;
 
@@ -59,7 +64,7 @@ impl CertifyingMachine {
     pub(super) fn new(members: &[u64], to_applier: mpsc::UnboundedSender<Feed>) -> Self {
         CertifyingMachine {
             state: Mutex::new(State {
-                certifier: Certifier::new(members),
+                certifier: Certifier::with_history(members, CERTIFICATION_HISTORY),
                 retained: VecDeque::new(),
             }),
             to_applier,

@@ -655,8 +655,10 @@ fn determinism_over_random_logs() {
 #[test]
 fn snapshot_encoding_is_pinned() {
     let c = Certifier::new(&[5, 1]);
-    // version, 2 watermarks (1,0) (5,0), horizon 0, last_index 0, no items, no marks
-    assert_eq!(c.encode(), vec![SNAPSHOT_VERSION, 2, 1, 0, 5, 0, 0, 0, 0, 0]);
+    // version, 2 watermarks (1,0) (5,0), horizon 0, last_index 0, no items, no marks, history 0
+    assert_eq!(c.encode(), vec![SNAPSHOT_VERSION, 2, 1, 0, 5, 0, 0, 0, 0, 0, 0]);
+    let h = Certifier::with_history(&[1], 7);
+    assert_eq!(h.encode(), vec![SNAPSHOT_VERSION, 1, 1, 0, 0, 0, 0, 0, 7]);
     assert!(c.is_empty());
     assert_eq!(c.last_index(), 0);
 }
@@ -682,6 +684,7 @@ fn snapshot_decode_rejects_bad_input() {
             last_index: 4,
             items: vec![(10, 2), (20, 3)],
             ddl: vec![(10, 2)],
+            history: 0,
         };
         f(&mut s);
         versioned_encode(SNAPSHOT_VERSION, &s)
@@ -730,4 +733,29 @@ fn restored_certifier_remembers_last_index() {
     c.certify(7, &dml(0, &[row(1)]));
     let mut d = Certifier::decode(&c.encode()).unwrap();
     d.certify(7, &dml(0, &[row(1)]));
+}
+
+/// With a history, a transaction whose snapshot is behind the horizon but within the history
+/// is certified exactly (a real conflict aborts, none commits); only one older than the kept
+/// history is aborted conservatively, and state is collected at `horizon - history`.
+#[test]
+fn history_keeps_exact_certification_below_the_horizon() {
+    let mut c = Certifier::with_history(&[1, 2], 3);
+    assert_eq!(c.certify(1, &dml(0, &[row(1)])), Commit);
+    assert_eq!(c.certify(2, &dml(1, &[row(2)])), Commit);
+    assert_eq!(c.certify(3, &wm(1, 2)), Commit);
+    assert_eq!(c.certify(4, &wm(2, 3)), Commit);
+    assert_eq!((c.horizon(), c.floor()), (2, 0), "nothing collected yet");
+    assert_eq!(c.certify(5, &dml(4, &[row(3)])), Commit);
+    assert_eq!(c.certify(6, &wm(1, 5)), Commit);
+    assert_eq!(c.certify(7, &wm(2, 5)), Commit);
+    assert_eq!((c.horizon(), c.floor()), (5, 2));
+    assert_eq!(c.len(), 1, "rows 1 and 2 (indexes 1, 2) collected, row 3 kept");
+    // Snapshot 2 < horizon 5, but within the history: exact.
+    assert_eq!(c.certify(8, &dml(2, &[row(3)])), abort(5), "real conflict with index 5");
+    assert_eq!(c.certify(9, &dml(2, &[row(4)])), Commit, "no conflict: commits");
+    // Snapshot 1 < floor 2: conservative abort.
+    assert_eq!(c.certify(10, &dml(1, &[row(5)])), abort(2));
+    let d = Certifier::decode(&c.encode()).unwrap();
+    assert_eq!(d, c, "history survives a snapshot");
 }
