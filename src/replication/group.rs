@@ -134,7 +134,7 @@ impl Group {
             durable: durable_rx,
             reached: reached_rx,
             state: state_rx,
-            next_trx: AtomicU64::new(1),
+            next_trx: AtomicU64::new(first_trx_id()),
             stats,
             machine,
             flow_control_entries: s.flow_control_entries,
@@ -280,6 +280,21 @@ async fn report_watermarks(group: std::sync::Weak<Group>) {
     }
 }
 
+/// The first transaction id of this process: the wall clock in microseconds. The applier
+/// matches this member's own entries to their sessions by id, so ids must not repeat across
+/// restarts: after a crash, the log still holds entries of the previous process, and a new
+/// session reusing one of their ids would be taken for that entry's session (and the entry
+/// would not be replayed). Ids then count up by one per transaction, which stays below the
+/// next process's start unless the clock goes back or a process runs above a million
+/// transactions a second.
+fn first_trx_id() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(1)
+        .max(1)
+}
+
 /// Each member hands out its own auto-increment values: increment = members, offset = position.
 async fn configure_auto_increment(pool: &mysql_async::Pool, members: u64, position: u64) -> Result<(), GroupError> {
     use mysql_async::prelude::Queryable;
@@ -294,4 +309,15 @@ async fn configure_auto_increment(pool: &mysql_async::Pool, members: u64, positi
 /// A session's report to the applier about its own committed transaction.
 pub fn report(tx: tokio::sync::oneshot::Sender<LocalOutcome>, outcome: LocalOutcome) {
     let _ = tx.send(outcome);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_later_process_starts_above_an_earlier_ones_ids() {
+        let earlier = super::first_trx_id();
+        // The earlier process handed out 500 ids in its lifetime (at most 1 per µs).
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        assert!(super::first_trx_id() > earlier + 500);
+    }
 }
