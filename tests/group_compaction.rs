@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::sandbox::{insert_writer, Sandbox};
+use common::sandbox::{insert_writer, update_writer, Sandbox};
 use mysql_async::prelude::*;
 
 fn opts(port: u16) -> mysql_async::OptsBuilder {
@@ -51,25 +51,13 @@ async fn load(sb: &Sandbox, acked: &Arc<Mutex<Vec<u64>>>, members: &[u16], n: us
                 acked.clone(),
             )));
         }
-        let (port, stop) = (sb.proxy_port(m), stop.clone());
-        tasks.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                let Ok(mut c) = mysql_async::Conn::new(opts(port)).await else {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
-                };
-                while !stop.load(Ordering::Relaxed) {
-                    // Certification aborts (1213) are expected here.
-                    match c
-                        .exec_drop("UPDATE c.hot SET n = n + 1 WHERE id = ?", (1 + m % 2,))
-                        .await
-                    {
-                        Ok(()) | Err(mysql_async::Error::Server(_)) => {}
-                        Err(_) => break,
-                    }
-                }
-            }
-        }));
+        // Certification aborts (1213) are expected here.
+        tasks.push(tokio::spawn(update_writer(
+            sb.proxy_port(m),
+            "UPDATE c.hot SET n = n + 1 WHERE id = ?",
+            1 + m as u64 % 2,
+            stop.clone(),
+        )));
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     while acked.lock().unwrap().len() < target {

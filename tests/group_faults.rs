@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mysql_async::prelude::*;
 
-use common::sandbox::{insert_writer, Sandbox};
+use common::sandbox::{insert_writer, update_writer, Sandbox};
 
 fn opts(port: u16) -> mysql_async::OptsBuilder {
     common::root_tcp_opts(port)
@@ -45,23 +45,12 @@ async fn kill_and_restart_proxy_and_mysqld_under_load() {
             acked.clone(),
         )));
         // Contended updates too (certification aborts are expected and fine).
-        let stop = stop.clone();
-        tasks.push(tokio::spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                if let Ok(mut c) = mysql_async::Conn::new(opts(port + m)).await {
-                    while !stop.load(Ordering::Relaxed) {
-                        match c
-                            .exec_drop("UPDATE f.counter SET n = n + 1 WHERE id = ?", (1 + m % 2,))
-                            .await
-                        {
-                            Ok(()) | Err(mysql_async::Error::Server(_)) => {}
-                            Err(_) => break,
-                        }
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }));
+        tasks.push(tokio::spawn(update_writer(
+            port + m,
+            "UPDATE f.counter SET n = n + 1 WHERE id = ?",
+            1 + m as u64 % 2,
+            stop.clone(),
+        )));
     }
 
     // kill -9 member 2's proxy, restart it.

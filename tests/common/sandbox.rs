@@ -162,3 +162,20 @@ pub async fn insert_writer(
         }
     }
 }
+
+/// Runs `update` (one parameter, `id`) through the proxy at `port` until `stop`, reconnecting
+/// after failures. For contended load: certification aborts (1213) are expected and ignored.
+pub async fn update_writer(port: u16, update: &'static str, id: u64, stop: Arc<AtomicBool>) {
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(mut c) = mysql_async::Conn::new(super::root_tcp_opts(port)).await else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
+        while !stop.load(Ordering::Relaxed) {
+            match c.exec_drop(update, (id,)).await {
+                Ok(()) | Err(mysql_async::Error::Server(_)) => {}
+                Err(_) => break,
+            }
+        }
+    }
+}
