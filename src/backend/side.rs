@@ -11,6 +11,7 @@ use super::conn::BackendAddr;
 #[derive(Clone)]
 pub struct SidePool {
     pool: Pool,
+    opts: mysql_async::Opts,
 }
 
 impl SidePool {
@@ -31,7 +32,17 @@ impl SidePool {
                     .prefer_socket(false)
             }
         };
-        Self { pool: Pool::new(opts) }
+        let opts = mysql_async::Opts::from(opts);
+        Self {
+            pool: Pool::new(opts.clone()),
+            opts,
+        }
+    }
+
+    /// The connection options, for a component that needs a connection of its own outside
+    /// the pool (the binlog tap's replication connection).
+    pub fn opts(&self) -> mysql_async::Opts {
+        self.opts.clone()
     }
 
     /// The underlying pool, for components that run their own statements (replication).

@@ -57,6 +57,8 @@ pub struct Established {
     pub user: String,
     pub user_slot: UserSlot,
     pub secure: bool,
+    /// Server status flags of mysqld's login OK.
+    pub status: u16,
 }
 
 /// Runs the connection phase. `secure_transport` is true for unix-socket clients.
@@ -148,7 +150,8 @@ pub async fn establish(
     // Client numbering minus server numbering.
     let delta = seq.wrapping_sub(1);
     match relay_auth(&mut client, &mut backend, delta).await? {
-        AuthResult::Ok => Ok(Established {
+        AuthResult::Ok(status) => Ok(Established {
+            status,
             client,
             backend,
             backend_id: greeting.connection_id,
@@ -197,7 +200,8 @@ async fn read_exact_packet(stream: &mut BoxStream, limit: usize) -> Result<(Vec<
 }
 
 pub enum AuthResult {
-    Ok,
+    /// Authenticated; the server status flags of mysqld's OK (autocommit, ...).
+    Ok(u16),
     Err(u16, String),
 }
 
@@ -215,7 +219,10 @@ pub async fn relay_auth(
                 client.queue_raw(&shift_seq(&p.raw, delta));
                 client.flush().await.map_err(|e| ConnectFailure::Client(e.into()))?;
                 match p.first() {
-                    Some(0x00) => return Ok(AuthResult::Ok),
+                    Some(0x00) => {
+                        let status = crate::protocol::response::parse_ok(&p.payload).map_or(0, |ok| ok.status);
+                        return Ok(AuthResult::Ok(status));
+                    }
                     Some(0xFF) => {
                         let (code, msg) = parse_err(&p.payload);
                         return Ok(AuthResult::Err(code, msg));

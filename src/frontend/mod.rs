@@ -8,6 +8,7 @@ pub mod kill;
 pub mod listener;
 pub mod registry;
 pub mod replicate;
+pub mod route;
 pub mod session;
 pub mod status;
 pub mod tls;

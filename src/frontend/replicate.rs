@@ -1,69 +1,74 @@
-//! The session side of group replication: transaction tracking (snapshot at the first
-//! statement), write capture around every DML statement, and the commit path (propose,
-//! certify, commit or roll back, answer the client).
+//! The session side of group replication. Every transaction that may write runs on mysqld
+//! as an XA transaction grproxy opens; at its end grproxy prepares it, takes the row events
+//! mysqld wrote for it from the binlog (the tap), derives the write-set, proposes it, and
+//! commits or rolls back by the group's verdict.
 //!
 //! ```text
-//!  no txn ──first statement──► open(snapshot = watermark)
-//!  open ──DML──► capture: locking read, statement, read back, diff ──► open (+rows)
-//!  open ──COMMIT / implicit commit──► propose ──Commit──► marker + COMMIT ──► no txn
-//!                                            └─Abort───► ROLLBACK, 1213 ──► no txn
-//!  autocommit DML = START TRANSACTION + capture + commit path, answered with the statement's OK
+//!  no txn ──BEGIN / first statement under autocommit=0──► XA START (snapshot = watermark)
+//!  no txn ──autocommit write──► XA START, statement (response held), commit path, response
+//!  open ──statements──► open                    (nothing else is sent on the connection)
+//!  open ──COMMIT / implicit commit──► XA END, XA PREPARE, events from the tap
+//!        ├─ no events (read only) ─────────────► XA COMMIT ──────────────► no txn
+//!        └─ write-set, propose ──Commit─► XA COMMIT, OK ──────────────────► no txn
+//!                               └─Abort──► XA ROLLBACK, 1213 ─────────────► no txn
+//!        outcome unknown: the prepared transaction is left to the applier, the session ends
+//!  open ──ROLLBACK──► XA END, XA ROLLBACK ──► no txn
 //! ```
+//!
+//! The proxy's own statements run only at transaction boundaries, where the client's
+//! statement (COMMIT, an autocommit write) would itself have changed the diagnostics area:
+//! between two client statements inside a transaction nothing is sent, so `ROW_COUNT()`,
+//! `SHOW WARNINGS` and `LAST_INSERT_ID()` are mysqld's own.
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use mysql_common::constants::CapabilityFlags as Caps;
 
 use super::errors::ClientError;
+use super::route::{route, Route};
 use super::session::{Session, SessionEnd};
 use crate::backend::internal;
 use crate::protocol::packet::Packet;
-use crate::protocol::response::{Expect, Outcome, ResponseState, Step, STATUS_AUTOCOMMIT, STATUS_IN_TRANS};
-use crate::replication::applier::{marker_sql, LocalOutcome};
-use crate::replication::capture::{self, DmlPlan, ImageShape, RawRow};
+use crate::protocol::response::{Expect, OkInfo, Outcome, ResponseState, Step, STATUS_AUTOCOMMIT, STATUS_IN_TRANS};
+use crate::replication::applier::LocalOutcome;
 use crate::replication::certifier::Verdict;
 use crate::replication::group::Group;
-use crate::replication::txn::{Ddl, Entry, RowChange, TableName, Txn};
-use crate::replication::writeset::WriteSetBuilder;
-use crate::sql::{self, Classified, Detail, StatementKind};
+use crate::replication::txn::{xid_gtrid, Ddl, Entry, TableName, Txn};
+use crate::sql::{self, Classified, Detail};
 
-/// A transaction being captured.
-#[derive(Default)]
+/// How long a session waits for its prepared transaction's events before asking mysqld
+/// whether the transaction wrote anything at all (the tap usually has them within a
+/// millisecond).
+const EVENTS_FAST_WAIT: Duration = Duration::from_millis(3);
+/// Longest wait for the tap to read up to mysqld's binlog end.
+const TAP_WAIT: Duration = Duration::from_secs(10);
+
+/// The XA transaction a session has open.
 pub struct TxnState {
     pub snapshot: u64,
+    pub trx_id: u64,
+    /// The XA id's gtrid.
+    pub gtrid: String,
+    /// Tables named by the transaction's DML (for brute-force aborts and wide writes).
     pub tables: Vec<TableName>,
-    pub columns: Vec<Vec<String>>,
-    pub pk_columns: Vec<Vec<String>>,
-    pub rows: Vec<RowChange>,
-    pub ws: WriteSetBuilder,
+    /// Tables in which a statement matched rows without changing them.
+    pub wide: Vec<TableName>,
+    /// A statement matched rows without changing them in a table grproxy could not name.
+    pub wide_unknown: bool,
+    /// A statement that may write ran: the commit must prepare and look for row events.
+    pub may_write: bool,
 }
 
 impl TxnState {
-    /// The transaction wrote something that must be certified: row changes, or rows an
-    /// UPDATE matched without changing them (write-set items only).
+    /// The transaction may hold writes that must go through the group.
     pub fn writes(&self) -> bool {
-        !self.rows.is_empty() || !self.ws.is_empty()
+        self.may_write
     }
 
-    fn table_index(&mut self, shape: &ImageShape) -> u32 {
-        let m = &shape.meta;
-        if let Some(i) = self
-            .tables
-            .iter()
-            .position(|t| t.schema == m.schema && t.table == m.table)
-        {
-            return i as u32;
-        }
-        self.tables.push(TableName::new(&m.schema, &m.table));
-        self.columns
-            .push(shape.base.iter().map(|&c| m.columns[c].name.clone()).collect());
-        let pk = m
-            .primary
-            .as_ref()
-            .map(|k| k.columns.iter().map(|&c| m.columns[c].name.clone()).collect());
-        self.pk_columns.push(pk.unwrap_or_default());
-        (self.tables.len() - 1) as u32
+    fn xid(&self) -> String {
+        format!("'{}'", self.gtrid)
     }
 }
 
@@ -73,10 +78,6 @@ struct Buffered {
     /// Offset of the last packet (the OK that ends a DML response).
     last: usize,
     outcome: Outcome,
-}
-
-fn conflict_error(index: u64) -> ClientError {
-    ClientError::CertificationConflict(index)
 }
 
 impl Session {
@@ -103,34 +104,6 @@ impl Session {
             }
             Err(other) => Err(SessionEnd::Protocol(other.to_string())),
         }
-    }
-
-    /// After an error inside a transaction, mysqld may have rolled the whole transaction back
-    /// (deadlock, lock wait timeout with `innodb_rollback_on_timeout`, KILL), and an error
-    /// packet carries no status flags: the flags seen last may wrongly say "in a transaction".
-    /// A DML statement run on that belief would autocommit without certification, and a
-    /// COMMIT would certify rows mysqld no longer has. So before such a decision, ask
-    /// mysqld (`DO 0` answers OK with the flags); a transaction that is gone takes its
-    /// captured rows with it (the client already had the error).
-    pub(crate) async fn settle_status(&mut self) -> Result<(), SessionEnd> {
-        if !self.in_transaction() {
-            self.status_stale = false;
-        }
-        // A brute-force KILL QUERY may interrupt the probe itself: ask again.
-        for _ in 0..3 {
-            if !self.status_stale {
-                return Ok(());
-            }
-            if self.internal_try("DO 0").await?.is_ok() {
-                self.status_stale = false;
-                if !self.in_transaction() && self.txn.take().is_some_and(|t| t.writes()) {
-                    tracing::debug!(session = self.id, "mysqld rolled the transaction back after an error");
-                }
-            }
-        }
-        Err(SessionEnd::Protocol(
-            "cannot learn the transaction state from mysqld".into(),
-        ))
     }
 
     /// Like `internal`, but a server error is returned as a value.
@@ -182,21 +155,214 @@ impl Session {
             .map_err(|e| SessionEnd::Client(e.into()))
     }
 
-    /// Called before a statement is forwarded in a group: notes the snapshot a transaction
-    /// starting with it would have, and commits first when the statement would commit
-    /// implicitly. Returns false when the statement must not run (an error was sent).
-    pub(crate) async fn before_statement(&mut self, class: &Classified) -> Result<bool, SessionEnd> {
-        self.settle_status().await?;
-        if self.txn.as_ref().is_some_and(TxnState::writes) && commits_implicitly(class) {
-            if let Some(err) = self.commit_captured(None).await? {
-                self.reply_error(err).await?;
-                return Ok(false);
+    /// Sends an OK for a command the proxy answered itself (COMMIT, ROLLBACK).
+    async fn reply_ok(&mut self) -> Result<(), SessionEnd> {
+        let status = self.status & !STATUS_IN_TRANS;
+        let payload = crate::protocol::err_packet::ok_payload(0, status, 0);
+        self.client_mut()
+            .send(1, &payload)
+            .await
+            .map_err(|e| SessionEnd::Client(e.into()))
+    }
+
+    /// After an error, mysqld may have rolled the transaction back (deadlock, KILL) and an
+    /// error packet carries no status flags. Ask mysqld (`DO 0` answers OK with the flags)
+    /// before trusting them. Only needed outside an XA transaction: inside one, grproxy
+    /// knows the state itself.
+    pub(crate) async fn settle_status(&mut self) -> Result<(), SessionEnd> {
+        if self.txn.is_some() || !self.status_stale {
+            return Ok(());
+        }
+        for _ in 0..3 {
+            if self.internal_try("DO 0").await?.is_ok() {
+                self.status_stale = false;
+                return Ok(());
             }
         }
-        if !self.in_transaction() {
-            self.pending_snapshot = self.snapshot_now().await;
+        Err(SessionEnd::Protocol("cannot learn the transaction state from mysqld".into()))
+    }
+
+    /// One client command on a group member: `statements` are the command's statement texts
+    /// with their classes (one for COM_STMT_EXECUTE: the prepared text). `packet` is what the
+    /// client sent and is what mysqld gets.
+    pub(crate) async fn group_command(
+        &mut self,
+        packet: &Packet,
+        statements: &[&[u8]],
+        classes: &[Classified],
+    ) -> Result<bool, SessionEnd> {
+        let decision = route(statements, classes);
+        let class = classes.first();
+        if let Some(e) = self.group().error_state() {
+            if matches!(decision, Route::Write | Route::Ddl | Route::Begin) {
+                self.reply_error(ClientError::MemberError(e)).await?;
+                return Ok(true);
+            }
+        }
+        self.settle_status().await?;
+        match decision {
+            Route::Refuse(why) => self.reply_error(ClientError::CannotReplicate(why)).await?,
+            Route::Forward => {
+                self.forward(packet, Expect::QueryResult).await?;
+                if let Some(Detail::Use { .. }) = class.map(|c| &c.detail) {
+                    self.forget_schema();
+                }
+            }
+            Route::CommitFirst => {
+                if !self.commit_open_or_report().await? {
+                    return Ok(true);
+                }
+                let outcome = self.forward(packet, Expect::QueryResult).await?;
+                if outcome.error.is_none() {
+                    match class.map(|c| &c.detail) {
+                        Some(Detail::Lock) => self.locked = true,
+                        Some(Detail::Unlock) => self.locked = false,
+                        _ => {}
+                    }
+                }
+            }
+            Route::Begin => {
+                if !self.commit_open_or_report().await? {
+                    return Ok(true);
+                }
+                if self.locked {
+                    let e = ClientError::CannotReplicate("a transaction under LOCK TABLES; UNLOCK TABLES first".into());
+                    self.reply_error(e).await?;
+                    return Ok(true);
+                }
+                // The client's BEGIN becomes XA START; mysqld's answer is the client's.
+                self.end_plain_transaction().await?;
+                let (sql, state) = self.new_xa().await;
+                let mut payload = vec![crate::protocol::command::COM_QUERY];
+                payload.extend_from_slice(sql.as_bytes());
+                let start = Packet::from_payload(0, payload);
+                let outcome = self.forward(&start, Expect::QueryResult).await?;
+                if outcome.error.is_none() {
+                    self.txn = Some(state);
+                }
+            }
+            Route::Commit { chain, release } => {
+                if self.txn.is_none() {
+                    self.forward(packet, Expect::QueryResult).await?;
+                    return Ok(!release);
+                }
+                match self.commit_open().await? {
+                    Some(e) => self.reply_error(e).await?,
+                    None => {
+                        if chain {
+                            self.start_xa_internal().await?;
+                        }
+                        self.reply_ok().await?;
+                        return Ok(!release);
+                    }
+                }
+            }
+            Route::Rollback { chain, release } => {
+                if self.txn.is_none() {
+                    self.forward(packet, Expect::QueryResult).await?;
+                    return Ok(!release);
+                }
+                self.abandon_xa().await?;
+                if chain {
+                    self.start_xa_internal().await?;
+                }
+                self.reply_ok().await?;
+                return Ok(!release);
+            }
+            Route::Ddl => {
+                if !self.commit_open_or_report().await? {
+                    return Ok(true);
+                }
+                let Ok(text) = std::str::from_utf8(statements.first().copied().unwrap_or_default()) else {
+                    let e = ClientError::CannotReplicate("DDL text that is not valid UTF-8".into());
+                    self.reply_error(e).await?;
+                    return Ok(true);
+                };
+                let text = text.to_string();
+                self.replicated_ddl(packet, &text, class.expect("a DDL statement")).await?;
+            }
+            Route::Write => self.write(packet, statements, classes).await?,
+            Route::Read => {
+                if self.txn.is_none() && self.status & STATUS_AUTOCOMMIT == 0 && !self.in_transaction() && !self.locked {
+                    // autocommit=0: this statement starts a transaction; make it grproxy's.
+                    self.start_xa_internal().await?;
+                }
+                self.forward(packet, Expect::QueryResult).await?;
+            }
         }
         Ok(true)
+    }
+
+    /// Commits the open transaction (an implicit commit); false when it failed and the
+    /// client got the error instead of running its statement.
+    async fn commit_open_or_report(&mut self) -> Result<bool, SessionEnd> {
+        if self.txn.is_none() {
+            return Ok(true);
+        }
+        match self.commit_open().await? {
+            None => Ok(true),
+            Some(e) => {
+                self.reply_error(e).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// A new XA transaction's start statement and state (snapshot taken now).
+    async fn new_xa(&mut self) -> (String, TxnState) {
+        let snapshot = self.snapshot_now().await;
+        let group = self.group().clone();
+        let trx_id = group.new_trx_id();
+        let gtrid = xid_gtrid(group.member_id, trx_id);
+        let state = TxnState {
+            snapshot,
+            trx_id,
+            gtrid: gtrid.clone(),
+            tables: Vec::new(),
+            wide: Vec::new(),
+            wide_unknown: false,
+            may_write: false,
+        };
+        (format!("XA START '{gtrid}'"), state)
+    }
+
+    async fn start_xa_internal(&mut self) -> Result<(), SessionEnd> {
+        self.end_plain_transaction().await?;
+        let (sql, state) = self.new_xa().await;
+        self.internal(&sql).await?;
+        self.txn = Some(state);
+        self.sync_control();
+        Ok(())
+    }
+
+    /// A plain (non-XA) transaction mysqld has open ends before an XA one starts, as the
+    /// client's BEGIN would end it. grproxy refuses writes in such transactions, so it holds
+    /// none.
+    async fn end_plain_transaction(&mut self) -> Result<(), SessionEnd> {
+        if self.txn.is_none() && self.in_transaction() {
+            self.internal("COMMIT").await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the open XA transaction without committing it (ROLLBACK, or a statement's
+    /// failure that mysqld turned into a rollback).
+    pub(crate) async fn abandon_xa(&mut self) -> Result<(), SessionEnd> {
+        let Some(t) = self.txn.take() else {
+            return Ok(());
+        };
+        let xid = t.xid();
+        // XA END fails when the branch is already ended or rolled back: either is fine.
+        let _ = self.internal_try(&format!("XA END {xid}")).await?;
+        if let Err((code, msg)) = self.internal_try(&format!("XA ROLLBACK {xid}")).await? {
+            if code != 1397 {
+                tracing::debug!(session = self.id, code, msg, "XA ROLLBACK");
+            }
+        }
+        self.status &= !STATUS_IN_TRANS;
+        self.status_stale = false;
+        self.sync_control();
+        Ok(())
     }
 
     /// The snapshot for a transaction starting now: the applied watermark, once it covers this
@@ -215,354 +381,449 @@ impl Session {
         group.watermark()
     }
 
-    /// Called after a forwarded statement: opens or closes the tracked transaction.
-    pub(crate) fn after_statement(&mut self) {
-        if self.in_transaction() {
-            if self.txn.is_none() {
-                self.txn = Some(TxnState {
-                    snapshot: self.pending_snapshot,
-                    ..TxnState::default()
-                });
-            }
-        } else if let Some(t) = self.txn.take() {
-            if t.writes() {
-                // A statement the classifier did not know to commit did so: the captured rows
-                // were committed locally without certification. Say so loudly.
-                tracing::error!(
-                    session = self.id,
-                    "transaction with captured rows ended outside grproxy's commit path"
-                );
-            }
+    /// A statement that may write.
+    async fn write(&mut self, packet: &Packet, statements: &[&[u8]], classes: &[Classified]) -> Result<(), SessionEnd> {
+        if self.locked {
+            let e = ClientError::CannotReplicate(
+                "writes under LOCK TABLES (grproxy replicates transactions); use a transaction instead".into(),
+            );
+            return self.reply_error(e).await;
         }
-    }
-
-    /// A DML statement in a group (COM_QUERY text, or a prepared statement's text with its
-    /// parameters substituted). `packet` is what the client sent and is forwarded unchanged.
-    pub(crate) async fn replicated_dml(
-        &mut self,
-        packet: &Packet,
-        sql_text: &str,
-        expect: Expect,
-    ) -> Result<(), SessionEnd> {
-        if let Some(e) = self.group().error_state() {
-            return self.reply_error(ClientError::MemberError(e)).await;
+        if self.txn.is_none() && self.in_transaction() {
+            let e = ClientError::CannotReplicate(
+                "a write inside a transaction grproxy did not open (START TRANSACTION READ ONLY?)".into(),
+            );
+            return self.reply_error(e).await;
         }
-        let info = match sql::parse_dml(sql_text) {
-            Ok(i) => i,
-            Err(e) => {
-                return self
-                    .reply_error(ClientError::CannotReplicate(format!(
-                        "cannot capture this statement: {e}"
-                    )))
-                    .await
-            }
+        let targets = match self.write_targets(statements, classes).await? {
+            Ok(t) => t,
+            Err(why) => return self.reply_error(ClientError::CannotReplicate(why)).await,
         };
-        if info.multi_table || info.tables.len() != 1 {
-            return self
-                .reply_error(ClientError::CannotReplicate(
-                    "multi-table UPDATE/DELETE is not replicated yet".into(),
-                ))
-                .await;
+        let autocommit = self.txn.is_none() && self.status & STATUS_AUTOCOMMIT != 0;
+        if self.txn.is_none() {
+            self.start_xa_internal().await?;
         }
-        let target = &info.tables[0];
-        let schema = match &target.schema {
-            Some(s) => s.clone(),
-            None => match self.current_schema().await? {
-                Some(s) => s,
-                None => {
-                    return self
-                        .reply_error(ClientError::Internal(1046, "No database selected".into()))
-                        .await
-                }
-            },
-        };
-        let meta = match self.group().metadata.get(&schema, &target.table).await {
-            Ok(m) => m,
-            // Let mysqld produce its own error for a missing table.
-            Err(crate::replication::metadata::MetadataError::NoSuchTable(..)) => {
-                return self.forward(packet, expect).await.map(drop);
-            }
-            Err(e) => return self.reply_error(ClientError::CannotReplicate(e.to_string())).await,
-        };
-        if let Some(why) = meta.refusal(true) {
-            return self.reply_error(ClientError::CannotReplicate(why)).await;
-        }
-        let shape = ImageShape::new(meta);
-        let table_ref = capture::table_ref_text(sql_text, info.verb).unwrap_or_else(|| shape.qualified());
-        let mut plan = match DmlPlan::new(shape, &info, &table_ref) {
-            Ok(p) => p,
-            Err(e) => return self.reply_error(ClientError::CannotReplicate(e.to_string())).await,
-        };
-
-        let autocommit_statement = !self.in_transaction() && self.status & STATUS_AUTOCOMMIT != 0;
-        if !self.in_transaction() {
-            self.pending_snapshot = self.snapshot_now().await;
-            self.internal("START TRANSACTION").await?;
-            self.txn = Some(TxnState {
-                snapshot: self.pending_snapshot,
-                ..TxnState::default()
-            });
-        } else if self.txn.is_none() {
-            self.txn = Some(TxnState {
-                snapshot: self.pending_snapshot,
-                ..TxnState::default()
-            });
-        }
-
-        let started = std::time::Instant::now();
-        let before: Vec<RawRow> = match &plan.before {
-            Some(sql) => match self.internal_try(sql).await? {
-                Ok(r) => r.rows,
-                Err((code, msg)) => {
-                    return self
-                        .abandon_statement(autocommit_statement, ClientError::Internal(code, msg))
-                        .await
-                }
-            },
-            None => Vec::new(),
-        };
-        if let Some((sql, _)) = plan.select_keys().cloned() {
-            match self.internal_try(&sql).await? {
-                Ok(r) => plan.set_selected_keys(&r.rows),
-                Err((code, msg)) => {
-                    return self
-                        .abandon_statement(autocommit_statement, ClientError::Internal(code, msg))
-                        .await
-                }
-            }
-        }
-        let rekey = match plan.new_keys_query(&before) {
-            Some(sql) => match self.internal_try(&sql).await? {
-                Ok(r) => capture::rekey_from(&r.rows, plan.shape.meta.primary.as_ref().map_or(0, |k| k.columns.len())),
-                Err((code, msg)) => {
-                    return self
-                        .abandon_statement(autocommit_statement, ClientError::Internal(code, msg))
-                        .await
-                }
-            },
-            None => capture::Rekey::new(),
-        };
-        let response = self.forward_buffered(packet, expect).await?;
-        if response.outcome.error.is_some() && self.control().bf_abort.swap(false, std::sync::atomic::Ordering::AcqRel)
         {
-            // Interrupted by the applier (KILL QUERY) for a conflicting remote transaction.
-            self.internal("ROLLBACK").await?;
-            self.txn = None;
-            self.status &= !STATUS_IN_TRANS;
-            return self.reply_error(ClientError::BruteForceAborted).await;
+            let t = self.txn.as_mut().expect("open");
+            t.may_write = true;
+            for tn in &targets.tables {
+                if !t.tables.contains(tn) {
+                    t.tables.push(tn.clone());
+                }
+            }
         }
-        if response.outcome.error.is_some() {
-            // The statement failed and changed nothing; mysqld rolled back the statement only.
-            if autocommit_statement {
-                self.internal("ROLLBACK").await?;
-                self.txn = None;
+        self.sync_control();
+        if !autocommit {
+            let outcome = self.forward(packet, Expect::QueryResult).await?;
+            return self.after_write(&outcome, &targets, statements).await;
+        }
+        let mut response = self.forward_buffered(packet, Expect::QueryResult).await?;
+        if response.outcome.error.is_some() && response.outcome.oks.is_empty() {
+            // Nothing ran: undo the transaction grproxy opened and pass the error on.
+            self.abandon_xa().await?;
+            if self.control().bf_abort.swap(false, Ordering::AcqRel) {
+                // Interrupted (KILL QUERY) for a conflicting remote transaction.
+                return self.reply_error(ClientError::BruteForceAborted).await;
             }
             return self.send_buffered(&response).await;
         }
-        let ok = response.outcome.oks.last().copied().unwrap_or_default();
-        let increment = self.auto_increment_increment().await?;
-        plan.set_affected(ok.affected_rows);
-        let after: Vec<RawRow> = match plan.after(&before, &rekey, ok.last_insert_id, increment) {
-            Some(sql) => match self.internal_try(&sql).await? {
-                Ok(r) => r.rows,
-                Err((code, msg)) => return self.abandon_transaction(ClientError::Internal(code, msg)).await,
-            },
-            None => Vec::new(),
-        };
-        let txn = self.txn.as_mut().expect("opened above");
-        let table = txn.table_index(&plan.shape);
-        let mut ws = std::mem::take(&mut txn.ws);
-        let captured = plan.capture(table, &before, &after, &rekey, &mut ws);
-        txn.ws = ws;
-        let found_rows = self.caps().contains(Caps::CLIENT_FOUND_ROWS);
-        if let Err(e) = capture::check_count(plan.verb, &captured, ok.affected_rows, found_rows) {
-            return self
-                .abandon_transaction(ClientError::CannotReplicate(e.to_string()))
-                .await;
-        }
-        self.txn.as_mut().expect("open").rows.extend(captured.changes);
-        self.sync_control();
-        self.group().stats.capture.record(started.elapsed());
-
-        if !autocommit_statement {
-            return self.send_buffered(&response).await;
-        }
-        let lost = if self.txn.as_ref().is_some_and(TxnState::writes) {
-            self.commit_captured(None).await?
-        } else {
-            // Matched nothing: nothing to certify.
-            self.txn = None;
-            self.internal("COMMIT").await?;
-            self.status &= !STATUS_IN_TRANS;
-            None
-        };
-        match lost {
+        self.note_wide(&response.outcome, &targets, statements);
+        match self.commit_open().await? {
             None => {
-                let mut response = response;
                 patch_status(&mut response, STATUS_IN_TRANS);
                 self.send_buffered(&response).await
             }
-            Some(err) => self.reply_error(err).await,
+            Some(e) => self.reply_error(e).await,
         }
     }
 
-    /// The statement cannot be captured: undo it (and an implicit transaction) and answer.
-    async fn abandon_statement(&mut self, autocommit_statement: bool, err: ClientError) -> Result<(), SessionEnd> {
-        if autocommit_statement {
-            self.internal("ROLLBACK").await?;
-            self.txn = None;
-        }
-        self.reply_error(err).await
+    fn brute_force_mark_clear(&self) {
+        self.control().bf_abort.store(false, Ordering::Release);
     }
 
-    /// The statement ran but its changes cannot be replicated completely: never replicate an
-    /// incomplete change set, so the whole transaction is rolled back.
-    async fn abandon_transaction(&mut self, err: ClientError) -> Result<(), SessionEnd> {
-        self.internal("ROLLBACK").await?;
-        self.txn = None;
-        self.reply_error(err).await
+    /// After a write inside an open transaction (its response already relayed).
+    async fn after_write(&mut self, outcome: &Outcome, targets: &Targets, statements: &[&[u8]]) -> Result<(), SessionEnd> {
+        self.note_wide(outcome, targets, statements);
+        if let Some((code, _)) = &outcome.error {
+            let bf = self.control().bf_abort.swap(false, Ordering::AcqRel);
+            // A deadlock or a kill rolls the XA branch back in mysqld: end it here too, so the
+            // session goes on like mysqld's own would (no transaction open).
+            if bf || matches!(code, 1213 | 1614 | 1317 | 1927) {
+                self.abandon_xa().await?;
+                if bf {
+                    self.bf_rolled_back = true;
+                }
+            }
+        }
+        Ok(())
     }
 
-    /// COMMIT from the client.
-    pub(crate) async fn replicated_commit(&mut self, packet: &Packet) -> Result<(), SessionEnd> {
-        self.settle_status().await?;
-        if !self.txn.as_ref().is_some_and(TxnState::writes) {
-            self.txn = None;
-            return self.forward(packet, Expect::QueryResult).await.map(drop);
+    /// Notes tables where a statement matched rows without changing them (see `Txn::wide`).
+    fn note_wide(&mut self, outcome: &Outcome, targets: &Targets, statements: &[&[u8]]) {
+        let found_rows = self.caps().contains(Caps::CLIENT_FOUND_ROWS);
+        let hidden = outcome
+            .oks
+            .iter()
+            .any(|ok| hides_rows(ok, targets.upsert, found_rows, statements.len() == 1));
+        let Some(t) = self.txn.as_mut() else { return };
+        if !hidden {
+            return;
         }
-        match self.commit_captured(Some(packet)).await? {
-            None => Ok(()),
-            Some(err) => self.reply_error(err).await,
+        if targets.tables.is_empty() {
+            t.wide_unknown = true;
+        }
+        for tn in &targets.tables {
+            if !t.wide.contains(tn) {
+                t.wide.push(tn.clone());
+            }
         }
     }
 
-    /// Proposes the captured transaction and finishes it locally by its verdict. With
-    /// `client_commit`, the client's COMMIT is forwarded and its response relayed; otherwise
-    /// the proxy commits itself. Returns the error to give the client, if it lost.
-    async fn commit_captured(&mut self, client_commit: Option<&Packet>) -> Result<Option<ClientError>, SessionEnd> {
-        let state = self.txn.take().expect("a captured transaction");
+    /// The tables a write names, checked for what grproxy cannot replicate. Statements it
+    /// cannot parse (CALL, EXECUTE, functions) are captured all the same; they just name
+    /// no table here.
+    async fn write_targets(
+        &mut self,
+        statements: &[&[u8]],
+        classes: &[Classified],
+    ) -> Result<Result<Targets, String>, SessionEnd> {
+        let mut targets = Targets::default();
+        for (text, class) in statements.iter().zip(classes) {
+            if class.kind != sql::StatementKind::Dml || matches!(class.detail, Detail::Call) {
+                continue;
+            }
+            // Only single-table statements name their written table; multi-table ones are
+            // captured all the same and checked when their row events are read.
+            let Ok(info) = sql::parse_dml(&String::from_utf8_lossy(text)) else {
+                continue;
+            };
+            if info.multi_table {
+                continue;
+            }
+            targets.upsert |= !info.on_duplicate.is_empty();
+            for t in &info.tables {
+                let schema = match &t.schema {
+                    Some(s) => s.clone(),
+                    None => match self.current_schema().await? {
+                        Some(s) => s,
+                        // mysqld answers "No database selected" itself.
+                        None => continue,
+                    },
+                };
+                match self.group().metadata.get(&schema, &t.table).await {
+                    Ok(meta) => {
+                        if let Some(why) = refusal(&meta) {
+                            return Ok(Err(why));
+                        }
+                        let tn = TableName::new(&meta.schema, &meta.table);
+                        if !targets.tables.contains(&tn) {
+                            targets.tables.push(tn);
+                        }
+                    }
+                    // A missing table (or a temporary one): mysqld answers for itself.
+                    Err(crate::replication::metadata::MetadataError::NoSuchTable(..)) => {}
+                    Err(e) => return Ok(Err(e.to_string())),
+                }
+            }
+        }
+        Ok(Ok(targets))
+    }
+
+    /// Commits the open XA transaction through the group. Returns the error to give the
+    /// client when it did not commit; the transaction is over either way.
+    pub(crate) async fn commit_open(&mut self) -> Result<Option<ClientError>, SessionEnd> {
+        let Some(t) = self.txn.as_ref() else {
+            return Ok(None);
+        };
+        let xid = t.xid();
+        let may_write = t.may_write;
+        self.control().phase.store(super::registry::PHASE_COMMITTING, Ordering::Release);
+        if let Err((code, msg)) = self.internal_try(&format!("XA END {xid}")).await? {
+            // mysqld rolled the branch back (deadlock, kill): the commit fails as it would.
+            self.abandon_xa().await?;
+            return Ok(Some(ClientError::Internal(code, msg)));
+        }
+        if !may_write {
+            let r = self.internal_try(&format!("XA COMMIT {xid} ONE PHASE")).await?;
+            return Ok(self.finish_local(r.err()).await);
+        }
         let group = self.group().clone();
-        let trx_id = group.new_trx_id();
+        let gtrid = self.txn.as_ref().expect("open").gtrid.clone();
+        let mut wait = group.tap.expect(gtrid.as_bytes());
+        if let Err((code, msg)) = self.internal_try(&format!("XA PREPARE {xid}")).await? {
+            group.tap.forget(gtrid.as_bytes());
+            self.abandon_xa().await?;
+            return Ok(Some(ClientError::Internal(code, msg)));
+        }
+        let prepared = match wait.wait(EVENTS_FAST_WAIT).await {
+            Some(p) => Some(p),
+            None => match self.events_if_any(&mut wait).await {
+                Ok(p) => p,
+                Err(e) => {
+                    // The prepared transaction is left for the applier to resolve; the
+                    // connection holding it must go, so the applier can.
+                    return Err(self.lose_prepared(e));
+                }
+            },
+        };
+        group.tap.forget(gtrid.as_bytes());
+        let t = self.txn.as_ref().expect("open");
+        let prepared = match prepared {
+            Some(p) => p,
+            // Prepared with no row events and no rows matched without change: it wrote
+            // nothing.
+            None if t.wide.is_empty() && !t.wide_unknown => {
+                let r = self.internal_try(&format!("XA COMMIT {xid}")).await?;
+                return Ok(self.finish_local(r.err()).await);
+            }
+            // Only rows matched without change: still writes, certified by table.
+            None => crate::replication::tap::Prepared {
+                fde: Vec::new(),
+                events: Vec::new(),
+                queries: Vec::new(),
+            },
+        };
+        let t = self.txn.take().expect("open");
+        self.sync_control();
+        if t.wide_unknown || !prepared.queries.is_empty() {
+            let _ = self.internal_try(&format!("XA ROLLBACK {xid}")).await?;
+            self.status &= !STATUS_IN_TRANS;
+            let why = if t.wide_unknown {
+                "a statement matched rows it did not change in a table grproxy could not name".to_string()
+            } else {
+                format!(
+                    "the transaction changed data that mysqld logged as statements, not rows: {}",
+                    prepared.queries.join("; ")
+                )
+            };
+            return Ok(Some(ClientError::CannotReplicate(why)));
+        }
+        let metas = match self.metadata_of(&prepared).await {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = self.internal_try(&format!("XA ROLLBACK {xid}")).await?;
+                self.status &= !STATUS_IN_TRANS;
+                return Ok(Some(ClientError::CannotReplicate(e)));
+            }
+        };
+        let lookup = |s: &str, n: &str| {
+            metas
+                .iter()
+                .find(|m| m.schema == s && m.table == n)
+                .cloned()
+        };
+        let derived = if prepared.events.is_empty() {
+            Ok(crate::replication::keys::RowKeys::default())
+        } else {
+            crate::replication::keys::derive(&prepared.fde, &prepared.events, &lookup, &group.weigher).await
+        };
+        let keys = match derived {
+            Ok(k) => k,
+            Err(e) => {
+                // Cached metadata may predate a DDL: the next transaction reloads it.
+                group.metadata.invalidate();
+                let _ = self.internal_try(&format!("XA ROLLBACK {xid}")).await?;
+                self.status &= !STATUS_IN_TRANS;
+                return Ok(Some(ClientError::CannotReplicate(e.to_string())));
+            }
+        };
+        let mut tables = keys.tables;
+        for tn in &t.tables {
+            if !tables.contains(tn) {
+                tables.push(tn.clone());
+            }
+        }
+        let mut ws = crate::replication::writeset::WriteSetBuilder::new();
+        ws.extend(keys.items);
         let entry = Entry::Txn(Txn {
             origin: group.member_id,
-            trx_id,
-            snapshot: state.snapshot,
-            write_set: state.ws.finish(),
-            tables: state.tables,
-            columns: state.columns,
-            pk_columns: state.pk_columns,
-            rows: state.rows,
+            trx_id: t.trx_id,
+            snapshot: t.snapshot,
+            write_set: ws.finish(),
+            tables,
+            wide: t.wide,
+            fde: prepared.fde,
+            events: prepared.events,
         });
-        let report = group.pending.register(trx_id);
+        let report = group.pending.register(t.trx_id);
         let (index, verdict) = match group.propose(&entry).await {
             Ok(x) => x,
             Err(e) => {
-                // The outcome is unknown: if the entry was committed after all, the applier
-                // replays it from its row images.
+                // The outcome is unknown: the entry may still commit. The prepared
+                // transaction stays for the applier (XA COMMIT or ROLLBACK by the verdict),
+                // which needs this connection gone to reach it.
                 let _ = report.send(LocalOutcome::Lost);
-                self.internal("ROLLBACK").await?;
-                return Ok(Some(ClientError::CommitUnknown(e.to_string())));
+                return Err(self.lose_prepared(e.to_string()));
             }
         };
-        // The verdict decides; a brute-force mark set while waiting for it is moot now.
-        self.control()
-            .bf_abort
-            .store(false, std::sync::atomic::Ordering::Release);
+        self.brute_force_mark_clear();
         match verdict {
             Verdict::Commit => {
-                self.control()
-                    .phase
-                    .store(super::registry::PHASE_COMMITTING, std::sync::atomic::Ordering::Release);
                 let started = std::time::Instant::now();
-                if let Err(e) = self.internal(&marker_sql(index)).await {
-                    let _ = report.send(LocalOutcome::Lost);
-                    return Err(e);
+                match self.internal_try(&format!("XA COMMIT {xid}")).await {
+                    Ok(Ok(_)) => {
+                        let _ = report.send(LocalOutcome::Settled);
+                        group.stats.local_commit.record(started.elapsed());
+                        self.last_commit = index;
+                        self.status &= !STATUS_IN_TRANS;
+                        Ok(None)
+                    }
+                    Ok(Err((code, msg))) => {
+                        let _ = report.send(LocalOutcome::Lost);
+                        Err(self.lose_prepared(format!("XA COMMIT failed: {code} {msg}")))
+                    }
+                    Err(e) => {
+                        let _ = report.send(LocalOutcome::Lost);
+                        Err(e)
+                    }
                 }
-                let result = match client_commit {
-                    Some(p) => self.forward(p, Expect::QueryResult).await.map(drop),
-                    None => self.internal("COMMIT").await.map(drop),
-                };
-                let _ = report.send(if result.is_ok() {
-                    LocalOutcome::Committed
-                } else {
-                    LocalOutcome::Lost
-                });
-                result?;
-                group.stats.local_commit.record(started.elapsed());
-                // The session's next transaction must see this one in its snapshot.
-                self.last_commit = index;
-                self.status &= !STATUS_IN_TRANS;
-                Ok(None)
             }
             Verdict::Abort { conflict_index } => {
-                group.stats.aborts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let _ = report.send(LocalOutcome::Lost);
-                self.internal("ROLLBACK").await?;
+                group.stats.aborts.fetch_add(1, Ordering::Relaxed);
+                let r = self.internal_try(&format!("XA ROLLBACK {xid}")).await;
+                let _ = report.send(LocalOutcome::Settled);
+                r?.map_err(|(c, m)| SessionEnd::Protocol(format!("XA ROLLBACK failed: {c} {m}")))?;
                 self.status &= !STATUS_IN_TRANS;
-                Ok(Some(conflict_error(conflict_index)))
+                Ok(Some(ClientError::CertificationConflict(conflict_index)))
             }
         }
     }
 
-    /// DDL in total order: proposed first, executed by this session when everything before it
-    /// in the log is applied locally, and by every other member at the same place.
-    pub(crate) async fn replicated_ddl(
+    /// Metadata of every table the prepared transaction's row events write (checked for what
+    /// grproxy cannot replicate).
+    async fn metadata_of(
         &mut self,
-        packet: &Packet,
-        text: &str,
-        class: &Classified,
-    ) -> Result<(), SessionEnd> {
-        if matches!(
-            class.detail,
-            Detail::CreateTable { temporary: true } | Detail::DropTable { temporary: true, .. }
-        ) {
-            return self.forward(packet, Expect::QueryResult).await.map(drop);
+        prepared: &crate::replication::tap::Prepared,
+    ) -> Result<Vec<std::sync::Arc<crate::replication::metadata::TableMeta>>, String> {
+        let group = self.group().clone();
+        let mut out: Vec<std::sync::Arc<crate::replication::metadata::TableMeta>> = Vec::new();
+        for (schema, table, columns) in crate::replication::tap::table_names(&prepared.fde, &prepared.events)? {
+            if out.iter().any(|m| m.schema == schema && m.table == table) {
+                continue;
+            }
+            let mut meta = group.metadata.get(&schema, &table).await.map_err(|e| e.to_string())?;
+            if meta.columns.len() != columns {
+                // Cached before a DDL that this member has run since: read it again.
+                group.metadata.invalidate();
+                meta = group.metadata.get(&schema, &table).await.map_err(|e| e.to_string())?;
+            }
+            if let Some(why) = refusal(&meta) {
+                return Err(why);
+            }
+            out.push(meta);
+        }
+        Ok(out)
+    }
+
+    /// The end of a transaction that needed no certification.
+    async fn finish_local(&mut self, err: Option<(u16, String)>) -> Option<ClientError> {
+        self.txn = None;
+        self.status &= !STATUS_IN_TRANS;
+        self.sync_control();
+        err.map(|(code, msg)| ClientError::Internal(code, msg))
+    }
+
+    /// The prepared transaction's events, or `None` when mysqld's binlog shows it wrote
+    /// nothing: the tap has read past mysqld's binlog end and no events came.
+    async fn events_if_any(
+        &mut self,
+        wait: &mut crate::replication::tap::PreparedWait,
+    ) -> Result<Option<crate::replication::tap::Prepared>, String> {
+        let group = self.group().clone();
+        let end = group.binlog_end().await.map_err(|e| e.to_string())?;
+        if !group.tap.reached(&end, TAP_WAIT).await {
+            return Err("the binlog tap does not keep up with mysqld".into());
+        }
+        Ok(wait.try_take())
+    }
+
+    /// Ends the session after its prepared transaction's outcome became unknown: the
+    /// applier settles it by the log's verdict once this connection is gone.
+    fn lose_prepared(&mut self, why: String) -> SessionEnd {
+        tracing::warn!(session = self.id, reason = %why, "commit outcome unknown; the applier settles the prepared transaction");
+        self.txn = None;
+        SessionEnd::Refused(ClientError::CommitUnknown(why))
+    }
+
+    /// DDL: run on this member first, with the client's privileges; replicated only when it
+    /// succeeded, with the session context that changes what it does.
+    pub(crate) async fn replicated_ddl(&mut self, packet: &Packet, text: &str, class: &Classified) -> Result<(), SessionEnd> {
+        if let Some(why) = ddl_refusal(text, class) {
+            return self.reply_error(ClientError::CannotReplicate(why)).await;
+        }
+        let group = self.group().clone();
+        // Everything certified so far is applied here first, so the statement meets the
+        // same tables it will meet on the other members.
+        let certified = group.certified_index();
+        if !group.wait_applied(certified, Duration::from_secs(30)).await {
+            return self
+                .reply_error(ClientError::CommitUnknown("timed out waiting for earlier transactions".into()))
+                .await;
         }
         let schema = self.current_schema().await?;
-        let vars = self
-            .internal("SELECT @@session.sql_mode, @@session.character_set_client")
-            .await?;
-        let row = vars.rows.first().cloned().unwrap_or_default();
-        let text_of = |i: usize| {
-            row.get(i)
-                .cloned()
-                .flatten()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default()
-        };
-        let group = self.group().clone();
+        let context = self.ddl_context().await?;
+        let response = self.forward_buffered(packet, Expect::QueryResult).await?;
+        self.forget_schema();
+        group.metadata.invalidate();
+        if response.outcome.error.is_some() {
+            return self.send_buffered(&response).await;
+        }
         let trx_id = group.new_trx_id();
-        let tables = ddl_tables(text, schema.as_deref());
         let entry = Entry::Ddl(Ddl {
             origin: group.member_id,
             trx_id,
             schema: schema.clone(),
             sql: text.to_string(),
-            sql_mode: text_of(0),
-            charset: text_of(1),
-            tables,
+            context,
+            tables: ddl_tables(text, schema.as_deref()),
         });
         let report = group.pending.register(trx_id);
-        let index = match group.propose(&entry).await {
-            Ok((i, _)) => i,
+        match group.propose(&entry).await {
+            Ok((index, _)) => {
+                let _ = report.send(LocalOutcome::Settled);
+                self.last_commit = index;
+                self.send_buffered(&response).await
+            }
             Err(e) => {
                 let _ = report.send(LocalOutcome::Lost);
-                return self.reply_error(ClientError::CommitUnknown(e.to_string())).await;
+                tracing::error!(session = self.id, error = %e, sql = text, "DDL ran on this member but its replication outcome is unknown");
+                self.reply_error(ClientError::CommitUnknown(format!(
+                    "the statement ran on this member; whether the group has it is unknown: {e}"
+                )))
+                .await
             }
-        };
-        if !group.wait_turn(index, Duration::from_secs(60)).await {
-            let _ = report.send(LocalOutcome::Lost);
-            return self
-                .reply_error(ClientError::CommitUnknown(
-                    "timed out waiting for earlier transactions".into(),
-                ))
-                .await;
         }
-        let r = self.forward(packet, Expect::QueryResult).await;
-        let _ = report.send(LocalOutcome::Committed);
-        self.last_commit = index;
-        self.forget_schema();
-        r.map(drop)
+    }
+
+    /// The session variables that change what a DDL statement does.
+    async fn ddl_context(&mut self) -> Result<Vec<(String, String)>, SessionEnd> {
+        const VARS: &[&str] = &[
+            "sql_mode",
+            "character_set_client",
+            "collation_connection",
+            "character_set_results",
+            "time_zone",
+            "timestamp",
+            "foreign_key_checks",
+            "unique_checks",
+            "check_constraint_checks",
+            "default_storage_engine",
+            "default_tmp_storage_engine",
+            "explicit_defaults_for_timestamp",
+            "auto_increment_increment",
+            "auto_increment_offset",
+            "old_mode",
+            "lc_time_names",
+            "div_precision_increment",
+        ];
+        let select: Vec<String> = VARS.iter().map(|v| format!("@@session.{v}")).collect();
+        let r = self.internal(&format!("SELECT {}", select.join(", "))).await?;
+        let row = r.rows.first().cloned().unwrap_or_default();
+        Ok(VARS
+            .iter()
+            .zip(row)
+            .filter_map(|(name, v)| v.map(|v| (name.to_string(), sql_value(&String::from_utf8_lossy(&v)))))
+            .collect())
     }
 
     async fn current_schema(&mut self) -> Result<Option<String>, SessionEnd> {
@@ -578,21 +839,80 @@ impl Session {
         self.schema = s.clone();
         Ok(s)
     }
+}
 
-    async fn auto_increment_increment(&mut self) -> Result<u64, SessionEnd> {
-        if let Some(i) = self.auto_inc {
-            return Ok(i);
-        }
-        let r = self.internal("SELECT @@session.auto_increment_increment").await?;
-        let i = r
-            .rows
-            .first()
-            .and_then(|row| row.first().cloned().flatten())
-            .and_then(|b| String::from_utf8_lossy(&b).parse().ok())
-            .unwrap_or(1);
-        self.auto_inc = Some(i);
-        Ok(i)
+/// A system variable's value as a SQL literal: numbers as they are, anything else quoted
+/// (for a connection with the server's default sql_mode, where backslash escapes).
+fn sql_value(v: &str) -> String {
+    let numeric = !v.is_empty()
+        && v.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
+        && v.parse::<f64>().is_ok();
+    if numeric {
+        v.to_string()
+    } else {
+        format!("'{}'", v.replace('\\', "\\\\").replace('\'', "''"))
     }
+}
+
+/// Tables a write names, and whether one of its statements is an upsert.
+#[derive(Default)]
+struct Targets {
+    tables: Vec<TableName>,
+    upsert: bool,
+}
+
+/// Whether an OK says the statement matched rows it did not change (no row events for
+/// them): an UPDATE's "Rows matched > Changed", or an upsert that found duplicates it may
+/// have left as they were.
+fn hides_rows(ok: &OkInfo, upsert: bool, found_rows: bool, single: bool) -> bool {
+    if ok.unchanged > 0 {
+        return true;
+    }
+    if !upsert {
+        return false;
+    }
+    if ok.duplicates > 0 {
+        return true;
+    }
+    // A one-row upsert has no info text: 0 rows affected is an unchanged update, and with
+    // CLIENT_FOUND_ROWS 1 may be one too.
+    single && (ok.affected_rows == 0 || (found_rows && ok.affected_rows == 1))
+}
+
+/// Why writes to a table cannot be replicated, if they cannot.
+fn refusal(meta: &crate::replication::metadata::TableMeta) -> Option<String> {
+    let name = format!("{}.{}", meta.schema, meta.table);
+    if meta.primary.is_none() {
+        return Some(format!("table {name} has no primary key; grproxy replicates only tables with one"));
+    }
+    if !meta.engine.eq_ignore_ascii_case("InnoDB") {
+        return Some(format!(
+            "table {name} uses engine {}; grproxy replicates only InnoDB tables",
+            meta.engine
+        ));
+    }
+    if meta.referenced_with_cascade || meta.foreign_keys.iter().any(|f| f.cascades) {
+        return Some(format!(
+            "table {name} takes part in a cascading foreign key (InnoDB does not log cascaded rows)"
+        ));
+    }
+    None
+}
+
+/// DDL whose result cannot be made identical on every member.
+fn ddl_refusal(text: &str, class: &Classified) -> Option<String> {
+    use crate::sql::lexer::tokenize;
+    if matches!(class.detail, Detail::CreateTable { .. }) {
+        let src = text.as_bytes();
+        let toks = tokenize(src).tokens;
+        if toks.iter().any(|t| t.is_kw(src, "SELECT")) {
+            return Some(
+                "CREATE TABLE ... SELECT (its rows are not replicated as rows); use CREATE TABLE, then INSERT ... SELECT"
+                    .into(),
+            );
+        }
+    }
+    None
 }
 
 /// Clears status bits in the OK packet that ends a buffered DML response.
@@ -612,19 +932,6 @@ fn patch_status(b: &mut Buffered, clear: u16) {
     if payload.len() >= at + 2 {
         let status = u16::from_le_bytes([payload[at], payload[at + 1]]) & !clear;
         payload[at..at + 2].copy_from_slice(&status.to_le_bytes());
-    }
-}
-
-/// Statements that make mysqld commit an open transaction first.
-fn commits_implicitly(c: &Classified) -> bool {
-    match c.kind {
-        StatementKind::Ddl | StatementKind::Admin => true,
-        StatementKind::Transaction => matches!(c.detail, Detail::Begin { .. } | Detail::Lock | Detail::Unlock),
-        StatementKind::Session => matches!(
-            c.detail,
-            Detail::SetAutocommit(Some(true)) | Detail::Lock | Detail::Unlock
-        ),
-        _ => false,
     }
 }
 
@@ -694,6 +1001,31 @@ mod tests {
                 .collect();
             let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
             assert_eq!(got, want, "{sql}");
+        }
+    }
+
+    #[test]
+    fn rows_hidden_from_the_binlog() {
+        let ok = |affected_rows, unchanged, duplicates| OkInfo {
+            affected_rows,
+            unchanged,
+            duplicates,
+            ..OkInfo::default()
+        };
+        // (ok, upsert, found_rows, single statement) -> hides rows
+        let cases = [
+            (ok(1, 0, 0), false, false, true, false),
+            (ok(1, 1, 0), false, false, true, true),
+            (ok(0, 0, 0), false, false, true, false),
+            (ok(0, 0, 0), true, false, true, true),
+            (ok(1, 0, 0), true, false, true, false),
+            (ok(1, 0, 0), true, true, true, true),
+            (ok(2, 0, 0), true, true, true, false),
+            (ok(3, 0, 1), true, false, false, true),
+            (ok(3, 0, 0), true, false, false, false),
+        ];
+        for (i, (o, upsert, found, single, want)) in cases.into_iter().enumerate() {
+            assert_eq!(hides_rows(&o, upsert, found, single), want, "case {i}");
         }
     }
 }

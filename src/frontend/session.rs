@@ -51,12 +51,8 @@ pub struct PreparedInfo {
     pub params: u16,
     pub columns: u16,
     pub class: Classified,
-    /// Statement text as prepared (for capture).
+    /// Statement text as prepared (routes its executions).
     pub sql: String,
-    /// Parameter types bound by the last execution.
-    pub types: crate::replication::params::ParamTypes,
-    /// COM_STMT_SEND_LONG_DATA values for the next execution, by parameter.
-    pub long_data: Vec<(u16, Vec<u8>)>,
 }
 
 pub struct Session {
@@ -79,16 +75,14 @@ pub struct Session {
     pending_prepare: Option<(Classified, String)>,
     /// The transaction being captured (group members only).
     pub(crate) txn: Option<super::replicate::TxnState>,
-    /// Watermark noted before a statement that may start a transaction.
-    pub(crate) pending_snapshot: u64,
     /// Current database, when known.
     pub(crate) schema: Option<String>,
-    /// `@@auto_increment_increment` of the session, when known.
-    pub(crate) auto_inc: Option<u64>,
     /// Log index of this session's last commit (its next snapshot must include it).
     pub(crate) last_commit: u64,
     /// The open transaction was rolled back for a remote winner; the client is told next.
     pub(crate) bf_rolled_back: bool,
+    /// The client holds table locks (`LOCK TABLES`): writes are refused until it unlocks.
+    pub(crate) locked: bool,
 }
 
 impl Session {
@@ -104,16 +98,15 @@ impl Session {
             user: e.user,
             _user_slot: e.user_slot,
             registration,
-            status: 0,
+            status: e.status,
             status_stale: false,
             prepared: HashMap::new(),
             pending_prepare: None,
             txn: None,
-            pending_snapshot: 0,
             schema: None,
-            auto_inc: None,
             last_commit: 0,
             bf_rolled_back: false,
+            locked: false,
         }
     }
 
@@ -220,14 +213,8 @@ impl Session {
     /// client's next statement gets 1213.
     pub(crate) async fn brute_force_rollback(&mut self) -> Result<(), SessionEnd> {
         let control = self.registration.control.clone();
-        if control.bf_abort.load(std::sync::atomic::Ordering::Acquire) && (self.txn.is_some() || self.in_transaction())
-        {
-            let caps = self.caps;
-            crate::backend::internal::query(&mut self.backend, caps, "ROLLBACK")
-                .await
-                .map_err(|e| SessionEnd::Protocol(e.to_string()))?;
-            self.status &= !STATUS_IN_TRANS;
-            self.txn = None;
+        if control.bf_abort.load(std::sync::atomic::Ordering::Acquire) && self.txn.is_some() {
+            self.abandon_xa().await?;
             self.bf_rolled_back = true;
             self.sync_control();
         }
@@ -297,13 +284,13 @@ impl Session {
                 let _ = self.backend.flush().await;
                 return Ok(false);
             }
-            COM_QUERY => self.query(packet).await?,
+            COM_QUERY => return self.query(packet).await,
             COM_STMT_PREPARE => {
                 let text = &packet.payload[1..];
                 self.pending_prepare = Some((sql::classify_bytes(text), String::from_utf8_lossy(text).into_owned()));
                 self.forward(&packet, Expect::Prepare).await.map(drop)?;
             }
-            COM_STMT_EXECUTE if self.replicating() => self.execute_in_group(&packet).await?,
+            COM_STMT_EXECUTE if self.replicating() => return self.execute_in_group(&packet).await,
             COM_STMT_EXECUTE => self.forward(&packet, Expect::QueryResult).await.map(drop)?,
             COM_STMT_FETCH | COM_FIELD_LIST => self.forward(&packet, Expect::UntilTerminator).await.map(drop)?,
             COM_STMT_CLOSE | COM_STMT_SEND_LONG_DATA => {
@@ -323,13 +310,24 @@ impl Session {
                 self.forward(&packet, Expect::OkOrErr).await.map(drop)?
             }
             COM_RESET_CONNECTION => {
+                if self.txn.is_some() {
+                    self.abandon_xa().await?;
+                }
                 self.forward(&packet, Expect::OkOrErr).await.map(drop)?;
                 self.prepared.clear();
-                self.txn = None;
+                self.locked = false;
                 self.schema = None;
-                self.auto_inc = None;
             }
             COM_INIT_DB => {
+                let own = super::route::OWN_SCHEMA.as_bytes();
+                if self.replicating() && packet.payload[1..].eq_ignore_ascii_case(own) {
+                    let e = ClientError::CannotReplicate(format!(
+                        "the `{}` schema belongs to grproxy",
+                        super::route::OWN_SCHEMA
+                    ));
+                    self.reply_error(e).await?;
+                    return Ok(true);
+                }
                 self.forward(&packet, Expect::OkOrErr).await.map(drop)?;
                 self.schema = None;
             }
@@ -354,7 +352,7 @@ impl Session {
             .map_err(|e| SessionEnd::Client(e.into()))
     }
 
-    async fn query(&mut self, packet: Packet) -> Result<(), SessionEnd> {
+    async fn query(&mut self, packet: Packet) -> Result<bool, SessionEnd> {
         let text = &packet.payload[1..];
         let statements = sql::split_statements_bytes(text);
         let mut kill = None;
@@ -363,7 +361,7 @@ impl Session {
             let class = sql::classify_bytes(&text[range.clone()]);
             match class.detail {
                 Detail::LoadData { local: true } if !self.ctx.settings.local_infile => {
-                    return self.reply_error(ClientError::LocalInfileDisabled).await;
+                    return self.reply_error(ClientError::LocalInfileDisabled).await.map(|_| true);
                 }
                 Detail::Kill { .. } => kill = Some((range.clone(), class.clone())),
                 _ => {}
@@ -371,122 +369,32 @@ impl Session {
             classes.push(class);
         }
         if let Some((range, class)) = kill {
-            return self.kill_statement(&packet, range, class).await;
+            return self.kill_statement(&packet, range, class).await.map(|_| true);
         }
         if let [class] = classes.as_slice() {
             if class.detail == Detail::ProxyStatus {
-                return self.proxy_status().await;
+                return self.proxy_status().await.map(|_| true);
             }
         }
         if self.replicating() {
-            return self.query_in_group(&packet, &statements, &classes).await;
+            let parts: Vec<&[u8]> = statements.iter().map(|r| &text[r.clone()]).collect();
+            return self.group_command(&packet, &parts, &classes).await;
         }
-        self.forward(&packet, Expect::QueryResult).await.map(|_| ())
+        self.forward(&packet, Expect::QueryResult).await.map(|_| true)
     }
 
-    /// COM_QUERY on a group member: writes go through capture and certification.
-    async fn query_in_group(
-        &mut self,
-        packet: &Packet,
-        statements: &[std::ops::Range<usize>],
-        classes: &[Classified],
-    ) -> Result<(), SessionEnd> {
-        let writes = |c: &Classified| {
-            matches!(c.kind, sql::StatementKind::Dml | sql::StatementKind::Ddl)
-                || matches!(c.detail, Detail::Commit { .. } | Detail::Begin { .. })
-        };
-        if classes.len() > 1 && classes.iter().any(writes) {
-            let e = ClientError::CannotReplicate("multi-statement queries that write or end a transaction".into());
-            return self.reply_error(e).await;
-        }
-        let Some(class) = classes.first() else {
-            return self.forward(packet, Expect::QueryResult).await.map(drop);
-        };
-        let text = String::from_utf8_lossy(&packet.payload[1..][statements[0].clone()]).into_owned();
-        self.statement_in_group(packet, &text, class).await
-    }
-
-    /// One statement on a group member, sent as COM_QUERY or as COM_STMT_EXECUTE (then `text`
-    /// is the prepared text, with parameters substituted for DML). The client's packet is what
-    /// is forwarded.
-    async fn statement_in_group(&mut self, packet: &Packet, text: &str, class: &Classified) -> Result<(), SessionEnd> {
-        match (&class.kind, &class.detail) {
-            (_, Detail::LoadData { .. }) | (_, Detail::Call) => {
-                let e = ClientError::CannotReplicate("LOAD DATA and CALL are not replicated yet".into());
-                return self.reply_error(e).await;
-            }
-            (sql::StatementKind::Dml, _) => {
-                if !self.before_statement(class).await? {
-                    return Ok(());
-                }
-                return self.replicated_dml(packet, text, Expect::QueryResult).await;
-            }
-            (_, Detail::Commit { .. }) => return self.replicated_commit(packet).await,
-            (_, Detail::RollbackToSavepoint { .. }) if self.txn.as_ref().is_some_and(|t| t.writes()) => {
-                let e = ClientError::CannotReplicate("ROLLBACK TO SAVEPOINT after writes".into());
-                return self.reply_error(e).await;
-            }
-            (_, Detail::Rollback { .. }) => {
-                self.txn = None;
-                self.forward(packet, Expect::QueryResult).await?;
-                self.after_statement();
-                return Ok(());
-            }
-            (sql::StatementKind::Ddl, _) => {
-                if !self.before_statement(class).await? {
-                    return Ok(());
-                }
-                return self.replicated_ddl(packet, text, class).await;
-            }
-            (sql::StatementKind::Unsupported, Detail::Unknown) => {
-                let e = ClientError::CannotReplicate("statement the classifier cannot place".into());
-                return self.reply_error(e).await;
-            }
-            (_, Detail::Use { .. }) => self.schema = None,
-            _ => {}
-        }
-        if !self.before_statement(class).await? {
-            return Ok(());
-        }
-        self.forward(packet, Expect::QueryResult).await?;
-        self.after_statement();
-        Ok(())
-    }
-
-    /// COM_STMT_EXECUTE on a group member.
-    async fn execute_in_group(&mut self, packet: &Packet) -> Result<(), SessionEnd> {
+    /// COM_STMT_EXECUTE on a group member: routed by the prepared statement's text.
+    async fn execute_in_group(&mut self, packet: &Packet) -> Result<bool, SessionEnd> {
         let id = packet
             .payload
             .get(1..5)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        let Some(info) = id.and_then(|id| self.prepared.get_mut(&id)) else {
-            return self.forward(packet, Expect::QueryResult).await.map(drop);
+        let Some(info) = id.and_then(|id| self.prepared.get(&id)) else {
+            return self.forward(packet, Expect::QueryResult).await.map(|_| true);
         };
-        let long_data = std::mem::take(&mut info.long_data);
         let class = info.class.clone();
-        if class.kind != sql::StatementKind::Dml {
-            let text = info.sql.clone();
-            return self.statement_in_group(packet, &text, &class).await;
-        }
-        let no_backslash = self.status & 0x0200 != 0;
-        let values = crate::replication::params::decode_execute(
-            &packet.payload,
-            info.params as usize,
-            &mut info.types,
-            &long_data,
-        );
-        let sql_text = match values {
-            Ok(v) => crate::replication::params::substitute(&info.sql, &v, no_backslash),
-            Err(_) => None,
-        };
-        let Some(sql_text) = sql_text else {
-            return self
-                .reply_error(ClientError::CannotReplicate(
-                    "cannot decode the statement's parameters".into(),
-                ))
-                .await;
-        };
-        self.statement_in_group(packet, &sql_text, &class).await
+        let text = info.sql.clone();
+        self.group_command(packet, &[text.as_bytes()], &[class]).await
     }
 
     /// Forwards a client packet unchanged and relays the whole response.
@@ -528,8 +436,6 @@ impl Session {
                     columns,
                     class,
                     sql,
-                    types: Vec::new(),
-                    long_data: Vec::new(),
                 };
                 self.prepared.insert(id, info);
             }
@@ -560,17 +466,20 @@ impl Session {
             Ok(s) => s,
             Err(e) => return self.reply_error(e).await,
         };
+        if self.txn.is_some() {
+            self.abandon_xa().await?;
+        }
         self.backend.queue_raw(&packet.raw);
         self.backend.flush().await.map_err(backend_write_error)?;
         match relay_auth(&mut self.client, &mut self.backend, 0).await {
-            Ok(AuthResult::Ok) => {
+            Ok(AuthResult::Ok(status)) => {
                 self.user = new_user;
                 self._user_slot = slot;
                 self.prepared.clear();
-                self.status = 0;
+                self.status = status;
                 self.txn = None;
+                self.locked = false;
                 self.schema = None;
-                self.auto_inc = None;
                 Ok(())
             }
             // mysqld closes the connection after a failed COM_CHANGE_USER.

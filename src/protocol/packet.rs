@@ -34,6 +34,18 @@ pub struct Packet {
 }
 
 impl Packet {
+    /// A packet the proxy sends in a client's place (framed, split at 16 MiB as needed).
+    pub fn from_payload(seq: u8, payload: Vec<u8>) -> Packet {
+        let mut raw = BytesMut::new();
+        let last_seq = encode_packet(seq, &payload, &mut raw).wrapping_sub(1);
+        Packet {
+            seq,
+            last_seq,
+            payload: Bytes::from(payload),
+            raw: raw.freeze(),
+        }
+    }
+
     /// First payload byte, if any.
     pub fn first(&self) -> Option<u8> {
         self.payload.first().copied()

@@ -41,6 +41,11 @@ pub struct OkInfo {
     pub last_insert_id: u64,
     pub status: u16,
     pub warnings: u16,
+    /// From the info text of an UPDATE ("Rows matched: N  Changed: M"): rows the statement
+    /// matched without changing them (mysqld logs no row event for those).
+    pub unchanged: u64,
+    /// From the info text of a multi-row INSERT ("Records: N  Duplicates: D"): D.
+    pub duplicates: u64,
 }
 
 /// Summary of a complete response.
@@ -315,12 +320,27 @@ pub fn parse_ok(payload: &[u8]) -> Option<OkInfo> {
         (Some(a), Some(b)) => u16::from_le_bytes([*a, *b]),
         _ => 0,
     };
+    let info = rest.get(4..).unwrap_or_default();
+    let matched = info_number(info, b"Rows matched: ");
+    let changed = info_number(info, b"Changed: ");
     Some(OkInfo {
         affected_rows,
         last_insert_id,
         status,
         warnings,
+        unchanged: match (matched, changed) {
+            (Some(m), Some(c)) => m.saturating_sub(c),
+            _ => 0,
+        },
+        duplicates: info_number(info, b"Duplicates: ").unwrap_or(0),
     })
+}
+
+/// The number after `label` in an OK packet's info text.
+fn info_number(info: &[u8], label: &[u8]) -> Option<u64> {
+    let at = info.windows(label.len()).position(|w| w == label)? + label.len();
+    let digits: Vec<u8> = info[at..].iter().copied().take_while(u8::is_ascii_digit).collect();
+    std::str::from_utf8(&digits).ok()?.parse().ok()
 }
 
 /// Error code and message of an ERR packet (`0xFF code:2 ['#' sqlstate:5] message`).

@@ -10,8 +10,12 @@
 //! * **Txn** — aborts iff some item of its write set was last written by a
 //!   committed entry with index `> snapshot`, or one of its tables had DDL at
 //!   index `> snapshot`, or the schema of one of its tables had database DDL
-//!   at index `> snapshot`. On commit its index becomes the last writer of
-//!   each of its items; an aborted transaction changes nothing.
+//!   at index `> snapshot`, or one of its tables had a *wide* write (see
+//!   [`Txn::wide`]) at index `> snapshot`, or, for each of its own wide tables,
+//!   any committed write to that table at index `> snapshot`. On commit its
+//!   index becomes the last writer of each of its items and of each table it
+//!   wrote (and the wide mark of its wide tables); an aborted transaction
+//!   changes nothing.
 //! * **Ddl** — always commits (total-order isolation). Its index becomes the
 //!   DDL mark of each listed table and the last writer of each table's
 //!   [`table_item`]; with no tables and `schema: Some(s)` it is database DDL
@@ -39,7 +43,7 @@ use super::txn::{versioned_decode, versioned_encode, Ddl, DecodeError, Entry, Tx
 use super::writeset::{schema_item, table_item};
 
 /// Version byte in front of an encoded [`Certifier`] snapshot.
-pub const SNAPSHOT_VERSION: u8 = 2;
+pub const SNAPSHOT_VERSION: u8 = 3;
 
 /// Outcome of certifying one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -58,6 +62,10 @@ pub enum Verdict {
 enum Slot {
     Item,
     Ddl,
+    /// Last committed write of any row of a table (keyed by `table_item`).
+    TableWrite,
+    /// Last committed wide write of a table (keyed by `table_item`).
+    Wide,
 }
 
 /// Deterministic certification state (see the module docs for the rules).
@@ -76,6 +84,10 @@ pub struct Certifier {
     items: BTreeMap<u128, u64>,
     /// `table_item` / `schema_item` -> index of the last DDL on it.
     ddl: BTreeMap<u128, u64>,
+    /// `table_item` -> index of the last committed transaction that wrote the table.
+    table_writes: BTreeMap<u128, u64>,
+    /// `table_item` -> index of the last committed wide write to the table.
+    wide: BTreeMap<u128, u64>,
     /// (index, slot, key) for every entry of `items` and `ddl`, for GC in
     /// index order. Derived: not encoded, rebuilt on decode.
     by_index: BTreeSet<(u64, Slot, u128)>,
@@ -89,6 +101,8 @@ struct SnapshotState {
     last_index: u64,
     items: Vec<(u128, u64)>,
     ddl: Vec<(u128, u64)>,
+    table_writes: Vec<(u128, u64)>,
+    wide: Vec<(u128, u64)>,
     history: u64,
 }
 
@@ -109,6 +123,8 @@ impl Certifier {
             last_index: 0,
             items: BTreeMap::new(),
             ddl: BTreeMap::new(),
+            table_writes: BTreeMap::new(),
+            wide: BTreeMap::new(),
             by_index: BTreeSet::new(),
         }
     }
@@ -160,7 +176,7 @@ impl Certifier {
 
     /// Number of tracked keys: write-set items plus table/schema DDL marks.
     pub fn len(&self) -> usize {
-        self.items.len() + self.ddl.len()
+        self.items.len() + self.ddl.len() + self.table_writes.len() + self.wide.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -176,6 +192,8 @@ impl Certifier {
             last_index: self.last_index,
             items: self.items.iter().map(|(&k, &i)| (k, i)).collect(),
             ddl: self.ddl.iter().map(|(&k, &i)| (k, i)).collect(),
+            table_writes: self.table_writes.iter().map(|(&k, &i)| (k, i)).collect(),
+            wide: self.wide.iter().map(|(&k, &i)| (k, i)).collect(),
             history: self.history,
         };
         versioned_encode(SNAPSHOT_VERSION, &state)
@@ -191,7 +209,7 @@ impl Certifier {
         if !s.watermarks.windows(2).all(|w| w[0].0 < w[1].0) {
             return invalid("member ids not sorted and unique");
         }
-        if !sorted(&s.items) || !sorted(&s.ddl) {
+        if !sorted(&s.items) || !sorted(&s.ddl) || !sorted(&s.table_writes) || !sorted(&s.wide) {
             return invalid("keys not sorted and unique");
         }
         let min_watermark = s.watermarks.iter().map(|&(_, w)| w).min().unwrap_or(0);
@@ -204,6 +222,8 @@ impl Certifier {
             || s.items
                 .iter()
                 .chain(&s.ddl)
+                .chain(&s.table_writes)
+                .chain(&s.wide)
                 .any(|&(_, i)| i <= floor || i > s.last_index)
         {
             return invalid("index outside (floor, last_index]");
@@ -213,6 +233,8 @@ impl Certifier {
             .iter()
             .map(|&(k, i)| (i, Slot::Item, k))
             .chain(s.ddl.iter().map(|&(k, i)| (i, Slot::Ddl, k)))
+            .chain(s.table_writes.iter().map(|&(k, i)| (i, Slot::TableWrite, k)))
+            .chain(s.wide.iter().map(|&(k, i)| (i, Slot::Wide, k)))
             .collect();
         Ok(Certifier {
             watermarks: s.watermarks.into_iter().collect(),
@@ -221,6 +243,8 @@ impl Certifier {
             last_index: s.last_index,
             items: s.items.into_iter().collect(),
             ddl: s.ddl.into_iter().collect(),
+            table_writes: s.table_writes.into_iter().collect(),
+            wide: s.wide.into_iter().collect(),
             by_index,
         })
     }
@@ -243,17 +267,28 @@ impl Certifier {
         for item in &txn.write_set {
             note(self.items.get(item));
         }
-        if !self.ddl.is_empty() {
-            for t in &txn.tables {
-                note(self.ddl.get(&table_item(&t.schema, &t.table)));
+        for t in &txn.tables {
+            let table = table_item(&t.schema, &t.table);
+            if !self.ddl.is_empty() {
+                note(self.ddl.get(&table));
                 note(self.ddl.get(&schema_item(&t.schema)));
             }
+            note(self.wide.get(&table));
+        }
+        for t in &txn.wide {
+            note(self.table_writes.get(&table_item(&t.schema, &t.table)));
         }
         if let Some(conflict_index) = conflict {
             return Verdict::Abort { conflict_index };
         }
         for &item in &txn.write_set {
             self.set(Slot::Item, item, index);
+        }
+        for t in txn.tables.iter().chain(&txn.wide) {
+            self.set(Slot::TableWrite, table_item(&t.schema, &t.table), index);
+        }
+        for t in &txn.wide {
+            self.set(Slot::Wide, table_item(&t.schema, &t.table), index);
         }
         Verdict::Commit
     }
@@ -292,19 +327,21 @@ impl Certifier {
                 break;
             }
             self.by_index.pop_first();
-            match slot {
-                Slot::Item => self.items.remove(&key),
-                Slot::Ddl => self.ddl.remove(&key),
-            };
+            self.map(slot).remove(&key);
+        }
+    }
+
+    fn map(&mut self, slot: Slot) -> &mut BTreeMap<u128, u64> {
+        match slot {
+            Slot::Item => &mut self.items,
+            Slot::Ddl => &mut self.ddl,
+            Slot::TableWrite => &mut self.table_writes,
+            Slot::Wide => &mut self.wide,
         }
     }
 
     fn set(&mut self, slot: Slot, key: u128, index: u64) {
-        let map = match slot {
-            Slot::Item => &mut self.items,
-            Slot::Ddl => &mut self.ddl,
-        };
-        if let Some(old) = map.insert(key, index) {
+        if let Some(old) = self.map(slot).insert(key, index) {
             self.by_index.remove(&(old, slot, key));
         }
         self.by_index.insert((index, slot, key));

@@ -28,6 +28,9 @@ pub const DEFAULT_FLOW_CONTROL_ENTRIES: u64 = 2_000;
 const FLOW_CONTROL_FRESH: Duration = Duration::from_secs(5);
 /// Longest a proposal waits for the slowest member: the group slows down, it never stops.
 const FLOW_CONTROL_MAX_WAIT: Duration = Duration::from_secs(2);
+/// How long after start-up a previous process's unproposed prepared transactions are
+/// rolled back: proposals it had in flight have committed (or failed) by then.
+const ORPHAN_GRACE: Duration = Duration::from_secs(15);
 /// How often a member reports its durable watermark (when it moved).
 const REPORT_EVERY: Duration = Duration::from_millis(500);
 
@@ -56,6 +59,36 @@ pub enum GroupError {
     MemberError(String),
     #[error("malformed response from the group")]
     BadResponse,
+    #[error("{0}")]
+    Binlog(String),
+}
+
+/// Replica server ids of members' binlog taps: this base plus the member id.
+const TAP_SERVER_ID_BASE: u32 = 3_000_000;
+
+/// The settings capture needs from mysqld: its row events, whole, in its binlog.
+async fn check_binlog(pool: &mysql_async::Pool) -> Result<(), GroupError> {
+    use mysql_async::prelude::Queryable;
+    let mut c = pool.get_conn().await?;
+    let row: Option<(Option<String>, Option<String>, Option<String>)> = c
+        .query_first("SELECT @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image")
+        .await?;
+    let (log_bin, format, image) = row.unwrap_or_default();
+    let want = [
+        ("log_bin", log_bin, "1"),
+        ("binlog_format", format, "ROW"),
+        ("binlog_row_image", image, "FULL"),
+    ];
+    for (name, have, need) in want {
+        let have = have.unwrap_or_default();
+        if !have.eq_ignore_ascii_case(need) && !(need == "1" && have.eq_ignore_ascii_case("ON")) {
+            return Err(GroupError::Binlog(format!(
+                "mysqld runs with {name}={have}; a group member needs {name}={need} (grproxy reads each \
+                 transaction's row events from the binlog)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 pub struct Group {
@@ -73,6 +106,34 @@ pub struct Group {
     pub stats: Arc<super::stats::GroupStats>,
     machine: Arc<CertifyingMachine>,
     flow_control_entries: u64,
+    /// The binlog tap: prepared transactions' row events, and writes that bypassed grproxy.
+    pub tap: super::tap::Tap,
+    /// Server-side key normalization (`WEIGHT_STRING`) for write-sets.
+    pub weigher: Weigher,
+    pool: mysql_async::Pool,
+}
+
+/// Computes collation weights of string key parts on mysqld, in one statement per
+/// transaction (see [`super::keys::weigh_sql`]).
+#[derive(Clone)]
+pub struct Weigher {
+    pool: mysql_async::Pool,
+}
+
+impl super::keys::Weigher for Weigher {
+    async fn weigh(&self, parts: Vec<super::keys::WeighRequest>) -> Result<Vec<Vec<u8>>, String> {
+        use mysql_async::prelude::Queryable;
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = super::keys::weigh_sql(&parts);
+        let mut c = self.pool.get_conn().await.map_err(|e| e.to_string())?;
+        let row: Option<mysql_async::Row> = c.query_first(sql).await.map_err(|e| e.to_string())?;
+        let row = row.ok_or("no weights")?;
+        (0..parts.len())
+            .map(|i| row.get::<Option<Vec<u8>>, _>(i).flatten().ok_or_else(|| format!("no weight for key part {i}")))
+            .collect()
+    }
 }
 
 impl Group {
@@ -80,9 +141,16 @@ impl Group {
     pub async fn start(
         s: GroupSettings,
         pool: mysql_async::Pool,
+        opts: mysql_async::Opts,
         sessions: Arc<dyn applier::LocalSessions>,
     ) -> Result<Arc<Group>, GroupError> {
+        check_binlog(&pool).await?;
+        let tap = super::tap::Tap::start(opts, TAP_SERVER_ID_BASE + s.member_id as u32)
+            .await
+            .map_err(|e| GroupError::Binlog(e.to_string()))?;
         let (base, markers) = applier::load_applied(&pool).await?;
+        let side = pool.clone();
+        let swept = Arc::new(Mutex::new(std::collections::HashSet::new()));
         let position = s.members.keys().position(|&m| m == s.member_id).unwrap_or(0) as u64 + 1;
         configure_auto_increment(&pool, s.members.len() as u64, position).await?;
         let (to_applier, rx) = mpsc::unbounded_channel();
@@ -106,6 +174,7 @@ impl Group {
             reached: reached_tx,
             state: state_tx,
             sessions: Some(sessions),
+            swept: swept.clone(),
         };
         tokio::spawn(applier.run(rx, base, markers));
         let listener = s.listener.as_ref().and_then(|l| l.lock().unwrap().take());
@@ -138,8 +207,26 @@ impl Group {
             stats,
             machine,
             flow_control_entries: s.flow_control_entries,
+            tap,
+            weigher: Weigher { pool: side.clone() },
+            pool: side,
         });
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
+        {
+            // Once everything the log holds a little after start-up is applied, prepared
+            // transactions a previous process left unproposed are rolled back.
+            let g = Arc::downgrade(&group);
+            let applied_to = async move {
+                tokio::time::sleep(ORPHAN_GRACE).await;
+                let Some(g) = g.upgrade() else { return };
+                let target = g.certified_index();
+                let watermark = g.watermark.clone();
+                drop(g);
+                let _ = applier::wait_for(&watermark, target, Duration::from_secs(3600)).await;
+            };
+            let first = group.next_trx.load(Ordering::Relaxed);
+            tokio::spawn(applier::sweep_orphans(group.pool.clone(), s.member_id, first, applied_to, swept));
+        }
         Ok(group)
     }
 
@@ -185,6 +272,8 @@ impl Group {
             ("retained_entries", self.machine.retained().to_string()),
             ("certified_index", self.certified_index().to_string()),
             ("applied_index", self.watermark().to_string()),
+            ("errant_transactions", self.tap.errant().0.to_string()),
+            ("last_errant_transaction", self.tap.errant().1.unwrap_or_default()),
         ]
         .into_iter()
         .chain(self.stats.rows())
@@ -246,6 +335,15 @@ impl Group {
     /// which for this member's own DDL is where it waits for the session to execute it.
     pub async fn wait_turn(&self, index: u64, timeout: Duration) -> bool {
         applier::wait_for(&self.reached, index, timeout).await
+    }
+
+    /// mysqld's binlog end now: once the tap has read this far, it has seen every transaction
+    /// mysqld prepared or committed before this call.
+    pub async fn binlog_end(&self) -> Result<super::tap::Position, GroupError> {
+        let mut c = self.pool.get_conn().await?;
+        super::tap::current_position(&mut c)
+            .await
+            .map_err(|e| GroupError::Binlog(e.to_string()))
     }
 
     /// Waits until the local mysqld has applied everything up to `index`.

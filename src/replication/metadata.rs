@@ -1,19 +1,34 @@
 //! Table metadata the capture and apply paths need: columns (and which are generated), the
 //! primary key, unique keys, foreign keys (both directions), engine and triggers. Loaded from
 //! information_schema on a side connection and cached; the cache is dropped after any DDL.
+//!
+//! Write-set derivation from row events (`replication::keys`) also needs, per column, its
+//! signedness and collation, and per key part its prefix length: columns are matched to the
+//! row images by ordinal position, and every key value is normalized the way its index
+//! compares it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use mysql_async::prelude::Queryable;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Column {
     pub name: String,
     /// information_schema DATA_TYPE, lower case (`int`, `varchar`, `timestamp`, ...).
     pub data_type: String,
     pub generated: bool,
     pub auto_increment: bool,
+    /// `UNSIGNED` (or `ZEROFILL`, which implies it) in COLUMN_TYPE: row events store integers
+    /// without saying whether they are signed.
+    pub unsigned: bool,
+    /// A generated column computed when read (`VIRTUAL`); `generated` also covers `STORED`.
+    /// MariaDB's FULL row images carry virtual columns too, with their computed values.
+    pub virtual_generated: bool,
+    /// CHARACTER_SET_NAME (`None` for non-string types).
+    pub charset: Option<String>,
+    /// COLLATION_NAME (`None` for non-string types).
+    pub collation: Option<String>,
 }
 
 impl Column {
@@ -41,17 +56,50 @@ impl Column {
             "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" | "enum" | "set"
         )
     }
+
+    /// A string compared byte by byte: BINARY, VARBINARY, the BLOBs, or any string column in
+    /// the `binary` character set.
+    pub fn is_binary_string(&self) -> bool {
+        matches!(
+            self.data_type.as_str(),
+            "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob"
+        ) || (self.is_string() && self.collation.as_deref().is_none_or(|c| c == "binary"))
+    }
+
+    /// Trailing spaces do not count in comparisons: PAD SPACE collations (MariaDB names the
+    /// others `*_nopad_*`), and always for CHAR, whose stored value is padded to its length.
+    pub fn pad_space(&self) -> bool {
+        self.data_type == "char"
+            || self
+                .collation
+                .as_deref()
+                .is_some_and(|c| c != "binary" && !c.contains("_nopad_"))
+    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Key {
     pub name: String,
     /// Column positions (into `TableMeta::columns`), in key order.
     pub columns: Vec<usize>,
+    /// Per key part, STATISTICS.SUB_PART: the index holds only the first n characters
+    /// (bytes for binary strings) of the column. Empty means no prefixes.
+    pub prefixes: Vec<Option<u32>>,
+    /// A MariaDB "long unique" key (INDEX_TYPE `HASH`: UNIQUE on a BLOB/TEXT without a
+    /// prefix). The server enforces it through a hidden hash column that information_schema
+    /// does not list but row images carry, after the table's columns.
+    pub long_hash: bool,
+}
+
+impl Key {
+    /// The prefix length of key part `i`, if the index holds only a prefix of it.
+    pub fn prefix(&self, i: usize) -> Option<u32> {
+        self.prefixes.get(i).copied().flatten()
+    }
 }
 
 /// A foreign key of this table onto a parent.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ForeignKey {
     pub name: String,
     pub columns: Vec<usize>,
@@ -60,9 +108,14 @@ pub struct ForeignKey {
     /// The parent key (unique index) the foreign key references, by index name.
     pub parent_index: String,
     pub cascades: bool,
+    /// The referenced parent index is the parent's primary key or a unique key over exactly
+    /// as many columns as the foreign key, without prefixes. Only then does a parent row carry
+    /// a write-set item that this foreign key's item can meet (InnoDB also accepts a
+    /// non-unique index, or a longer one whose first columns match).
+    pub parent_unique: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TableMeta {
     pub schema: String,
     pub table: String,
@@ -81,7 +134,13 @@ impl TableMeta {
         self.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name))
     }
 
-    /// Base (non-generated) column positions, the columns row images carry.
+    /// Hidden columns row images carry after [`columns`](Self::columns): one hash per
+    /// [`Key::long_hash`] key.
+    pub fn hidden_hash_columns(&self) -> usize {
+        self.primary.iter().chain(&self.uniques).filter(|k| k.long_hash).count()
+    }
+
+    /// Base (non-generated) column positions: the columns a statement can write.
     pub fn base_columns(&self) -> Vec<usize> {
         (0..self.columns.len())
             .filter(|&i| !self.columns[i].generated)
@@ -178,52 +237,67 @@ impl MetadataCache {
         let Some((_, engine)) = t else {
             return Err(MetadataError::NoSuchTable(schema.into(), table.into()));
         };
-        let cols: Vec<(String, String, String, String)> = c
+        type ColumnRow = (String, String, String, String, String, Option<String>, Option<String>);
+        let cols: Vec<ColumnRow> = c
             .exec(
-                "SELECT COLUMN_NAME, LOWER(DATA_TYPE), EXTRA, IS_GENERATED FROM information_schema.COLUMNS \
+                "SELECT COLUMN_NAME, LOWER(DATA_TYPE), EXTRA, IS_GENERATED, LOWER(COLUMN_TYPE), \
+                 CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
                 (schema, table),
             )
             .await?;
         let columns: Vec<Column> = cols
             .into_iter()
-            .map(|(name, data_type, extra, generated)| Column {
-                name,
-                data_type,
-                generated: generated.eq_ignore_ascii_case("ALWAYS") || extra.to_ascii_uppercase().contains("GENERATED"),
-                auto_increment: extra.to_ascii_lowercase().contains("auto_increment"),
+            .map(|(name, data_type, extra, generated, column_type, charset, collation)| {
+                let extra = extra.to_ascii_uppercase();
+                Column {
+                    name,
+                    data_type,
+                    generated: generated.eq_ignore_ascii_case("ALWAYS") || extra.contains("GENERATED"),
+                    auto_increment: extra.contains("AUTO_INCREMENT"),
+                    unsigned: column_type.contains("unsigned") || column_type.contains("zerofill"),
+                    virtual_generated: extra.contains("VIRTUAL"),
+                    charset,
+                    collation,
+                }
             })
             .collect();
         let pos = |n: &str| columns.iter().position(|c| c.name.eq_ignore_ascii_case(n));
-        let stats: Vec<(String, i64, String)> = c
+        let stats: Vec<(String, i64, String, Option<i64>, String)> = c
             .exec(
-                "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS \
+                "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, INDEX_TYPE FROM information_schema.STATISTICS \
                  WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY INDEX_NAME, SEQ_IN_INDEX",
                 (schema, table),
             )
             .await?;
-        let mut primary = None;
+        let mut primary: Option<Key> = None;
         let mut uniques: Vec<Key> = Vec::new();
-        for (index, non_unique, column) in stats {
+        for (index, non_unique, column, sub_part, index_type) in stats {
             if non_unique != 0 {
                 continue;
             }
             let Some(p) = pos(&column) else { continue };
-            if index == "PRIMARY" {
-                primary
-                    .get_or_insert_with(|| Key {
-                        name: index.clone(),
-                        columns: vec![],
-                    })
-                    .columns
-                    .push(p);
-            } else if let Some(k) = uniques.iter_mut().find(|k| k.name == index) {
-                k.columns.push(p);
+            let key = if index == "PRIMARY" {
+                primary.get_or_insert_with(|| Key {
+                    name: index.clone(),
+                    ..Key::default()
+                })
+            } else if let Some(i) = uniques.iter().position(|k| k.name == index) {
+                &mut uniques[i]
             } else {
                 uniques.push(Key {
                     name: index,
-                    columns: vec![p],
+                    ..Key::default()
                 });
+                uniques.last_mut().expect("just pushed")
+            };
+            key.columns.push(p);
+            key.prefixes.push(sub_part.and_then(|n| u32::try_from(n).ok()));
+            key.long_hash = index_type.eq_ignore_ascii_case("HASH");
+        }
+        for key in primary.iter_mut().chain(uniques.iter_mut()) {
+            if key.prefixes.iter().all(Option::is_none) {
+                key.prefixes.clear();
             }
         }
         let fks: Vec<(String, String, String, String, String, String, String)> = c
@@ -252,8 +326,19 @@ impl MetadataCache {
                     parent_table: ptable,
                     parent_index: pindex,
                     cascades,
+                    parent_unique: false,
                 });
             }
+        }
+        for fk in &mut foreign_keys {
+            let parent: Option<(i64, i64, i64)> = c
+                .exec_first(
+                    "SELECT MAX(NON_UNIQUE), COUNT(*), COUNT(SUB_PART) FROM information_schema.STATISTICS \
+                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = ? HAVING COUNT(*) > 0",
+                    (&fk.parent_schema, &fk.parent_table, &fk.parent_index),
+                )
+                .await?;
+            fk.parent_unique = matches!(parent, Some((0, n, 0)) if n as usize == fk.columns.len());
         }
         let referenced: Option<i64> = c
             .exec_first(

@@ -7,17 +7,29 @@
 //! - [`certifier`]: first-committer-wins certification, deterministic on every member.
 //! - `machine`: the Raft state machine (certification) and its snapshots, for log compaction.
 //! - [`metadata`]: table metadata (keys, engine, triggers) from information_schema.
-//! - [`capture`]: the locking reads around a DML statement and the row changes they yield.
-//! - [`params`]: prepared-statement parameters for capture queries.
+//! - [`tap`]: the binlog replication connection that hands each session its prepared
+//!   transaction's row events, and notices writes that bypassed grproxy.
+//! - [`binlog`]: reading mysqld's binlog events into transactions.
+//! - [`keys`]: the write-set of a transaction, from its row events.
 //! - [`applier`]: replay of certified entries, exactly once, in log order.
+//!
+//! The path of a write, in order: `tap` (row events of the prepared XA transaction) →
+//! `keys` (write-set) → `txn` (the entry) → consensus → `machine`/`certifier` (verdict) →
+//! the origin session commits or rolls back; `applier` replays it everywhere else.
 
 pub mod applier;
-pub mod capture;
+pub mod binlog;
 pub mod certifier;
 pub mod group;
+pub mod keys;
 mod machine;
 pub mod metadata;
-pub mod params;
 pub mod stats;
+pub mod tap;
 pub mod txn;
 pub mod writeset;
+
+/// A MySQL identifier, backquoted.
+pub fn ident(name: &str) -> String {
+    format!("`{}`", name.replace('`', "``"))
+}

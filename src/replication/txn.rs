@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 /// Version byte written in front of every encoded [`Entry`].
-pub const FORMAT_VERSION: u8 = 1;
+pub const FORMAT_VERSION: u8 = 2;
 
 /// Why bytes could not be turned back into an entry (or certifier snapshot).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -46,27 +46,50 @@ pub enum Entry {
     Watermark { member: u64, applied: u64 },
 }
 
-/// A transaction's write set and row images.
+/// A transaction's write set and the row events mysqld wrote for it.
+///
+/// The row images are mysqld's own: the Table_map and Rows events its binlog holds for the
+/// transaction once it was prepared as XA on the origin, byte for byte (checksums
+/// included), interpreted with the origin's Format_description event. Replay hands them
+/// back to mysqld (`BINLOG` statements), so values are never decoded and re-encoded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Txn {
     /// Member id of the origin.
     pub origin: u64,
-    /// Origin-local id, to match the verdict to the waiting session.
+    /// Origin-local id, to match the verdict to the waiting session. Also the XA
+    /// transaction's id on the origin's mysqld (see [`xid_gtrid`]).
     pub trx_id: u64,
     /// The origin's applied watermark (log index) when the transaction's first
     /// statement ran: the transaction saw exactly the entries `<= snapshot`.
     pub snapshot: u64,
     /// Sorted, deduplicated write-set items (see [`super::writeset`]).
     pub write_set: Vec<u128>,
-    /// Tables written (for DDL conflicts and for [`RowChange`] table indices).
+    /// Tables written (for DDL conflicts and brute-force aborts).
     pub tables: Vec<TableName>,
-    /// Parallel to `tables`: the column names of that table's after images,
-    /// in order, so replay does not depend on the replica's metadata cache.
-    pub columns: Vec<Vec<String>>,
-    /// Parallel to `tables`: the primary-key column names, the order of `before_pk` values.
-    pub pk_columns: Vec<Vec<String>>,
-    /// Row images to replay on other members, in execution order.
-    pub rows: Vec<RowChange>,
+    /// Tables in which the transaction wrote rows it cannot name: an UPDATE (or an upsert)
+    /// matched rows without changing them, and mysqld logs no row event for those. Such a
+    /// transaction conflicts with every concurrent write to these tables (a false conflict
+    /// is safe; a missed one would lose an update).
+    pub wide: Vec<TableName>,
+    /// The origin binlog's Format_description event, raw.
+    pub fde: Vec<u8>,
+    /// Table_map and Rows events, raw, in the order mysqld wrote them.
+    pub events: Vec<Vec<u8>>,
+}
+
+/// The XA gtrid grproxy uses on a member's mysqld for one of its transactions:
+/// `grproxy-<member>-<trx_id>`, so a member recognises its own prepared transactions
+/// after a restart (`XA RECOVER`).
+pub fn xid_gtrid(member: u64, trx_id: u64) -> String {
+    format!("grproxy-{member}-{trx_id}")
+}
+
+/// Parses [`xid_gtrid`] back into (member, trx_id).
+pub fn parse_xid_gtrid(gtrid: &[u8]) -> Option<(u64, u64)> {
+    let s = std::str::from_utf8(gtrid).ok()?;
+    let rest = s.strip_prefix("grproxy-")?;
+    let (m, t) = rest.split_once('-')?;
+    Some((m.parse().ok()?, t.parse().ok()?))
 }
 
 /// A schema-qualified table name, compared exactly as given (the caller
@@ -86,71 +109,8 @@ impl TableName {
     }
 }
 
-/// One row change. `table` indexes [`Txn::tables`] (and [`Txn::columns`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum RowChange {
-    Insert {
-        table: u32,
-        /// Full row, one value per column of `columns[table]`.
-        after: Vec<Value>,
-    },
-    Update {
-        table: u32,
-        /// Primary key values before the update (the PK itself may change).
-        before_pk: Vec<Value>,
-        /// Full row after the update, one value per column of `columns[table]`.
-        after: Vec<Value>,
-    },
-    Delete {
-        table: u32,
-        /// Primary key values of the deleted row.
-        before_pk: Vec<Value>,
-    },
-}
-
-impl RowChange {
-    /// Index into [`Txn::tables`] of the table this change applies to.
-    pub fn table(&self) -> u32 {
-        match self {
-            RowChange::Insert { table, .. } | RowChange::Update { table, .. } | RowChange::Delete { table, .. } => {
-                *table
-            }
-        }
-    }
-}
-
-/// A column value, mirroring the MySQL binary-protocol value kinds.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Value {
-    Null,
-    Int(i64),
-    UInt(u64),
-    Float(f32),
-    Double(f64),
-    /// Strings, blobs, DECIMAL (as text), JSON, BIT, ...
-    Bytes(Vec<u8>),
-    /// DATE, DATETIME and TIMESTAMP.
-    Date {
-        year: u16,
-        month: u8,
-        day: u8,
-        hour: u8,
-        minute: u8,
-        second: u8,
-        micro: u32,
-    },
-    /// TIME.
-    Time {
-        negative: bool,
-        days: u32,
-        hours: u8,
-        minutes: u8,
-        seconds: u8,
-        micros: u32,
-    },
-}
-
-/// A DDL statement, replicated as SQL text and executed in log order.
+/// A DDL (or account) statement, replicated as SQL text and executed in log order after
+/// the origin ran it successfully with the client's own privileges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ddl {
     pub origin: u64,
@@ -162,19 +122,19 @@ pub struct Ddl {
     /// empty and `schema` as `None` to avoid needless schema-level conflicts.
     pub schema: Option<String>,
     pub sql: String,
-    /// The session's `sql_mode` at execution.
-    pub sql_mode: String,
-    /// The session's character set (`character_set_client`) at execution.
-    pub charset: String,
+    /// The origin session's variables that change what the statement does
+    /// (sql_mode, character set and collation, time zone, timestamp, checks,
+    /// storage engine, auto-increment step, ...), as `(name, value)` pairs to set
+    /// before executing it; values are SQL literals.
+    pub context: Vec<(String, String)>,
     /// Affected tables (both names for RENAME); empty for database DDL.
     pub tables: Vec<TableName>,
 }
 
 impl Entry {
-    /// Check the structural invariants that [`decode`] enforces:
-    /// a `Txn`'s write set is strictly increasing (sorted, no duplicates),
-    /// `columns` is parallel to `tables`, every row change names a table in
-    /// range, and every after image has one value per column.
+    /// Check the structural invariants that [`decode`] enforces: a `Txn`'s write
+    /// set is strictly increasing (sorted, no duplicates), and row events come
+    /// with the format description that reads them.
     pub fn validate(&self) -> Result<(), DecodeError> {
         let Entry::Txn(t) = self else {
             return Ok(());
@@ -182,46 +142,11 @@ impl Entry {
         if t.write_set.windows(2).any(|w| w[0] >= w[1]) {
             return Err(DecodeError::Invalid("write set is not sorted and deduplicated".into()));
         }
-        if t.columns.len() != t.tables.len() {
-            return Err(DecodeError::Invalid(format!(
-                "{} column lists for {} tables",
-                t.columns.len(),
-                t.tables.len()
-            )));
+        if !t.events.is_empty() && t.fde.is_empty() {
+            return Err(DecodeError::Invalid("row events without a format description".into()));
         }
-        if t.pk_columns.len() != t.tables.len() {
-            return Err(DecodeError::Invalid(format!(
-                "{} primary-key lists for {} tables",
-                t.pk_columns.len(),
-                t.tables.len()
-            )));
-        }
-        for (i, row) in t.rows.iter().enumerate() {
-            let table = row.table() as usize;
-            if let RowChange::Update { before_pk, .. } | RowChange::Delete { before_pk, .. } = row {
-                if t.pk_columns.get(table).map(Vec::len) != Some(before_pk.len()) {
-                    return Err(DecodeError::Invalid(format!(
-                        "row {i} has a primary key of the wrong width"
-                    )));
-                }
-            }
-            let Some(cols) = t.columns.get(table) else {
-                return Err(DecodeError::Invalid(format!(
-                    "row {i} names table {table} of {}",
-                    t.tables.len()
-                )));
-            };
-            let after = match row {
-                RowChange::Insert { after, .. } | RowChange::Update { after, .. } => after,
-                RowChange::Delete { .. } => continue,
-            };
-            if after.len() != cols.len() {
-                return Err(DecodeError::Invalid(format!(
-                    "row {i} has {} values for {} columns",
-                    after.len(),
-                    cols.len()
-                )));
-            }
+        if let Some(i) = t.events.iter().position(|e| e.len() < 19) {
+            return Err(DecodeError::Invalid(format!("row event {i} is shorter than an event header")));
         }
         Ok(())
     }

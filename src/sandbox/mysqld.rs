@@ -102,7 +102,8 @@ impl MysqldLayout {
 }
 
 /// Server settings shared by the sandbox, the tests and the benchmarks: durable InnoDB
-/// (flush at every commit), binlog off, loopback only.
+/// (flush at every commit), a durable row-based binlog with full images (grproxy reads each
+/// transaction's row events from it), a server id of the port, loopback only.
 pub fn server_args(l: &MysqldLayout, extra: &[String]) -> Vec<String> {
     let mut args = vec![
         "--no-defaults".to_string(),
@@ -113,7 +114,13 @@ pub fn server_args(l: &MysqldLayout, extra: &[String]) -> Vec<String> {
         format!("--pid-file={}", l.pid_file.display()),
         format!("--log-error={}", l.log.display()),
         "--skip-name-resolve".into(),
-        "--skip-log-bin".into(),
+        format!("--log-bin={}", l.datadir.join("binlog").display()),
+        "--binlog-format=ROW".into(),
+        "--binlog-row-image=FULL".into(),
+        "--sync-binlog=1".into(),
+        format!("--server-id={}", l.port),
+        // Binlogs are purged after a day: enough for a tap to resume after a restart.
+        "--expire-logs-days=1".into(),
         "--innodb-buffer-pool-size=256M".into(),
         "--innodb-flush-log-at-trx-commit=1".into(),
         "--max-connections=2000".into(),

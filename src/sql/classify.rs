@@ -9,12 +9,12 @@ use std::ops::Range;
 use super::ddl::ddl;
 use super::detail::{AccountOp, AdminOp, Classified, Detail, MaintenanceOp, SelectInto, StatementKind, XaOp};
 use super::kill::kill;
-use super::lexer::{tokenize, unquote_ident, Cursor, Token, TokenKind};
+use super::lexer::{tokenize_with, unquote_ident, Cursor, LexOptions, Token, TokenKind};
 use super::set::classify_set;
 
 /// Classifies the first statement of `sql` (a COM_QUERY payload).
 ///
-/// Byte ranges inside the result (e.g. [`KillTarget::Id`]) are offsets into
+/// Byte ranges inside the result (e.g. [`KillTarget::Id`](super::KillTarget::Id)) are offsets into
 /// `sql`. When `sql` holds several statements, only the first is classified
 /// and [`Classified::multi_statement`] is set.
 pub fn classify(sql: &str) -> Classified {
@@ -24,7 +24,13 @@ pub fn classify(sql: &str) -> Classified {
 /// Like [`classify`] but for raw bytes, which need not be valid UTF-8
 /// (offsets refer to the original bytes; names are converted lossily).
 pub fn classify_bytes(sql: &[u8]) -> Classified {
-    let lexed = tokenize(sql);
+    classify_bytes_with(sql, LexOptions::default())
+}
+
+/// [`classify_bytes`] under the session's lexical options (`sql_mode`
+/// quoting flags and client character set).
+pub fn classify_bytes_with(sql: &[u8], opts: LexOptions) -> Classified {
+    let lexed = tokenize_with(sql, opts);
     let groups = statement_groups(&lexed.tokens, sql);
     let (kind, detail) = match groups.first() {
         Some(g) => classify_tokens(sql, &lexed.tokens[g.clone()]),
@@ -48,7 +54,15 @@ pub fn split_statements(sql: &str) -> Vec<Range<usize>> {
 
 /// [`split_statements`] for raw bytes.
 pub fn split_statements_bytes(sql: &[u8]) -> Vec<Range<usize>> {
-    let lexed = tokenize(sql);
+    split_statements_bytes_with(sql, LexOptions::default())
+}
+
+/// [`split_statements_bytes`] under the session's lexical options. The
+/// server splits a multi-statement `COM_QUERY` with its own scanner, so these
+/// must match the session's `sql_mode` and `character_set_client` or the
+/// proxy and the server disagree about where statements start.
+pub fn split_statements_bytes_with(sql: &[u8], opts: LexOptions) -> Vec<Range<usize>> {
+    let lexed = tokenize_with(sql, opts);
     let mut out = Vec::new();
     let mut seg_start = 0;
     let mut has_tokens = false;

@@ -27,6 +27,8 @@ pub(super) fn ddl(verb: &str, mut c: Cursor<'_>) -> Detail {
             ("CREATE", "SPATIAL") if !c.nth_is_kw(1, "INDEX") => Some(Detail::OtherDdl),
             ("CREATE", "TABLE") => Some(Detail::CreateTable { temporary }),
             ("DROP", "TABLE" | "TABLES") => Some(Detail::DropTable { temporary }),
+            // A sequence is a table; the temporary one is session-local.
+            ("DROP", "SEQUENCE") if temporary => Some(Detail::DropTable { temporary }),
             ("ALTER", "TABLE") => Some(Detail::AlterTable),
             ("RENAME", "TABLE" | "TABLES") => Some(Detail::RenameTable),
             ("CREATE", "INDEX") => Some(Detail::CreateIndex),

@@ -1,4 +1,4 @@
-//! Result types of [`classify`](super::classify): the coarse
+//! Result types of [`classify`](super::classify()): the coarse
 //! [`StatementKind`] and the precise [`Detail`] verb.
 
 use std::ops::Range;
@@ -55,6 +55,20 @@ pub enum SelectInto {
     Outfile,
     /// `INTO DUMPFILE '...'` (writes a file on the server host).
     Dumpfile,
+}
+
+/// Scope of a variable a `SET` statement assigns
+/// (see [`session_variables_set`](super::session_variables_set)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VarScope {
+    /// A session system variable (`x`, `SESSION x`, `LOCAL x`, `@@x`,
+    /// `@@session.x`, and every variable of `SET STATEMENT ... FOR`).
+    Session,
+    /// A global system variable (`GLOBAL x`, `@@global.x`, `PERSIST x`, or a
+    /// bare name after an earlier `GLOBAL` keyword in the same `SET`).
+    Global,
+    /// A user variable (`@x`).
+    User,
 }
 
 /// Scope of a `SET TRANSACTION` statement.
@@ -246,7 +260,8 @@ pub enum Detail {
     },
     /// `ALTER TABLE`.
     AlterTable,
-    /// `DROP [TEMPORARY] TABLE`.
+    /// `DROP [TEMPORARY] TABLE`, and `DROP TEMPORARY SEQUENCE` (a sequence
+    /// is a table; neither temporary form commits implicitly).
     DropTable {
         /// `TEMPORARY`.
         temporary: bool,
@@ -342,7 +357,9 @@ pub enum Detail {
     },
     /// SQL-level `PREPARE name FROM ...`.
     Prepare,
-    /// SQL-level `EXECUTE name [USING ...]`.
+    /// SQL-level `EXECUTE name [USING ...]`, and MariaDB's `EXECUTE IMMEDIATE
+    /// <expr> [USING ...]` (dynamic SQL: the executed statement may be
+    /// anything, including DML and DDL).
     Execute,
     /// `DEALLOCATE|DROP PREPARE name`.
     Deallocate,

@@ -5,7 +5,7 @@
 //! structure (verb, tables, columns, how many rows/assignments, which values
 //! are literals or `?`). Every piece of *expression text* is cut out of the
 //! original SQL, never re-printed from the AST, so escapes and spelling are
-//! preserved exactly; see [`source`](super::source) for how spans are used.
+//! preserved exactly; see the `source` module for how spans are used.
 
 use std::ops::Range;
 

@@ -81,7 +81,7 @@ pub struct DmlInfo {
     pub placeholders: usize,
 }
 
-/// Why [`parse_dml`] failed.
+/// Why [`parse_dml`](super::parse_dml) failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DmlError {
     /// Only whitespace/comments.

@@ -195,21 +195,21 @@ fn non_utf8_bytes() {
 }
 
 /// Small deterministic PRNG (xorshift64*), so the fuzz loop is repeatable.
-struct Rng(u64);
+pub(super) struct Rng(pub(super) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(super) fn next(&mut self) -> u64 {
         self.0 ^= self.0 >> 12;
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
-    fn below(&mut self, n: usize) -> usize {
+    pub(super) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
 }
 
-const PIECES: &[&[u8]] = &[
+pub(super) const PIECES: &[&[u8]] = &[
     b"'",
     b"\"",
     b"`",

@@ -156,6 +156,11 @@ pub struct TestGroup {
 impl TestGroup {
     pub async fn start(n: usize) -> TestGroup {
         use grproxy::replication::group::GroupSettings;
+        // RUST_LOG=grproxy=debug shows the in-process members' logs with a failing test.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         use std::collections::BTreeMap;
         use std::sync::{Arc, Mutex};
         let mysqlds: Vec<Mysqld> = (0..n).map(|_| Mysqld::start()).collect();

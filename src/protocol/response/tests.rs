@@ -142,10 +142,21 @@ fn ok_fields_are_parsed() {
             affected_rows: 10000,
             last_insert_id: 5,
             status: 3,
-            warnings: 2
+            warnings: 2,
+            unchanged: 0,
+            duplicates: 0,
         })
     );
     assert_eq!(parse_ok(&[0x00, 0x01]), None);
+    let mut upd = vec![0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00];
+    upd.extend_from_slice(b"(Rows matched: 3  Changed: 1  Warnings: 0");
+    upd[7] = 40; // lenenc length of the info text (session tracking form)
+    let ok = parse_ok(&upd).unwrap();
+    assert_eq!((ok.affected_rows, ok.unchanged, ok.duplicates), (1, 2, 0));
+    let mut ins = vec![0x00, 0x03, 0x00, 0x02, 0x00, 0x00, 0x00];
+    ins.extend_from_slice(b"Records: 4  Duplicates: 2  Warnings: 0");
+    let ok = parse_ok(&ins).unwrap();
+    assert_eq!((ok.unchanged, ok.duplicates), (0, 2));
 }
 
 #[test]

@@ -1,5 +1,5 @@
 use super::*;
-use crate::replication::txn::{RowChange, TableName, Value};
+use crate::replication::txn::TableName;
 use crate::replication::writeset::{key_item, WriteSetBuilder};
 
 use Verdict::Commit;
@@ -18,8 +18,13 @@ fn row(id: u64) -> u128 {
     pk("db", "t", id)
 }
 
-/// A transaction with the given snapshot writing `items` to the listed tables.
-fn dml_on(snapshot: u64, tables: &[(&str, &str)], items: &[u128]) -> Entry {
+fn names(tables: &[(&str, &str)]) -> Vec<TableName> {
+    tables.iter().map(|&(s, t)| TableName::new(s, t)).collect()
+}
+
+/// A transaction with the given snapshot writing `items` to the listed tables, and rows it
+/// cannot name to the `wide` tables.
+fn txn_on(snapshot: u64, tables: &[(&str, &str)], wide: &[(&str, &str)], items: &[u128]) -> Entry {
     let mut ws = WriteSetBuilder::new();
     ws.extend(items.iter().copied());
     let e = Entry::Txn(Txn {
@@ -27,16 +32,28 @@ fn dml_on(snapshot: u64, tables: &[(&str, &str)], items: &[u128]) -> Entry {
         trx_id: snapshot,
         snapshot,
         write_set: ws.finish(),
-        tables: tables.iter().map(|&(s, t)| TableName::new(s, t)).collect(),
-        columns: tables.iter().map(|_| vec!["id".to_string()]).collect(),
-        pk_columns: tables.iter().map(|_| vec!["id".to_string()]).collect(),
-        rows: vec![RowChange::Insert {
-            table: 0,
-            after: vec![Value::Int(1)],
-        }],
+        tables: names(tables),
+        wide: names(wide),
+        fde: vec![0xfd; 19],
+        events: vec![vec![0; 19]],
     });
     e.validate().expect("test entry is valid");
     e
+}
+
+/// A transaction with the given snapshot writing `items` to the listed tables.
+fn dml_on(snapshot: u64, tables: &[(&str, &str)], items: &[u128]) -> Entry {
+    txn_on(snapshot, tables, &[], items)
+}
+
+/// A transaction on `table` that wrote rows of it it cannot name (and `items`).
+fn wide_on(snapshot: u64, table: (&str, &str), items: &[u128]) -> Entry {
+    txn_on(snapshot, &[table], &[table], items)
+}
+
+/// A wide write to `db.t`.
+fn wide(snapshot: u64) -> Entry {
+    wide_on(snapshot, ("db", "t"), &[])
 }
 
 /// A transaction on `db.t`.
@@ -50,8 +67,7 @@ fn ddl_tables(tables: &[(&str, &str)]) -> Entry {
         trx_id: 1,
         schema: tables.first().map(|&(s, _)| s.to_string()),
         sql: "ALTER TABLE ...".into(),
-        sql_mode: String::new(),
-        charset: "utf8mb4".into(),
+        context: vec![("sql_mode".into(), "''".into())],
         tables: tables.iter().map(|&(s, t)| TableName::new(s, t)).collect(),
     })
 }
@@ -62,8 +78,7 @@ fn ddl_database(schema: &str) -> Entry {
         trx_id: 1,
         schema: Some(schema.into()),
         sql: format!("DROP DATABASE {schema}"),
-        sql_mode: String::new(),
-        charset: "utf8mb4".into(),
+        context: vec![("sql_mode".into(), "''".into())],
         tables: vec![],
     })
 }
@@ -154,7 +169,7 @@ fn cases() -> Vec<Case> {
                 C(3, dml_on(0, &[("db", "u")], &[pk("db", "u", 1)]), Commit),
                 C(4, dml_on(0, &[("other", "t")], &[pk("other", "t", 1)]), Commit),
                 C(5, dml(0, &[]), Commit),
-                Len(6),
+                Len(9), // 6 rows + table-write marks of db.t, db.u and other.t
             ],
         },
         Case {
@@ -256,7 +271,7 @@ fn cases() -> Vec<Case> {
             steps: vec![
                 C(1, dml(0, &[row(1)]), Commit),
                 C(2, dml(0, &[row(1), row(2)]), abort(1)),
-                Len(1),
+                Len(2), // row 1 and db.t's table-write mark, both from index 1
                 C(3, dml(0, &[row(2)]), Commit),
             ],
         },
@@ -268,17 +283,17 @@ fn cases() -> Vec<Case> {
                 C(2, dml(0, &[row(2)]), Commit),
                 C(3, dml(2, &[row(3)]), Commit),
                 C(4, ddl_tables(&[("db", "t")]), Commit),
-                Len(5), // 3 rows + table item + DDL mark
+                Len(6), // 3 rows + table item + DDL mark + db.t's table-write mark (3)
                 C(5, wm(1, 3), Commit),
                 C(6, wm(2, 3), Commit),
                 Horizon(0),
-                Len(5),
+                Len(6),
                 // An unknown member does not count.
                 C(7, wm(99, 10), Commit),
                 Horizon(0),
                 C(8, wm(3, 2), Commit),
                 Horizon(2),
-                Len(3), // rows 1 and 2 collected
+                Len(4), // rows 1 and 2 collected
                 // Watermarks never go back.
                 C(9, wm(1, 1), Commit),
                 Horizon(2),
@@ -289,13 +304,13 @@ fn cases() -> Vec<Case> {
                 // snapshot < horizon: conservative abort, even without a real conflict.
                 C(13, dml_on(1, &[("db", "u")], &[pk("db", "u", 2)]), abort(2)),
                 C(14, dml(4, &[row(1), row(2)]), Commit),
-                Len(6),
+                Len(8), // + u/1, rows 1 and 2, db.u's table-write mark (db.t's moves to 14)
                 C(15, wm(3, 4), Commit),
                 C(16, wm(2, 4), Commit),
                 Horizon(3),
                 C(17, wm(1, 4), Commit),
                 Horizon(4),
-                Len(3), // rows 1, 2 (index 14) and u/1 (index 12)
+                Len(5), // rows 1, 2 and db.t's mark (index 14), u/1 and db.u's mark (index 12)
                 C(18, dml(4, &[row(3)]), Commit),
                 C(19, dml(3, &[row(3)]), abort(4)),
             ],
@@ -323,7 +338,7 @@ fn cases() -> Vec<Case> {
             steps: vec![
                 C(1, dml(0, &[row(1)]), Commit),
                 C(2, ddl_database("db"), Commit),
-                Len(2),
+                Len(3),
                 C(3, wm(1, 2), Commit),
                 Horizon(2),
                 Len(0),
@@ -338,7 +353,7 @@ fn cases() -> Vec<Case> {
                 C(1, dml(0, &[row(1)]), Commit),
                 C(2, wm(1, 1), Commit),
                 Horizon(0),
-                Len(1),
+                Len(2),
                 C(3, dml(0, &[row(1)]), abort(1)),
             ],
         },
@@ -351,6 +366,142 @@ fn cases() -> Vec<Case> {
                 C(30, dml(10, &[row(1)]), Commit),
             ],
         },
+        Case {
+            name: "wide write, then any row of the table from an older snapshot conflicts",
+            members: M,
+            steps: vec![
+                C(1, dml_on(0, &[("db", "u")], &[pk("db", "u", 1)]), Commit),
+                C(2, dml_on(0, &[("other", "t")], &[pk("other", "t", 1)]), Commit),
+                C(3, wide(2), Commit),
+                C(4, dml(2, &[row(1)]), abort(3)),
+                C(5, dml(0, &[row(999)]), abort(3)),
+                C(6, dml(2, &[table_item("db", "t")]), abort(3)),
+                C(7, dml(2, &[]), abort(3)),
+                C(8, dml_on(2, &[("db", "u"), ("db", "t")], &[pk("db", "u", 2)]), abort(3)),
+                C(9, wide(2), abort(3)),
+                C(10, wide_on(2, ("db", "t"), &[row(5)]), abort(3)),
+                // Named only as wide (no rows it can name): still a write to the table.
+                C(11, txn_on(2, &[], &[("db", "t")], &[]), abort(3)),
+                C(12, dml(3, &[row(1)]), Commit),
+                // The conflict index is the highest conflicting write (row 1 at 12).
+                C(13, dml(2, &[row(1)]), abort(12)),
+                // items u/1, other.t/1, row 1; table writes db.u, other.t, db.t; wide db.t
+                Len(7),
+            ],
+        },
+        Case {
+            name: "row write, then a wide write from an older snapshot conflicts",
+            members: M,
+            steps: vec![
+                C(1, dml(0, &[row(1)]), Commit),
+                C(2, wide(0), abort(1)),
+                C(3, wide_on(0, ("db", "t"), &[row(2)]), abort(1)),
+                C(4, txn_on(0, &[], &[("db", "t")], &[]), abort(1)),
+                C(5, dml(0, &[row(2)]), Commit),
+                // The highest conflicting write to the table.
+                C(6, wide(1), abort(5)),
+                C(7, wide(5), Commit),
+                // DDL on the table conflicts through its DDL mark.
+                C(8, ddl_tables(&[("db", "x")]), Commit),
+                C(9, wide_on(7, ("db", "x"), &[]), abort(8)),
+                // Every table of a multi-table transaction gets a table-write mark.
+                C(10, dml_on(9, &[("db", "u"), ("db", "v")], &[pk("db", "u", 1)]), Commit),
+                C(11, wide_on(9, ("db", "v"), &[]), abort(10)),
+                C(12, wide_on(9, ("db", "u"), &[]), abort(10)),
+                C(13, wide_on(10, ("db", "v"), &[]), Commit),
+            ],
+        },
+        Case {
+            name: "wide write on db.t does not conflict with other tables",
+            members: M,
+            steps: vec![
+                C(1, wide(0), Commit),
+                C(2, dml_on(0, &[("db", "u")], &[pk("db", "u", 1)]), Commit),
+                C(3, dml_on(0, &[("db2", "t")], &[pk("db2", "t", 1)]), Commit),
+                C(4, wide_on(0, ("db", "v"), &[]), Commit),
+                C(5, dml_on(0, &[("db", "u")], &[pk("db", "u", 2)]), Commit),
+                C(6, txn_on(0, &[("db", "w")], &[("db2", "w")], &[]), Commit),
+                // items u/1, db2.t/1, u/2; table writes db.t, db.u, db2.t, db.v, db.w,
+                // db2.w; wide db.t, db.v, db2.w
+                Len(12),
+            ],
+        },
+        Case {
+            name: "snapshot at or after the wide write does not conflict",
+            members: M,
+            steps: vec![
+                C(1, wide(0), Commit),
+                C(2, dml(1, &[row(1)]), Commit),
+                C(3, wide(2), Commit),
+                C(4, dml(3, &[row(1)]), Commit),
+                C(5, wide(4), Commit),
+                // One below the wide write: conflicts.
+                C(6, dml(4, &[row(2)]), abort(5)),
+                C(7, dml(5, &[row(2)]), Commit),
+                C(8, wide(7), Commit),
+                C(9, dml(100, &[row(3)]), Commit),
+            ],
+        },
+        Case {
+            name: "GC: wide marks are collected below the floor like items",
+            members: &[1, 2],
+            steps: vec![
+                C(1, wide(0), Commit),
+                C(2, wide(1), Commit),
+                C(3, dml_on(0, &[("db", "u")], &[pk("db", "u", 1)]), Commit),
+                Len(4), // wide db.t and table write db.t (2), u/1 and table write db.u (3)
+                C(4, wm(1, 1), Commit),
+                C(5, wm(2, 1), Commit),
+                Horizon(1),
+                Len(4),
+                // snapshot == floor: exact, the wide write at 2 conflicts.
+                C(6, dml(1, &[row(5)]), abort(2)),
+                C(7, dml(2, &[row(5)]), Commit),
+                Len(5),
+                C(8, wm(1, 3), Commit),
+                C(9, wm(2, 3), Commit),
+                Horizon(3),
+                Len(2), // the wide mark (2) is gone with u/1 (3); row 5 and db.t's write (7) stay
+                // snapshot >= floor: exact (the collected wide mark is at or below it).
+                C(10, dml(3, &[row(6)]), Commit),
+                // snapshot < floor: conservative abort.
+                C(11, dml(2, &[row(6)]), abort(3)),
+                C(12, wide(3), abort(10)),
+                C(13, wide(10), Commit),
+                Len(4), // rows 5 and 6, db.t's table write and wide marks (13)
+                C(14, wm(1, 13), Commit),
+                C(15, wm(2, 13), Commit),
+                Horizon(13),
+                Len(0),
+                C(16, dml(13, &[row(1)]), Commit),
+                C(17, dml(12, &[row(1)]), abort(13)),
+            ],
+        },
+        Case {
+            name: "aborted wide transaction leaves no marks",
+            members: M,
+            steps: vec![
+                C(1, dml(0, &[row(1)]), Commit),
+                Len(2),
+                C(
+                    2,
+                    txn_on(
+                        0,
+                        &[("db", "t"), ("db", "v"), ("db", "w")],
+                        &[("db", "t"), ("db", "v")],
+                        &[row(2)],
+                    ),
+                    abort(1),
+                ),
+                Len(2),
+                // No wide mark on db.v or db.t, no item for row 2.
+                C(3, dml_on(0, &[("db", "v")], &[pk("db", "v", 1)]), Commit),
+                C(4, dml(1, &[row(2)]), Commit),
+                // No table-write mark on db.w.
+                C(5, wide_on(0, ("db", "w"), &[]), Commit),
+                Len(7),
+            ],
+        },
     ]
 }
 
@@ -360,8 +511,7 @@ fn ddl_without_schema() -> Entry {
         trx_id: 1,
         schema: None,
         sql: "CREATE USER 'u'@'%'".into(),
-        sql_mode: String::new(),
-        charset: "utf8mb4".into(),
+        context: vec![("sql_mode".into(), "''".into())],
         tables: vec![],
     })
 }
@@ -497,7 +647,14 @@ fn random_log(seed: u64, n: usize) -> Vec<(u64, Entry)> {
                 rng.below(12)
             };
             let snapshot = prev.saturating_sub(age);
-            dml_on(snapshot, &tables, &items)
+            // Some transactions write rows they cannot name: wide on one of their tables,
+            // rarely on a table they do not otherwise list.
+            let wide: Vec<(&str, &str)> = match rng.below(16) {
+                0 | 1 => vec![tables[rng.below(tables.len() as u64) as usize]],
+                2 => vec![(pick(&mut rng, SCHEMAS), pick(&mut rng, TABLES))],
+                _ => vec![],
+            };
+            txn_on(snapshot, &tables, &wide, &items)
         } else if roll < 75 {
             let (s, t) = (pick(&mut rng, SCHEMAS), pick(&mut rng, TABLES));
             ddl_tables(&[(s, t)])
@@ -517,12 +674,28 @@ fn random_log(seed: u64, n: usize) -> Vec<(u64, Entry)> {
     log
 }
 
+/// What one committed entry wrote, for [`Reference`].
+struct Committed {
+    index: u64,
+    /// Write-set items (for DDL: its tables' items).
+    items: Vec<u128>,
+    /// DDL marks (table and schema items).
+    marks: Vec<u128>,
+    /// Tables (as `table_item`) written, wide or not.
+    tables: Vec<u128>,
+    /// Tables (as `table_item`) written wide.
+    wide: Vec<u128>,
+}
+
 /// Certification straight from the rules, keeping the whole committed log and
 /// never collecting anything.
 struct Reference {
     watermarks: BTreeMap<u64, u64>,
-    /// (index, items written, DDL marks set)
-    committed: Vec<(u64, Vec<u128>, Vec<u128>)>,
+    committed: Vec<Committed>,
+}
+
+fn table_items(tables: &[TableName]) -> Vec<u128> {
+    tables.iter().map(|t| table_item(&t.schema, &t.table)).collect()
 }
 
 impl Reference {
@@ -538,6 +711,7 @@ impl Reference {
     }
 
     fn certify(&mut self, index: u64, entry: &Entry) -> Verdict {
+        let meets = |a: &[u128], b: &[u128]| a.iter().any(|x| b.contains(x));
         match entry {
             Entry::Txn(t) => {
                 if t.snapshot < self.horizon() {
@@ -548,31 +722,47 @@ impl Reference {
                     .iter()
                     .flat_map(|tn| [table_item(&tn.schema, &tn.table), schema_item(&tn.schema)])
                     .collect();
+                let tables = table_items(&t.tables);
+                let wide = table_items(&t.wide);
                 let conflict = self
                     .committed
                     .iter()
-                    .filter(|(i, items, marks)| {
-                        *i > t.snapshot
-                            && (items.iter().any(|x| t.write_set.contains(x))
-                                || marks.iter().any(|m| marks_hit.contains(m)))
+                    .filter(|c| {
+                        c.index > t.snapshot
+                            && (meets(&c.items, &t.write_set)
+                                || meets(&c.marks, &marks_hit)
+                                || meets(&c.wide, &tables)
+                                || meets(&c.tables, &wide))
                     })
-                    .map(|(i, _, _)| *i)
+                    .map(|c| c.index)
                     .max();
                 match conflict {
                     Some(i) => abort(i),
                     None => {
-                        self.committed.push((index, t.write_set.clone(), vec![]));
+                        self.committed.push(Committed {
+                            index,
+                            items: t.write_set.clone(),
+                            marks: vec![],
+                            tables: tables.into_iter().chain(wide.iter().copied()).collect(),
+                            wide,
+                        });
                         Commit
                     }
                 }
             }
             Entry::Ddl(d) => {
-                let tables: Vec<u128> = d.tables.iter().map(|t| table_item(&t.schema, &t.table)).collect();
+                let tables = table_items(&d.tables);
                 let mut marks = tables.clone();
                 if d.tables.is_empty() {
                     marks.extend(d.schema.as_deref().map(schema_item));
                 }
-                self.committed.push((index, tables, marks));
+                self.committed.push(Committed {
+                    index,
+                    items: tables,
+                    marks,
+                    tables: vec![],
+                    wide: vec![],
+                });
                 Commit
             }
             Entry::Watermark { member, applied } => {
@@ -584,16 +774,20 @@ impl Reference {
         }
     }
 
-    /// Items and marks whose last write is above the horizon.
+    /// Keys of each kind whose last write is above the horizon.
     fn len(&self) -> usize {
-        let mut items = BTreeMap::new();
-        let mut marks = BTreeMap::new();
-        for (i, its, mks) in &self.committed {
-            items.extend(its.iter().map(|&x| (x, *i)));
-            marks.extend(mks.iter().map(|&x| (x, *i)));
-        }
         let h = self.horizon();
-        items.values().chain(marks.values()).filter(|&&i| i > h).count()
+        let kinds: [fn(&Committed) -> &Vec<u128>; 4] = [|c| &c.items, |c| &c.marks, |c| &c.tables, |c| &c.wide];
+        kinds
+            .iter()
+            .map(|kind| {
+                let mut last = BTreeMap::new();
+                for c in &self.committed {
+                    last.extend(kind(c).iter().map(|&x| (x, c.index)));
+                }
+                last.values().filter(|&&i| i > h).count()
+            })
+            .sum()
     }
 }
 
@@ -601,6 +795,7 @@ impl Reference {
 fn matches_reference_model_on_random_logs() {
     let members = [1, 2, 3];
     let (mut commits, mut aborts, mut stale, mut max_horizon) = (0, 0, 0, 0);
+    let (mut wide_commits, mut wide_aborts) = (0, 0);
     for seed in 0..40 {
         let log = random_log(seed, 500);
         let mut c = Certifier::new(&members);
@@ -608,6 +803,7 @@ fn matches_reference_model_on_random_logs() {
         for (n, (index, entry)) in log.iter().enumerate() {
             let is_txn = matches!(entry, Entry::Txn(_));
             let stale_snapshot = matches!(entry, Entry::Txn(t) if t.snapshot < r.horizon());
+            let is_wide = matches!(entry, Entry::Txn(t) if !t.wide.is_empty());
             let want = r.certify(*index, entry);
             assert_eq!(c.certify(*index, entry), want, "seed {seed} entry {n} (index {index})");
             assert_eq!(c.horizon(), r.horizon(), "seed {seed} entry {n} horizon");
@@ -616,6 +812,11 @@ fn matches_reference_model_on_random_logs() {
                 (true, Commit) => commits += 1,
                 (true, Verdict::Abort { .. }) if stale_snapshot => stale += 1,
                 (true, Verdict::Abort { .. }) => aborts += 1,
+                _ => {}
+            }
+            match (is_wide && !stale_snapshot, want) {
+                (true, Commit) => wide_commits += 1,
+                (true, Verdict::Abort { .. }) => wide_aborts += 1,
                 _ => {}
             }
         }
@@ -627,6 +828,7 @@ fn matches_reference_model_on_random_logs() {
         "{commits} {aborts} {stale}"
     );
     assert!(max_horizon > 400, "{max_horizon}");
+    assert!(wide_commits > 200 && wide_aborts > 200, "{wide_commits} {wide_aborts}");
 }
 
 #[test]
@@ -655,10 +857,24 @@ fn determinism_over_random_logs() {
 #[test]
 fn snapshot_encoding_is_pinned() {
     let c = Certifier::new(&[5, 1]);
-    // version, 2 watermarks (1,0) (5,0), horizon 0, last_index 0, no items, no marks, history 0
-    assert_eq!(c.encode(), vec![SNAPSHOT_VERSION, 2, 1, 0, 5, 0, 0, 0, 0, 0, 0]);
+    // version, 2 watermarks (1,0) (5,0), horizon 0, last_index 0, no items, no marks,
+    // no table writes, no wide marks, history 0
+    assert_eq!(c.encode(), vec![3, 2, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0]);
     let h = Certifier::with_history(&[1], 7);
-    assert_eq!(h.encode(), vec![SNAPSHOT_VERSION, 1, 1, 0, 0, 0, 0, 0, 7]);
+    assert_eq!(h.encode(), vec![3, 1, 1, 0, 0, 0, 0, 0, 0, 0, 7]);
+    assert_eq!(SNAPSHOT_VERSION, 3);
+
+    // One wide write to db.t at index 1: a table-write and a wide mark under its table item.
+    let mut w = Certifier::new(&[1]);
+    assert_eq!(w.certify(1, &wide(0)), Commit);
+    assert!(table_item("db", "t") > u64::MAX as u128, "needs the u128 varint form");
+    let mut key = vec![254]; // bincode varint: u128 follows
+    key.extend_from_slice(&table_item("db", "t").to_le_bytes());
+    let mut want = vec![3, 1, 1, 0, 0, 1, 0, 0];
+    want.extend([&[1][..], &key, &[1]].concat()); // table_writes: (db.t, 1)
+    want.extend([&[1][..], &key, &[1]].concat()); // wide: (db.t, 1)
+    want.push(0);
+    assert_eq!(w.encode(), want);
     assert!(c.is_empty());
     assert_eq!(c.last_index(), 0);
 }
@@ -684,6 +900,8 @@ fn snapshot_decode_rejects_bad_input() {
             last_index: 4,
             items: vec![(10, 2), (20, 3)],
             ddl: vec![(10, 2)],
+            table_writes: vec![(10, 2), (30, 4), (40, 3)],
+            wide: vec![(30, 4)],
             history: 0,
         };
         f(&mut s);
@@ -708,6 +926,15 @@ fn snapshot_decode_rejects_bad_input() {
         ("item at the horizon", state(|s| s.items[0].1 = 1)),
         ("mark at the horizon", state(|s| s.ddl[0].1 = 1)),
         ("item after last index", state(|s| s.items[1].1 = 5)),
+        ("unsorted table writes", state(|s| s.table_writes.swap(0, 1))),
+        ("unsorted table writes (last pair)", state(|s| s.table_writes.swap(1, 2))),
+        ("duplicate table write", state(|s| s.table_writes[1].0 = s.table_writes[0].0)),
+        ("unsorted wide marks", state(|s| s.wide.insert(0, (40, 2)))),
+        ("duplicate wide mark", state(|s| s.wide.push((30, 3)))),
+        ("table write at the horizon", state(|s| s.table_writes[2].1 = 1)),
+        ("wide mark at the horizon", state(|s| s.wide[0].1 = 1)),
+        ("table write after last index", state(|s| s.table_writes[0].1 = 5)),
+        ("wide mark after last index", state(|s| s.wide[0].1 = 5)),
         ("watermark after last index", state(|s| s.watermarks[0].1 = 5)),
     ];
     for (name, bytes) in cases {
@@ -750,7 +977,11 @@ fn history_keeps_exact_certification_below_the_horizon() {
     assert_eq!(c.certify(6, &wm(1, 5)), Commit);
     assert_eq!(c.certify(7, &wm(2, 5)), Commit);
     assert_eq!((c.horizon(), c.floor()), (5, 2));
-    assert_eq!(c.len(), 1, "rows 1 and 2 (indexes 1, 2) collected, row 3 kept");
+    assert_eq!(
+        c.len(),
+        2,
+        "rows 1 and 2 (indexes 1, 2) collected, row 3 and db.t's table-write mark (5) kept"
+    );
     // Snapshot 2 < horizon 5, but within the history: exact.
     assert_eq!(c.certify(8, &dml(2, &[row(3)])), abort(5), "real conflict with index 5");
     assert_eq!(c.certify(9, &dml(2, &[row(4)])), Commit, "no conflict: commits");
@@ -758,4 +989,68 @@ fn history_keeps_exact_certification_below_the_horizon() {
     assert_eq!(c.certify(10, &dml(1, &[row(5)])), abort(2));
     let d = Certifier::decode(&c.encode()).unwrap();
     assert_eq!(d, c, "history survives a snapshot");
+}
+
+/// Table-write and wide marks survive a snapshot: the restored certifier holds the same
+/// state, re-encodes to the same bytes, and goes on with the same verdicts.
+#[test]
+fn snapshot_round_trips_wide_and_table_write_state() {
+    let mut c = Certifier::with_history(&[1, 2], 2);
+    let log = [
+        (1, wide(0)),
+        (2, dml_on(0, &[("db", "u"), ("db", "v")], &[pk("db", "u", 1)])),
+        (3, wide_on(1, ("db", "w"), &[pk("db", "w", 1)])),
+        (4, ddl_tables(&[("db", "x")])),
+        (5, wm(1, 3)),
+        (6, wm(2, 4)),
+        (7, txn_on(4, &[("db", "t")], &[("db", "u")], &[row(9)])),
+    ];
+    for (i, e) in &log {
+        c.certify(*i, e);
+    }
+    assert_eq!((c.horizon(), c.floor()), (3, 1));
+    let bytes = c.encode();
+    let mut d = Certifier::decode(&bytes).expect("decodes");
+    assert_eq!(d, c);
+    assert_eq!(d.encode(), bytes);
+    assert_eq!(d.len(), c.len());
+    // The wide mark on db.t (1) is at the floor and gone; the rest is not.
+    let next = [
+        (8, dml(1, &[row(1)]), Commit),
+        (9, dml_on(2, &[("db", "w")], &[pk("db", "w", 2)]), abort(3)),
+        (10, wide_on(1, ("db", "v"), &[]), abort(2)),
+        (11, dml_on(6, &[("db", "u")], &[pk("db", "u", 5)]), abort(7)),
+        (12, wide_on(3, ("db", "x"), &[]), abort(4)),
+        (13, dml_on(7, &[("db", "u")], &[pk("db", "u", 5)]), Commit),
+    ];
+    for (i, e, want) in &next {
+        assert_eq!(c.certify(*i, e), *want, "original, index {i}");
+        assert_eq!(d.certify(*i, e), *want, "restored, index {i}");
+    }
+    assert_eq!(d.encode(), c.encode());
+}
+
+/// With a history, a wide mark behind the horizon but within the history still conflicts
+/// exactly; it is collected at `horizon - history` like any item.
+#[test]
+fn history_keeps_wide_marks_exact_below_the_horizon() {
+    let mut c = Certifier::with_history(&[1, 2], 3);
+    assert_eq!(c.certify(1, &dml(0, &[row(1)])), Commit);
+    assert_eq!(c.certify(2, &dml_on(1, &[("db", "u")], &[pk("db", "u", 1)])), Commit);
+    assert_eq!(c.certify(3, &wide(2)), Commit);
+    assert_eq!(c.certify(4, &wm(1, 4)), Commit);
+    assert_eq!(c.certify(5, &wm(2, 4)), Commit);
+    assert_eq!((c.horizon(), c.floor()), (3, 0), "watermarks clamped below their own index");
+    assert_eq!(c.certify(6, &wm(1, 5)), Commit);
+    assert_eq!(c.certify(7, &wm(2, 5)), Commit);
+    assert_eq!((c.horizon(), c.floor()), (5, 2));
+    assert_eq!(c.len(), 2, "row 1, u/1 and db.u's mark collected; db.t's wide and write marks (3) kept");
+    // Snapshot 2 < horizon 5, but not below the floor: exact.
+    assert_eq!(c.certify(8, &dml(2, &[row(9)])), abort(3), "the wide write at 3");
+    assert_eq!(c.certify(9, &dml_on(2, &[("db", "u")], &[pk("db", "u", 2)])), Commit);
+    assert_eq!(c.certify(10, &dml(3, &[row(9)])), Commit);
+    // Snapshot 1 < floor 2: conservative abort.
+    assert_eq!(c.certify(11, &dml(1, &[row(10)])), abort(2));
+    let d = Certifier::decode(&c.encode()).unwrap();
+    assert_eq!(d, c);
 }

@@ -1,8 +1,9 @@
 use super::*;
-use crate::replication::txn::{Entry, RowChange, TableName, Txn, Value};
+use crate::replication::txn::{Entry, TableName, Txn};
 use crate::replication::writeset::key_item;
 
-/// An encoded transaction of `origin` with snapshot `snapshot` writing rows `ids` of db.t.
+/// An encoded transaction of `origin` with snapshot `snapshot` writing rows `ids` of db.t
+/// (one stand-in row event per row).
 fn txn(origin: u64, snapshot: u64, ids: &[u64]) -> Vec<u8> {
     let mut write_set: Vec<u128> = ids
         .iter()
@@ -15,13 +16,14 @@ fn txn(origin: u64, snapshot: u64, ids: &[u64]) -> Vec<u8> {
         snapshot,
         write_set,
         tables: vec![TableName::new("db", "t")],
-        columns: vec![vec!["id".into()]],
-        pk_columns: vec![vec!["id".into()]],
-        rows: ids
+        wide: vec![],
+        fde: vec![0xfd; 100],
+        events: ids
             .iter()
-            .map(|&id| RowChange::Insert {
-                table: 0,
-                after: vec![Value::Int(id as i64)],
+            .map(|&id| {
+                let mut ev = vec![0u8; 19];
+                ev.extend_from_slice(&id.to_le_bytes());
+                ev
             })
             .collect(),
     }))
@@ -165,4 +167,89 @@ fn flow_control_sees_the_slowest_fresh_report_of_another_member() {
         None,
         "stale reports: away"
     );
+}
+
+/// An encoded transaction that wrote rows of db.t it cannot name (a wide write).
+fn wide_txn(origin: u64, snapshot: u64) -> Vec<u8> {
+    txn::encode(&Entry::Txn(Txn {
+        origin,
+        trx_id: snapshot,
+        snapshot,
+        write_set: vec![],
+        tables: vec![TableName::new("db", "t")],
+        wide: vec![TableName::new("db", "t")],
+        fde: vec![],
+        events: vec![],
+    }))
+}
+
+#[test]
+fn wide_marks_survive_a_snapshot() {
+    let (a, _rx_a) = machine();
+    assert_eq!(decode_verdict(&a.apply(1, &txn(1, 0, &[1]))), Some(Verdict::Commit));
+    assert_eq!(decode_verdict(&a.apply(2, &wide_txn(2, 1))), Some(Verdict::Commit));
+    let (b, _rx_b) = machine();
+    b.restore(2, &a.snapshot());
+    assert_eq!(b.snapshot(), a.snapshot());
+    // Any row of db.t, written from a snapshot older than the wide write, conflicts with it.
+    for (index, payload) in [(3, txn(3, 1, &[7])), (4, wide_txn(3, 0)), (5, txn(3, 2, &[7]))] {
+        let (va, vb) = (a.apply(index, &payload), b.apply(index, &payload));
+        assert_eq!(va, vb, "entry {index}");
+        let want = match index {
+            3 => Verdict::Abort { conflict_index: 2 },
+            4 => Verdict::Abort { conflict_index: 2 },
+            _ => Verdict::Commit,
+        };
+        assert_eq!(decode_verdict(&va), Some(want), "entry {index}");
+    }
+}
+
+#[test]
+fn retained_entries_keep_their_row_events() {
+    let (a, _rx_a) = machine();
+    let payloads = [txn(1, 0, &[1, 2]), txn(2, 1, &[3]), wide_txn(3, 2)];
+    for (i, p) in payloads.iter().enumerate() {
+        a.apply(i as u64 + 1, p);
+    }
+    let (b, mut rx_b) = machine();
+    b.restore(3, &a.snapshot());
+    let mut resent = Vec::new();
+    while let Ok(f) = rx_b.try_recv() {
+        if let Feed::Entry(c) = f {
+            resent.push(c.entry);
+        }
+    }
+    let want: Vec<Entry> = payloads.iter().map(|p| txn::decode(p).unwrap()).collect();
+    assert_eq!(resent, want);
+    let Entry::Txn(t) = &resent[0] else {
+        panic!("not a txn");
+    };
+    assert_eq!(t.fde, vec![0xfd; 100]);
+    assert_eq!(t.events.len(), 2);
+    assert_eq!(&t.events[1][19..], &2u64.to_le_bytes());
+}
+
+#[test]
+fn an_invalid_entry_is_aborted_everywhere() {
+    let (m, mut rx) = machine();
+    let mut bad = txn::encode(&Entry::Txn(Txn {
+        origin: 1,
+        trx_id: 1,
+        snapshot: 0,
+        write_set: vec![],
+        tables: vec![],
+        wide: vec![],
+        fde: vec![1],
+        events: vec![vec![0; 19]],
+    }));
+    // Drop the format description's byte and empty it: events without a format description.
+    let at = bad.len() - 1 - 19 - 1 - 1 - 1;
+    assert_eq!(&bad[at..at + 2], &[1, 1], "fde length and byte");
+    bad.splice(at..at + 2, [0]);
+    assert!(matches!(txn::decode(&bad), Err(DecodeError::Invalid(_))));
+    assert_eq!(
+        decode_verdict(&m.apply(1, &bad)),
+        Some(Verdict::Abort { conflict_index: 0 })
+    );
+    assert!(rx.try_recv().is_err(), "nothing reaches the applier");
 }

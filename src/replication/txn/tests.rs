@@ -1,112 +1,56 @@
 use super::*;
 
-fn all_values() -> Vec<Value> {
-    vec![
-        Value::Null,
-        Value::Int(0),
-        Value::Int(-1),
-        Value::Int(i64::MIN),
-        Value::Int(i64::MAX),
-        Value::UInt(0),
-        Value::UInt(250),
-        Value::UInt(251),
-        Value::UInt(u64::MAX),
-        Value::Float(1.5),
-        Value::Float(-0.0),
-        Value::Float(f32::INFINITY),
-        Value::Float(f32::MIN_POSITIVE),
-        Value::Double(-2.25),
-        Value::Double(f64::NEG_INFINITY),
-        Value::Double(f64::MAX),
-        Value::Bytes(vec![]),
-        Value::Bytes(b"hello \0 world".to_vec()),
-        Value::Bytes((0..=255).collect()),
-        Value::Date {
-            year: 2024,
-            month: 2,
-            day: 29,
-            hour: 23,
-            minute: 59,
-            second: 58,
-            micro: 999_999,
-        },
-        Value::Date {
-            year: 0,
-            month: 0,
-            day: 0,
-            hour: 0,
-            minute: 0,
-            second: 0,
-            micro: 0,
-        },
-        Value::Time {
-            negative: true,
-            days: 34,
-            hours: 22,
-            minutes: 59,
-            seconds: 59,
-            micros: 1,
-        },
-        Value::Time {
-            negative: false,
-            days: 0,
-            hours: 0,
-            minutes: 0,
-            seconds: 0,
-            micros: 0,
-        },
-    ]
+/// A raw "event" of `len` bytes whose content depends on `seed` (covers every byte value).
+fn event(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
+/// Event sizes around the varint length boundaries (250/251, 2^16) and the 19-byte header.
+const EVENT_SIZES: &[usize] = &[19, 20, 127, 128, 250, 251, 252, 255, 256, 1000, 65_535, 65_536, 70_000];
+
 fn sample_txn() -> Txn {
-    let values = all_values();
     Txn {
         origin: 3,
         trx_id: u64::MAX,
         snapshot: 1234,
         write_set: vec![0, 1, 1 << 64, u128::MAX],
         tables: vec![TableName::new("shop", "orders"), TableName::new("shop", "all")],
-        columns: vec![
-            vec!["id".into(), "note".into()],
-            (0..values.len()).map(|i| format!("c{i}")).collect(),
-        ],
-        pk_columns: vec![vec!["id".into()], (0..values.len()).map(|i| format!("c{i}")).collect()],
-        rows: vec![
-            RowChange::Insert {
-                table: 1,
-                after: values.clone(),
-            },
-            RowChange::Update {
-                table: 0,
-                before_pk: vec![Value::Int(1)],
-                after: vec![Value::Int(2), Value::Bytes(b"moved".to_vec())],
-            },
-            RowChange::Delete {
-                table: 0,
-                before_pk: vec![Value::Int(2)],
-            },
-            RowChange::Delete {
-                table: 1,
-                before_pk: values,
-            },
-        ],
+        wide: vec![TableName::new("shop", "all")],
+        fde: event(121, 0xfd),
+        events: vec![event(19, 1), event(40, 2), event(251, 3), event(19, 4)],
+    }
+}
+
+fn empty_txn() -> Txn {
+    Txn {
+        origin: 0,
+        trx_id: 0,
+        snapshot: 0,
+        write_set: vec![],
+        tables: vec![],
+        wide: vec![],
+        fde: vec![],
+        events: vec![],
     }
 }
 
 fn sample_entries() -> Vec<(&'static str, Entry)> {
     vec![
-        ("txn with every value kind", Entry::Txn(sample_txn())),
+        ("txn with events", Entry::Txn(sample_txn())),
+        ("empty txn", Entry::Txn(empty_txn())),
         (
-            "empty txn",
+            "format description without events",
             Entry::Txn(Txn {
-                origin: 0,
-                trx_id: 0,
-                snapshot: 0,
-                write_set: vec![],
-                tables: vec![],
-                columns: vec![],
-                pk_columns: vec![],
-                rows: vec![],
+                fde: event(19, 9),
+                ..empty_txn()
+            }),
+        ),
+        (
+            "wide-only txn",
+            Entry::Txn(Txn {
+                tables: vec![TableName::new("db", "t")],
+                wide: vec![TableName::new("db", "t"), TableName::new("db", "u")],
+                ..empty_txn()
             }),
         ),
         (
@@ -116,8 +60,12 @@ fn sample_entries() -> Vec<(&'static str, Entry)> {
                 trx_id: 9,
                 schema: Some("shop".into()),
                 sql: "ALTER TABLE orders ADD COLUMN x INT".into(),
-                sql_mode: "STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION".into(),
-                charset: "utf8mb4".into(),
+                context: vec![
+                    ("sql_mode".into(), "'STRICT_TRANS_TABLES,NO_ENGINE_SUBSTITUTION'".into()),
+                    ("character_set_client".into(), "'utf8mb4'".into()),
+                    ("time_zone".into(), "'+00:00'".into()),
+                    ("timestamp".into(), "1700000000.123456".into()),
+                ],
                 tables: vec![TableName::new("shop", "orders")],
             }),
         ),
@@ -128,20 +76,18 @@ fn sample_entries() -> Vec<(&'static str, Entry)> {
                 trx_id: 10,
                 schema: Some("newdb".into()),
                 sql: "CREATE DATABASE newdb".into(),
-                sql_mode: String::new(),
-                charset: "utf8mb4".into(),
+                context: vec![("sql_mode".into(), "''".into())],
                 tables: vec![],
             }),
         ),
         (
-            "ddl without schema",
+            "ddl without schema or context",
             Entry::Ddl(Ddl {
                 origin: 2,
                 trx_id: 11,
                 schema: None,
                 sql: "CREATE USER 'u'@'%'".into(),
-                sql_mode: String::new(),
-                charset: "latin1".into(),
+                context: vec![],
                 tables: vec![],
             }),
         ),
@@ -166,64 +112,106 @@ fn round_trip_every_variant() {
     }
 }
 
+/// Raw row events (and the format description) come back byte for byte, whatever their
+/// size and number, including none at all.
 #[test]
-fn floats_round_trip_bit_exact() {
-    for bits in [f64::NAN.to_bits(), 0x7ff8_dead_beef_0001, (-0.0f64).to_bits()] {
+fn raw_events_round_trip_byte_exact() {
+    let mut cases: Vec<(String, Vec<u8>, Vec<Vec<u8>>)> = vec![
+        ("no events, no fde".into(), vec![], vec![]),
+        ("no events, fde".into(), event(121, 7), vec![]),
+        (
+            "every size at once".into(),
+            event(121, 7),
+            EVENT_SIZES.iter().enumerate().map(|(i, &n)| event(n, i as u8)).collect(),
+        ),
+        (
+            "many small events".into(),
+            event(19, 0),
+            (0..300).map(|i| event(19 + i % 3, i as u8)).collect(),
+        ),
+    ];
+    for &n in EVENT_SIZES {
+        cases.push((format!("one event of {n} bytes"), event(n, 0xee), vec![event(n, n as u8)]));
+        cases.push((
+            format!("fde of {n} bytes, two events"),
+            event(n, 1),
+            vec![event(19, 2), event(n, 3)],
+        ));
+    }
+    for (name, fde, events) in cases {
         let e = Entry::Txn(Txn {
-            origin: 1,
-            trx_id: 1,
-            snapshot: 0,
-            write_set: vec![],
-            tables: vec![TableName::new("s", "t")],
-            columns: vec![vec!["f".into(), "d".into()]],
-            pk_columns: vec![vec!["f".into()]],
-            rows: vec![RowChange::Insert {
-                table: 0,
-                after: vec![
-                    Value::Float(f32::from_bits(bits as u32)),
-                    Value::Double(f64::from_bits(bits)),
-                ],
-            }],
+            fde: fde.clone(),
+            events: events.clone(),
+            ..sample_txn()
         });
-        let Entry::Txn(t) = decode(&encode(&e)).unwrap() else {
-            panic!("not a txn");
+        let bytes = encode(&e);
+        let Ok(Entry::Txn(t)) = decode(&bytes) else {
+            panic!("{name}: does not decode to a txn");
         };
-        let RowChange::Insert { after, .. } = &t.rows[0] else {
-            panic!("not an insert");
-        };
-        match after.as_slice() {
-            [Value::Float(f), Value::Double(d)] => {
-                assert_eq!(f.to_bits(), bits as u32);
-                assert_eq!(d.to_bits(), bits);
-            }
-            other => panic!("unexpected {other:?}"),
+        assert_eq!(t.fde, fde, "{name}: fde");
+        assert_eq!(t.events.len(), events.len(), "{name}: event count");
+        for (i, (got, want)) in t.events.iter().zip(&events).enumerate() {
+            assert_eq!(got, want, "{name}: event {i}");
+        }
+        assert_eq!(Entry::Txn(t), e, "{name}");
+        assert_eq!(encode(&decode(&bytes).unwrap()), bytes, "{name}: re-encode");
+        for n in [0, 1, bytes.len() / 2, bytes.len() - 1] {
+            assert!(decode(&bytes[..n]).is_err(), "{name}: truncated to {n} bytes");
         }
     }
 }
 
-/// The exact bytes of a small entry: catches accidental format changes.
+/// The exact bytes of small entries: catches accidental format changes.
 #[test]
 fn encoding_is_pinned() {
     let e = Entry::Watermark {
         member: 2,
         applied: 300,
     };
-    // version 1, variant 2 (varint), member 2, applied 300 = 251 (u16 marker) + 300 LE.
-    assert_eq!(encode(&e), vec![1, 2, 2, 251, 0x2c, 0x01]);
+    // version 2, variant 2 (varint), member 2, applied 300 = 251 (u16 marker) + 300 LE.
+    assert_eq!(encode(&e), vec![2, 2, 2, 251, 0x2c, 0x01]);
 
     let e = Entry::Ddl(Ddl {
         origin: 1,
         trx_id: 2,
         schema: Some("s".into()),
         sql: "q".into(),
-        sql_mode: String::new(),
-        charset: "c".into(),
+        context: vec![("a".into(), "b".into())],
         tables: vec![TableName::new("s", "t")],
     });
     assert_eq!(
         encode(&e),
-        vec![1, 1, 1, 2, 1, 1, b's', 1, b'q', 0, 1, b'c', 1, 1, b's', 1, b't']
+        vec![
+            2, 1, 1, 2, // version, Ddl, origin, trx_id
+            1, 1, b's', // Some("s")
+            1, b'q', // sql
+            1, 1, b'a', 1, b'b', // context: one pair
+            1, 1, b's', 1, b't', // tables
+        ]
     );
+
+    let e = Entry::Txn(Txn {
+        origin: 1,
+        trx_id: 2,
+        snapshot: 300,
+        write_set: vec![5],
+        tables: vec![TableName::new("s", "t")],
+        wide: vec![TableName::new("s", "t")],
+        fde: vec![0xaa],
+        events: vec![vec![0x11; 19]],
+    });
+    let mut want = vec![
+        2, 0, 1, 2, // version, Txn, origin, trx_id
+        251, 0x2c, 0x01, // snapshot 300
+        1, 5, // write set
+        1, 1, b's', 1, b't', // tables
+        1, 1, b's', 1, b't', // wide
+        1, 0xaa, // fde
+        1, 19, // one event of 19 bytes
+    ];
+    want.extend([0x11; 19]);
+    assert_eq!(encode(&e), want);
+    assert_eq!(FORMAT_VERSION, 2);
 }
 
 #[test]
@@ -231,6 +219,8 @@ fn decode_rejects_bad_bytes() {
     let good = encode(&Entry::Txn(sample_txn()));
     let mut other_version = good.clone();
     other_version[0] = FORMAT_VERSION + 1;
+    let mut old_version = good.clone();
+    old_version[0] = 1;
     let mut trailing = good.clone();
     trailing.push(0);
     let mut bad_variant = good.clone();
@@ -238,19 +228,34 @@ fn decode_rejects_bad_bytes() {
     // A Vec<u8> claiming u64::MAX bytes must fail without allocating them.
     let huge_len = {
         let mut b = encode(&Entry::Txn(Txn {
-            origin: 0,
-            trx_id: 0,
-            snapshot: 0,
-            write_set: vec![],
             tables: vec![TableName::new("", "")],
-            columns: vec![vec![]],
-            pk_columns: vec![vec![]],
-            rows: vec![],
+            ..empty_txn()
         }));
         // Layout: version, variant 0, origin, trx_id, snapshot, write_set len 0,
         // tables len 1, schema len (index 7).
         assert_eq!(b[7], 0);
         b.truncate(7);
+        b.push(253);
+        b.extend_from_slice(&u64::MAX.to_le_bytes());
+        b
+    };
+    // Likewise a list of u64::MAX events, and one event claiming u64::MAX bytes.
+    let huge_event_count = {
+        let mut b = encode(&Entry::Txn(empty_txn()));
+        // The last byte is the (empty) event list's length.
+        assert_eq!(b.pop(), Some(0));
+        b.push(253);
+        b.extend_from_slice(&u64::MAX.to_le_bytes());
+        b
+    };
+    let huge_event = {
+        let mut b = encode(&Entry::Txn(Txn {
+            fde: vec![1],
+            events: vec![vec![]],
+            ..empty_txn()
+        }));
+        // Ends with: events len 1, event len 0.
+        assert_eq!(b.pop(), Some(0));
         b.push(253);
         b.extend_from_slice(&u64::MAX.to_le_bytes());
         b
@@ -265,6 +270,12 @@ fn decode_rejects_bad_bytes() {
                 expected: FORMAT_VERSION,
             }
         }),
+        ("version 1 (row images)", old_version, |e| {
+            *e == DecodeError::UnsupportedVersion {
+                found: 1,
+                expected: FORMAT_VERSION,
+            }
+        }),
         ("version only", vec![FORMAT_VERSION], |e| {
             matches!(e, DecodeError::Malformed(_))
         }),
@@ -275,6 +286,10 @@ fn decode_rejects_bad_bytes() {
         ("huge length prefix", huge_len, |e| {
             matches!(e, DecodeError::Malformed(_))
         }),
+        ("huge event count", huge_event_count, |e| {
+            matches!(e, DecodeError::Malformed(_))
+        }),
+        ("huge event", huge_event, |e| matches!(e, DecodeError::Malformed(_))),
     ];
     for (name, bytes, ok) in cases {
         match decode(&bytes) {
@@ -291,37 +306,35 @@ fn decode_rejects_bad_bytes() {
 #[test]
 fn decode_rejects_invalid_txns() {
     type Edit = fn(&mut Txn);
-    let cases: &[(&str, Edit)] = &[
-        ("unsorted write set", |t| t.write_set = vec![2, 1]),
-        ("duplicate write-set item", |t| t.write_set = vec![1, 1]),
-        ("columns not parallel to tables", |t| {
-            t.columns.pop();
-        }),
-        ("row names a missing table", |t| {
-            t.rows.push(RowChange::Delete {
-                table: 2,
-                before_pk: vec![],
-            })
-        }),
-        ("insert image too short", |t| {
-            t.rows.push(RowChange::Insert {
-                table: 0,
-                after: vec![Value::Int(1)],
-            })
-        }),
-        ("update image too long", |t| {
-            t.rows.push(RowChange::Update {
-                table: 0,
-                before_pk: vec![Value::Int(1)],
-                after: vec![Value::Null; 3],
-            })
-        }),
+    let cases: &[(&str, Edit, &str)] = &[
+        ("unsorted write set", |t| t.write_set = vec![2, 1], "write set"),
+        ("duplicate write-set item", |t| t.write_set = vec![1, 1], "write set"),
+        ("events without fde", |t| t.fde.clear(), "format description"),
+        (
+            "one event without fde",
+            |t| {
+                t.fde.clear();
+                t.events = vec![vec![0; 19]];
+            },
+            "format description",
+        ),
+        ("empty event", |t| t.events.push(vec![]), "row event 4 "),
+        ("event one byte short of a header", |t| t.events[0] = vec![0; 18], "row event 0 "),
+        ("a single-byte event", |t| t.events[2] = vec![7], "row event 2 "),
+        (
+            "short event after long ones",
+            |t| t.events.extend([vec![0; 70_000], vec![0; 3]]),
+            "row event 5 ",
+        ),
     ];
-    for &(name, edit) in cases {
+    for &(name, edit, says) in cases {
         let mut t = sample_txn();
         edit(&mut t);
         let e = Entry::Txn(t);
-        assert!(matches!(e.validate(), Err(DecodeError::Invalid(_))), "{name}: validate");
+        match e.validate() {
+            Err(DecodeError::Invalid(why)) => assert!(why.contains(says), "{name}: {why}"),
+            other => panic!("{name}: validate gave {other:?}"),
+        }
         assert!(
             matches!(decode(&encode(&e)), Err(DecodeError::Invalid(_))),
             "{name}: decode"
@@ -330,11 +343,33 @@ fn decode_rejects_invalid_txns() {
     for (name, e) in sample_entries() {
         assert_eq!(e.validate(), Ok(()), "{name}");
     }
+    // Exactly a header's worth is enough; an empty fde is fine without events.
+    let ok = Entry::Txn(Txn {
+        fde: vec![1],
+        events: vec![vec![0; 19]],
+        ..empty_txn()
+    });
+    assert_eq!(ok.validate(), Ok(()));
 }
 
 #[test]
-fn row_change_table() {
-    let t = sample_txn();
-    let tables: Vec<u32> = t.rows.iter().map(RowChange::table).collect();
-    assert_eq!(tables, vec![1, 0, 0, 1]);
+fn xid_gtrid_round_trips() {
+    for (member, trx_id) in [(0, 0), (1, 42), (u64::MAX, u64::MAX)] {
+        let g = xid_gtrid(member, trx_id);
+        assert_eq!(parse_xid_gtrid(g.as_bytes()), Some((member, trx_id)), "{g}");
+    }
+    assert_eq!(xid_gtrid(3, 17), "grproxy-3-17");
+    for bad in [
+        &b""[..],
+        b"grproxy-",
+        b"grproxy-1",
+        b"grproxy-1-",
+        b"grproxy--1",
+        b"grproxy-a-1",
+        b"grproxy-1-2-3",
+        b"other-1-2",
+        b"grproxy-1-\xff",
+    ] {
+        assert_eq!(parse_xid_gtrid(bad), None, "{:?}", String::from_utf8_lossy(bad));
+    }
 }

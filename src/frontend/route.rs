@@ -1,0 +1,206 @@
+//! How a group member runs one client command: a pure decision over the classified
+//! statements, made before anything reaches mysqld. The session carries it out
+//! (`replicate.rs`).
+//!
+//! Every writing transaction runs on mysqld as an XA transaction that grproxy opens, so its
+//! row events can be read from the binlog at `XA PREPARE` and certified before it commits.
+//! That fixes what each statement needs:
+//!
+//! | statement                                   | route |
+//! |---------------------------------------------|-------|
+//! | client `XA ...`, `LOAD DATA`, `grproxy.*`, session variables replay cannot honour | `Refuse` |
+//! | `BEGIN` / `START TRANSACTION` (not READ ONLY) | `Begin`: commit what is open, then `XA START` |
+//! | `COMMIT`, `ROLLBACK` (with CHAIN / RELEASE)   | `Commit`, `Rollback` of the XA transaction |
+//! | `SET autocommit` to anything but a constant 0, `LOCK TABLES`, statements that commit implicitly | `CommitFirst`: commit the open transaction through the group, then forward |
+//! | DDL                                          | `Ddl`: commit first, run on this member with the client's privileges, then replicate |
+//! | DML, `CALL`, `EXECUTE`, reads that may write (stored functions, sequences) | `Write` |
+//! | plain reads                                  | `Read` (opens an XA transaction only under autocommit=0) |
+//! | everything else (SHOW, SET, USE, PREPARE ...) | `Forward` |
+
+use crate::sql::{self, Classified, Detail, StatementKind};
+
+/// The decision for one client command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// Answer with error 3098 and this reason; nothing reaches mysqld.
+    Refuse(String),
+    /// Forward unchanged.
+    Forward,
+    /// Commit the open transaction through the group, then forward.
+    CommitFirst,
+    /// Start a transaction (as XA).
+    Begin,
+    Commit { chain: bool, release: bool },
+    Rollback { chain: bool, release: bool },
+    Ddl,
+    Write,
+    Read,
+}
+
+/// Session variables whose effect on a transaction the other members cannot reproduce.
+const UNREPLAYABLE_VARIABLES: &[&str] = &[
+    "sql_log_bin",
+    "completion_type",
+    "binlog_format",
+    "binlog_row_image",
+    "gtid_domain_id",
+    "gtid_seq_no",
+    "server_id",
+    "skip_replication",
+    "pseudo_thread_id",
+    "pseudo_slave_mode",
+    "binlog_annotate_row_events",
+];
+
+/// The schema grproxy keeps its own state in; clients may not touch it.
+pub const OWN_SCHEMA: &str = "grproxy";
+
+/// Decides how to run a command made of `statements` (raw text of each, in order) with
+/// their classifications.
+pub fn route(statements: &[&[u8]], classes: &[Classified]) -> Route {
+    let routes: Vec<Route> = statements.iter().zip(classes).map(|(t, c)| route_one(t, c)).collect();
+    if let Some(r) = routes.iter().find(|r| matches!(r, Route::Refuse(_))) {
+        return r.clone();
+    }
+    match routes.as_slice() {
+        [] => Route::Forward,
+        [one] => one.clone(),
+        many => {
+            if many
+                .iter()
+                .any(|r| !matches!(r, Route::Write | Route::Read | Route::Forward))
+            {
+                return Route::Refuse(
+                    "a multi-statement query that starts or ends a transaction or runs DDL; send those statements one by one"
+                        .into(),
+                );
+            }
+            if many.contains(&Route::Write) {
+                Route::Write
+            } else if many.contains(&Route::Read) {
+                Route::Read
+            } else {
+                Route::Forward
+            }
+        }
+    }
+}
+
+fn route_one(text: &[u8], c: &Classified) -> Route {
+    let touches_own_schema = sql::qualified_schema_refs(text).iter().any(|s| s == OWN_SCHEMA);
+    if touches_own_schema && !matches!(c.kind, StatementKind::Read) {
+        return Route::Refuse(format!("the `{OWN_SCHEMA}` schema belongs to grproxy"));
+    }
+    match &c.detail {
+        Detail::Xa(_) => {
+            return Route::Refuse("client XA transactions (grproxy runs every writing transaction as XA itself)".into())
+        }
+        Detail::LoadData { .. } => return Route::Refuse("LOAD DATA is not replicated yet".into()),
+        Detail::SetVariables { .. } | Detail::SetAutocommit(_) | Detail::SetTransaction { .. } => {
+            if let Some(v) = sql::session_variables_set(text)
+                .into_iter()
+                .map(|(_, name)| name)
+                .find(|n| UNREPLAYABLE_VARIABLES.contains(&n.as_str()))
+            {
+                return Route::Refuse(format!("setting {v} (the other members could not reproduce its effect)"));
+            }
+        }
+        _ => {}
+    }
+    match (&c.kind, &c.detail) {
+        (_, Detail::Begin { read_only: true, .. }) => Route::CommitFirst,
+        (_, Detail::Begin { .. }) => Route::Begin,
+        (_, Detail::Commit { chain, release }) => Route::Commit {
+            chain: *chain,
+            release: *release,
+        },
+        (_, Detail::Rollback { chain, release }) => Route::Rollback {
+            chain: *chain,
+            release: *release,
+        },
+        (_, Detail::SetAutocommit(Some(false))) => Route::Forward,
+        (_, Detail::SetAutocommit(_)) => Route::CommitFirst,
+        (_, Detail::CreateTable { temporary: true } | Detail::DropTable { temporary: true, .. }) => Route::Forward,
+        (StatementKind::Ddl, _) => Route::Ddl,
+        (_, Detail::Call | Detail::Execute) => Route::Write,
+        (StatementKind::Dml, _) => Route::Write,
+        (StatementKind::Read, Detail::Select { .. } | Detail::With { .. } | Detail::Do) => {
+            if sql::read_may_write(text) {
+                Route::Write
+            } else {
+                Route::Read
+            }
+        }
+        (StatementKind::Unsupported, Detail::Unknown) => {
+            Route::Refuse("a statement grproxy's classifier cannot place".into())
+        }
+        _ if sql::commits_implicitly(c) => Route::CommitFirst,
+        _ => Route::Forward,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(sql: &str) -> Route {
+        let text = sql.as_bytes();
+        let ranges = sql::split_statements_bytes(text);
+        let parts: Vec<&[u8]> = ranges.iter().map(|r| &text[r.clone()]).collect();
+        let classes: Vec<Classified> = parts.iter().map(|p| sql::classify_bytes(p)).collect();
+        route(&parts, &classes)
+    }
+
+    #[test]
+    fn routes() {
+        use Route::*;
+        let cases: &[(&str, Route)] = &[
+            ("SELECT 1", Read),
+            ("SELECT * FROM t WHERE id = 1 FOR UPDATE", Read),
+            ("SELECT f(1)", Write),
+            ("SELECT NEXTVAL(s)", Write),
+            ("INSERT INTO t VALUES (1)", Write),
+            ("UPDATE t SET a = 1", Write),
+            ("CALL p()", Write),
+            ("EXECUTE s", Write),
+            ("BEGIN", Begin),
+            ("START TRANSACTION WITH CONSISTENT SNAPSHOT", Begin),
+            ("START TRANSACTION READ ONLY", CommitFirst),
+            ("COMMIT", Commit { chain: false, release: false }),
+            ("COMMIT AND CHAIN", Commit { chain: true, release: false }),
+            ("ROLLBACK RELEASE", Rollback { chain: false, release: true }),
+            ("SET autocommit = 0", Forward),
+            ("SET autocommit = 1", CommitFirst),
+            ("SET autocommit = DEFAULT", CommitFirst),
+            ("SET @@session.autocommit = ON", CommitFirst),
+            ("CREATE TABLE t (id INT PRIMARY KEY)", Ddl),
+            ("CREATE TEMPORARY TABLE t (id INT)", Forward),
+            ("SHOW TABLES", Forward),
+            ("USE db", Forward),
+            ("SET NAMES utf8mb4", Forward),
+            ("CHECKSUM TABLE t", Forward),
+            ("LOCK TABLES t WRITE", CommitFirst),
+            ("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)", Write),
+            ("SELECT 1; SELECT 2", Read),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(&r(sql), want, "{sql}");
+        }
+        let refused = [
+            "XA START 'x'",
+            "XA RECOVER",
+            "INSERT INTO grproxy.applied VALUES (1)",
+            "DELETE FROM `grproxy`.`applied`",
+            "DROP DATABASE grproxy",
+            "SET sql_log_bin = 0",
+            "SET SESSION gtid_domain_id = 5",
+            "LOAD DATA INFILE '/tmp/x' INTO TABLE t",
+            "INSERT INTO t VALUES (1); COMMIT",
+            "INSERT INTO t VALUES (1); CREATE TABLE u (a INT)",
+            "FROBNICATE everything",
+        ];
+        for sql in refused {
+            assert!(matches!(r(sql), Refuse(_)), "{sql}: {:?}", r(sql));
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Settling this member's own prepared XA transactions when their session could not: the
+//! session's connection broke, its proposal's outcome became unknown, or the proxy restarted
+//! between `XA PREPARE` and `XA COMMIT`.
+//!
+//! mysqld keeps a prepared XA transaction across disconnects and restarts (MariaDB 10.5+),
+//! and only a connection that does not hold it may commit it. So: while it is listed by
+//! `XA RECOVER`, commit or roll it back by the verdict (retrying while its old connection is
+//! still closing); once it is not listed, it was settled already. A transaction whose verdict
+//! is Commit is never rolled back by anyone, and its prepare was durable in mysqld's binlog
+//! before it was proposed (the tap reads only what mysqld has written), so "not listed" with
+//! a Commit verdict means committed.
+
+use std::time::Duration;
+
+use mysql_async::prelude::Queryable;
+
+use super::super::txn::{xid_gtrid, Txn};
+
+/// How long to keep trying while the transaction's old connection is still open.
+const SETTLE_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Commits (`commit`) or rolls back this member's prepared transaction `t`.
+pub async fn settle(conn: &mut mysql_async::Conn, member: u64, t: &Txn, commit: bool) -> Result<(), String> {
+    let gtrid = xid_gtrid(member, t.trx_id);
+    let verb = if commit { "COMMIT" } else { "ROLLBACK" };
+    let started = std::time::Instant::now();
+    loop {
+        if !is_prepared(conn, &gtrid).await? {
+            return Ok(());
+        }
+        match conn.query_drop(format!("XA {verb} '{gtrid}'")).await {
+            Ok(()) => {
+                tracing::info!(xid = %gtrid, "settled a prepared transaction of this member ({verb})");
+                return Ok(());
+            }
+            // Still held by the session's connection, which is going away.
+            Err(mysql_async::Error::Server(e)) if e.code == 1397 && started.elapsed() < SETTLE_PATIENCE => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(format!("cannot {verb} prepared transaction {gtrid}: {e}")),
+        }
+    }
+}
+
+/// Whether `gtrid` is a prepared XA transaction in mysqld.
+async fn is_prepared(conn: &mut mysql_async::Conn, gtrid: &str) -> Result<bool, String> {
+    let rows: Vec<mysql_async::Row> = conn.query("XA RECOVER").await.map_err(|e| e.to_string())?;
+    Ok(rows.iter().any(|r| {
+        let data: Option<Vec<u8>> = r.get(3);
+        data.as_deref() == Some(gtrid.as_bytes())
+    }))
+}
+
+
+/// This member's prepared transactions that mysqld holds, by trx id.
+async fn prepared_of(conn: &mut mysql_async::Conn, member: u64) -> Result<Vec<u64>, String> {
+    let rows: Vec<mysql_async::Row> = conn.query("XA RECOVER").await.map_err(|e| e.to_string())?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.get::<Vec<u8>, _>(3))
+        .filter_map(|d| super::super::txn::parse_xid_gtrid(&d))
+        .filter(|&(m, _)| m == member)
+        .map(|(_, trx)| trx)
+        .collect())
+}
+
+/// Rolls back prepared transactions a previous process of this member left behind without
+/// proposing them (it crashed between `XA PREPARE` and the proposal), which would otherwise
+/// hold their row locks for ever. Runs once the applier has applied everything the log had
+/// committed by then: every prepared transaction of the previous process that is in the log
+/// up to there has been settled, so what is still prepared was never certified (or its
+/// proposal is still in flight: if it commits later, the applier replays its row events,
+/// knowing from `swept` that it was rolled back here).
+pub async fn sweep_orphans(
+    pool: mysql_async::Pool,
+    member: u64,
+    below_trx: u64,
+    applied_to: impl std::future::Future<Output = ()>,
+    swept: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+) {
+    applied_to.await;
+    let r = async {
+        let mut c = pool.get_conn().await.map_err(|e| e.to_string())?;
+        for trx in prepared_of(&mut c, member).await? {
+            if trx >= below_trx {
+                continue;
+            }
+            let gtrid = xid_gtrid(member, trx);
+            swept.lock().unwrap().insert(trx);
+            match c.query_drop(format!("XA ROLLBACK '{gtrid}'")).await {
+                Ok(()) => tracing::warn!(xid = %gtrid, "rolled back a prepared transaction a previous grproxy process never proposed"),
+                Err(e) => tracing::warn!(xid = %gtrid, error = %e, "cannot roll back an orphaned prepared transaction"),
+            }
+        }
+        Ok::<(), String>(())
+    }
+    .await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "orphaned prepared transactions were not checked");
+    }
+}

@@ -1,0 +1,283 @@
+//! The binlog tap: one replication connection to the member's own mysqld, reading its binlog
+//! as it is written. It hands each session the row events of its prepared XA transaction
+//! (the exact images mysqld wrote), and notices transactions that reached mysqld without
+//! grproxy (writes straight to mysqld, or anything that escaped capture) and reports them.
+//!
+//! ```text
+//!   mysqld binlog ──dump──► tap ──Assembler──► Prepared{xid} ──► the session waiting on xid
+//!                                          ├─► XaCompleted       (its own commits: nothing to do)
+//!                                          └─► Plain             ─► applier's domain? ignore
+//!                                                                   else: errant, reported
+//! ```
+//!
+//! Sessions register the XA id before `XA PREPARE`, so the events find their waiter. A
+//! transaction that wrote nothing leaves no binlog event at all; a session tells that case
+//! apart by asking mysqld for its binlog end (`SHOW MASTER STATUS`) and waiting until the tap
+//! has read that far ([`Tap::reached`]).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mysql_async::prelude::Queryable;
+use tokio::sync::{oneshot, watch};
+
+use super::binlog::assemble::{Assembled, Assembler};
+
+/// GTID domain of the applier's own transactions, so the tap can tell replayed writes from
+/// writes that bypassed grproxy.
+pub const APPLIER_DOMAIN: u32 = 7207;
+
+/// A prepared transaction's row events, as mysqld wrote them.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The binlog's Format_description event, raw.
+    pub fde: Vec<u8>,
+    /// Table_map and Rows events, raw.
+    pub events: Vec<Vec<u8>>,
+    /// Statement-logged changes inside the transaction (see [`Assembled::Prepared`]): if
+    /// any, its row events do not describe it and it cannot be replicated.
+    pub queries: Vec<String>,
+}
+
+/// A binlog position: file name and offset (names sort in creation order).
+pub type Position = (String, u64);
+
+#[derive(Default)]
+struct Shared {
+    waiters: Mutex<HashMap<Vec<u8>, oneshot::Sender<Prepared>>>,
+    position: Mutex<Option<watch::Sender<Position>>>,
+    errant: AtomicU64,
+    last_errant: Mutex<Option<String>>,
+    failures: AtomicU64,
+}
+
+/// Handle on the tap task; cheap to clone.
+#[derive(Clone)]
+pub struct Tap {
+    shared: Arc<Shared>,
+    position: watch::Receiver<Position>,
+}
+
+/// A session's registration for its prepared transaction's events.
+pub struct PreparedWait {
+    rx: oneshot::Receiver<Prepared>,
+}
+
+impl PreparedWait {
+    /// The events, if they arrived within `timeout`.
+    pub async fn wait(&mut self, timeout: Duration) -> Option<Prepared> {
+        match tokio::time::timeout(timeout, &mut self.rx).await {
+            Ok(Ok(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The events, if they already arrived.
+    pub fn try_take(&mut self) -> Option<Prepared> {
+        self.rx.try_recv().ok()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TapError {
+    #[error("mysqld: {0}")]
+    Mysql(#[from] mysql_async::Error),
+    #[error("mysqld has no binary log: grproxy needs log_bin, binlog_format=ROW and binlog_row_image=FULL")]
+    NoBinlog,
+}
+
+impl Tap {
+    /// Connects and starts reading at mysqld's current binlog end.
+    pub async fn start(opts: mysql_async::Opts, replica_server_id: u32) -> Result<Tap, TapError> {
+        let start = master_position(&opts).await?;
+        let (tx, rx) = watch::channel(start.clone());
+        let shared = Arc::new(Shared::default());
+        *shared.position.lock().unwrap() = Some(tx);
+        let tap = Tap { shared, position: rx };
+        let shared = Arc::downgrade(&tap.shared);
+        tokio::spawn(run(shared, opts, replica_server_id, start));
+        Ok(tap)
+    }
+
+    /// Registers a session's XA id (its gtrid) before it runs `XA PREPARE`.
+    pub fn expect(&self, gtrid: &[u8]) -> PreparedWait {
+        let (tx, rx) = oneshot::channel();
+        self.shared.waiters.lock().unwrap().insert(gtrid.to_vec(), tx);
+        PreparedWait { rx }
+    }
+
+    /// Drops a registration that will not be used (the transaction was rolled back).
+    pub fn forget(&self, gtrid: &[u8]) {
+        self.shared.waiters.lock().unwrap().remove(gtrid);
+    }
+
+    /// Waits until the tap has read the binlog up to `pos`.
+    pub async fn reached(&self, pos: &Position, timeout: Duration) -> bool {
+        let mut rx = self.position.clone();
+        tokio::time::timeout(timeout, rx.wait_for(|p| p >= pos))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Transactions seen in the binlog that did not come through grproxy, and the last one.
+    pub fn errant(&self) -> (u64, Option<String>) {
+        (
+            self.shared.errant.load(Ordering::Relaxed),
+            self.shared.last_errant.lock().unwrap().clone(),
+        )
+    }
+
+    /// Where the tap has read to.
+    pub fn position(&self) -> Position {
+        self.position.borrow().clone()
+    }
+
+    /// How often the replication connection failed and was reopened.
+    pub fn failures(&self) -> u64 {
+        self.shared.failures.load(Ordering::Relaxed)
+    }
+}
+
+/// mysqld's binlog end (`SHOW MASTER STATUS`).
+pub async fn master_position(opts: &mysql_async::Opts) -> Result<Position, TapError> {
+    let mut c = mysql_async::Conn::new(opts.clone()).await?;
+    let pos = current_position(&mut c).await;
+    let _ = c.disconnect().await;
+    pos
+}
+
+/// mysqld's binlog end, on a connection the caller has.
+pub async fn current_position(c: &mut mysql_async::Conn) -> Result<Position, TapError> {
+    let row: Option<mysql_async::Row> = c.query_first("SHOW MASTER STATUS").await?;
+    let row = row.ok_or(TapError::NoBinlog)?;
+    let file: Option<String> = row.get(0);
+    let pos: Option<u64> = row.get(1);
+    match (file, pos) {
+        (Some(f), Some(p)) => Ok((f, p)),
+        _ => Err(TapError::NoBinlog),
+    }
+}
+
+async fn run(shared: std::sync::Weak<Shared>, opts: mysql_async::Opts, server_id: u32, mut from: Position) {
+    loop {
+        let Some(s) = shared.upgrade() else { return };
+        match read(&s, &opts, server_id, &mut from).await {
+            Ok(()) => return,
+            Err(e) => {
+                s.failures.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %e, file = %from.0, pos = from.1, "binlog tap: connection lost; reconnecting");
+            }
+        }
+        drop(s);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Reads from `from` until the connection fails; `from` moves to the end of the last whole
+/// transaction read, where a new connection resumes.
+async fn read(s: &Shared, opts: &mysql_async::Opts, server_id: u32, from: &mut Position) -> Result<(), TapError> {
+    let mut c = mysql_async::Conn::new(opts.clone()).await?;
+    // Ask for MariaDB's own events (GTID events with XA ids) rather than the rewritten
+    // stream an old replica gets, and for heartbeats so an idle stream still moves.
+    c.query_drop("SET @mariadb_slave_capability = 4, @master_heartbeat_period = 1000000000")
+        .await?;
+    // (mysql_async then sets @master_binlog_checksum itself, so events keep their CRC32.)
+    let file = from.0.clone();
+    let request = mysql_async::BinlogStreamRequest::new(server_id)
+        .with_filename(file.as_bytes())
+        .with_pos(from.1);
+    let mut stream = c.get_binlog_stream(request).await?;
+    let mut assembler = Assembler::new();
+    let mut raw = Vec::with_capacity(1024);
+    while let Some(event) = stream.next().await {
+        let event = event?;
+        raw.clear();
+        event
+            .write(mysql_common::binlog::consts::BinlogVersion::Version4, &mut raw)
+            .map_err(|e| mysql_async::Error::Io(e.into()))?;
+        let out = match assembler.push(&raw) {
+            Ok(out) => out,
+            Err(e) => {
+                // Nothing replicated depends on this event being understood except a
+                // prepared transaction's, whose session then times out and refuses.
+                tracing::error!(error = %e, "binlog tap: cannot read an event");
+                None
+            }
+        };
+        if let Some(out) = out {
+            handle(s, out, &assembler);
+        }
+        *from = assembler.resume_position();
+        if let Some(tx) = s.position.lock().unwrap().as_ref() {
+            tx.send_replace(assembler.position());
+        }
+    }
+    Ok(())
+}
+
+fn handle(s: &Shared, out: Assembled, assembler: &Assembler) {
+    match out {
+        Assembled::Prepared { xid, events, queries, .. } => {
+            let waiter = s.waiters.lock().unwrap().remove(&xid.gtrid);
+            let fde = assembler.fde_raw().map(<[u8]>::to_vec).unwrap_or_default();
+            match waiter {
+                Some(tx) => {
+                    let _ = tx.send(Prepared { fde, events, queries });
+                }
+                None if super::txn::parse_xid_gtrid(&xid.gtrid).is_some() => {
+                    tracing::debug!(xid = %String::from_utf8_lossy(&xid.gtrid), "binlog tap: prepared transaction with no waiting session");
+                }
+                None => errant(s, format!("XA transaction {} prepared outside grproxy", xid.to_sql())),
+            }
+        }
+        Assembled::XaCompleted { .. } => {}
+        Assembled::Plain { gtid, events, queries, .. } => {
+            if gtid.domain == APPLIER_DOMAIN {
+                return;
+            }
+            if !events.is_empty() {
+                let what = format!(
+                    "GTID {}-{}-{}: {} row event(s) written to mysqld without grproxy",
+                    gtid.domain,
+                    gtid.server,
+                    gtid.seq,
+                    events.len()
+                );
+                errant(s, what);
+            } else if !queries.is_empty() {
+                tracing::debug!(gtid = %format!("{}-{}-{}", gtid.domain, gtid.server, gtid.seq), ?queries, "binlog tap: statement");
+            }
+        }
+    }
+}
+
+fn errant(s: &Shared, what: String) {
+    s.errant.fetch_add(1, Ordering::Relaxed);
+    tracing::error!("errant transaction on this member's mysqld: {what}; the group may diverge");
+    *s.last_errant.lock().unwrap() = Some(what);
+}
+
+/// The (schema, table, column count) of every Table_map event among a prepared
+/// transaction's events, in order, read with the transaction's format description.
+pub fn table_names(fde: &[u8], events: &[Vec<u8>]) -> Result<Vec<(String, String, usize)>, String> {
+    use super::binlog::event::{types, Header};
+    use super::binlog::rows::TableMap;
+    use super::binlog::FormatDescription;
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let fde = FormatDescription::parse(fde).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for raw in events {
+        let h = Header::parse(raw).map_err(|e| e.to_string())?;
+        if h.event_type != types::TABLE_MAP {
+            continue;
+        }
+        let tm = TableMap::parse(&fde, raw).map_err(|e| e.to_string())?;
+        out.push((tm.schema, tm.table, tm.columns.len()));
+    }
+    Ok(out)
+}
