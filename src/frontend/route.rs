@@ -96,16 +96,16 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
             return Route::Refuse("client XA transactions (grproxy runs every writing transaction as XA itself)".into())
         }
         Detail::LoadData { .. } => return Route::Refuse("LOAD DATA is not replicated yet".into()),
-        Detail::SetVariables { .. } | Detail::SetAutocommit(_) | Detail::SetTransaction { .. } => {
-            if let Some(v) = sql::session_variables_set(text)
-                .into_iter()
-                .map(|(_, name)| name)
-                .find(|n| UNREPLAYABLE_VARIABLES.contains(&n.as_str()))
-            {
-                return Route::Refuse(format!("setting {v} (the other members could not reproduce its effect)"));
-            }
-        }
         _ => {}
+    }
+    // Also `SET STATEMENT var = ... FOR <statement>`, which classifies as its statement.
+    if let Some(v) = sql::session_variables_set(text)
+        .into_iter()
+        .filter(|(scope, _)| *scope != sql::VarScope::User)
+        .map(|(_, name)| name)
+        .find(|n| UNREPLAYABLE_VARIABLES.contains(&n.as_str()))
+    {
+        return Route::Refuse(format!("setting {v} (the other members could not reproduce its effect)"));
     }
     match (&c.kind, &c.detail) {
         (_, Detail::Begin { read_only: true, .. }) => Route::CommitFirst,
@@ -118,15 +118,23 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
             chain: *chain,
             release: *release,
         },
+        (_, Detail::SetAutocommit(_)) if sql::read_may_write(text) => {
+            Route::Refuse("SET autocommit together with a function that may write".into())
+        }
         (_, Detail::SetAutocommit(Some(false))) => Route::Forward,
         (_, Detail::SetAutocommit(_)) => Route::CommitFirst,
         (_, Detail::CreateTable { temporary: true } | Detail::DropTable { temporary: true, .. }) => Route::Forward,
         (StatementKind::Ddl, _) => Route::Ddl,
         (_, Detail::Call | Detail::Execute) => Route::Write,
         (StatementKind::Dml, _) => Route::Write,
-        (StatementKind::Read, Detail::Select { .. } | Detail::With { .. } | Detail::Do) => {
+        (
+            StatementKind::Read | StatementKind::Session,
+            Detail::Select { .. } | Detail::With { .. } | Detail::Do | Detail::SetVariables { .. },
+        ) => {
             if sql::read_may_write(text) {
                 Route::Write
+            } else if matches!(c.detail, Detail::SetVariables { .. }) {
+                Route::Forward
             } else {
                 Route::Read
             }
@@ -170,6 +178,9 @@ mod tests {
             ("COMMIT AND CHAIN", Commit { chain: true, release: false }),
             ("ROLLBACK RELEASE", Rollback { chain: false, release: true }),
             ("SET autocommit = 0", Forward),
+            ("SET @x = 1", Forward),
+            ("SET @x = f(1)", Write),
+            ("SET @x = (SELECT NEXTVAL(s))", Write),
             ("SET autocommit = 1", CommitFirst),
             ("SET autocommit = DEFAULT", CommitFirst),
             ("SET @@session.autocommit = ON", CommitFirst),
@@ -194,6 +205,7 @@ mod tests {
             "DROP DATABASE grproxy",
             "SET sql_log_bin = 0",
             "SET SESSION gtid_domain_id = 5",
+            "SET STATEMENT sql_log_bin = 0 FOR INSERT INTO t VALUES (1)",
             "LOAD DATA INFILE '/tmp/x' INTO TABLE t",
             "INSERT INTO t VALUES (1); COMMIT",
             "INSERT INTO t VALUES (1); CREATE TABLE u (a INT)",

@@ -83,6 +83,11 @@ pub struct Session {
     pub(crate) bf_rolled_back: bool,
     /// The client holds table locks (`LOCK TABLES`): writes are refused until it unlocks.
     pub(crate) locked: bool,
+    /// How the session's SQL text is lexed (sql_mode quoting rules, client character set).
+    lex: sql::LexOptions,
+    /// `lex` must be read from mysqld again before the next statement is split (group
+    /// members: a statement may have changed sql_mode or the character set).
+    lex_stale: bool,
 }
 
 impl Session {
@@ -107,6 +112,8 @@ impl Session {
             last_commit: 0,
             bf_rolled_back: false,
             locked: false,
+            lex: sql::LexOptions::default(),
+            lex_stale: true,
         }
     }
 
@@ -287,7 +294,10 @@ impl Session {
             COM_QUERY => return self.query(packet).await,
             COM_STMT_PREPARE => {
                 let text = &packet.payload[1..];
-                self.pending_prepare = Some((sql::classify_bytes(text), String::from_utf8_lossy(text).into_owned()));
+                self.pending_prepare = Some((
+                    sql::classify_bytes_with(text, self.lex),
+                    String::from_utf8_lossy(text).into_owned(),
+                ));
                 self.forward(&packet, Expect::Prepare).await.map(drop)?;
             }
             COM_STMT_EXECUTE if self.replicating() => return self.execute_in_group(&packet).await,
@@ -316,6 +326,7 @@ impl Session {
                 self.forward(&packet, Expect::OkOrErr).await.map(drop)?;
                 self.prepared.clear();
                 self.locked = false;
+                self.lex_stale = true;
                 self.schema = None;
             }
             COM_INIT_DB => {
@@ -352,13 +363,61 @@ impl Session {
             .map_err(|e| SessionEnd::Client(e.into()))
     }
 
+    /// Reads the session's sql_mode and client character set from mysqld when a statement
+    /// may have changed them, so statements are split and classified as mysqld reads them
+    /// (NO_BACKSLASH_ESCAPES, ANSI_QUOTES, multi-byte character sets such as gbk).
+    async fn refresh_lex(&mut self) -> Result<(), SessionEnd> {
+        if !self.replicating() || !self.lex_stale {
+            return Ok(());
+        }
+        let caps = self.caps;
+        let r = crate::backend::internal::query(
+            &mut self.backend,
+            caps,
+            "SELECT @@session.sql_mode, @@session.character_set_client",
+        )
+        .await
+        .map_err(|e| SessionEnd::Protocol(e.to_string()))?;
+        let row = r.rows.first().cloned().unwrap_or_default();
+        let text = |i: usize| {
+            row.get(i)
+                .cloned()
+                .flatten()
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
+        let mut lex = sql::LexOptions::default().with_sql_mode(&text(0));
+        lex.charset = sql::LexCharset::from_name(&text(1));
+        self.lex = lex;
+        self.lex_stale = false;
+        Ok(())
+    }
+
+    /// Notes statements after which `lex` must be read again.
+    fn note_lex_changes(&mut self, statements: &[&[u8]], classes: &[sql::Classified]) {
+        let changes = statements.iter().zip(classes).any(|(t, c)| {
+            matches!(c.detail, Detail::SetNames)
+                || sql::session_variables_set_with(t, self.lex).iter().any(|(scope, name)| {
+                    *scope == sql::VarScope::Session
+                        && matches!(
+                            name.as_str(),
+                            "sql_mode" | "character_set_client" | "names" | "character set" | "charset"
+                        )
+                })
+        });
+        if changes {
+            self.lex_stale = true;
+        }
+    }
+
     async fn query(&mut self, packet: Packet) -> Result<bool, SessionEnd> {
+        self.refresh_lex().await?;
         let text = &packet.payload[1..];
-        let statements = sql::split_statements_bytes(text);
+        let statements = sql::split_statements_bytes_with(text, self.lex);
         let mut kill = None;
         let mut classes = Vec::with_capacity(statements.len());
         for range in &statements {
-            let class = sql::classify_bytes(&text[range.clone()]);
+            let class = sql::classify_bytes_with(&text[range.clone()], self.lex);
             match class.detail {
                 Detail::LoadData { local: true } if !self.ctx.settings.local_infile => {
                     return self.reply_error(ClientError::LocalInfileDisabled).await.map(|_| true);
@@ -378,6 +437,7 @@ impl Session {
         }
         if self.replicating() {
             let parts: Vec<&[u8]> = statements.iter().map(|r| &text[r.clone()]).collect();
+            self.note_lex_changes(&parts, &classes);
             return self.group_command(&packet, &parts, &classes).await;
         }
         self.forward(&packet, Expect::QueryResult).await.map(|_| true)
@@ -479,6 +539,7 @@ impl Session {
                 self.status = status;
                 self.txn = None;
                 self.locked = false;
+                self.lex_stale = true;
                 self.schema = None;
                 Ok(())
             }
