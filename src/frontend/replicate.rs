@@ -560,8 +560,9 @@ impl Session {
             None => match self.events_if_any(&mut wait).await {
                 Ok(p) => p,
                 Err(e) => {
-                    // The prepared transaction is left for the applier to resolve; the
-                    // connection holding it must go, so the applier can.
+                    // Not proposed: roll it back once this connection is gone.
+                    group.tap.forget(gtrid.as_bytes());
+                    group.settle_soon(self.txn.as_ref().expect("open").trx_id, false);
                     return Err(self.lose_prepared(e));
                 }
             },
@@ -651,8 +652,11 @@ impl Session {
             Err(e) => {
                 // The outcome is unknown: the entry may still commit. The prepared
                 // transaction stays for the applier (XA COMMIT or ROLLBACK by the verdict),
-                // which needs this connection gone to reach it.
+                // which needs this connection gone to reach it; if the log never settles it,
+                // it is rolled back as never certified.
                 let _ = report.send(LocalOutcome::Lost);
+                let trx_id = t.trx_id;
+                group.sweep(move |trx| trx == trx_id);
                 return Err(self.lose_prepared(e.to_string()));
             }
         };
@@ -669,10 +673,12 @@ impl Session {
                         Ok(None)
                     }
                     Ok(Err((code, msg))) => {
+                        group.settle_soon(t.trx_id, true);
                         let _ = report.send(LocalOutcome::Lost);
                         Err(self.lose_prepared(format!("XA COMMIT failed: {code} {msg}")))
                     }
                     Err(e) => {
+                        group.settle_soon(t.trx_id, true);
                         let _ = report.send(LocalOutcome::Lost);
                         Err(e)
                     }
@@ -681,10 +687,23 @@ impl Session {
             Verdict::Abort { conflict_index } => {
                 group.stats.aborts.fetch_add(1, Ordering::Relaxed);
                 let r = self.internal_try(&format!("XA ROLLBACK {xid}")).await;
-                let _ = report.send(LocalOutcome::Settled);
-                r?.map_err(|(c, m)| SessionEnd::Protocol(format!("XA ROLLBACK failed: {c} {m}")))?;
-                self.status &= !STATUS_IN_TRANS;
-                Ok(Some(ClientError::CertificationConflict(conflict_index)))
+                match r {
+                    Ok(Ok(_)) => {
+                        let _ = report.send(LocalOutcome::Settled);
+                        self.status &= !STATUS_IN_TRANS;
+                        Ok(Some(ClientError::CertificationConflict(conflict_index)))
+                    }
+                    Ok(Err((code, msg))) => {
+                        group.settle_soon(t.trx_id, false);
+                        let _ = report.send(LocalOutcome::Lost);
+                        Err(self.lose_prepared(format!("XA ROLLBACK failed: {code} {msg}")))
+                    }
+                    Err(e) => {
+                        group.settle_soon(t.trx_id, false);
+                        let _ = report.send(LocalOutcome::Lost);
+                        Err(e)
+                    }
+                }
             }
         }
     }

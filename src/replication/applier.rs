@@ -112,7 +112,7 @@ pub struct Applier {
     pub swept: Arc<Mutex<std::collections::HashSet<u64>>>,
 }
 
-pub use local::sweep_orphans;
+pub use local::{settle_soon, sweep_orphans};
 
 /// Creates the marker table if needed and returns the indexes already applied: everything up
 /// to the smallest marker (older markers are compacted away), plus the markers above it.

@@ -110,6 +110,8 @@ pub struct Group {
     pub tap: super::tap::Tap,
     /// Server-side key normalization (`WEIGHT_STRING`) for write-sets.
     pub weigher: Weigher,
+    /// This member's transactions rolled back as never certified (shared with the applier).
+    swept: Arc<Mutex<std::collections::HashSet<u64>>>,
     pool: mysql_async::Pool,
 }
 
@@ -208,25 +210,14 @@ impl Group {
             machine,
             flow_control_entries: s.flow_control_entries,
             tap,
+            swept,
             weigher: Weigher { pool: side.clone() },
             pool: side,
         });
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
-        {
-            // Once everything the log holds a little after start-up is applied, prepared
-            // transactions a previous process left unproposed are rolled back.
-            let g = Arc::downgrade(&group);
-            let applied_to = async move {
-                tokio::time::sleep(ORPHAN_GRACE).await;
-                let Some(g) = g.upgrade() else { return };
-                let target = g.certified_index();
-                let watermark = g.watermark.clone();
-                drop(g);
-                let _ = applier::wait_for(&watermark, target, Duration::from_secs(3600)).await;
-            };
-            let first = group.next_trx.load(Ordering::Relaxed);
-            tokio::spawn(applier::sweep_orphans(group.pool.clone(), s.member_id, first, applied_to, swept));
-        }
+        // Prepared transactions a previous process left unproposed are rolled back.
+        let first = group.next_trx.load(Ordering::Relaxed);
+        group.sweep(move |trx| trx < first);
         Ok(group)
     }
 
@@ -335,6 +326,35 @@ impl Group {
     /// which for this member's own DDL is where it waits for the session to execute it.
     pub async fn wait_turn(&self, index: u64, timeout: Duration) -> bool {
         applier::wait_for(&self.reached, index, timeout).await
+    }
+
+    /// Once everything the log holds a little after now is applied, rolls back this member's
+    /// prepared transactions `orphan` selects that are still prepared: they were never
+    /// certified (see `applier::sweep_orphans`).
+    pub fn sweep(self: &Arc<Self>, orphan: impl Fn(u64) -> bool + Send + Sync + 'static) {
+        let g = Arc::downgrade(self);
+        let applied_to = async move {
+            tokio::time::sleep(ORPHAN_GRACE).await;
+            let Some(g) = g.upgrade() else { return };
+            let target = g.certified_index();
+            let watermark = g.watermark.clone();
+            drop(g);
+            let _ = applier::wait_for(&watermark, target, Duration::from_secs(3600)).await;
+        };
+        tokio::spawn(applier::sweep_orphans(
+            self.pool.clone(),
+            self.member_id,
+            orphan,
+            applied_to,
+            self.swept.clone(),
+        ));
+    }
+
+    /// Settles this member's prepared transaction `trx_id` in the background (see
+    /// `applier::settle_soon`): its session knows the verdict (or never proposed it) but lost
+    /// the connection that held it.
+    pub fn settle_soon(&self, trx_id: u64, commit: bool) {
+        tokio::spawn(applier::settle_soon(self.pool.clone(), self.member_id, trx_id, commit));
     }
 
     /// mysqld's binlog end now: once the tap has read this far, it has seen every transaction

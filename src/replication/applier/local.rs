@@ -21,7 +21,37 @@ const SETTLE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// Commits (`commit`) or rolls back this member's prepared transaction `t`.
 pub async fn settle(conn: &mut mysql_async::Conn, member: u64, t: &Txn, commit: bool) -> Result<(), String> {
-    let gtrid = xid_gtrid(member, t.trx_id);
+    settle_trx(conn, member, t.trx_id, commit).await
+}
+
+/// Settles a prepared transaction whose session knows its fate but lost the connection that
+/// held it (or never proposed it: then `commit` is false), as soon as mysqld lets another
+/// connection reach it: waiting for the applier to get there in log order could deadlock
+/// with an earlier entry that waits for this transaction's row locks.
+pub async fn settle_soon(pool: mysql_async::Pool, member: u64, trx_id: u64, commit: bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let r = async {
+            let mut c = pool.get_conn().await.map_err(|e| e.to_string())?;
+            settle_trx(&mut c, member, trx_id, commit).await
+        }
+        .await;
+        match r {
+            Ok(()) => return,
+            Err(e) if std::time::Instant::now() < deadline => {
+                tracing::debug!(trx_id, error = %e, "prepared transaction not settled yet; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(e) => {
+                tracing::error!(trx_id, error = %e, "cannot settle a prepared transaction of this member");
+                return;
+            }
+        }
+    }
+}
+
+async fn settle_trx(conn: &mut mysql_async::Conn, member: u64, trx_id: u64, commit: bool) -> Result<(), String> {
+    let gtrid = xid_gtrid(member, trx_id);
     let verb = if commit { "COMMIT" } else { "ROLLBACK" };
     let started = std::time::Instant::now();
     loop {
@@ -64,9 +94,10 @@ async fn prepared_of(conn: &mut mysql_async::Conn, member: u64) -> Result<Vec<u6
         .collect())
 }
 
-/// Rolls back prepared transactions a previous process of this member left behind without
-/// proposing them (it crashed between `XA PREPARE` and the proposal), which would otherwise
-/// hold their row locks for ever. Runs once the applier has applied everything the log had
+/// Rolls back prepared transactions that were never proposed, which would otherwise hold
+/// their row locks for ever: those a previous process of this member left behind (it
+/// crashed between `XA PREPARE` and the proposal), and one whose proposal's outcome became
+/// unknown to its session and that the log has not settled since. Runs once the applier has applied everything the log had
 /// committed by then: every prepared transaction of the previous process that is in the log
 /// up to there has been settled, so what is still prepared was never certified (or its
 /// proposal is still in flight: if it commits later, the applier replays its row events,
@@ -74,7 +105,7 @@ async fn prepared_of(conn: &mut mysql_async::Conn, member: u64) -> Result<Vec<u6
 pub async fn sweep_orphans(
     pool: mysql_async::Pool,
     member: u64,
-    below_trx: u64,
+    orphan: impl Fn(u64) -> bool,
     applied_to: impl std::future::Future<Output = ()>,
     swept: std::sync::Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
 ) {
@@ -82,7 +113,7 @@ pub async fn sweep_orphans(
     let r = async {
         let mut c = pool.get_conn().await.map_err(|e| e.to_string())?;
         for trx in prepared_of(&mut c, member).await? {
-            if trx >= below_trx {
+            if !orphan(trx) {
                 continue;
             }
             let gtrid = xid_gtrid(member, trx);

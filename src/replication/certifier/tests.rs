@@ -927,8 +927,14 @@ fn snapshot_decode_rejects_bad_input() {
         ("mark at the horizon", state(|s| s.ddl[0].1 = 1)),
         ("item after last index", state(|s| s.items[1].1 = 5)),
         ("unsorted table writes", state(|s| s.table_writes.swap(0, 1))),
-        ("unsorted table writes (last pair)", state(|s| s.table_writes.swap(1, 2))),
-        ("duplicate table write", state(|s| s.table_writes[1].0 = s.table_writes[0].0)),
+        (
+            "unsorted table writes (last pair)",
+            state(|s| s.table_writes.swap(1, 2)),
+        ),
+        (
+            "duplicate table write",
+            state(|s| s.table_writes[1].0 = s.table_writes[0].0),
+        ),
         ("unsorted wide marks", state(|s| s.wide.insert(0, (40, 2)))),
         ("duplicate wide mark", state(|s| s.wide.push((30, 3)))),
         ("table write at the horizon", state(|s| s.table_writes[2].1 = 1)),
@@ -1040,11 +1046,19 @@ fn history_keeps_wide_marks_exact_below_the_horizon() {
     assert_eq!(c.certify(3, &wide(2)), Commit);
     assert_eq!(c.certify(4, &wm(1, 4)), Commit);
     assert_eq!(c.certify(5, &wm(2, 4)), Commit);
-    assert_eq!((c.horizon(), c.floor()), (3, 0), "watermarks clamped below their own index");
+    assert_eq!(
+        (c.horizon(), c.floor()),
+        (3, 0),
+        "watermarks clamped below their own index"
+    );
     assert_eq!(c.certify(6, &wm(1, 5)), Commit);
     assert_eq!(c.certify(7, &wm(2, 5)), Commit);
     assert_eq!((c.horizon(), c.floor()), (5, 2));
-    assert_eq!(c.len(), 2, "row 1, u/1 and db.u's mark collected; db.t's wide and write marks (3) kept");
+    assert_eq!(
+        c.len(),
+        2,
+        "row 1, u/1 and db.u's mark collected; db.t's wide and write marks (3) kept"
+    );
     // Snapshot 2 < horizon 5, but not below the floor: exact.
     assert_eq!(c.certify(8, &dml(2, &[row(9)])), abort(3), "the wide write at 3");
     assert_eq!(c.certify(9, &dml_on(2, &[("db", "u")], &[pk("db", "u", 2)])), Commit);

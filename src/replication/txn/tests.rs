@@ -2,7 +2,9 @@ use super::*;
 
 /// A raw "event" of `len` bytes whose content depends on `seed` (covers every byte value).
 fn event(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 /// Event sizes around the varint length boundaries (250/251, 2^16) and the 19-byte header.
@@ -122,7 +124,11 @@ fn raw_events_round_trip_byte_exact() {
         (
             "every size at once".into(),
             event(121, 7),
-            EVENT_SIZES.iter().enumerate().map(|(i, &n)| event(n, i as u8)).collect(),
+            EVENT_SIZES
+                .iter()
+                .enumerate()
+                .map(|(i, &n)| event(n, i as u8))
+                .collect(),
         ),
         (
             "many small events".into(),
@@ -131,7 +137,11 @@ fn raw_events_round_trip_byte_exact() {
         ),
     ];
     for &n in EVENT_SIZES {
-        cases.push((format!("one event of {n} bytes"), event(n, 0xee), vec![event(n, n as u8)]));
+        cases.push((
+            format!("one event of {n} bytes"),
+            event(n, 0xee),
+            vec![event(n, n as u8)],
+        ));
         cases.push((
             format!("fde of {n} bytes, two events"),
             event(n, 1),
@@ -319,7 +329,11 @@ fn decode_rejects_invalid_txns() {
             "format description",
         ),
         ("empty event", |t| t.events.push(vec![]), "row event 4 "),
-        ("event one byte short of a header", |t| t.events[0] = vec![0; 18], "row event 0 "),
+        (
+            "event one byte short of a header",
+            |t| t.events[0] = vec![0; 18],
+            "row event 0 ",
+        ),
         ("a single-byte event", |t| t.events[2] = vec![7], "row event 2 "),
         (
             "short event after long ones",
