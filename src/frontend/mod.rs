@@ -9,6 +9,7 @@ pub mod listener;
 pub mod registry;
 pub mod replicate;
 pub mod route;
+pub mod row_count;
 pub mod session;
 pub mod status;
 pub mod tls;

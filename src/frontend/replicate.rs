@@ -203,9 +203,29 @@ impl Session {
         match decision {
             Route::Refuse(why) => self.reply_error(ClientError::CannotReplicate(why)).await?,
             Route::Forward => {
-                self.forward(packet, Expect::QueryResult).await?;
-                if let Some(Detail::Use { .. }) = class.map(|c| &c.detail) {
-                    self.forget_schema();
+                let temporary_ddl = matches!(
+                    class.map(|c| &c.detail),
+                    Some(Detail::CreateTable { temporary: true } | Detail::DropTable { temporary: true, .. })
+                );
+                let named = if temporary_ddl {
+                    let schema = self.current_schema().await?;
+                    let text = String::from_utf8_lossy(statements.first().copied().unwrap_or_default()).into_owned();
+                    ddl_tables(&text, schema.as_deref())
+                } else {
+                    Vec::new()
+                };
+                let outcome = self.forward(packet, Expect::QueryResult).await?;
+                match class.map(|c| &c.detail) {
+                    Some(Detail::Use { .. }) => self.forget_schema(),
+                    Some(Detail::CreateTable { temporary: true }) if outcome.error.is_none() => {
+                        self.temp_tables.extend(named.into_iter().map(|t| (t.schema, t.table)));
+                    }
+                    Some(Detail::DropTable { temporary: true, .. }) => {
+                        for t in named {
+                            self.temp_tables.remove(&(t.schema, t.table));
+                        }
+                    }
+                    _ => {}
                 }
             }
             Route::CommitFirst => {
@@ -273,13 +293,8 @@ impl Session {
                 if !self.commit_open_or_report().await? {
                     return Ok(true);
                 }
-                let Ok(text) = std::str::from_utf8(statements.first().copied().unwrap_or_default()) else {
-                    let e = ClientError::CannotReplicate("DDL text that is not valid UTF-8".into());
-                    self.reply_error(e).await?;
-                    return Ok(true);
-                };
-                let text = text.to_string();
-                self.replicated_ddl(packet, &text, class.expect("a DDL statement")).await?;
+                let raw = statements.first().copied().unwrap_or_default();
+                self.replicated_ddl(packet, raw, class.expect("a DDL statement")).await?;
             }
             Route::Write => self.write(packet, statements, classes).await?,
             Route::Read => {
@@ -431,6 +446,12 @@ impl Session {
         match self.commit_open().await? {
             None => {
                 patch_status(&mut response, STATUS_IN_TRANS);
+                // The XA statements reset mysqld's ROW_COUNT(); the client's next statement
+                // gets the write's own (see row_count.rs).
+                self.shadow_row_count = Some(match (response.outcome.result_sets, response.outcome.oks.last()) {
+                    (0, Some(ok)) => ok.affected_rows as i64,
+                    _ => -1,
+                });
                 self.send_buffered(&response).await
             }
             Some(e) => self.reply_error(e).await,
@@ -511,6 +532,9 @@ impl Session {
                     },
                 };
                 match self.group().metadata.get(&schema, &t.table).await {
+                    // A view (no engine): the rows it writes are checked when the row events
+                    // name their tables.
+                    Ok(meta) if meta.engine.is_empty() => {}
                     Ok(meta) => {
                         if let Some(why) = refusal(&meta) {
                             return Ok(Err(why));
@@ -550,6 +574,9 @@ impl Session {
         let group = self.group().clone();
         let gtrid = self.txn.as_ref().expect("open").gtrid.clone();
         let mut wait = group.tap.expect(gtrid.as_bytes());
+        // While this session may still finish the prepared transaction itself, the applier
+        // leaves it alone.
+        let _preparing = group.preparing(self.txn.as_ref().expect("open").trx_id);
         if let Err((code, msg)) = self.internal_try(&format!("XA PREPARE {xid}")).await? {
             group.tap.forget(gtrid.as_bytes());
             self.abandon_xa().await?;
@@ -766,11 +793,36 @@ impl Session {
 
     /// DDL: run on this member first, with the client's privileges; replicated only when it
     /// succeeded, with the session context that changes what it does.
-    pub(crate) async fn replicated_ddl(&mut self, packet: &Packet, text: &str, class: &Classified) -> Result<(), SessionEnd> {
+    pub(crate) async fn replicated_ddl(&mut self, packet: &Packet, raw: &[u8], class: &Classified) -> Result<(), SessionEnd> {
+        let lossy = String::from_utf8_lossy(raw).into_owned();
+        let text = lossy.as_str();
         if let Some(why) = ddl_refusal(text, class) {
             return self.reply_error(ClientError::CannotReplicate(why)).await;
         }
         let group = self.group().clone();
+        let schema = self.current_schema().await?;
+        let named = ddl_tables(text, schema.as_deref());
+        let temporary = named
+            .iter()
+            .filter(|t| self.temp_tables.contains(&(t.schema.clone(), t.table.clone())))
+            .count();
+        if temporary > 0 && temporary < named.len() {
+            let e = ClientError::CannotReplicate(
+                "a statement on temporary and base tables together; name them in separate statements".into(),
+            );
+            return self.reply_error(e).await;
+        }
+        if temporary > 0 {
+            // A temporary table of this session (maybe shadowing a base table of the same
+            // name): the statement acts on it, and stays local.
+            let outcome = self.forward(packet, Expect::QueryResult).await?;
+            if outcome.error.is_none() && matches!(class.detail, Detail::DropTable { .. }) {
+                for t in named {
+                    self.temp_tables.remove(&(t.schema, t.table));
+                }
+            }
+            return Ok(());
+        }
         // Everything certified so far is applied here first, so the statement meets the
         // same tables it will meet on the other members.
         let certified = group.certified_index();
@@ -779,28 +831,78 @@ impl Session {
                 .reply_error(ClientError::CommitUnknown("timed out waiting for earlier transactions".into()))
                 .await;
         }
-        let schema = self.current_schema().await?;
-        let context = self.ddl_context().await?;
+        let mut context = self.ddl_context().await?;
+        // The statement text as the other members will get it: UTF-8, with the client's
+        // character set for it when that is not UTF-8 already.
+        let sql = match std::str::from_utf8(raw) {
+            Ok(t) => t.to_string(),
+            Err(_) => {
+                let charset = context
+                    .iter()
+                    .find(|(n, _)| n == "character_set_client")
+                    .map(|(_, v)| v.trim_matches('\'').to_string())
+                    .unwrap_or_default();
+                match decode_client_text(raw, &charset) {
+                    Some(t) => {
+                        for (n, v) in context.iter_mut() {
+                            if n == "character_set_client" {
+                                *v = "'utf8mb4'".into();
+                            }
+                        }
+                        t
+                    }
+                    None => {
+                        let e = ClientError::CannotReplicate(format!(
+                            "DDL text in character set {charset} that grproxy cannot convert"
+                        ));
+                        return self.reply_error(e).await;
+                    }
+                }
+            }
+        };
+        // The statement's time (NOW(), CURRENT_TIMESTAMP defaults of existing rows) is the
+        // one the other members get.
+        let timestamp = context.iter().find(|(n, _)| n == "timestamp").map(|(_, v)| v.clone());
+        if let Some(ts) = &timestamp {
+            self.internal(&format!("SET @@session.timestamp = {ts}")).await?;
+        }
         let response = self.forward_buffered(packet, Expect::QueryResult).await?;
+        if timestamp.is_some() {
+            self.internal("SET @@session.timestamp = DEFAULT").await?;
+        }
         self.forget_schema();
         group.metadata.invalidate();
-        if response.outcome.error.is_some() {
-            return self.send_buffered(&response).await;
-        }
+        let sql = match &response.outcome.error {
+            None => sql,
+            // A DROP TABLE of several tables drops those that exist before failing on the
+            // others: the members drop the same ones.
+            Some((1051, _)) if matches!(class.detail, Detail::DropTable { .. }) && named.len() > 1 => {
+                match drop_if_exists(&sql) {
+                    Some(s) => s,
+                    None => return self.send_buffered(&response).await,
+                }
+            }
+            Some(_) => return self.send_buffered(&response).await,
+        };
         let trx_id = group.new_trx_id();
         let entry = Entry::Ddl(Ddl {
             origin: group.member_id,
             trx_id,
             schema: schema.clone(),
-            sql: text.to_string(),
+            sql,
             context,
-            tables: ddl_tables(text, schema.as_deref()),
+            tables: named,
         });
         let report = group.pending.register(trx_id);
         match group.propose(&entry).await {
             Ok((index, _)) => {
                 let _ = report.send(LocalOutcome::Settled);
                 self.last_commit = index;
+                self.send_buffered(&response).await
+            }
+            Err(e) if response.outcome.error.is_some() => {
+                let _ = report.send(LocalOutcome::Lost);
+                tracing::error!(session = self.id, error = %e, sql = text, "a partly failed DDL's replication outcome is unknown");
                 self.send_buffered(&response).await
             }
             Err(e) => {
@@ -921,17 +1023,65 @@ fn refusal(meta: &crate::replication::metadata::TableMeta) -> Option<String> {
 /// DDL whose result cannot be made identical on every member.
 fn ddl_refusal(text: &str, class: &Classified) -> Option<String> {
     use crate::sql::lexer::tokenize;
-    if matches!(class.detail, Detail::CreateTable { .. }) {
-        let src = text.as_bytes();
-        let toks = tokenize(src).tokens;
-        if toks.iter().any(|t| t.is_kw(src, "SELECT")) {
-            return Some(
-                "CREATE TABLE ... SELECT (its rows are not replicated as rows); use CREATE TABLE, then INSERT ... SELECT"
-                    .into(),
-            );
+    let src = text.as_bytes();
+    let toks = tokenize(src).tokens;
+    if matches!(class.detail, Detail::CreateTable { .. }) && toks.iter().any(|t| t.is_kw(src, "SELECT")) {
+        return Some(
+            "CREATE TABLE ... SELECT (its rows are not replicated as rows); use CREATE TABLE, then INSERT ... SELECT"
+                .into(),
+        );
+    }
+    // Values computed for the rows a table already has differ on every member.
+    if matches!(class.detail, Detail::AlterTable) {
+        const RANDOM: &[&str] = &["UUID", "UUID_SHORT", "RAND", "SYSDATE", "NEXTVAL", "CONNECTION_ID"];
+        let called = toks.windows(2).find(|w| {
+            RANDOM.iter().any(|f| w[0].is_kw(src, f)) && w[1].is_punct(src, "(")
+        });
+        if let Some(w) = called {
+            return Some(format!(
+                "ALTER TABLE computing {}() for existing rows (each member would compute its own)",
+                String::from_utf8_lossy(w[0].text(src)).to_uppercase()
+            ));
         }
     }
     None
+}
+
+/// `DROP TABLE a, b` as `DROP TABLE IF EXISTS a, b` (None when it cannot be placed).
+fn drop_if_exists(sql: &str) -> Option<String> {
+    use crate::sql::lexer::tokenize;
+    let src = sql.as_bytes();
+    let toks = tokenize(src).tokens;
+    let at = toks.iter().position(|t| t.is_kw(src, "TABLE") || t.is_kw(src, "TABLES"))?;
+    if toks.get(at + 1).is_some_and(|t| t.is_kw(src, "IF")) {
+        return Some(sql.to_string());
+    }
+    let end = toks[at].end;
+    Some(format!("{} IF EXISTS{}", &sql[..end], &sql[end..]))
+}
+
+/// A client's statement bytes in character set `charset` (as mysqld names it), as UTF-8.
+fn decode_client_text(raw: &[u8], charset: &str) -> Option<String> {
+    let encoding = match charset.to_ascii_lowercase().as_str() {
+        "latin1" => encoding_rs::WINDOWS_1252,
+        "cp1250" => encoding_rs::WINDOWS_1250,
+        "cp1251" => encoding_rs::WINDOWS_1251,
+        "cp1256" => encoding_rs::WINDOWS_1256,
+        "cp1257" => encoding_rs::WINDOWS_1257,
+        "latin2" => encoding_rs::ISO_8859_2,
+        "greek" => encoding_rs::ISO_8859_7,
+        "hebrew" => encoding_rs::ISO_8859_8,
+        "koi8r" => encoding_rs::KOI8_R,
+        "gbk" => encoding_rs::GBK,
+        "gb18030" => encoding_rs::GB18030,
+        "big5" => encoding_rs::BIG5,
+        "sjis" | "cp932" => encoding_rs::SHIFT_JIS,
+        "ujis" | "eucjpms" => encoding_rs::EUC_JP,
+        "euckr" => encoding_rs::EUC_KR,
+        _ => return None,
+    };
+    let (text, _, had_errors) = encoding.decode(raw);
+    (!had_errors).then(|| text.into_owned())
 }
 
 /// Clears status bits in the OK packet that ends a buffered DML response.
@@ -1021,6 +1171,21 @@ mod tests {
             let want: Vec<(String, String)> = want.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
             assert_eq!(got, want, "{sql}");
         }
+    }
+
+    #[test]
+    fn ddl_rewrites_and_refusals() {
+        assert_eq!(drop_if_exists("DROP TABLE a, b").as_deref(), Some("DROP TABLE IF EXISTS a, b"));
+        assert_eq!(drop_if_exists("drop table if exists a").as_deref(), Some("drop table if exists a"));
+        assert_eq!(decode_client_text(b"caf\xe9", "latin1").as_deref(), Some("caf\u{e9}"));
+        assert_eq!(decode_client_text(&[0xb5, 0x5c], "gbk").map(|s| s.chars().count()), Some(1));
+        assert_eq!(decode_client_text(b"x", "klingon"), None);
+        let alter = crate::sql::classify("ALTER TABLE t ADD COLUMN u CHAR(36) DEFAULT UUID()");
+        assert!(ddl_refusal("ALTER TABLE t ADD COLUMN u CHAR(36) DEFAULT UUID()", &alter).is_some());
+        let alter = crate::sql::classify("ALTER TABLE t ADD COLUMN c DATETIME(6) DEFAULT NOW(6)");
+        assert!(ddl_refusal("ALTER TABLE t ADD COLUMN c DATETIME(6) DEFAULT NOW(6)", &alter).is_none());
+        let ctas = crate::sql::classify("CREATE TABLE t AS SELECT 1");
+        assert!(ddl_refusal("CREATE TABLE t AS SELECT 1", &ctas).is_some());
     }
 
     #[test]

@@ -98,6 +98,11 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
         Detail::LoadData { .. } => return Route::Refuse("LOAD DATA is not replicated yet".into()),
         _ => {}
     }
+    // Sequences change outside the transaction (mysqld logs them as transactions of their
+    // own), so their values cannot be certified with it.
+    if !matches!(c.kind, StatementKind::Ddl) && sql::read_writes_with(text, sql::LexOptions::default()).sequences {
+        return Route::Refuse("sequences (NEXTVAL, SETVAL, NEXT VALUE FOR) are not replicated yet; use AUTO_INCREMENT".into());
+    }
     // Also `SET STATEMENT var = ... FOR <statement>`, which classifies as its statement.
     if let Some(v) = sql::session_variables_set(text)
         .into_iter()
@@ -139,12 +144,24 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
                 Route::Read
             }
         }
+        (StatementKind::Unsupported, Detail::Unknown) if is_get_diagnostics(text) => Route::Forward,
         (StatementKind::Unsupported, Detail::Unknown) => {
             Route::Refuse("a statement grproxy's classifier cannot place".into())
         }
         _ if sql::commits_implicitly(c) => Route::CommitFirst,
         _ => Route::Forward,
     }
+}
+
+/// `GET [CURRENT | STACKED] DIAGNOSTICS ...`: reads the diagnostics area only.
+fn is_get_diagnostics(text: &[u8]) -> bool {
+    let src = text;
+    let toks = sql::lexer::tokenize(src).tokens;
+    let mut words = toks.iter().filter(|t| t.kind == sql::lexer::TokenKind::Word);
+    words.next().is_some_and(|t| t.is_kw(src, "GET"))
+        && words
+            .take(2)
+            .any(|t| t.is_kw(src, "DIAGNOSTICS"))
 }
 
 #[cfg(test)]
@@ -166,7 +183,6 @@ mod tests {
             ("SELECT 1", Read),
             ("SELECT * FROM t WHERE id = 1 FOR UPDATE", Read),
             ("SELECT f(1)", Write),
-            ("SELECT NEXTVAL(s)", Write),
             ("INSERT INTO t VALUES (1)", Write),
             ("UPDATE t SET a = 1", Write),
             ("CALL p()", Write),
@@ -180,7 +196,6 @@ mod tests {
             ("SET autocommit = 0", Forward),
             ("SET @x = 1", Forward),
             ("SET @x = f(1)", Write),
-            ("SET @x = (SELECT NEXTVAL(s))", Write),
             ("SET autocommit = 1", CommitFirst),
             ("SET autocommit = DEFAULT", CommitFirst),
             ("SET @@session.autocommit = ON", CommitFirst),
@@ -193,6 +208,8 @@ mod tests {
             ("LOCK TABLES t WRITE", CommitFirst),
             ("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)", Write),
             ("SELECT 1; SELECT 2", Read),
+            ("GET DIAGNOSTICS @n = NUMBER", Forward),
+            ("GET CURRENT DIAGNOSTICS CONDITION 1 @e = MYSQL_ERRNO", Forward),
         ];
         for (sql, want) in cases {
             assert_eq!(&r(sql), want, "{sql}");
@@ -210,6 +227,9 @@ mod tests {
             "INSERT INTO t VALUES (1); COMMIT",
             "INSERT INTO t VALUES (1); CREATE TABLE u (a INT)",
             "FROBNICATE everything",
+            "SELECT NEXTVAL(s)",
+            "SET @x = (SELECT NEXTVAL(s))",
+            "INSERT INTO t VALUES (NEXT VALUE FOR s, 1)",
         ];
         for sql in refused {
             assert!(matches!(r(sql), Refuse(_)), "{sql}: {:?}", r(sql));

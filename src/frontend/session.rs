@@ -83,6 +83,11 @@ pub struct Session {
     pub(crate) bf_rolled_back: bool,
     /// The client holds table locks (`LOCK TABLES`): writes are refused until it unlocks.
     pub(crate) locked: bool,
+    /// `ROW_COUNT()` of the autocommit write just committed (see `row_count.rs`), for the
+    /// client's next statement only.
+    pub(crate) shadow_row_count: Option<i64>,
+    /// Temporary tables this session created (schema, table): DDL on them stays local.
+    pub(crate) temp_tables: std::collections::HashSet<(String, String)>,
     /// How the session's SQL text is lexed (sql_mode quoting rules, client character set).
     lex: sql::LexOptions,
     /// `lex` must be read from mysqld again before the next statement is split (group
@@ -114,6 +119,8 @@ impl Session {
             locked: false,
             lex: sql::LexOptions::default(),
             lex_stale: true,
+            temp_tables: std::collections::HashSet::new(),
+            shadow_row_count: None,
         }
     }
 
@@ -285,6 +292,9 @@ impl Session {
         let Some(command) = packet.first() else {
             return Err(SessionEnd::Refused(ClientError::Malformed));
         };
+        if command != COM_QUERY {
+            self.shadow_row_count = None;
+        }
         match command {
             COM_QUIT => {
                 self.backend.queue_raw(&packet.raw);
@@ -327,6 +337,7 @@ impl Session {
                 self.prepared.clear();
                 self.locked = false;
                 self.lex_stale = true;
+                self.temp_tables.clear();
                 self.schema = None;
             }
             COM_INIT_DB => {
@@ -413,7 +424,17 @@ impl Session {
     async fn query(&mut self, packet: Packet) -> Result<bool, SessionEnd> {
         self.refresh_lex().await?;
         let text = &packet.payload[1..];
-        let statements = sql::split_statements_bytes_with(text, self.lex);
+        let mut statements = sql::split_statements_bytes_with(text, self.lex);
+        // A stored program's body holds `;`s of its own: the whole command is one statement
+        // (clients send such a statement alone, after their own DELIMITER handling).
+        if statements.len() > 1
+            && matches!(
+                sql::classify_bytes_with(text, self.lex).detail,
+                Detail::CreateRoutine | Detail::CreateTrigger
+            )
+        {
+            statements = vec![0..text.len()];
+        }
         let mut kill = None;
         let mut classes = Vec::with_capacity(statements.len());
         for range in &statements {
@@ -436,6 +457,31 @@ impl Session {
             }
         }
         if self.replicating() {
+            let shadow = self.shadow_row_count.take();
+            if let (Some(n), [class]) = (shadow, classes.as_slice()) {
+                let targets = super::row_count::diagnostics_targets(text, self.lex);
+                if !targets.is_empty() {
+                    let outcome = self.forward(&packet, Expect::QueryResult).await?;
+                    if outcome.error.is_none() {
+                        for v in targets {
+                            let caps = self.caps;
+                            crate::backend::internal::query(&mut self.backend, caps, &format!("SET {v} = {n}"))
+                                .await
+                                .map_err(|e| SessionEnd::Protocol(e.to_string()))?;
+                        }
+                    }
+                    return Ok(true);
+                }
+                if matches!(class.detail, Detail::Select { .. }) {
+                    if let Some(spliced) = super::row_count::splice(text, n, self.lex) {
+                        let mut payload = vec![COM_QUERY];
+                        payload.extend_from_slice(&spliced);
+                        let packet = Packet::from_payload(0, payload);
+                        let class = class.clone();
+                        return self.group_command(&packet, &[&packet.payload[1..]], &[class]).await;
+                    }
+                }
+            }
             let parts: Vec<&[u8]> = statements.iter().map(|r| &text[r.clone()]).collect();
             self.note_lex_changes(&parts, &classes);
             return self.group_command(&packet, &parts, &classes).await;
@@ -540,6 +586,7 @@ impl Session {
                 self.txn = None;
                 self.locked = false;
                 self.lex_stale = true;
+                self.temp_tables.clear();
                 self.schema = None;
                 Ok(())
             }

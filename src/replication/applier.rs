@@ -110,6 +110,8 @@ pub struct Applier {
     /// Transactions of an earlier process of this member that were rolled back as orphans
     /// (`local::sweep_orphans`): if one commits in the log after all, it is replayed.
     pub swept: Arc<Mutex<std::collections::HashSet<u64>>>,
+    /// This member's transactions between `XA PREPARE` and their settling by a live session.
+    pub preparing: Arc<Mutex<std::collections::HashSet<u64>>>,
 }
 
 pub use local::{settle_soon, sweep_orphans};
@@ -408,6 +410,12 @@ impl Applier {
                     let c = self.connection(conn).await?;
                     for thread in victims {
                         let _ = c.query_drop(format!("KILL QUERY {thread}")).await;
+                    }
+                    if attempt >= 2 {
+                        // A prepared transaction of this member that no session is finishing
+                        // cannot be killed, and its own entry (if any) comes later in the log.
+                        let preparing = self.preparing.lock().unwrap().clone();
+                        local::release_unowned(c, self.member_id, &preparing, &self.swept).await;
                     }
                     tokio::time::sleep(Duration::from_millis(20 * attempt.min(10) as u64)).await;
                 }

@@ -112,7 +112,22 @@ pub struct Group {
     pub weigher: Weigher,
     /// This member's transactions rolled back as never certified (shared with the applier).
     swept: Arc<Mutex<std::collections::HashSet<u64>>>,
+    /// This member's transactions between `XA PREPARE` and their settling by their live
+    /// session (shared with the applier, which leaves these alone).
+    preparing: Arc<Mutex<std::collections::HashSet<u64>>>,
     pool: mysql_async::Pool,
+}
+
+/// See [`Group::preparing`].
+pub struct PreparingGuard {
+    set: Arc<Mutex<std::collections::HashSet<u64>>>,
+    trx_id: u64,
+}
+
+impl Drop for PreparingGuard {
+    fn drop(&mut self) {
+        self.set.lock().unwrap().remove(&self.trx_id);
+    }
 }
 
 /// Computes collation weights of string key parts on mysqld, in one statement per
@@ -153,6 +168,7 @@ impl Group {
         let (base, markers) = applier::load_applied(&pool).await?;
         let side = pool.clone();
         let swept = Arc::new(Mutex::new(std::collections::HashSet::new()));
+        let preparing = Arc::new(Mutex::new(std::collections::HashSet::new()));
         let position = s.members.keys().position(|&m| m == s.member_id).unwrap_or(0) as u64 + 1;
         configure_auto_increment(&pool, s.members.len() as u64, position).await?;
         let (to_applier, rx) = mpsc::unbounded_channel();
@@ -177,6 +193,7 @@ impl Group {
             state: state_tx,
             sessions: Some(sessions),
             swept: swept.clone(),
+            preparing: preparing.clone(),
         };
         tokio::spawn(applier.run(rx, base, markers));
         let listener = s.listener.as_ref().and_then(|l| l.lock().unwrap().take());
@@ -211,6 +228,7 @@ impl Group {
             flow_control_entries: s.flow_control_entries,
             tap,
             swept,
+            preparing,
             weigher: Weigher { pool: side.clone() },
             pool: side,
         });
@@ -348,6 +366,15 @@ impl Group {
             applied_to,
             self.swept.clone(),
         ));
+    }
+
+    /// Marks a transaction as prepared by a live session until the guard is dropped.
+    pub fn preparing(&self, trx_id: u64) -> PreparingGuard {
+        self.preparing.lock().unwrap().insert(trx_id);
+        PreparingGuard {
+            set: self.preparing.clone(),
+            trx_id,
+        }
     }
 
     /// Settles this member's prepared transaction `trx_id` in the background (see

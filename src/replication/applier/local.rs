@@ -119,8 +119,11 @@ pub async fn sweep_orphans(
             let gtrid = xid_gtrid(member, trx);
             swept.lock().unwrap().insert(trx);
             match c.query_drop(format!("XA ROLLBACK '{gtrid}'")).await {
-                Ok(()) => tracing::warn!(xid = %gtrid, "rolled back a prepared transaction a previous grproxy process never proposed"),
-                Err(e) => tracing::warn!(xid = %gtrid, error = %e, "cannot roll back an orphaned prepared transaction"),
+                Ok(()) => tracing::warn!(xid = %gtrid, "rolled back a prepared transaction that was never certified"),
+                Err(e) => {
+                    swept.lock().unwrap().remove(&trx);
+                    tracing::warn!(xid = %gtrid, error = %e, "cannot roll back an orphaned prepared transaction");
+                }
             }
         }
         Ok::<(), String>(())
@@ -128,5 +131,33 @@ pub async fn sweep_orphans(
     .await;
     if let Err(e) = r {
         tracing::warn!(error = %e, "orphaned prepared transactions were not checked");
+    }
+}
+
+/// Rolls back this member's prepared transactions that no live session is finishing
+/// (`preparing` lists those that one is), when a certified replay waits for their row locks.
+/// Such a transaction's fate comes later in the log (or never, if its proposal was lost):
+/// an abort there is what this does now, and a commit is replayed from its row events,
+/// because it is recorded in `swept`. A remote winner never waits on a local loser.
+pub async fn release_unowned(
+    conn: &mut mysql_async::Conn,
+    member: u64,
+    preparing: &std::collections::HashSet<u64>,
+    swept: &std::sync::Mutex<std::collections::HashSet<u64>>,
+) {
+    let Ok(held) = prepared_of(conn, member).await else {
+        return;
+    };
+    for trx in held.into_iter().filter(|t| !preparing.contains(t)) {
+        let gtrid = xid_gtrid(member, trx);
+        swept.lock().unwrap().insert(trx);
+        match conn.query_drop(format!("XA ROLLBACK '{gtrid}'")).await {
+            Ok(()) => tracing::info!(xid = %gtrid, "rolled back a prepared transaction no session finishes, for a certified replay"),
+            Err(e) => {
+                // Not rolled back (still held by its closing connection): not swept either.
+                swept.lock().unwrap().remove(&trx);
+                tracing::debug!(xid = %gtrid, error = %e, "cannot roll back a prepared transaction yet");
+            }
+        }
     }
 }
