@@ -561,6 +561,7 @@ impl Session {
         };
         let xid = t.xid();
         let may_write = t.may_write;
+        let capture_started = std::time::Instant::now();
         self.control().phase.store(super::registry::PHASE_COMMITTING, Ordering::Release);
         if let Err((code, msg)) = self.internal_try(&format!("XA END {xid}")).await? {
             // mysqld rolled the branch back (deadlock, kill): the commit fails as it would.
@@ -611,6 +612,7 @@ impl Session {
                 queries: Vec::new(),
             },
         };
+        group.stats.capture.record(capture_started.elapsed());
         let t = self.txn.take().expect("open");
         self.sync_control();
         if t.wide_unknown || !prepared.queries.is_empty() {

@@ -433,7 +433,7 @@ impl Session {
                 Detail::CreateRoutine | Detail::CreateTrigger
             )
         {
-            statements = vec![0..text.len()];
+            statements = std::iter::once(0..text.len()).collect();
         }
         let mut kill = None;
         let mut classes = Vec::with_capacity(statements.len());

@@ -81,7 +81,8 @@ async fn check_binlog(pool: &mysql_async::Pool) -> Result<(), GroupError> {
     ];
     for (name, have, need) in want {
         let have = have.unwrap_or_default();
-        if !have.eq_ignore_ascii_case(need) && !(need == "1" && have.eq_ignore_ascii_case("ON")) {
+        let ok = have.eq_ignore_ascii_case(need) || (need == "1" && have.eq_ignore_ascii_case("ON"));
+        if !ok {
             return Err(GroupError::Binlog(format!(
                 "mysqld runs with {name}={have}; a group member needs {name}={need} (grproxy reads each \
                  transaction's row events from the binlog)"

@@ -49,7 +49,7 @@ pub struct GroupStats {
 impl GroupStats {
     pub fn rows(&self) -> Vec<(&'static str, String)> {
         vec![
-            ("captured_statements", self.capture.count().to_string()),
+            ("captures", self.capture.count().to_string()),
             ("capture_avg_us", self.capture.mean_micros().to_string()),
             ("proposals", self.propose.count().to_string()),
             ("propose_avg_us", self.propose.mean_micros().to_string()),

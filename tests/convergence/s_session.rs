@@ -425,7 +425,7 @@ async fn last_insert_id_after_autocommit_insert(cx: &Ctx<'_>) -> R {
     let out = cx.e_ok(2, sql).await?;
     let first = out.lines().first().cloned().unwrap_or_default();
     ensure!(
-        first.parse::<u64>().map_or(false, |n| n > 0),
+        first.parse::<u64>().is_ok_and(|n| n > 0),
         "LAST_INSERT_ID() = {first:?}"
     );
     let sql = "INSERT INTO a (v) VALUES ('y'), ('z'); SELECT LAST_INSERT_ID(), ROW_COUNT()";
