@@ -205,36 +205,38 @@ pub enum AuthResult {
     Err(u16, String),
 }
 
-/// Relays an authentication exchange in both directions until mysqld sends OK or ERR.
-/// `delta` is added to server sequence ids on the way to the client.
+/// Relays an authentication exchange until mysqld sends OK or ERR. `delta` is added to
+/// server sequence ids on the way to the client.
+///
+/// Strictly in turn, as the protocol goes: after the client's handshake response (or
+/// COM_CHANGE_USER), mysqld speaks; every packet it sends but OK, ERR and caching_sha2's
+/// "fast authentication succeeded" (`01 03`, followed by OK) asks the client for exactly one
+/// packet. So nothing a client sends ahead (a command pipelined behind its handshake
+/// response) reaches mysqld before the authentication result: it stays buffered and is read
+/// as the session's first command.
 pub async fn relay_auth(
     client: &mut PacketIo<BoxStream>,
     backend: &mut PacketIo<BoxStream>,
     delta: u8,
 ) -> Result<AuthResult, ConnectFailure> {
     loop {
-        tokio::select! {
-            p = backend.expect_packet() => {
-                let p = p.map_err(ConnectFailure::BackendIo)?;
-                client.queue_raw(&shift_seq(&p.raw, delta));
-                client.flush().await.map_err(|e| ConnectFailure::Client(e.into()))?;
-                match p.first() {
-                    Some(0x00) => {
-                        let status = crate::protocol::response::parse_ok(&p.payload).map_or(0, |ok| ok.status);
-                        return Ok(AuthResult::Ok(status));
-                    }
-                    Some(0xFF) => {
-                        let (code, msg) = parse_err(&p.payload);
-                        return Ok(AuthResult::Err(code, msg));
-                    }
-                    _ => {}
-                }
+        let p = backend.expect_packet().await.map_err(ConnectFailure::BackendIo)?;
+        client.queue_raw(&shift_seq(&p.raw, delta));
+        client.flush().await.map_err(|e| ConnectFailure::Client(e.into()))?;
+        match p.first() {
+            Some(0x00) => {
+                let status = crate::protocol::response::parse_ok(&p.payload).map_or(0, |ok| ok.status);
+                return Ok(AuthResult::Ok(status));
             }
-            p = client.expect_packet() => {
-                let p = p.map_err(ConnectFailure::Client)?;
-                backend.queue_raw(&shift_seq(&p.raw, delta.wrapping_neg()));
-                backend.flush().await.map_err(|e| ConnectFailure::BackendIo(e.into()))?;
+            Some(0xFF) => {
+                let (code, msg) = parse_err(&p.payload);
+                return Ok(AuthResult::Err(code, msg));
             }
+            Some(0x01) if p.payload[..] == [0x01, 0x03] => continue,
+            _ => {}
         }
+        let c = client.expect_packet().await.map_err(ConnectFailure::Client)?;
+        backend.queue_raw(&shift_seq(&c.raw, delta.wrapping_neg()));
+        backend.flush().await.map_err(|e| ConnectFailure::BackendIo(e.into()))?;
     }
 }
