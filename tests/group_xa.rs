@@ -96,15 +96,53 @@ async fn bypassing_writes_are_reported_and_own_state_is_refused() {
         assert_eq!(code(&e), 3098, "{sql}: {e}");
     }
     c.query_drop("INSERT INTO y.t VALUES (8)").await.unwrap();
+    // The member's state is for operators (PROCESS), and a client with no grant on grproxy's
+    // own schema writes normally.
+    c.query_drop("CREATE USER 'app'@'%' IDENTIFIED BY 'pw'").await.unwrap();
+    c.query_drop("GRANT SELECT, INSERT ON y.* TO 'app'@'%'").await.unwrap();
+    let mut app = mysql_async::Conn::new(proxy_opts(&g.proxies[1], "app", "pw")).await.unwrap();
+    let e = app.query_drop("SHOW GRPROXY STATUS").await.unwrap_err();
+    assert_eq!(code(&e), 1227, "{e}");
+    app.query_drop("INSERT INTO y.t VALUES (9)").await.unwrap();
     g.converge().await;
     for m in &g.mysqlds {
         let mut d = m.root().await;
-        let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM y.t WHERE id = 8").await.unwrap();
-        assert_eq!(n, Some(1));
+        let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM y.t WHERE id IN (8, 9)").await.unwrap();
+        assert_eq!(n, Some(2));
         let markers: Option<i64> = d
             .query_first("SELECT COUNT(*) FROM grproxy.applied WHERE idx = 123456")
             .await
             .unwrap();
         assert_eq!(markers, Some(0));
+    }
+}
+
+/// A member refuses to start in front of a mysqld whose binlog cannot give it row images,
+/// and says which setting is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_needs_row_based_binlog() {
+    use grproxy::replication::group::GroupSettings;
+    for (extra, setting) in [
+        ("--skip-log-bin", "log_bin"),
+        ("--binlog-format=MIXED", "binlog_format"),
+        ("--binlog-row-image=MINIMAL", "binlog_row_image"),
+    ] {
+        let m = Mysqld::start_with(&[extra]);
+        let dir = tempfile::tempdir().unwrap();
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut s = settings(&m);
+        s.group = Some(GroupSettings {
+            member_id: 1,
+            members: [(1, l.local_addr().unwrap().to_string())].into_iter().collect(),
+            data_dir: dir.path().to_path_buf(),
+            snapshot_every: grproxy::replication::group::DEFAULT_SNAPSHOT_EVERY,
+            flow_control_entries: grproxy::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
+            listener: Some(std::sync::Arc::new(std::sync::Mutex::new(Some(l)))),
+        });
+        let err = match grproxy::frontend::start(s).await {
+            Ok(_) => panic!("a member started with {extra}"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains(setting), "{extra}: {err}");
     }
 }

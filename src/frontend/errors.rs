@@ -35,6 +35,8 @@ pub enum ClientError {
     BruteForceAborted,
     #[error("grproxy cannot replicate this statement: {0}")]
     CannotReplicate(String),
+    #[error("{0}")]
+    AccessDenied(String),
     #[error("{1}")]
     Internal(u16, String),
     #[error("this grproxy member is in ERROR state and takes no writes: {0}")]
@@ -63,6 +65,7 @@ impl ClientError {
             ClientError::Killed => (1927, "70100"),
             ClientError::CertificationConflict(_) | ClientError::BruteForceAborted => (1213, "40001"),
             ClientError::CannotReplicate(_) => (3098, "HY000"),
+            ClientError::AccessDenied(_) => (1227, "42000"),
             ClientError::Internal(code, _) => (*code, "HY000"),
             ClientError::MemberError(_) => (3100, "HY000"),
             ClientError::CommitUnknown(_) => (1180, "HY000"),

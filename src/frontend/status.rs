@@ -9,6 +9,28 @@ use crate::protocol::response::Expect;
 
 impl Session {
     pub(crate) async fn proxy_status(&mut self) -> Result<(), SessionEnd> {
+        // The member's state (leader, indexes, errant transactions) is for operators: like
+        // mysqld's own SHOW PROCESSLIST of other users, it needs the PROCESS privilege,
+        // which mysqld checks for the client's own account.
+        let caps = self.caps();
+        let check = crate::backend::internal::query(
+            self.backend_mut(),
+            caps,
+            "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER')",
+        )
+        .await;
+        let granted = match check {
+            Ok(r) => r.rows.first().and_then(|r| r.first().cloned().flatten()).is_some_and(|v| v != b"0"),
+            Err(crate::backend::internal::InternalError::Server { .. }) => false,
+            Err(e) => return Err(SessionEnd::Protocol(e.to_string())),
+        };
+        if !granted {
+            return self
+                .reply_error(super::errors::ClientError::AccessDenied(
+                    "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation".into(),
+                ))
+                .await;
+        }
         let mut rows: Vec<(&str, String)> = vec![("grproxy_version", env!("CARGO_PKG_VERSION").to_string())];
         match &self.context().group {
             Some(g) => {
