@@ -26,11 +26,28 @@ pub(crate) fn read_checked(path: &Path) -> io::Result<Option<Vec<u8>>> {
     Ok(Some(buf))
 }
 
+/// Creates `dir` (and its parents) readable by this user only: the log and snapshots hold
+/// row images and statement text.
+pub(crate) fn private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+}
+
+/// Opens (creating) a file readable and writable by this user only.
+pub(crate) fn private_file() -> fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = fs::OpenOptions::new();
+    o.mode(0o600);
+    o
+}
+
 /// Replaces `dir/name` with `crc32 | body`: write tmp, (fsync), rename, (fsync dir).
 pub(crate) fn write_checked(dir: &Path, name: &str, body: &[u8], durable: bool) -> io::Result<()> {
     let tmp = dir.join(format!("{name}.tmp"));
     {
-        let mut f = File::create(&tmp)?;
+        let mut f = private_file().create(true).write(true).truncate(true).open(&tmp)?;
         f.write_all(&crc32fast::hash(body).to_le_bytes())?;
         f.write_all(body)?;
         if durable {

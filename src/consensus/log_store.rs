@@ -20,7 +20,6 @@
 //! policy bounds them to about `snapshot_every + max_in_snapshot_log_to_keep` entries.
 
 use std::fmt::Debug;
-use std::fs;
 use std::io;
 use std::ops::RangeBounds;
 use std::path::Path;
@@ -104,7 +103,7 @@ impl LogStore {
 
     /// As [`LogStore::open`] with an explicit segment rotation size.
     pub fn open_with(dir: &Path, segment_bytes: u64) -> io::Result<(LogStore, LogHandle)> {
-        fs::create_dir_all(dir)?;
+        super::files::private_dir(dir)?;
         let mut mem = Mem {
             vote: read_small(&dir.join(VOTE_FILE))?,
             last_purged: read_small(&dir.join(PURGED_FILE))?,

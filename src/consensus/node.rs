@@ -73,7 +73,7 @@ impl Consensus {
         .validate()
         .map_err(|e| ConsensusError::Config(e.to_string()))?;
 
-        std::fs::create_dir_all(&cfg.data_dir)?;
+        super::files::private_dir(&cfg.data_dir)?;
         let (log_store, log) = LogStore::open(&cfg.data_dir.join("log"))?;
         let (sm, applied) = StateMachineStore::open(&cfg.data_dir.join("snapshot"), machine)?;
 

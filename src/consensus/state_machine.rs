@@ -120,7 +120,7 @@ impl StateMachineStore {
     /// Opens the snapshot directory and restores the latest snapshot into `machine`.
     /// Returns the store and a receiver of the machine index of the last applied proposal.
     pub fn open(dir: &Path, machine: Arc<dyn Machine>) -> io::Result<(StateMachineStore, watch::Receiver<u64>)> {
-        std::fs::create_dir_all(dir)?;
+        super::files::private_dir(dir)?;
         let stored = read_checked(&dir.join(SNAPSHOT_FILE))?
             .map(StoredSnapshot::decode)
             .transpose()?;

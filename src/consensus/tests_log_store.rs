@@ -208,3 +208,15 @@ impl StoreBuilder<TypeConfig, LogStore, StateMachineStore, (tempfile::TempDir, L
 fn openraft_storage_suite() {
     Suite::test_all(Builder).unwrap();
 }
+
+#[test]
+fn log_and_snapshot_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("member");
+    super::files::private_dir(&data).unwrap();
+    super::files::write_checked(&data, "vote", b"x", false).unwrap();
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join("vote")), 0o600);
+}
