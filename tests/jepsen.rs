@@ -1,13 +1,15 @@
 //! Jepsen-style test of a 3-member group of real processes (mariadbd + grproxy, started by
 //! `grproxy sandbox up` behind fault-injecting relays on every peer link): bank and
-//! list-append clients on every member while a nemesis kills, pauses and partitions members;
+//! list-append clients on every member (three kinds: a persistent mysql_async connection, a
+//! fresh mysql_async connection per operation, and the `mariadb` CLI, one process per
+//! operation) while a nemesis kills, pauses and partitions members;
 //! then heal, final reads on every member, and the checks (snapshot isolation, no lost
 //! acknowledged write, equal checksums). See docs/testing-faults.md.
 //!
 //! The default is the short run of the normal test suite. A long run:
 //!
 //!     JEPSEN_SECS=600 JEPSEN_SEED=42 JEPSEN_FAULTS=kill-leader,partition-leader \
-//!         cargo test --release --test jepsen -- --nocapture
+//!         JEPSEN_CLIENTS=3 cargo test --release --test jepsen -- --nocapture
 //!
 //! (variables: see `runner::Config`). A failing run prints its seed and keeps the sandbox
 //! directory, with the histories and the member logs.

@@ -57,7 +57,9 @@ impl ClientError {
             ClientError::Malformed => (1835, "HY000"),
             ClientError::PacketTooLarge => (1153, "08S01"),
             ClientError::UnknownCommand => (1047, "08S01"),
-            ClientError::BackendUnavailable => (2013, "HY000"),
+            // A server code: clients show a server error's message, while a client-range code
+            // (2013) in an ERR packet made the mariadb CLI report "malformed packet".
+            ClientError::BackendUnavailable => (1053, "08S01"),
             ClientError::LocalInfileDisabled => (1148, "42000"),
             ClientError::UnknownThread(_) => (1094, "HY000"),
             ClientError::NotSupported(_) => (1235, "42000"),

@@ -104,6 +104,9 @@ pub struct History {
     /// Ops with an id at or above this were invoked after the final-read mark.
     final_from: Option<OpId>,
     start: Option<Instant>,
+    /// What each process is, where the runner said (e.g. the kind of client): shown in the
+    /// rendered history and next to the ops an anomaly names.
+    labels: BTreeMap<usize, String>,
 }
 
 impl History {
@@ -180,6 +183,16 @@ impl History {
         &self.events
     }
 
+    /// Names what `process` is (for instance which kind of client it is).
+    pub fn set_label(&mut self, process: usize, label: impl Into<String>) {
+        self.labels.insert(process, label.into());
+    }
+
+    /// What [`History::set_label`] named `process`, if anything.
+    pub fn label(&self, process: usize) -> Option<&str> {
+        self.labels.get(&process).map(String::as_str)
+    }
+
     /// Pairs invocations with completions, in invocation order.
     pub fn ops(&self) -> Vec<Op> {
         let mut ops: BTreeMap<OpId, Op> = BTreeMap::new();
@@ -217,11 +230,18 @@ impl History {
         ops.into_values().collect()
     }
 
-    /// The whole history, one event per line.
+    /// The whole history, one event per line (with its process's label, if it has one),
+    /// after a header naming every labelled process.
     pub fn render(&self) -> String {
         let mut s = String::new();
+        for (p, l) in &self.labels {
+            s.push_str(&format!("# p{p}: {l}\n"));
+        }
         for e in &self.events {
             s.push_str(&e.to_string());
+            if let Some(l) = self.label(e.process) {
+                s.push_str(&format!("  [{l}]"));
+            }
             s.push('\n');
         }
         s
@@ -276,6 +296,12 @@ impl Recorder {
             let value = h.invoked_value(op);
             h.complete(op, Outcome::Info, value, Some(error.into()))
         })
+    }
+
+    /// See [`History::set_label`].
+    pub fn set_label(&self, process: usize, label: impl Into<String>) {
+        let label = label.into();
+        self.with(|h| h.set_label(process, label))
     }
 
     /// See [`History::mark_final`].

@@ -192,7 +192,10 @@ impl Report {
             s.push_str(&format!("\n{a}\n"));
             for id in &a.ops {
                 if let Some(op) = ops.iter().find(|o| o.id == *id) {
-                    s.push_str(&format!("    {op}\n"));
+                    match history.label(op.process) {
+                        Some(l) => s.push_str(&format!("    {op}  [{l}]\n")),
+                        None => s.push_str(&format!("    {op}\n")),
+                    }
                 }
             }
         }

@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex};
 use mysql_async::prelude::*;
 use mysql_async::Conn;
 
-use super::client::{record, BodyResult, CommitMark, Session, OP_TIMEOUT, RECONNECT_PAUSE};
-use super::cluster::Cluster;
+use super::client::{BodyFuture, BodyResult, Client, CommitMark, Operation, Script, RECONNECT_PAUSE};
 use super::rng::Rng;
 use crate::jepsen::{Key, MicroOp, OpValue, Outcome, Recorder, Value};
 
@@ -94,40 +93,90 @@ fn generate(keys: &Mutex<Keys>, rng: &mut Rng) -> Vec<MicroOp> {
 
 /// One client: random transactions until `stop`.
 pub async fn client(
-    cluster: Arc<Cluster>,
+    mut client: Client,
     rec: Recorder,
     keys: Arc<Mutex<Keys>>,
     process: usize,
-    member: usize,
     mut rng: Rng,
     stop: Arc<AtomicBool>,
 ) {
-    let mut session = Session::new(member, cluster.opts(member));
     while !stop.load(Ordering::Relaxed) {
-        if session.conn().await.is_none() {
+        if !client.ready().await {
             tokio::time::sleep(RECONNECT_PAUSE).await;
             continue;
         }
         let mops = generate(&keys, &mut rng);
         let autocommit = matches!(mops[..], [MicroOp::Append(..)]) && rng.chance(0.5);
-        perform(&mut session, &rec, process, mops, autocommit).await;
+        perform(&mut client, &rec, process, mops, autocommit).await;
+        client.pace().await;
     }
 }
 
 /// Records and runs one transaction; its outcome, or None if there was no connection.
 pub async fn perform(
-    session: &mut Session,
+    client: &mut Client,
     rec: &Recorder,
     process: usize,
     mops: Vec<MicroOp>,
     autocommit: bool,
 ) -> Option<Outcome> {
-    let member = session.member;
-    let conn = session.conn().await?;
-    let op = rec.invoke(process, member, OpValue::Txn(mops.clone()));
-    let mark = CommitMark::default();
-    let r = tokio::time::timeout(OP_TIMEOUT, body(conn, mops, autocommit, &mark)).await;
-    Some(record(rec, op, session.settle(r, &mark).await))
+    client.perform(rec, process, &AppendTxn { mops, autocommit }).await
+}
+
+/// A list-append transaction (a lone append may run as an autocommit statement).
+struct AppendTxn {
+    mops: Vec<MicroOp>,
+    autocommit: bool,
+}
+
+impl AppendTxn {
+    fn is_autocommit(&self) -> bool {
+        self.autocommit && matches!(self.mops[..], [MicroOp::Append(..)])
+    }
+}
+
+impl Operation for AppendTxn {
+    fn invoked(&self) -> OpValue {
+        OpValue::Txn(self.mops.clone())
+    }
+
+    fn body<'a>(&'a self, c: &'a mut Conn, mark: &'a CommitMark) -> BodyFuture<'a> {
+        Box::pin(body(c, self.mops.clone(), self.autocommit, mark))
+    }
+
+    /// A read is `SELECT (SELECT v FROM jepsen.lists WHERE k = K)`: exactly one line of output
+    /// per read (`NULL` for a list not written yet), so the lines map to the reads in order.
+    fn script(&self) -> Script {
+        if self.is_autocommit() {
+            if let [MicroOp::Append(k, v)] = self.mops[..] {
+                return Script::autocommit(append_sql(k, v));
+            }
+        }
+        Script::transaction(
+            self.mops
+                .iter()
+                .map(|m| match m {
+                    MicroOp::Append(k, v) => append_sql(*k, *v),
+                    MicroOp::Read(k, _) => format!("SELECT (SELECT v FROM jepsen.lists WHERE k = {k})"),
+                })
+                .collect(),
+        )
+    }
+
+    fn parse(&self, stdout: &str) -> Result<OpValue, String> {
+        let mut lines = stdout.lines();
+        let mut mops = self.mops.clone();
+        for m in mops.iter_mut() {
+            if let MicroOp::Read(k, out) = m {
+                let line = lines.next().ok_or(format!("no line for the read of key {k}"))?;
+                *out = Some(if line == "NULL" { Vec::new() } else { parse_list(line) });
+            }
+        }
+        if let Some(extra) = lines.find(|l| !l.is_empty()) {
+            return Err(format!("unexpected line {extra:?}"));
+        }
+        Ok(OpValue::Txn(mops))
+    }
 }
 
 fn append_sql(k: Key, v: Value) -> String {
@@ -169,29 +218,51 @@ async fn body(c: &mut Conn, mut mops: Vec<MicroOp>, autocommit: bool, mark: &Com
 }
 
 /// A final read of every key in `keys` (and any other the table holds), in one transaction.
-pub async fn final_read(
-    session: &mut Session,
-    rec: &Recorder,
-    process: usize,
-    keys: &BTreeSet<Key>,
-) -> Option<Outcome> {
-    let member = session.member;
-    let conn = session.conn().await?;
-    let invoked: Vec<MicroOp> = keys.iter().map(|&k| MicroOp::Read(k, None)).collect();
-    let op = rec.invoke(process, member, OpValue::Txn(invoked));
-    let mark = CommitMark::default();
-    let keys = keys.clone();
-    let committing = &mark;
-    let read_all = async move {
-        conn.query_drop("START TRANSACTION").await?;
-        let rows: Vec<(Key, String)> = conn.query("SELECT k, v FROM jepsen.lists").await?;
-        committing.committing();
-        conn.query_drop("COMMIT").await?;
-        let mut lists: BTreeMap<Key, Vec<Value>> = keys.iter().map(|&k| (k, Vec::new())).collect();
+pub async fn final_read(client: &mut Client, rec: &Recorder, process: usize, keys: &BTreeSet<Key>) -> Option<Outcome> {
+    client.perform(rec, process, &FinalRead { keys: keys.clone() }).await
+}
+
+/// Every list, in one transaction.
+struct FinalRead {
+    keys: BTreeSet<Key>,
+}
+
+impl FinalRead {
+    fn value(&self, rows: &[(Key, String)]) -> OpValue {
+        let mut lists: BTreeMap<Key, Vec<Value>> = self.keys.iter().map(|&k| (k, Vec::new())).collect();
         lists.extend(rows.iter().map(|(k, v)| (*k, parse_list(v))));
-        let mops = lists.into_iter().map(|(k, l)| MicroOp::Read(k, Some(l))).collect();
-        Ok(Ok(OpValue::Txn(mops)))
-    };
-    let r = tokio::time::timeout(OP_TIMEOUT, read_all).await;
-    Some(record(rec, op, session.settle(r, &mark).await))
+        OpValue::Txn(lists.into_iter().map(|(k, l)| MicroOp::Read(k, Some(l))).collect())
+    }
+}
+
+impl Operation for FinalRead {
+    fn invoked(&self) -> OpValue {
+        OpValue::Txn(self.keys.iter().map(|&k| MicroOp::Read(k, None)).collect())
+    }
+
+    fn body<'a>(&'a self, c: &'a mut Conn, mark: &'a CommitMark) -> BodyFuture<'a> {
+        Box::pin(async move {
+            c.query_drop("START TRANSACTION").await?;
+            let rows: Vec<(Key, String)> = c.query("SELECT k, v FROM jepsen.lists").await?;
+            mark.committing();
+            c.query_drop("COMMIT").await?;
+            Ok(Ok(self.value(&rows)))
+        })
+    }
+
+    fn script(&self) -> Script {
+        Script::transaction(vec!["SELECT k, v FROM jepsen.lists".to_string()])
+    }
+
+    fn parse(&self, stdout: &str) -> Result<OpValue, String> {
+        let mut rows = Vec::new();
+        for line in stdout.lines().filter(|l| !l.is_empty()) {
+            let (k, v) = line.split_once('\t').ok_or(format!("bad row {line:?}"))?;
+            rows.push((
+                k.parse().map_err(|e| format!("bad key in {line:?}: {e}"))?,
+                v.to_string(),
+            ));
+        }
+        Ok(self.value(&rows))
+    }
 }

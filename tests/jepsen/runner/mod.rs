@@ -9,6 +9,11 @@
 //!   kill-mysqld, kill-leader, kill-all, pause, partition-one, partition-leader, one-way;
 //! - `JEPSEN_INTERVAL`: seconds between fault starts, `lo-hi` (default 10-20);
 //! - `JEPSEN_CLIENTS`: clients per member per workload (default 2);
+//! - `JEPSEN_CLIENT_KINDS`: `all` (default) or a comma-separated list of persistent, fresh,
+//!   cli: the kinds of client (see `client::ClientKind`), dealt out in turn so that every
+//!   member has every kind (with the default 2 clients per member per workload: on m0 bank
+//!   persistent+fresh and list-append fresh+cli, on m1 cli+persistent and persistent+fresh,
+//!   on m2 fresh+cli and cli+persistent);
 //! - `JEPSEN_KEEP=1`: keep the sandbox directory (member logs, histories) even when the run
 //!   passes (a failing run always keeps it).
 
@@ -28,7 +33,7 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::*;
 
 use crate::jepsen::{check_bank, check_list_append, History, OpValue, Outcome, Recorder};
-use client::Session;
+use client::{Client, ClientKind};
 use cluster::{Cluster, MEMBERS};
 use faults::{FaultKind, Nemesis};
 use rng::Rng;
@@ -40,6 +45,7 @@ pub struct Config {
     pub faults: Vec<FaultKind>,
     pub interval: (u64, u64),
     pub clients: usize,
+    pub kinds: Vec<ClientKind>,
     pub keep: bool,
 }
 
@@ -67,13 +73,23 @@ impl Config {
             faults: faults::parse_list(&var("JEPSEN_FAULTS").unwrap_or_default())?,
             interval,
             clients: num("JEPSEN_CLIENTS", 2)?.max(1) as usize,
+            kinds: ClientKind::parse_list(&var("JEPSEN_CLIENT_KINDS").unwrap_or_default())
+                .map_err(|e| format!("JEPSEN_CLIENT_KINDS: {e}"))?,
             keep: num("JEPSEN_KEEP", 0)? != 0,
         })
     }
 
+    /// The kind of client `c` (0-based) of member `m` in the workload numbered `workload`
+    /// (bank 0, list-append 1): the kinds in turn over members and clients, the list-append
+    /// clients one step on from the bank's, so that a member's clients of both workloads
+    /// together cover every kind.
+    pub fn kind(&self, workload: usize, m: usize, c: usize) -> ClientKind {
+        self.kinds[(m * self.clients + c + workload) % self.kinds.len()]
+    }
+
     pub fn describe(&self) -> String {
         format!(
-            "JEPSEN_SEED={} JEPSEN_SECS={} JEPSEN_FAULTS={} JEPSEN_INTERVAL={}-{} JEPSEN_CLIENTS={}",
+            "JEPSEN_SEED={} JEPSEN_SECS={} JEPSEN_FAULTS={} JEPSEN_INTERVAL={}-{} JEPSEN_CLIENTS={} JEPSEN_CLIENT_KINDS={}",
             self.seed,
             self.secs,
             if self.faults.is_empty() {
@@ -83,7 +99,8 @@ impl Config {
             },
             self.interval.0,
             self.interval.1,
-            self.clients
+            self.clients,
+            ClientKind::names(&self.kinds)
         )
     }
 }
@@ -103,6 +120,12 @@ async fn setup(cluster: &Cluster) -> anyhow::Result<()> {
 pub async fn run(cfg: Config) {
     let started = Instant::now();
     eprintln!("jepsen: {}", cfg.describe());
+    if cfg.kinds.contains(&ClientKind::Cli) {
+        match client::cli_available() {
+            Ok(v) => eprintln!("jepsen: CLI clients run {v}"),
+            Err(e) => panic!("jepsen: CLI clients asked for, but {e} (set JEPSEN_CLIENT_KINDS=persistent,fresh)"),
+        }
+    }
     let cluster = Arc::new(Cluster::start().await.unwrap_or_else(|e| panic!("jepsen: {e:#}")));
     eprintln!(
         "jepsen: group up in {:.1}s, sandbox {}",
@@ -124,29 +147,36 @@ pub async fn run(cfg: Config) {
     let keys = append_workload::Keys::new();
     let stop = Arc::new(AtomicBool::new(false));
     let mut clients = Vec::new();
+    let mut layout: Vec<String> = Vec::new();
     for m in 0..MEMBERS {
+        let mut here = Vec::new();
         for c in 0..cfg.clients {
             let p = m * cfg.clients + c;
             let r = |w: u64| Rng::derive(cfg.seed, 1 + w * 1000 + p as u64);
+            let client = |kind: ClientKind| Client::new(kind, m, cluster.opts(m), cluster.proxy_port(m));
+            let (kb, ka) = (cfg.kind(0, m, c), cfg.kind(1, m, c));
+            bank.set_label(p, kb.name());
+            append.set_label(p, ka.name());
+            here.push(format!("p{p} bank {}, list-append {}", kb.name(), ka.name()));
             clients.push(tokio::spawn(bank_workload::client(
-                cluster.clone(),
+                client(kb),
                 bank.clone(),
                 p,
-                m,
                 r(0),
                 stop.clone(),
             )));
             clients.push(tokio::spawn(append_workload::client(
-                cluster.clone(),
+                client(ka),
                 append.clone(),
                 keys.clone(),
                 p,
-                m,
                 r(1),
                 stop.clone(),
             )));
         }
+        layout.push(format!("m{m}: {}", here.join("; ")));
     }
+    eprintln!("jepsen: clients: {}", layout.join(" | "));
 
     let until = t0 + Duration::from_secs(cfg.secs);
     let nemesis = Nemesis::new(
@@ -188,16 +218,18 @@ pub async fn run(cfg: Config) {
     let mut final_trouble = Vec::new();
     for m in 0..MEMBERS {
         let process = 10_000 + m;
-        let mut session = Session::new(m, cluster.opts(m));
+        bank.set_label(process, "final read (persistent)");
+        append.set_label(process, "final read (persistent)");
+        let mut reader = Client::new(ClientKind::Persistent, m, cluster.opts(m), cluster.proxy_port(m));
         let mut got = (false, false);
         for _ in 0..10 {
             if !got.0 {
                 let read = OpValue::Bank(crate::jepsen::BankOp::Read(None));
-                got.0 = bank_workload::perform(&mut session, &bank, process, read).await == Some(Outcome::Ok);
+                got.0 = bank_workload::perform(&mut reader, &bank, process, read).await == Some(Outcome::Ok);
             }
             if !got.1 {
                 got.1 =
-                    append_workload::final_read(&mut session, &append, process, &all_keys).await == Some(Outcome::Ok);
+                    append_workload::final_read(&mut reader, &append, process, &all_keys).await == Some(Outcome::Ok);
             }
             if got == (true, true) {
                 break;
@@ -228,6 +260,10 @@ pub async fn run(cfg: Config) {
         events: &events,
         recovery: summary::recovery(&events, &all_ops),
         writes_after_heal: summary::writes_after(&all_ops, final_heal, MEMBERS),
+        by_kind: vec![
+            ("bank", summary::by_kind(&bank_history)),
+            ("append", summary::by_kind(&append_history)),
+        ],
         converged_in: converged.as_ref().ok().copied(),
         checksums: checksums.clone(),
         elapsed: started.elapsed(),

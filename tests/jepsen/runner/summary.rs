@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use super::faults::{secs, FaultEvent};
 use super::status::Checksums;
-use crate::jepsen::{BankOp, MicroOp, Op, OpValue, Outcome, Report};
+use std::collections::BTreeMap;
+
+use crate::jepsen::{BankOp, History, MicroOp, Op, OpValue, Outcome, Report};
 
 /// Recovery goal: a majority commits again within this long of a fault.
 pub const RECOVERY_GOAL: Duration = Duration::from_secs(5);
@@ -46,12 +48,40 @@ pub fn writes_after(ops: &[Op], t: Duration, members: usize) -> Vec<usize> {
     n
 }
 
+/// Op counts of one kind of client: attempted, ok, failed, unknown.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub attempted: usize,
+    pub ok: usize,
+    pub failed: usize,
+    pub unknown: usize,
+}
+
+/// Per process label (the client kind), the counts of the ops before the final reads.
+pub fn by_kind(history: &History) -> BTreeMap<String, Counts> {
+    let mut by: BTreeMap<String, Counts> = BTreeMap::new();
+    for o in history.ops().iter().filter(|o| !o.is_final) {
+        let c = by
+            .entry(history.label(o.process).unwrap_or("unlabelled").to_string())
+            .or_default();
+        c.attempted += 1;
+        match o.outcome {
+            Outcome::Ok => c.ok += 1,
+            Outcome::Fail => c.failed += 1,
+            Outcome::Info => c.unknown += 1,
+        }
+    }
+    by
+}
+
 pub struct Summary<'a> {
     pub header: String,
     pub reports: Vec<(&'static str, &'a Report)>,
     pub events: &'a [FaultEvent],
     pub recovery: Vec<Option<Duration>>,
     pub writes_after_heal: Vec<usize>,
+    /// Per workload, the op counts of each kind of client.
+    pub by_kind: Vec<(&'static str, BTreeMap<String, Counts>)>,
     pub converged_in: Option<Duration>,
     pub checksums: Vec<Option<Checksums>>,
     pub elapsed: Duration,
@@ -87,6 +117,20 @@ impl Summary<'_> {
                     anomalies.join(", ")
                 }
             );
+        }
+        let _ = writeln!(
+            s,
+            "by client kind: {:<8} {:<11} {:>9} {:>7} {:>7} {:>8}",
+            "workload", "kind", "attempted", "ok", "failed", "unknown"
+        );
+        for (name, kinds) in &self.by_kind {
+            for (kind, c) in kinds {
+                let _ = writeln!(
+                    s,
+                    "                {:<8} {:<11} {:>9} {:>7} {:>7} {:>8}",
+                    name, kind, c.attempted, c.ok, c.failed, c.unknown
+                );
+            }
         }
         let _ = writeln!(s, "faults ({}):", self.events.len());
         for (ev, rec) in self.events.iter().zip(&self.recovery) {
