@@ -146,3 +146,40 @@ async fn a_member_needs_row_based_binlog() {
         assert!(err.contains(setting), "{extra}: {err}");
     }
 }
+
+/// A view (or stored program) a client creates belongs to that client on every member, not
+/// to the service account the other members run the statement as; a DDL the client's
+/// privileges do not allow runs nowhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ddl_keeps_the_clients_definer_and_privileges() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE DATABASE z").await.unwrap();
+    c.query_drop("CREATE TABLE z.t (id INT PRIMARY KEY)").await.unwrap();
+    g.converge().await;
+    // Accounts are not replicated yet: the same account on every member.
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        d.query_drop("SET sql_log_bin = 0").await.unwrap();
+        d.query_drop("CREATE USER 'app'@'%' IDENTIFIED BY 'pw'").await.unwrap();
+        d.query_drop("GRANT SELECT, CREATE VIEW, SHOW VIEW ON z.* TO 'app'@'%'").await.unwrap();
+    }
+    let mut app = mysql_async::Conn::new(proxy_opts(&g.proxies[0], "app", "pw")).await.unwrap();
+    app.query_drop("CREATE VIEW z.v AS SELECT id FROM z.t").await.unwrap();
+    let e = app.query_drop("DROP TABLE z.t").await.unwrap_err();
+    assert_eq!(code(&e), 1142, "{e}");
+    g.converge().await;
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        let definer: Option<String> = d
+            .query_first("SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = 'z' AND TABLE_NAME = 'v'")
+            .await
+            .unwrap();
+        assert_eq!(definer.as_deref(), Some("app@%"));
+        let t: Option<i64> = d
+            .query_first("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'z' AND TABLE_NAME = 't'")
+            .await
+            .unwrap();
+        assert_eq!(t, Some(1), "the refused DROP ran nowhere");
+    }
+}

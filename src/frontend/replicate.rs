@@ -862,6 +862,23 @@ impl Session {
                 }
             }
         };
+        // Stored programs and views created elsewhere belong to the client's account, as
+        // here, not to the service account that executes the statement there.
+        let sql = if matches!(
+            class.detail,
+            Detail::CreateView | Detail::CreateRoutine | Detail::CreateTrigger | Detail::OtherDdl
+        ) {
+            let r = self.internal("SELECT CURRENT_USER()").await?;
+            let user = r
+                .rows
+                .first()
+                .and_then(|row| row.first().cloned().flatten())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            with_definer(&sql, &user)
+        } else {
+            sql
+        };
         // The statement's time (NOW(), CURRENT_TIMESTAMP defaults of existing rows) is the
         // one the other members get.
         let timestamp = context.iter().find(|(n, _)| n == "timestamp").map(|(_, v)| v.clone());
@@ -1049,6 +1066,46 @@ fn ddl_refusal(text: &str, class: &Classified) -> Option<String> {
     None
 }
 
+/// A `CREATE [OR REPLACE] [ALGORITHM = x] {VIEW | PROCEDURE | FUNCTION | TRIGGER | EVENT}`
+/// statement with `DEFINER = user` (as `CURRENT_USER()` gives it, `name@host`) when it names
+/// none; any other statement unchanged.
+fn with_definer(sql: &str, current_user: &str) -> String {
+    use crate::sql::lexer::tokenize;
+    let Some((name, host)) = current_user.rsplit_once('@') else {
+        return sql.to_string();
+    };
+    let src = sql.as_bytes();
+    let toks = tokenize(src).tokens;
+    let mut i = 0;
+    if !toks.first().is_some_and(|t| t.is_kw(src, "CREATE")) {
+        return sql.to_string();
+    }
+    i += 1;
+    if toks.get(i).is_some_and(|t| t.is_kw(src, "OR")) && toks.get(i + 1).is_some_and(|t| t.is_kw(src, "REPLACE")) {
+        i += 2;
+    }
+    if toks.get(i).is_some_and(|t| t.is_kw(src, "ALGORITHM")) {
+        i += 3; // ALGORITHM = word
+    }
+    let Some(at) = toks.get(i) else {
+        return sql.to_string();
+    };
+    let definable = ["VIEW", "PROCEDURE", "FUNCTION", "TRIGGER", "EVENT", "SQL", "AGGREGATE"]
+        .iter()
+        .any(|k| at.is_kw(src, k));
+    if !definable {
+        return sql.to_string();
+    }
+    let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"));
+    format!(
+        "{}DEFINER = {}@{} {}",
+        &sql[..at.start],
+        quote(name),
+        quote(host),
+        &sql[at.start..]
+    )
+}
+
 /// `DROP TABLE a, b` as `DROP TABLE IF EXISTS a, b` (None when it cannot be placed).
 fn drop_if_exists(sql: &str) -> Option<String> {
     use crate::sql::lexer::tokenize;
@@ -1186,6 +1243,26 @@ mod tests {
         assert!(ddl_refusal("ALTER TABLE t ADD COLUMN u CHAR(36) DEFAULT UUID()", &alter).is_some());
         let alter = crate::sql::classify("ALTER TABLE t ADD COLUMN c DATETIME(6) DEFAULT NOW(6)");
         assert!(ddl_refusal("ALTER TABLE t ADD COLUMN c DATETIME(6) DEFAULT NOW(6)", &alter).is_none());
+        let cases = [
+            ("CREATE VIEW v AS SELECT 1", "CREATE DEFINER = 'app'@'%' VIEW v AS SELECT 1"),
+            (
+                "CREATE OR REPLACE ALGORITHM = MERGE VIEW v AS SELECT 1",
+                "CREATE OR REPLACE ALGORITHM = MERGE DEFINER = 'app'@'%' VIEW v AS SELECT 1",
+            ),
+            ("CREATE DEFINER = x@y PROCEDURE p() SELECT 1", "CREATE DEFINER = x@y PROCEDURE p() SELECT 1"),
+            (
+                "CREATE FUNCTION f() RETURNS INT RETURN 1",
+                "CREATE DEFINER = 'app'@'%' FUNCTION f() RETURNS INT RETURN 1",
+            ),
+            (
+                "CREATE SQL SECURITY INVOKER VIEW v AS SELECT 1",
+                "CREATE DEFINER = 'app'@'%' SQL SECURITY INVOKER VIEW v AS SELECT 1",
+            ),
+            ("CREATE TABLE t (a INT)", "CREATE TABLE t (a INT)"),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(with_definer(sql, "app@%"), want, "{sql}");
+        }
         let ctas = crate::sql::classify("CREATE TABLE t AS SELECT 1");
         assert!(ddl_refusal("CREATE TABLE t AS SELECT 1", &ctas).is_some());
     }
