@@ -183,3 +183,35 @@ async fn ddl_keeps_the_clients_definer_and_privileges() {
         assert_eq!(t, Some(1), "the refused DROP ran nowhere");
     }
 }
+
+/// Accounts go through the log: a user created and granted through one member logs in
+/// through another, and a REVOKE on a third takes effect everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn accounts_and_grants_replicate() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE DATABASE acc").await.unwrap();
+    c.query_drop("CREATE TABLE acc.t (id INT PRIMARY KEY)").await.unwrap();
+    c.query_drop("CREATE USER 'u1'@'%' IDENTIFIED BY 'pw1'").await.unwrap();
+    c.query_drop("GRANT SELECT, INSERT ON acc.* TO 'u1'@'%'").await.unwrap();
+    let e = c.query_drop("SET PASSWORD = PASSWORD('nope')").await.unwrap_err();
+    assert_eq!(code(&e), 3098, "{e}");
+    g.converge().await;
+    let mut u = mysql_async::Conn::new(proxy_opts(&g.proxies[1], "u1", "pw1")).await.unwrap();
+    u.query_drop("INSERT INTO acc.t VALUES (1)").await.unwrap();
+    let mut c3 = g.conn(2).await;
+    c3.query_drop("REVOKE INSERT ON acc.* FROM 'u1'@'%'").await.unwrap();
+    c3.query_drop("SET PASSWORD FOR 'u1'@'%' = PASSWORD('pw2')").await.unwrap();
+    g.converge().await;
+    for p in &g.proxies {
+        assert!(mysql_async::Conn::new(proxy_opts(p, "u1", "pw1")).await.is_err(), "old password refused");
+        let mut u = mysql_async::Conn::new(proxy_opts(p, "u1", "pw2")).await.unwrap();
+        let e = u.query_drop("INSERT INTO acc.t VALUES (2)").await.unwrap_err();
+        assert_eq!(code(&e), 1142, "INSERT revoked on every member: {e}");
+    }
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM acc.t").await.unwrap();
+        assert_eq!(n, Some(1));
+    }
+}

@@ -802,8 +802,10 @@ impl Session {
             return self.reply_error(ClientError::CannotReplicate(why)).await;
         }
         let group = self.group().clone();
-        let schema = self.current_schema().await?;
-        let named = ddl_tables(text, schema.as_deref());
+        let account = matches!(class.detail, Detail::Account(_));
+        // Account statements name no table and need no schema.
+        let schema = if account { None } else { self.current_schema().await? };
+        let named = if account { Vec::new() } else { ddl_tables(text, schema.as_deref()) };
         let temporary = named
             .iter()
             .filter(|t| self.temp_tables.contains(&(t.schema.clone(), t.table.clone())))

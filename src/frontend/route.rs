@@ -130,6 +130,11 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
         (_, Detail::SetAutocommit(_)) => Route::CommitFirst,
         (_, Detail::CreateTable { temporary: true } | Detail::DropTable { temporary: true, .. }) => Route::Forward,
         (StatementKind::Ddl, _) => Route::Ddl,
+        // Accounts go through the log like DDL, so a REVOKE takes effect on every member.
+        (_, Detail::Account(op)) => match account_refusal(text, *op) {
+            Some(why) => Route::Refuse(why),
+            None => Route::Ddl,
+        },
         (_, Detail::Call | Detail::Execute) => Route::Write,
         (StatementKind::Dml, _) => Route::Write,
         (
@@ -151,6 +156,20 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
         _ if sql::commits_implicitly(c) => Route::CommitFirst,
         _ => Route::Forward,
     }
+}
+
+/// Account statements that would act on a different account elsewhere: the other members run
+/// them as the service account, so "the current user" must be named.
+fn account_refusal(text: &[u8], op: sql::AccountOp) -> Option<String> {
+    let toks = sql::lexer::tokenize(text).tokens;
+    let current = toks
+        .iter()
+        .any(|t| t.is_kw(text, "CURRENT_USER") || t.is_kw(text, "CURRENT_ROLE"));
+    let set_password_unnamed = op == sql::AccountOp::SetPassword && !toks.iter().any(|t| t.is_kw(text, "FOR"));
+    (current || set_password_unnamed).then(|| {
+        "an account statement on the current user; name the account ('user'@'host') so every member changes the same one"
+            .into()
+    })
 }
 
 /// `GET [CURRENT | STACKED] DIAGNOSTICS ...`: reads the diagnostics area only.
@@ -205,6 +224,11 @@ mod tests {
             ("USE db", Forward),
             ("SET NAMES utf8mb4", Forward),
             ("CHECKSUM TABLE t", Forward),
+            ("CREATE USER 'a'@'%' IDENTIFIED BY 'x'", Ddl),
+            ("GRANT SELECT ON db.* TO 'a'@'%'", Ddl),
+            ("REVOKE SELECT ON db.* FROM 'a'@'%'", Ddl),
+            ("SET PASSWORD FOR 'a'@'%' = PASSWORD('y')", Ddl),
+            ("DROP USER 'a'@'%'", Ddl),
             ("LOCK TABLES t WRITE", CommitFirst),
             ("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)", Write),
             ("SELECT 1; SELECT 2", Read),
@@ -229,6 +253,8 @@ mod tests {
             "FROBNICATE everything",
             "SELECT NEXTVAL(s)",
             "SET @x = (SELECT NEXTVAL(s))",
+            "SET PASSWORD = PASSWORD('x')",
+            "ALTER USER CURRENT_USER() IDENTIFIED BY 'x'",
             "INSERT INTO t VALUES (NEXT VALUE FOR s, 1)",
         ];
         for sql in refused {
