@@ -59,6 +59,8 @@ pub struct Established {
     pub secure: bool,
     /// Server status flags of mysqld's login OK.
     pub status: u16,
+    /// The database the client logged in to, if any.
+    pub database: Option<String>,
 }
 
 /// Runs the connection phase. `secure_transport` is true for unix-socket clients.
@@ -152,6 +154,7 @@ pub async fn establish(
     match relay_auth(&mut client, &mut backend, delta).await? {
         AuthResult::Ok(status) => Ok(Established {
             status,
+            database: hello.database.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()),
             client,
             backend,
             backend_id: greeting.connection_id,

@@ -216,6 +216,10 @@ impl Session {
                 };
                 let outcome = self.forward(packet, Expect::QueryResult).await?;
                 match class.map(|c| &c.detail) {
+                    Some(Detail::Use { schema }) if outcome.error.is_none() => {
+                        self.schema = Some(schema.clone());
+                        self.schema_known = true;
+                    }
                     Some(Detail::Use { .. }) => self.forget_schema(),
                     Some(Detail::CreateTable { temporary: true }) if outcome.error.is_none() => {
                         self.temp_tables.extend(named.into_iter().map(|t| (t.schema, t.table)));
@@ -891,7 +895,9 @@ impl Session {
         if timestamp.is_some() {
             self.internal("SET @@session.timestamp = DEFAULT").await?;
         }
-        self.forget_schema();
+        if matches!(class.detail, Detail::DropDatabase | Detail::CreateDatabase | Detail::OtherDdl) {
+            self.forget_schema();
+        }
         group.metadata.invalidate();
         let sql = match &response.outcome.error {
             None => sql,
@@ -969,8 +975,8 @@ impl Session {
     }
 
     async fn current_schema(&mut self) -> Result<Option<String>, SessionEnd> {
-        if let Some(s) = &self.schema {
-            return Ok(Some(s.clone()));
+        if self.schema_known {
+            return Ok(self.schema.clone());
         }
         let r = self.internal("SELECT DATABASE()").await?;
         let s = r
@@ -979,6 +985,7 @@ impl Session {
             .and_then(|row| row.first().cloned().flatten())
             .map(|b| String::from_utf8_lossy(&b).into_owned());
         self.schema = s.clone();
+        self.schema_known = true;
         Ok(s)
     }
 }

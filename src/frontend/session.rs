@@ -77,6 +77,9 @@ pub struct Session {
     pub(crate) txn: Option<super::replicate::TxnState>,
     /// Current database, when known.
     pub(crate) schema: Option<String>,
+    /// `schema` is what mysqld has (from the handshake, USE or COM_INIT_DB); otherwise the
+    /// next need reads it with `SELECT DATABASE()`.
+    pub(crate) schema_known: bool,
     /// Log index of this session's last commit (its next snapshot must include it).
     pub(crate) last_commit: u64,
     /// The open transaction was rolled back for a remote winner; the client is told next.
@@ -113,7 +116,8 @@ impl Session {
             prepared: HashMap::new(),
             pending_prepare: None,
             txn: None,
-            schema: None,
+            schema: e.database.clone(),
+            schema_known: true,
             last_commit: 0,
             bf_rolled_back: false,
             locked: false,
@@ -138,6 +142,7 @@ impl Session {
 
     pub(crate) fn forget_schema(&mut self) {
         self.schema = None;
+        self.schema_known = false;
     }
 
     fn replicating(&self) -> bool {
@@ -338,7 +343,7 @@ impl Session {
                 self.locked = false;
                 self.lex_stale = true;
                 self.temp_tables.clear();
-                self.schema = None;
+                self.forget_schema();
             }
             COM_INIT_DB => {
                 let own = super::route::OWN_SCHEMA.as_bytes();
@@ -350,8 +355,13 @@ impl Session {
                     self.reply_error(e).await?;
                     return Ok(true);
                 }
-                self.forward(&packet, Expect::OkOrErr).await.map(drop)?;
-                self.schema = None;
+                let outcome = self.forward(&packet, Expect::OkOrErr).await?;
+                if outcome.error.is_none() {
+                    self.schema = Some(String::from_utf8_lossy(&packet.payload[1..]).into_owned());
+                    self.schema_known = true;
+                } else {
+                    self.forget_schema();
+                }
             }
             COM_STATISTICS => self.forward(&packet, Expect::Opaque).await.map(drop)?,
             COM_PROCESS_INFO => self.forward(&packet, Expect::QueryResult).await.map(drop)?,
@@ -587,7 +597,7 @@ impl Session {
                 self.locked = false;
                 self.lex_stale = true;
                 self.temp_tables.clear();
-                self.schema = None;
+                self.forget_schema();
                 Ok(())
             }
             // mysqld closes the connection after a failed COM_CHANGE_USER.
