@@ -77,6 +77,22 @@ async fn malformed_truncated_and_oversized_input() {
             assert_eq!(last_error(&out).map(|e| e.0), Some(1835), "{name}: {out:?}");
         }
     }
+    // Before authentication a packet may not be large: a 100 KiB "handshake response" is
+    // refused (1153) although max_packet is 1 MiB.
+    {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        let mut greeting = [0u8; 4];
+        s.read_exact(&mut greeting).await.unwrap();
+        let len = greeting[0] as usize | (greeting[1] as usize) << 8;
+        let mut rest = vec![0u8; len];
+        s.read_exact(&mut rest).await.unwrap();
+        let n = 100 * 1024;
+        let mut big = vec![(n & 0xFF) as u8, ((n >> 8) & 0xFF) as u8, (n >> 16) as u8, 1];
+        big.extend(std::iter::repeat_n(0x41u8, 16));
+        let _ = s.write_all(&big).await;
+        let out = read_until_close(&mut s).await;
+        assert_eq!(last_error(&out).map(|e| e.0), Some(1153), "pre-auth oversized: {out:?}");
+    }
     // A client that connects and says nothing is dropped after the handshake timeout.
     let mut idle = TcpStream::connect(&addr).await.unwrap();
     let r = tokio::time::timeout(Duration::from_secs(6), async {

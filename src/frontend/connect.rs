@@ -63,6 +63,11 @@ pub struct Established {
     pub database: Option<String>,
 }
 
+/// Largest packet a client may send before it is authenticated: a handshake response with
+/// connection attributes, or an authentication reply, is a few hundred bytes; nobody who has
+/// not logged in gets to make the proxy buffer `max_packet`.
+pub const PRE_AUTH_MAX_PACKET: usize = 64 * 1024;
+
 /// Runs the connection phase. `secure_transport` is true for unix-socket clients.
 pub async fn establish(
     ctx: &Context,
@@ -102,7 +107,8 @@ pub async fn establish(
 
     // The first client packet is read with exact reads, so no byte after it is buffered here:
     // after an SSLRequest everything that follows belongs to the TLS handshake.
-    let (mut first, mut seq) = match read_exact_packet(&mut stream, s.max_packet).await {
+    let pre_auth = s.max_packet.min(PRE_AUTH_MAX_PACKET);
+    let (mut first, mut seq) = match read_exact_packet(&mut stream, pre_auth).await {
         Ok(x) => x,
         Err(ConnectFailure::Refused(e)) => return refuse(stream, 0, e, s.max_packet).await,
         Err(e) => return Err(e),
@@ -119,7 +125,7 @@ pub async fn establish(
         let tls = acceptor.accept(stream).await.map_err(ConnectFailure::Tls)?;
         stream = Box::new(tls);
         secure = true;
-        let (p, sq) = match read_exact_packet(&mut stream, s.max_packet).await {
+        let (p, sq) = match read_exact_packet(&mut stream, pre_auth).await {
             Ok(x) => x,
             Err(ConnectFailure::Refused(e)) => return refuse(stream, 1, e, s.max_packet).await,
             Err(e) => return Err(e),
@@ -143,7 +149,7 @@ pub async fn establish(
         Err(e) => return refuse(stream, seq, e, s.max_packet).await,
     };
 
-    let mut client = PacketIo::new(stream, s.max_packet);
+    let mut client = PacketIo::new(stream, pre_auth);
     let (fwd, caps) = response_for_server(&first, offered);
     backend
         .send(1, &fwd)
@@ -151,7 +157,9 @@ pub async fn establish(
         .map_err(|e| ConnectFailure::BackendIo(e.into()))?;
     // Client numbering minus server numbering.
     let delta = seq.wrapping_sub(1);
-    match relay_auth(&mut client, &mut backend, delta).await? {
+    let result = relay_auth(&mut client, &mut backend, delta).await?;
+    client.set_limit(s.max_packet);
+    match result {
         AuthResult::Ok(status) => Ok(Established {
             status,
             database: hello.database.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()),
