@@ -49,6 +49,54 @@ pub(crate) enum Request {
     ReadIndex,
 }
 
+/// The highest Raft term a peer may send. A group would need billions of elections to get
+/// there; a term near `u64::MAX` is an attack or corruption that would make openraft's term
+/// arithmetic overflow (and persisted, stop the member for good).
+pub(crate) const MAX_TERM: u64 = 1 << 40;
+
+impl Request {
+    /// Checks what a peer sent before it reaches openraft: terms within [`MAX_TERM`], a
+    /// leader id that names a node, log ids no newer than the sender's own term.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        fn vote(v: &Vote) -> Result<u64, String> {
+            let t = v.leader_id.term;
+            if t > MAX_TERM {
+                return Err(format!("term {t} is out of range"));
+            }
+            if v.leader_id.node_id == 0 {
+                return Err("vote names node 0".into());
+            }
+            Ok(t)
+        }
+        fn log_id(l: &Option<openraft::LogId<NodeId>>, term: u64, what: &str) -> Result<(), String> {
+            match l {
+                Some(l) if l.leader_id.term > term => Err(format!("{what} has term {} above the sender's {term}", l.leader_id.term)),
+                _ => Ok(()),
+            }
+        }
+        match self {
+            Request::AppendEntries(r) => {
+                let term = vote(&r.vote)?;
+                log_id(&r.prev_log_id, term, "prev_log_id")?;
+                log_id(&r.leader_commit, term, "leader_commit")?;
+                for e in &r.entries {
+                    log_id(&Some(e.log_id), term, "an entry")?;
+                }
+                Ok(())
+            }
+            Request::Vote(r) => {
+                let term = vote(&r.vote)?;
+                log_id(&r.last_log_id, term, "last_log_id")
+            }
+            Request::InstallSnapshot(c) => {
+                let term = vote(&c.vote)?;
+                log_id(&c.meta.last_log_id, term, "the snapshot")
+            }
+            Request::Forward(_) | Request::ReadIndex => Ok(()),
+        }
+    }
+}
+
 /// The answer to a [`Request`].
 #[derive(Serialize, Deserialize)]
 pub(crate) enum Reply {
@@ -469,5 +517,43 @@ impl RaftNetwork<TypeConfig> for PeerClient {
     fn backoff(&self) -> Backoff {
         // Used by openraft after `Unreachable`: 50, 100, 200, 400, 500, 500, ... ms.
         Backoff::new((0..).map(|i: u32| (BACKOFF_MIN * 2u32.saturating_pow(i.min(4))).min(BACKOFF_MAX / 2)))
+    }
+}
+
+#[cfg(test)]
+mod validate_tests {
+    use super::*;
+
+    fn log_id(term: u64, index: u64) -> openraft::LogId<NodeId> {
+        openraft::LogId::new(openraft::CommittedLeaderId::new(term, 1), index)
+    }
+
+    #[test]
+    fn peer_requests_out_of_range_are_refused() {
+        let vote = |term, last| Request::Vote(VoteRequest::new(Vote::new(term, 2), last));
+        let cases = [
+            (vote(3, Some(log_id(3, 10))), true),
+            (vote(3, None), true),
+            (vote(MAX_TERM, None), true),
+            (vote(u64::MAX, None), false),
+            (vote(MAX_TERM + 1, None), false),
+            (vote(3, Some(log_id(4, 10))), false),
+            (Request::Vote(VoteRequest::new(Vote::new(3, 0), None)), false),
+            (Request::ReadIndex, true),
+        ];
+        for (i, (req, ok)) in cases.into_iter().enumerate() {
+            assert_eq!(req.validate().is_ok(), ok, "case {i}: {:?}", req.validate());
+        }
+        let append = |term, prev: Option<openraft::LogId<NodeId>>| {
+            Request::AppendEntries(AppendEntriesRequest {
+                vote: Vote::new_committed(term, 1),
+                prev_log_id: prev,
+                entries: vec![],
+                leader_commit: prev,
+            })
+        };
+        assert!(append(5, Some(log_id(5, 1))).validate().is_ok());
+        assert!(append(5, Some(log_id(6, 1))).validate().is_err());
+        assert!(append(u64::MAX, None).validate().is_err());
     }
 }

@@ -106,6 +106,10 @@ async fn serve_conn(stream: TcpStream, ctx: Ctx) {
 
 async fn handle(ctx: &Ctx, req: Request) -> Reply {
     let raft = &ctx.raft;
+    if let Err(why) = req.validate() {
+        tracing::warn!(reason = %why, "refused a peer request");
+        return Reply::BadRequest(why);
+    }
     match req {
         Request::AppendEntries(rpc) => Reply::AppendEntries(raft.append_entries(rpc).await),
         Request::Vote(rpc) => Reply::Vote(raft.vote(rpc).await),
