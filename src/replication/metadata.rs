@@ -203,16 +203,17 @@ impl MetadataCache {
         if let Some(m) = self.tables.lock().unwrap().get(&key) {
             return Ok(m.clone());
         }
-        // A pooled connection can be broken (mysqld restarted, connection killed): retry
-        // transport failures on a fresh connection before giving up.
+        // A pooled connection can be broken (mysqld restarted, connection killed), and a
+        // loaded mysqld may refuse a new connection for a moment: retry transport failures
+        // on a fresh connection for a few seconds before giving up.
         let mut attempt = 0;
         let meta = loop {
             match self.load(schema, table).await {
                 Ok(m) => break Arc::new(m),
-                Err(MetadataError::Query(e)) if !matches!(e, mysql_async::Error::Server(_)) && attempt < 3 => {
+                Err(MetadataError::Query(e)) if !matches!(e, mysql_async::Error::Server(_)) && attempt < 8 => {
                     attempt += 1;
                     tracing::debug!(error = %e, attempt, "metadata load failed; retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
                 }
                 Err(e) => return Err(e),
             }
