@@ -388,10 +388,25 @@ impl Group {
     /// mysqld's binlog end now: once the tap has read this far, it has seen every transaction
     /// mysqld prepared or committed before this call.
     pub async fn binlog_end(&self) -> Result<super::tap::Position, GroupError> {
-        let mut c = self.pool.get_conn().await?;
-        super::tap::current_position(&mut c)
-            .await
-            .map_err(|e| GroupError::Binlog(e.to_string()))
+        // A loaded mysqld may refuse a new side connection for a moment: try a few times.
+        let mut attempt = 0;
+        loop {
+            let r = async {
+                let mut c = self.pool.get_conn().await.map_err(|e| GroupError::Binlog(e.to_string()))?;
+                super::tap::current_position(&mut c)
+                    .await
+                    .map_err(|e| GroupError::Binlog(e.to_string()))
+            }
+            .await;
+            match r {
+                Err(e) if attempt < 5 => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "reading mysqld's binlog end failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(100 * attempt)).await;
+                }
+                r => return r,
+            }
+        }
     }
 
     /// Waits until the local mysqld has applied everything up to `index`.
