@@ -32,7 +32,9 @@ async fn an_orphaned_prepared_transaction_is_rolled_back() {
     let g = TestGroup::start(3).await;
     let mut c = g.conn(0).await;
     c.query_drop("CREATE DATABASE x").await.unwrap();
-    c.query_drop("CREATE TABLE x.t (id INT PRIMARY KEY, v INT)").await.unwrap();
+    c.query_drop("CREATE TABLE x.t (id INT PRIMARY KEY, v INT)")
+        .await
+        .unwrap();
     c.query_drop("INSERT INTO x.t VALUES (1, 0)").await.unwrap();
     g.converge().await;
     // As a crashed earlier process of member 1 would have left it: trx id 1 is below every
@@ -56,7 +58,11 @@ async fn an_orphaned_prepared_transaction_is_rolled_back() {
     for m in &g.mysqlds {
         let mut d = m.root().await;
         let rows: Vec<(i32, i32)> = d.query("SELECT id, v FROM x.t ORDER BY id").await.unwrap();
-        assert_eq!(rows, vec![(1, 1)], "the orphan's writes are gone, the new one is everywhere");
+        assert_eq!(
+            rows,
+            vec![(1, 1)],
+            "the orphan's writes are gone, the new one is everywhere"
+        );
         let prepared: Vec<mysql_async::Row> = d.query("XA RECOVER").await.unwrap();
         assert!(prepared.is_empty());
     }
@@ -83,7 +89,9 @@ async fn bypassing_writes_are_reported_and_own_state_is_refused() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(seen, "a write that bypassed grproxy is reported");
-    assert!(status(&mut c, "last_errant_transaction").await.contains("without grproxy"));
+    assert!(status(&mut c, "last_errant_transaction")
+        .await
+        .contains("without grproxy"));
 
     for sql in [
         "XA START 'mine'",
@@ -100,14 +108,19 @@ async fn bypassing_writes_are_reported_and_own_state_is_refused() {
     // own schema writes normally.
     c.query_drop("CREATE USER 'app'@'%' IDENTIFIED BY 'pw'").await.unwrap();
     c.query_drop("GRANT SELECT, INSERT ON y.* TO 'app'@'%'").await.unwrap();
-    let mut app = mysql_async::Conn::new(proxy_opts(&g.proxies[1], "app", "pw")).await.unwrap();
+    let mut app = mysql_async::Conn::new(proxy_opts(&g.proxies[1], "app", "pw"))
+        .await
+        .unwrap();
     let e = app.query_drop("SHOW GRPROXY STATUS").await.unwrap_err();
     assert_eq!(code(&e), 1227, "{e}");
     app.query_drop("INSERT INTO y.t VALUES (9)").await.unwrap();
     g.converge().await;
     for m in &g.mysqlds {
         let mut d = m.root().await;
-        let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM y.t WHERE id IN (8, 9)").await.unwrap();
+        let n: Option<i64> = d
+            .query_first("SELECT COUNT(*) FROM y.t WHERE id IN (8, 9)")
+            .await
+            .unwrap();
         assert_eq!(n, Some(2));
         let markers: Option<i64> = d
             .query_first("SELECT COUNT(*) FROM grproxy.applied WHERE idx = 123456")
@@ -162,9 +175,13 @@ async fn ddl_keeps_the_clients_definer_and_privileges() {
         let mut d = m.root().await;
         d.query_drop("SET sql_log_bin = 0").await.unwrap();
         d.query_drop("CREATE USER 'app'@'%' IDENTIFIED BY 'pw'").await.unwrap();
-        d.query_drop("GRANT SELECT, CREATE VIEW, SHOW VIEW ON z.* TO 'app'@'%'").await.unwrap();
+        d.query_drop("GRANT SELECT, CREATE VIEW, SHOW VIEW ON z.* TO 'app'@'%'")
+            .await
+            .unwrap();
     }
-    let mut app = mysql_async::Conn::new(proxy_opts(&g.proxies[0], "app", "pw")).await.unwrap();
+    let mut app = mysql_async::Conn::new(proxy_opts(&g.proxies[0], "app", "pw"))
+        .await
+        .unwrap();
     app.query_drop("CREATE VIEW z.v AS SELECT id FROM z.t").await.unwrap();
     let e = app.query_drop("DROP TABLE z.t").await.unwrap_err();
     assert_eq!(code(&e), 1142, "{e}");
@@ -197,14 +214,21 @@ async fn accounts_and_grants_replicate() {
     let e = c.query_drop("SET PASSWORD = PASSWORD('nope')").await.unwrap_err();
     assert_eq!(code(&e), 3098, "{e}");
     g.converge().await;
-    let mut u = mysql_async::Conn::new(proxy_opts(&g.proxies[1], "u1", "pw1")).await.unwrap();
+    let mut u = mysql_async::Conn::new(proxy_opts(&g.proxies[1], "u1", "pw1"))
+        .await
+        .unwrap();
     u.query_drop("INSERT INTO acc.t VALUES (1)").await.unwrap();
     let mut c3 = g.conn(2).await;
     c3.query_drop("REVOKE INSERT ON acc.* FROM 'u1'@'%'").await.unwrap();
-    c3.query_drop("SET PASSWORD FOR 'u1'@'%' = PASSWORD('pw2')").await.unwrap();
+    c3.query_drop("SET PASSWORD FOR 'u1'@'%' = PASSWORD('pw2')")
+        .await
+        .unwrap();
     g.converge().await;
     for p in &g.proxies {
-        assert!(mysql_async::Conn::new(proxy_opts(p, "u1", "pw1")).await.is_err(), "old password refused");
+        assert!(
+            mysql_async::Conn::new(proxy_opts(p, "u1", "pw1")).await.is_err(),
+            "old password refused"
+        );
         let mut u = mysql_async::Conn::new(proxy_opts(p, "u1", "pw2")).await.unwrap();
         let e = u.query_drop("INSERT INTO acc.t VALUES (2)").await.unwrap_err();
         assert_eq!(code(&e), 1142, "INSERT revoked on every member: {e}");

@@ -318,7 +318,11 @@ impl Writer {
         };
         if rotate {
             let path = self.dir.join(segment_name(first_idx));
-            let f = super::files::private_file().create(true).write(true).truncate(true).open(&path)?;
+            let f = super::files::private_file()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&path)?;
             sync_dir(&self.dir)?;
             self.segments.push(Segment {
                 first: first_idx,

@@ -70,7 +70,10 @@ impl Request {
         }
         fn log_id(l: &Option<openraft::LogId<NodeId>>, term: u64, what: &str) -> Result<(), String> {
             match l {
-                Some(l) if l.leader_id.term > term => Err(format!("{what} has term {} above the sender's {term}", l.leader_id.term)),
+                Some(l) if l.leader_id.term > term => Err(format!(
+                    "{what} has term {} above the sender's {term}",
+                    l.leader_id.term
+                )),
                 _ => Ok(()),
             }
         }

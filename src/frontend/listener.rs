@@ -102,7 +102,9 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
     let side = SidePool::new(&settings.backend, &settings.service_user, &settings.service_password);
     let registry = Registry::default();
     let group = match settings.group.clone() {
-        Some(g) => Some(crate::replication::group::Group::start(g, side.pool(), side.opts(), Arc::new(registry.clone())).await?),
+        Some(g) => Some(
+            crate::replication::group::Group::start(g, side.pool(), side.opts(), Arc::new(registry.clone())).await?,
+        ),
         None => None,
     };
     let context = Arc::new(Context {

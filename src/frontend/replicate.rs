@@ -179,7 +179,9 @@ impl Session {
                 return Ok(());
             }
         }
-        Err(SessionEnd::Protocol("cannot learn the transaction state from mysqld".into()))
+        Err(SessionEnd::Protocol(
+            "cannot learn the transaction state from mysqld".into(),
+        ))
     }
 
     /// One client command on a group member: `statements` are the command's statement texts
@@ -298,11 +300,13 @@ impl Session {
                     return Ok(true);
                 }
                 let raw = statements.first().copied().unwrap_or_default();
-                self.replicated_ddl(packet, raw, class.expect("a DDL statement")).await?;
+                self.replicated_ddl(packet, raw, class.expect("a DDL statement"))
+                    .await?;
             }
             Route::Write => self.write(packet, statements, classes).await?,
             Route::Read => {
-                if self.txn.is_none() && self.status & STATUS_AUTOCOMMIT == 0 && !self.in_transaction() && !self.locked {
+                if self.txn.is_none() && self.status & STATUS_AUTOCOMMIT == 0 && !self.in_transaction() && !self.locked
+                {
                     // autocommit=0: this statement starts a transaction; make it grproxy's.
                     self.start_xa_internal().await?;
                 }
@@ -467,7 +471,12 @@ impl Session {
     }
 
     /// After a write inside an open transaction (its response already relayed).
-    async fn after_write(&mut self, outcome: &Outcome, targets: &Targets, statements: &[&[u8]]) -> Result<(), SessionEnd> {
+    async fn after_write(
+        &mut self,
+        outcome: &Outcome,
+        targets: &Targets,
+        statements: &[&[u8]],
+    ) -> Result<(), SessionEnd> {
         self.note_wide(outcome, targets, statements);
         if let Some((code, _)) = &outcome.error {
             let bf = self.control().bf_abort.swap(false, Ordering::AcqRel);
@@ -566,7 +575,9 @@ impl Session {
         let xid = t.xid();
         let may_write = t.may_write;
         let capture_started = std::time::Instant::now();
-        self.control().phase.store(super::registry::PHASE_COMMITTING, Ordering::Release);
+        self.control()
+            .phase
+            .store(super::registry::PHASE_COMMITTING, Ordering::Release);
         if let Err((code, msg)) = self.internal_try(&format!("XA END {xid}")).await? {
             // mysqld rolled the branch back (deadlock, kill): the commit fails as it would.
             self.abandon_xa().await?;
@@ -640,12 +651,7 @@ impl Session {
                 return Ok(Some(ClientError::CannotReplicate(e)));
             }
         };
-        let lookup = |s: &str, n: &str| {
-            metas
-                .iter()
-                .find(|m| m.schema == s && m.table == n)
-                .cloned()
-        };
+        let lookup = |s: &str, n: &str| metas.iter().find(|m| m.schema == s && m.table == n).cloned();
         let derived = if prepared.events.is_empty() {
             Ok(crate::replication::keys::RowKeys::default())
         } else {
@@ -799,7 +805,12 @@ impl Session {
 
     /// DDL: run on this member first, with the client's privileges; replicated only when it
     /// succeeded, with the session context that changes what it does.
-    pub(crate) async fn replicated_ddl(&mut self, packet: &Packet, raw: &[u8], class: &Classified) -> Result<(), SessionEnd> {
+    pub(crate) async fn replicated_ddl(
+        &mut self,
+        packet: &Packet,
+        raw: &[u8],
+        class: &Classified,
+    ) -> Result<(), SessionEnd> {
         let lossy = String::from_utf8_lossy(raw).into_owned();
         let text = lossy.as_str();
         if let Some(why) = ddl_refusal(text, class) {
@@ -809,7 +820,11 @@ impl Session {
         let account = matches!(class.detail, Detail::Account(_));
         // Account statements name no table and need no schema.
         let schema = if account { None } else { self.current_schema().await? };
-        let named = if account { Vec::new() } else { ddl_tables(text, schema.as_deref()) };
+        let named = if account {
+            Vec::new()
+        } else {
+            ddl_tables(text, schema.as_deref())
+        };
         let temporary = named
             .iter()
             .filter(|t| self.temp_tables.contains(&(t.schema.clone(), t.table.clone())))
@@ -836,7 +851,9 @@ impl Session {
         let certified = group.certified_index();
         if !group.wait_applied(certified, Duration::from_secs(30)).await {
             return self
-                .reply_error(ClientError::CommitUnknown("timed out waiting for earlier transactions".into()))
+                .reply_error(ClientError::CommitUnknown(
+                    "timed out waiting for earlier transactions".into(),
+                ))
                 .await;
         }
         let mut context = self.ddl_context().await?;
@@ -895,7 +912,10 @@ impl Session {
         if timestamp.is_some() {
             self.internal("SET @@session.timestamp = DEFAULT").await?;
         }
-        if matches!(class.detail, Detail::DropDatabase | Detail::CreateDatabase | Detail::OtherDdl) {
+        if matches!(
+            class.detail,
+            Detail::DropDatabase | Detail::CreateDatabase | Detail::OtherDdl
+        ) {
             self.forget_schema();
         }
         group.metadata.invalidate();
@@ -993,9 +1013,8 @@ impl Session {
 /// A system variable's value as a SQL literal: numbers as they are, anything else quoted
 /// (for a connection with the server's default sql_mode, where backslash escapes).
 fn sql_value(v: &str) -> String {
-    let numeric = !v.is_empty()
-        && v.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-')
-        && v.parse::<f64>().is_ok();
+    let numeric =
+        !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b'-') && v.parse::<f64>().is_ok();
     if numeric {
         v.to_string()
     } else {
@@ -1032,7 +1051,9 @@ fn hides_rows(ok: &OkInfo, upsert: bool, found_rows: bool, single: bool) -> bool
 fn refusal(meta: &crate::replication::metadata::TableMeta) -> Option<String> {
     let name = format!("{}.{}", meta.schema, meta.table);
     if meta.primary.is_none() {
-        return Some(format!("table {name} has no primary key; grproxy replicates only tables with one"));
+        return Some(format!(
+            "table {name} has no primary key; grproxy replicates only tables with one"
+        ));
     }
     if !meta.engine.eq_ignore_ascii_case("InnoDB") {
         return Some(format!(
@@ -1062,9 +1083,9 @@ fn ddl_refusal(text: &str, class: &Classified) -> Option<String> {
     // Values computed for the rows a table already has differ on every member.
     if matches!(class.detail, Detail::AlterTable) {
         const RANDOM: &[&str] = &["UUID", "UUID_SHORT", "RAND", "SYSDATE", "NEXTVAL", "CONNECTION_ID"];
-        let called = toks.windows(2).find(|w| {
-            RANDOM.iter().any(|f| w[0].is_kw(src, f)) && w[1].is_punct(src, "(")
-        });
+        let called = toks
+            .windows(2)
+            .find(|w| RANDOM.iter().any(|f| w[0].is_kw(src, f)) && w[1].is_punct(src, "("));
         if let Some(w) = called {
             return Some(format!(
                 "ALTER TABLE computing {}() for existing rows (each member would compute its own)",
@@ -1120,7 +1141,9 @@ fn drop_if_exists(sql: &str) -> Option<String> {
     use crate::sql::lexer::tokenize;
     let src = sql.as_bytes();
     let toks = tokenize(src).tokens;
-    let at = toks.iter().position(|t| t.is_kw(src, "TABLE") || t.is_kw(src, "TABLES"))?;
+    let at = toks
+        .iter()
+        .position(|t| t.is_kw(src, "TABLE") || t.is_kw(src, "TABLES"))?;
     if toks.get(at + 1).is_some_and(|t| t.is_kw(src, "IF")) {
         return Some(sql.to_string());
     }
@@ -1243,22 +1266,37 @@ mod tests {
 
     #[test]
     fn ddl_rewrites_and_refusals() {
-        assert_eq!(drop_if_exists("DROP TABLE a, b").as_deref(), Some("DROP TABLE IF EXISTS a, b"));
-        assert_eq!(drop_if_exists("drop table if exists a").as_deref(), Some("drop table if exists a"));
+        assert_eq!(
+            drop_if_exists("DROP TABLE a, b").as_deref(),
+            Some("DROP TABLE IF EXISTS a, b")
+        );
+        assert_eq!(
+            drop_if_exists("drop table if exists a").as_deref(),
+            Some("drop table if exists a")
+        );
         assert_eq!(decode_client_text(b"caf\xe9", "latin1").as_deref(), Some("caf\u{e9}"));
-        assert_eq!(decode_client_text(&[0xb5, 0x5c], "gbk").map(|s| s.chars().count()), Some(1));
+        assert_eq!(
+            decode_client_text(&[0xb5, 0x5c], "gbk").map(|s| s.chars().count()),
+            Some(1)
+        );
         assert_eq!(decode_client_text(b"x", "klingon"), None);
         let alter = crate::sql::classify("ALTER TABLE t ADD COLUMN u CHAR(36) DEFAULT UUID()");
         assert!(ddl_refusal("ALTER TABLE t ADD COLUMN u CHAR(36) DEFAULT UUID()", &alter).is_some());
         let alter = crate::sql::classify("ALTER TABLE t ADD COLUMN c DATETIME(6) DEFAULT NOW(6)");
         assert!(ddl_refusal("ALTER TABLE t ADD COLUMN c DATETIME(6) DEFAULT NOW(6)", &alter).is_none());
         let cases = [
-            ("CREATE VIEW v AS SELECT 1", "CREATE DEFINER = 'app'@'%' VIEW v AS SELECT 1"),
+            (
+                "CREATE VIEW v AS SELECT 1",
+                "CREATE DEFINER = 'app'@'%' VIEW v AS SELECT 1",
+            ),
             (
                 "CREATE OR REPLACE ALGORITHM = MERGE VIEW v AS SELECT 1",
                 "CREATE OR REPLACE ALGORITHM = MERGE DEFINER = 'app'@'%' VIEW v AS SELECT 1",
             ),
-            ("CREATE DEFINER = x@y PROCEDURE p() SELECT 1", "CREATE DEFINER = x@y PROCEDURE p() SELECT 1"),
+            (
+                "CREATE DEFINER = x@y PROCEDURE p() SELECT 1",
+                "CREATE DEFINER = x@y PROCEDURE p() SELECT 1",
+            ),
             (
                 "CREATE FUNCTION f() RETURNS INT RETURN 1",
                 "CREATE DEFINER = 'app'@'%' FUNCTION f() RETURNS INT RETURN 1",

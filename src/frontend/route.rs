@@ -30,8 +30,14 @@ pub enum Route {
     CommitFirst,
     /// Start a transaction (as XA).
     Begin,
-    Commit { chain: bool, release: bool },
-    Rollback { chain: bool, release: bool },
+    Commit {
+        chain: bool,
+        release: bool,
+    },
+    Rollback {
+        chain: bool,
+        release: bool,
+    },
     Ddl,
     Write,
     Read,
@@ -101,7 +107,9 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
     // Sequences change outside the transaction (mysqld logs them as transactions of their
     // own), so their values cannot be certified with it.
     if !matches!(c.kind, StatementKind::Ddl) && sql::read_writes_with(text, sql::LexOptions::default()).sequences {
-        return Route::Refuse("sequences (NEXTVAL, SETVAL, NEXT VALUE FOR) are not replicated yet; use AUTO_INCREMENT".into());
+        return Route::Refuse(
+            "sequences (NEXTVAL, SETVAL, NEXT VALUE FOR) are not replicated yet; use AUTO_INCREMENT".into(),
+        );
     }
     // Also `SET STATEMENT var = ... FOR <statement>`, which classifies as its statement.
     if let Some(v) = sql::session_variables_set(text)
@@ -110,7 +118,9 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
         .map(|(_, name)| name)
         .find(|n| UNREPLAYABLE_VARIABLES.contains(&n.as_str()))
     {
-        return Route::Refuse(format!("setting {v} (the other members could not reproduce its effect)"));
+        return Route::Refuse(format!(
+            "setting {v} (the other members could not reproduce its effect)"
+        ));
     }
     match (&c.kind, &c.detail) {
         (_, Detail::Begin { read_only: true, .. }) => Route::CommitFirst,
@@ -177,10 +187,7 @@ fn is_get_diagnostics(text: &[u8]) -> bool {
     let src = text;
     let toks = sql::lexer::tokenize(src).tokens;
     let mut words = toks.iter().filter(|t| t.kind == sql::lexer::TokenKind::Word);
-    words.next().is_some_and(|t| t.is_kw(src, "GET"))
-        && words
-            .take(2)
-            .any(|t| t.is_kw(src, "DIAGNOSTICS"))
+    words.next().is_some_and(|t| t.is_kw(src, "GET")) && words.take(2).any(|t| t.is_kw(src, "DIAGNOSTICS"))
 }
 
 #[cfg(test)]
@@ -209,9 +216,27 @@ mod tests {
             ("BEGIN", Begin),
             ("START TRANSACTION WITH CONSISTENT SNAPSHOT", Begin),
             ("START TRANSACTION READ ONLY", CommitFirst),
-            ("COMMIT", Commit { chain: false, release: false }),
-            ("COMMIT AND CHAIN", Commit { chain: true, release: false }),
-            ("ROLLBACK RELEASE", Rollback { chain: false, release: true }),
+            (
+                "COMMIT",
+                Commit {
+                    chain: false,
+                    release: false,
+                },
+            ),
+            (
+                "COMMIT AND CHAIN",
+                Commit {
+                    chain: true,
+                    release: false,
+                },
+            ),
+            (
+                "ROLLBACK RELEASE",
+                Rollback {
+                    chain: false,
+                    release: true,
+                },
+            ),
             ("SET autocommit = 0", Forward),
             ("SET @x = 1", Forward),
             ("SET @x = f(1)", Write),

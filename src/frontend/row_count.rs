@@ -33,10 +33,11 @@ pub fn splice(text: &[u8], value: i64, lex: LexOptions) -> Option<Vec<u8>> {
         found = true;
         let after = toks.get(i + 3);
         let aliased = after.is_some_and(|t| {
-            t.is_kw(text, "AS") || matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent | TokenKind::String)
-                && !t.is_kw(text, "FROM")
-                && !t.is_kw(text, "INTO")
-                && !t.is_kw(text, "WHERE")
+            t.is_kw(text, "AS")
+                || matches!(t.kind, TokenKind::Word | TokenKind::QuotedIdent | TokenKind::String)
+                    && !t.is_kw(text, "FROM")
+                    && !t.is_kw(text, "INTO")
+                    && !t.is_kw(text, "WHERE")
         });
         // Only in a select list item of its own does the column take the call's name.
         let alone = !aliased
@@ -70,9 +71,7 @@ pub fn diagnostics_targets(text: &[u8], lex: LexOptions) -> Vec<String> {
         return Vec::new();
     }
     toks.windows(3)
-        .filter(|w| {
-            w[0].kind == TokenKind::Variable && w[1].is_punct(text, "=") && w[2].is_kw(text, "ROW_COUNT")
-        })
+        .filter(|w| w[0].kind == TokenKind::Variable && w[1].is_punct(text, "=") && w[2].is_kw(text, "ROW_COUNT"))
         .map(|w| String::from_utf8_lossy(w[0].text(text)).into_owned())
         .filter(|v| !v.starts_with("@@"))
         .collect()
@@ -106,7 +105,10 @@ mod tests {
             ("SELECT 'ROW_COUNT()'", None),
             ("SELECT 1", None),
             ("DO ROW_COUNT()", None),
-            ("SELECT /* x */ ROW_COUNT ( )", Some("SELECT /* x */ 2 AS `ROW_COUNT()`")),
+            (
+                "SELECT /* x */ ROW_COUNT ( )",
+                Some("SELECT /* x */ 2 AS `ROW_COUNT()`"),
+            ),
         ];
         for (sql, want) in cases {
             let got = splice(sql.as_bytes(), 2, LexOptions::default()).map(|b| String::from_utf8(b).unwrap());

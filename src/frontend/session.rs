@@ -418,13 +418,15 @@ impl Session {
     fn note_lex_changes(&mut self, statements: &[&[u8]], classes: &[sql::Classified]) {
         let changes = statements.iter().zip(classes).any(|(t, c)| {
             matches!(c.detail, Detail::SetNames)
-                || sql::session_variables_set_with(t, self.lex).iter().any(|(scope, name)| {
-                    *scope == sql::VarScope::Session
-                        && matches!(
-                            name.as_str(),
-                            "sql_mode" | "character_set_client" | "names" | "character set" | "charset"
-                        )
-                })
+                || sql::session_variables_set_with(t, self.lex)
+                    .iter()
+                    .any(|(scope, name)| {
+                        *scope == sql::VarScope::Session
+                            && matches!(
+                                name.as_str(),
+                                "sql_mode" | "character_set_client" | "names" | "character set" | "charset"
+                            )
+                    })
         });
         if changes {
             self.lex_stale = true;

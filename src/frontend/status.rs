@@ -20,7 +20,11 @@ impl Session {
         )
         .await;
         let granted = match check {
-            Ok(r) => r.rows.first().and_then(|r| r.first().cloned().flatten()).is_some_and(|v| v != b"0"),
+            Ok(r) => r
+                .rows
+                .first()
+                .and_then(|r| r.first().cloned().flatten())
+                .is_some_and(|v| v != b"0"),
             Err(crate::backend::internal::InternalError::Server { .. }) => false,
             Err(e) => return Err(SessionEnd::Protocol(e.to_string())),
         };

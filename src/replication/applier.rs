@@ -120,7 +120,8 @@ pub use local::{settle_soon, sweep_orphans};
 /// to the smallest marker (older markers are compacted away), plus the markers above it.
 pub async fn load_applied(pool: &mysql_async::Pool) -> Result<(u64, Vec<u64>), mysql_async::Error> {
     let mut c = pool.get_conn().await?;
-    c.query_drop(format!("SET SESSION gtid_domain_id = {APPLIER_DOMAIN}")).await?;
+    c.query_drop(format!("SET SESSION gtid_domain_id = {APPLIER_DOMAIN}"))
+        .await?;
     c.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", ident(MARKER_SCHEMA)))
         .await?;
     c.query_drop(format!(
@@ -433,7 +434,8 @@ impl Applier {
         let markers = format!("{}.{}", ident(MARKER_SCHEMA), ident(MARKER_TABLE));
         let r = async {
             let mut c = self.pool.get_conn().await?;
-            c.query_drop(format!("SET SESSION gtid_domain_id = {APPLIER_DOMAIN}")).await?;
+            c.query_drop(format!("SET SESSION gtid_domain_id = {APPLIER_DOMAIN}"))
+                .await?;
             let mut tx = c.start_transaction(TxOpts::default()).await?;
             tx.exec_drop(format!("INSERT IGNORE INTO {markers} (idx) VALUES (?)"), (watermark,))
                 .await?;
@@ -513,7 +515,10 @@ async fn run_ddl(conn: &mut mysql_async::Conn, index: u64, d: &Ddl) -> Result<()
     .await;
     if let Err(e) = r {
         // It succeeded on its origin: failing here means this member's data differs.
-        return Err(format!("DDL at log index {index} failed here but ran on member {}: {e}", d.origin));
+        return Err(format!(
+            "DDL at log index {index} failed here but ran on member {}: {e}",
+            d.origin
+        ));
     }
     write_marker(conn, index).await
 }

@@ -149,7 +149,11 @@ impl super::keys::Weigher for Weigher {
         let row: Option<mysql_async::Row> = c.query_first(sql).await.map_err(|e| e.to_string())?;
         let row = row.ok_or("no weights")?;
         (0..parts.len())
-            .map(|i| row.get::<Option<Vec<u8>>, _>(i).flatten().ok_or_else(|| format!("no weight for key part {i}")))
+            .map(|i| {
+                row.get::<Option<Vec<u8>>, _>(i)
+                    .flatten()
+                    .ok_or_else(|| format!("no weight for key part {i}"))
+            })
             .collect()
     }
 }
@@ -392,7 +396,11 @@ impl Group {
         let mut attempt = 0;
         loop {
             let r = async {
-                let mut c = self.pool.get_conn().await.map_err(|e| GroupError::Binlog(e.to_string()))?;
+                let mut c = self
+                    .pool
+                    .get_conn()
+                    .await
+                    .map_err(|e| GroupError::Binlog(e.to_string()))?;
                 super::tap::current_position(&mut c)
                     .await
                     .map_err(|e| GroupError::Binlog(e.to_string()))

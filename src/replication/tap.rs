@@ -220,7 +220,9 @@ async fn read(s: &Shared, opts: &mysql_async::Opts, server_id: u32, from: &mut P
 
 fn handle(s: &Shared, out: Assembled, assembler: &Assembler) {
     match out {
-        Assembled::Prepared { xid, events, queries, .. } => {
+        Assembled::Prepared {
+            xid, events, queries, ..
+        } => {
             let waiter = s.waiters.lock().unwrap().remove(&xid.gtrid);
             let fde = assembler.fde_raw().map(<[u8]>::to_vec).unwrap_or_default();
             match waiter {
@@ -234,7 +236,9 @@ fn handle(s: &Shared, out: Assembled, assembler: &Assembler) {
             }
         }
         Assembled::XaCompleted { .. } => {}
-        Assembled::Plain { gtid, events, queries, .. } => {
+        Assembled::Plain {
+            gtid, events, queries, ..
+        } => {
             if gtid.domain == APPLIER_DOMAIN {
                 return;
             }

@@ -146,7 +146,9 @@ impl Entry {
             return Err(DecodeError::Invalid("row events without a format description".into()));
         }
         if let Some(i) = t.events.iter().position(|e| e.len() < 19) {
-            return Err(DecodeError::Invalid(format!("row event {i} is shorter than an event header")));
+            return Err(DecodeError::Invalid(format!(
+                "row event {i} is shorter than an event header"
+            )));
         }
         Ok(())
     }

@@ -386,7 +386,10 @@ async fn sequence_nextval_on_every_member(cx: &Ctx<'_>) -> R {
     let mut distinct = seen.clone();
     distinct.sort();
     distinct.dedup();
-    ensure!(distinct.len() == seen.len(), "NEXTVAL on three members returned {seen:?}: values repeat");
+    ensure!(
+        distinct.len() == seen.len(),
+        "NEXTVAL on three members returned {seen:?}: values repeat"
+    );
     Ok(())
 }
 

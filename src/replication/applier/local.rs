@@ -81,7 +81,6 @@ async fn is_prepared(conn: &mut mysql_async::Conn, gtrid: &str) -> Result<bool, 
     }))
 }
 
-
 /// This member's prepared transactions that mysqld holds, by trx id.
 async fn prepared_of(conn: &mut mysql_async::Conn, member: u64) -> Result<Vec<u64>, String> {
     let rows: Vec<mysql_async::Row> = conn.query("XA RECOVER").await.map_err(|e| e.to_string())?;
@@ -152,7 +151,9 @@ pub async fn release_unowned(
         let gtrid = xid_gtrid(member, trx);
         swept.lock().unwrap().insert(trx);
         match conn.query_drop(format!("XA ROLLBACK '{gtrid}'")).await {
-            Ok(()) => tracing::info!(xid = %gtrid, "rolled back a prepared transaction no session finishes, for a certified replay"),
+            Ok(()) => {
+                tracing::info!(xid = %gtrid, "rolled back a prepared transaction no session finishes, for a certified replay")
+            }
             Err(e) => {
                 // Not rolled back (still held by its closing connection): not swept either.
                 swept.lock().unwrap().remove(&trx);
