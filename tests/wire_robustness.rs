@@ -65,11 +65,7 @@ async fn malformed_truncated_and_oversized_input() {
     ];
     for (name, bytes) in cases {
         let mut s = TcpStream::connect(&addr).await.unwrap();
-        let mut greeting = [0u8; 4];
-        s.read_exact(&mut greeting).await.unwrap();
-        let len = greeting[0] as usize | (greeting[1] as usize) << 8;
-        let mut rest = vec![0u8; len];
-        s.read_exact(&mut rest).await.unwrap();
+        greeting(&mut s).await;
         s.write_all(&bytes).await.unwrap();
         let _ = s.shutdown().await;
         let out = read_until_close(&mut s).await;
@@ -81,11 +77,7 @@ async fn malformed_truncated_and_oversized_input() {
     // refused (1153) although max_packet is 1 MiB.
     {
         let mut s = TcpStream::connect(&addr).await.unwrap();
-        let mut greeting = [0u8; 4];
-        s.read_exact(&mut greeting).await.unwrap();
-        let len = greeting[0] as usize | (greeting[1] as usize) << 8;
-        let mut rest = vec![0u8; len];
-        s.read_exact(&mut rest).await.unwrap();
+        greeting(&mut s).await;
         let n = 100 * 1024;
         let mut big = vec![(n & 0xFF) as u8, ((n >> 8) & 0xFF) as u8, (n >> 16) as u8, 1];
         big.extend(std::iter::repeat_n(0x41u8, 16));
