@@ -586,10 +586,9 @@ impl Session {
             self.abandon_xa().await?;
             return Ok(Some(ClientError::Internal(code, msg)));
         }
-        if !may_write {
-            let r = self.internal_try(&format!("XA COMMIT {xid} ONE PHASE")).await?;
-            return Ok(self.finish_local(r.err()).await);
-        }
+        // A transaction of plain reads is prepared and checked like any other: a read can
+        // still write (a stored function behind a view), and such a write must not commit
+        // here alone. It only skips the short wait for events it most likely has not got.
         let group = self.group().clone();
         let gtrid = self.txn.as_ref().expect("open").gtrid.clone();
         let mut wait = group.tap.expect(gtrid.as_bytes());
@@ -601,7 +600,8 @@ impl Session {
             self.abandon_xa().await?;
             return Ok(Some(ClientError::Internal(code, msg)));
         }
-        let prepared = match wait.wait(EVENTS_FAST_WAIT).await {
+        let fast_wait = if may_write { EVENTS_FAST_WAIT } else { Duration::ZERO };
+        let prepared = match wait.wait(fast_wait).await {
             Some(p) => Some(p),
             None => match self.events_if_any(&mut wait).await {
                 Ok(p) => p,
