@@ -115,6 +115,11 @@ pub fn server_args(l: &MysqldLayout, extra: &[String]) -> Vec<String> {
         format!("--log-error={}", l.log.display()),
         "--skip-name-resolve".into(),
         format!("--log-bin={}", l.datadir.join("binlog").display()),
+        // A temporary directory of its own: mysqld names on-disk temporary tables after its
+        // pid, and a mysqld killed with -9 leaves them behind in a shared /tmp, where a later
+        // mysqld with the same pid fails to create them (MariaDB 10.11 then crashed on an
+        // information_schema query in the test suite).
+        format!("--tmpdir={}", tmp_dir(l).display()),
         "--binlog-format=ROW".into(),
         "--binlog-row-image=FULL".into(),
         "--sync-binlog=1".into(),
@@ -138,12 +143,18 @@ pub fn server_args(l: &MysqldLayout, extra: &[String]) -> Vec<String> {
     args
 }
 
+/// The instance's own temporary directory (beside its datadir).
+pub fn tmp_dir(l: &MysqldLayout) -> PathBuf {
+    l.datadir.parent().unwrap_or(&l.datadir).join("tmp")
+}
+
 /// Starts mysqld in its own process group (so a terminal's Ctrl-C does not reach it) and
 /// waits until it accepts connections on its socket.
 pub fn start(l: &MysqldLayout, extra: &[String], timeout: Duration) -> Result<Child, MysqldError> {
     use std::os::unix::process::CommandExt;
     let bin = mysqld_binary()?;
     let _ = std::fs::remove_file(&l.socket);
+    std::fs::create_dir_all(tmp_dir(l)).map_err(io("creating mysqld's tmpdir"))?;
     let child = Command::new(bin)
         .args(server_args(l, extra))
         .stdin(Stdio::null())
