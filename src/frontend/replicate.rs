@@ -225,7 +225,8 @@ impl Session {
                         self.schema = Some(schema.clone());
                         self.schema_known = true;
                     }
-                    Some(Detail::Use { .. }) => self.forget_schema(),
+                    // A failed USE leaves the default schema as it was.
+                    Some(Detail::Use { .. }) => {}
                     Some(Detail::CreateTable { temporary: true }) if outcome.error.is_none() => {
                         self.temp_tables.extend(named.into_iter().map(|t| (t.schema, t.table)));
                     }

@@ -4,20 +4,25 @@
 //! statement (`XA END`, `XA PREPARE`, `XA COMMIT` on the same connection: mysqld allows no
 //! other), and each of those sets mysqld's `ROW_COUNT()` to 0. Warnings, `@@warning_count`
 //! and `LAST_INSERT_ID()` survive them; `ROW_COUNT()` does not. So the session remembers the
-//! write's own row count, and when the client's very next statement is a `SELECT` that calls
-//! `ROW_COUNT()`, those calls are replaced by the number, byte-exact otherwise (the column
-//! keeps its name `ROW_COUNT()` unless the client gave one).
+//! write's own row count, and when the client's very next statement calls `ROW_COUNT()`
+//! (a `SELECT`, `SET @v = ROW_COUNT()`, an `INSERT ... VALUES (ROW_COUNT())`, a `CALL`'s
+//! argument), those calls are replaced by the number, byte-exact otherwise (a `SELECT`
+//! column keeps its name `ROW_COUNT()` unless the client gave one). Definitions (`CREATE`,
+//! `ALTER`) are left alone: a routine body's `ROW_COUNT()` is evaluated when it runs. A
+//! routine called afterwards that reads `ROW_COUNT()` itself sees 0 (docs/replication.md).
 
 use crate::sql::lexer::{tokenize_with, TokenKind};
 use crate::sql::LexOptions;
 
-/// `text` with every `ROW_COUNT()` call replaced by `value`, if it is a `SELECT` that has one.
+/// `text` with every `ROW_COUNT()` call replaced by `value`, if it has one and is not a
+/// definition.
 pub fn splice(text: &[u8], value: i64, lex: LexOptions) -> Option<Vec<u8>> {
     let toks = tokenize_with(text, lex).tokens;
     let first = toks.iter().find(|t| t.kind == TokenKind::Word)?;
-    if !first.is_kw(text, "SELECT") {
+    if ["CREATE", "ALTER"].iter().any(|k| first.is_kw(text, k)) {
         return None;
     }
+    let select = first.is_kw(text, "SELECT");
     let mut out = Vec::with_capacity(text.len() + 32);
     let mut copied = 0;
     let mut i = 0;
@@ -40,7 +45,8 @@ pub fn splice(text: &[u8], value: i64, lex: LexOptions) -> Option<Vec<u8>> {
                     && !t.is_kw(text, "WHERE")
         });
         // Only in a select list item of its own does the column take the call's name.
-        let alone = !aliased
+        let alone = select
+            && !aliased
             && after.is_none_or(|t| t.is_punct(text, ",") || t.is_punct(text, ";") || t.is_kw(text, "FROM"))
             && i > 0
             && (toks[i - 1].is_punct(text, ",") || toks[i - 1].is_kw(text, "SELECT"));
@@ -104,7 +110,16 @@ mod tests {
             ("SELECT ROW_COUNT() + 1", Some("SELECT 2 + 1")),
             ("SELECT 'ROW_COUNT()'", None),
             ("SELECT 1", None),
-            ("DO ROW_COUNT()", None),
+            ("DO ROW_COUNT()", Some("DO 2")),
+            ("SET @rc = ROW_COUNT()", Some("SET @rc = 2")),
+            (
+                "INSERT INTO log VALUES (ROW_COUNT())",
+                Some("INSERT INTO log VALUES (2)"),
+            ),
+            ("CALL p(ROW_COUNT(), 'ROW_COUNT()')", Some("CALL p(2, 'ROW_COUNT()')")),
+            ("CREATE PROCEDURE p() SELECT ROW_COUNT()", None),
+            ("ALTER EVENT e DO INSERT INTO t VALUES (ROW_COUNT())", None),
+            ("UPDATE t SET n = 1", None),
             (
                 "SELECT /* x */ ROW_COUNT ( )",
                 Some("SELECT /* x */ 2 AS `ROW_COUNT()`"),

@@ -356,11 +356,10 @@ impl Session {
                     return Ok(true);
                 }
                 let outcome = self.forward(&packet, Expect::OkOrErr).await?;
+                // A failed COM_INIT_DB leaves the default schema as it was.
                 if outcome.error.is_none() {
                     self.schema = Some(String::from_utf8_lossy(&packet.payload[1..]).into_owned());
                     self.schema_known = true;
-                } else {
-                    self.forget_schema();
                 }
             }
             COM_STATISTICS => self.forward(&packet, Expect::Opaque).await.map(drop)?,
@@ -387,8 +386,13 @@ impl Session {
     /// Reads the session's sql_mode and client character set from mysqld when a statement
     /// may have changed them, so statements are split and classified as mysqld reads them
     /// (NO_BACKSLASH_ESCAPES, ANSI_QUOTES, multi-byte character sets such as gbk).
-    async fn refresh_lex(&mut self) -> Result<(), SessionEnd> {
-        if !self.replicating() || !self.lex_stale {
+    ///
+    /// The read is a statement of its own on the client's connection, and it resets what
+    /// `ROW_COUNT()`, `FOUND_ROWS()` and `SHOW WARNINGS` return; so it waits for a statement
+    /// whose reading depends on the settings: one with a quote, a backslash or a non-ASCII
+    /// byte. `SET NAMES gbk; SHOW WARNINGS` or `SELECT FOUND_ROWS()` lex the same either way.
+    async fn refresh_lex(&mut self, text: &[u8]) -> Result<(), SessionEnd> {
+        if !self.replicating() || !self.lex_stale || !sql::lexing_depends_on_settings(text) {
             return Ok(());
         }
         let caps = self.caps;
@@ -434,8 +438,8 @@ impl Session {
     }
 
     async fn query(&mut self, packet: Packet) -> Result<bool, SessionEnd> {
-        self.refresh_lex().await?;
         let text = &packet.payload[1..];
+        self.refresh_lex(text).await?;
         let mut statements = sql::split_statements_bytes_with(text, self.lex);
         // A stored program's body holds `;`s of its own: the whole command is one statement
         // (clients send such a statement alone, after their own DELIMITER handling).
@@ -484,14 +488,12 @@ impl Session {
                     }
                     return Ok(true);
                 }
-                if matches!(class.detail, Detail::Select { .. }) {
-                    if let Some(spliced) = super::row_count::splice(text, n, self.lex) {
-                        let mut payload = vec![COM_QUERY];
-                        payload.extend_from_slice(&spliced);
-                        let packet = Packet::from_payload(0, payload);
-                        let class = class.clone();
-                        return self.group_command(&packet, &[&packet.payload[1..]], &[class]).await;
-                    }
+                if let Some(spliced) = super::row_count::splice(text, n, self.lex) {
+                    let mut payload = vec![COM_QUERY];
+                    payload.extend_from_slice(&spliced);
+                    let packet = Packet::from_payload(0, payload);
+                    let class = class.clone();
+                    return self.group_command(&packet, &[&packet.payload[1..]], &[class]).await;
                 }
             }
             let parts: Vec<&[u8]> = statements.iter().map(|r| &text[r.clone()]).collect();
@@ -599,7 +601,8 @@ impl Session {
                 self.locked = false;
                 self.lex_stale = true;
                 self.temp_tables.clear();
-                self.forget_schema();
+                self.schema = change_user_schema(&packet.payload, self.caps);
+                self.schema_known = true;
                 Ok(())
             }
             // mysqld closes the connection after a failed COM_CHANGE_USER.
@@ -622,6 +625,22 @@ fn change_user_name(payload: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(&body[..nul]).into_owned())
 }
 
+/// The default schema a COM_CHANGE_USER names (`None`: none, or the packet is short): after
+/// the user, the auth data (length-prefixed with CLIENT_SECURE_CONNECTION, else
+/// NUL-terminated), then the schema NUL-terminated.
+fn change_user_schema(payload: &[u8], caps: Caps) -> Option<String> {
+    let body = payload.get(1..)?;
+    let rest = &body[body.iter().position(|&b| b == 0)? + 1..];
+    let rest = if caps.contains(Caps::CLIENT_SECURE_CONNECTION) {
+        let n = *rest.first()? as usize;
+        rest.get(1 + n..)?
+    } else {
+        &rest[rest.iter().position(|&b| b == 0)? + 1..]
+    };
+    let nul = rest.iter().position(|&b| b == 0)?;
+    (nul > 0).then(|| String::from_utf8_lossy(&rest[..nul]).into_owned())
+}
+
 fn client_read_error(e: IoError) -> SessionEnd {
     match e {
         IoError::Frame(FrameError::TooLarge { .. }) => SessionEnd::Refused(ClientError::PacketTooLarge),
@@ -632,4 +651,34 @@ fn client_read_error(e: IoError) -> SessionEnd {
 
 fn backend_write_error(e: std::io::Error) -> SessionEnd {
     SessionEnd::Backend(e.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn change_user_schema_follows_the_auth_data() {
+        let secure = Caps::CLIENT_SECURE_CONNECTION | Caps::CLIENT_PROTOCOL_41;
+        let cases: &[(&[u8], Caps, Option<&str>)] = &[
+            (
+                b"\x11bob\0\x03abcshop\0\x21\0mysql_native_password\0",
+                secure,
+                Some("shop"),
+            ),
+            (b"\x11bob\0\x00\0\x21\0", secure, None),
+            (b"\x11bob\0\x00db\0", secure, Some("db")),
+            (b"\x11bob\0pw\0db2\0", Caps::CLIENT_PROTOCOL_41, Some("db2")),
+            (b"\x11bob\0\x09abc", secure, None),
+            (b"\x11bob", secure, None),
+        ];
+        for (payload, caps, want) in cases {
+            assert_eq!(
+                change_user_schema(payload, *caps).as_deref(),
+                *want,
+                "{:?}",
+                String::from_utf8_lossy(payload)
+            );
+        }
+    }
 }

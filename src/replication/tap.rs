@@ -18,7 +18,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
@@ -52,7 +52,15 @@ struct Shared {
     errant: AtomicU64,
     last_errant: Mutex<Option<String>>,
     failures: AtomicU64,
+    /// Statements (DDL, account changes) grproxy sessions are running, by mysqld connection
+    /// id: how many, and when the last was announced. A logged statement from a connection
+    /// without one bypassed grproxy.
+    statements: Mutex<HashMap<u32, (u32, Instant)>>,
 }
+
+/// How long an announced statement that never reached the binlog (it failed) stays
+/// expected.
+const STATEMENT_CREDIT: Duration = Duration::from_secs(120);
 
 /// Handle on the tap task; cheap to clone.
 #[derive(Clone)]
@@ -107,6 +115,18 @@ impl Tap {
         let (tx, rx) = oneshot::channel();
         self.shared.waiters.lock().unwrap().insert(gtrid.to_vec(), tx);
         PreparedWait { rx }
+    }
+
+    /// Announces that the session on mysqld connection `thread_id` is about to run a
+    /// statement grproxy replicates as a statement (DDL, an account change), so the tap does
+    /// not report its binlog event as errant.
+    pub fn expect_statement(&self, thread_id: u32) {
+        let now = Instant::now();
+        let mut m = self.shared.statements.lock().unwrap();
+        m.retain(|_, (_, at)| now.duration_since(*at) < STATEMENT_CREDIT);
+        let e = m.entry(thread_id).or_insert((0, now));
+        e.0 += 1;
+        e.1 = now;
     }
 
     /// Drops a registration that will not be used (the transaction was rolled back).
@@ -237,9 +257,29 @@ fn handle(s: &Shared, out: Assembled, assembler: &Assembler) {
         }
         Assembled::XaCompleted { .. } => {}
         Assembled::Plain {
-            gtid, events, queries, ..
+            gtid,
+            events,
+            queries,
+            thread_id,
+            ..
         } => {
             if gtid.domain == APPLIER_DOMAIN {
+                return;
+            }
+            if events.is_empty() && queries.iter().any(|q| changes_schema_or_accounts(q)) {
+                if !take_statement_credit(s, thread_id) {
+                    let text: String = queries.join("; ").chars().take(200).collect();
+                    errant(
+                        s,
+                        format!(
+                            "GTID {}-{}-{}: statement run on mysqld without grproxy (connection {}): {text}",
+                            gtid.domain,
+                            gtid.server,
+                            gtid.seq,
+                            thread_id.map_or("?".into(), |t| t.to_string())
+                        ),
+                    );
+                }
                 return;
             }
             if !events.is_empty() {
@@ -256,6 +296,42 @@ fn handle(s: &Shared, out: Assembled, assembler: &Assembler) {
             }
         }
     }
+}
+
+/// Uses up one announced statement of connection `thread_id`, if it has one.
+fn take_statement_credit(s: &Shared, thread_id: Option<u32>) -> bool {
+    let Some(t) = thread_id else { return false };
+    let mut m = s.statements.lock().unwrap();
+    match m.get_mut(&t) {
+        Some((n, _)) if *n > 1 => {
+            *n -= 1;
+            true
+        }
+        Some(_) => {
+            m.remove(&t);
+            true
+        }
+        None => false,
+    }
+}
+
+/// True for a logged statement that changes schema objects or accounts (what grproxy
+/// replicates as a statement), as opposed to maintenance such as `ANALYZE TABLE` or `FLUSH`.
+fn changes_schema_or_accounts(q: &str) -> bool {
+    use crate::sql::lexer::{tokenize_with, TokenKind};
+    let text = q.as_bytes();
+    let toks = tokenize_with(text, crate::sql::LexOptions::default()).tokens;
+    let mut words = toks.iter().filter(|t| t.kind == TokenKind::Word);
+    let Some(first) = words.next() else { return false };
+    let kw = |w: &str| first.is_kw(text, w);
+    if ["CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "GRANT", "REVOKE"]
+        .iter()
+        .any(|w| kw(w))
+    {
+        // Temporary tables stay on the member that made them.
+        return !words.next().is_some_and(|w| w.is_kw(text, "TEMPORARY"));
+    }
+    kw("SET") && words.next().is_some_and(|w| w.is_kw(text, "PASSWORD"))
 }
 
 fn errant(s: &Shared, what: String) {

@@ -477,3 +477,26 @@ fn fuzz_every_mode_never_panics() {
         }
     }
 }
+
+#[test]
+fn lexing_depends_on_settings_only_with_quotes_backslashes_or_non_ascii() {
+    let cases: &[(&[u8], bool)] = &[
+        (b"SHOW WARNINGS", false),
+        (b"SELECT FOUND_ROWS(), ROW_COUNT(), @@warning_count", false),
+        (b"SELECT 'a'", true),
+        (b"SELECT \"a\"", true),
+        (b"SELECT `a`", true),
+        (b"SELECT 1 \\G", true),
+        (b"SELECT 0x5c", false),
+        (b"SELECT '\xa8\\'", true),
+        (b"SELECT \xe4\xb8\xad", true),
+    ];
+    for (text, want) in cases {
+        assert_eq!(
+            crate::sql::lexing_depends_on_settings(text),
+            *want,
+            "{}",
+            String::from_utf8_lossy(text)
+        );
+    }
+}

@@ -94,6 +94,14 @@ pub fn read_writes_with(text: &[u8], opts: LexOptions) -> ReadWrites {
     maywrite::read_writes(text, opts)
 }
 
+/// True when how `text` splits into tokens may depend on the session's `sql_mode`
+/// (`NO_BACKSLASH_ESCAPES`, `ANSI_QUOTES`) or character set: it has a quote, a backslash or
+/// a byte outside ASCII. Text without any lexes the same under every setting.
+pub fn lexing_depends_on_settings(text: &[u8]) -> bool {
+    text.iter()
+        .any(|&b| matches!(b, b'\'' | b'"' | b'`' | b'\\') || !b.is_ascii())
+}
+
 /// The variables the `SET` statement at the start of `text` assigns, as
 /// (scope, lowercased name) in order: system variables (`autocommit`,
 /// `@@global.x`, `SESSION x`, bare names after a `GLOBAL` keyword are

@@ -28,6 +28,7 @@ pub fn all() -> Vec<Scenario> {
         sc!("privileges", grproxy_schema_writes_refused),
         sc!("privileges", client_without_grproxy_grants_writes),
         sc!("bypass", errant_write_reported, no_compare),
+        sc!("bypass", errant_ddl_reported, no_compare),
     ]
 }
 
@@ -452,6 +453,49 @@ async fn errant_write_reported(cx: &Ctx<'_>) -> R {
     ensure!(
         now > before,
         "a write straight to member 2's mysqld was not reported: {ERRANT_VARIABLE} stayed {before}"
+    );
+    Ok(())
+}
+
+/// Waits up to `secs` for member `m`'s errant count to pass `before`; returns the last count.
+async fn errant_count_above(cx: &Ctx<'_>, m: usize, before: u64, secs: u64) -> Result<u64, String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let mut now = errant_count(cx, m).await?;
+    while now <= before && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        now = errant_count(cx, m).await?;
+    }
+    Ok(now)
+}
+
+/// Issue 10: DDL straight to a member's mysqld is reported like an errant transaction, and
+/// DDL and account statements through grproxy are not.
+async fn errant_ddl_reported(cx: &Ctx<'_>) -> R {
+    ensure!(!cx.baseline, "needs a group");
+    cx.setup(&[T]).await?;
+    let before = errant_count(cx, 2).await?;
+    let sql = "CREATE TABLE via_proxy (id INT PRIMARY KEY); ALTER TABLE via_proxy ADD COLUMN v INT; \
+               CREATE USER errant_probe@localhost; GRANT SELECT ON *.* TO errant_probe@localhost; \
+               DROP USER errant_probe@localhost; DROP TABLE via_proxy";
+    cx.e_ok(2, sql).await?;
+    // Anything the tap would report has been read within this time.
+    let after_proxy = errant_count_above(cx, 2, before, 2).await?;
+    ensure!(
+        after_proxy == before,
+        "DDL through grproxy was reported as errant: {ERRANT_VARIABLE} went from {before} to {after_proxy}"
+    );
+    let mut d = cx.direct(2).await?;
+    cx.note("mysqld of member 2 directly: CREATE TABLE errant_t (id INT PRIMARY KEY)");
+    d.query_drop("CREATE TABLE errant_t (id INT PRIMARY KEY)")
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = errant_count_above(cx, 2, before, 10).await?;
+    cx.note("mysqld of member 2 directly: DROP TABLE errant_t");
+    let _ = d.query_drop("DROP TABLE errant_t").await;
+    let _ = d.disconnect().await;
+    ensure!(
+        now > before,
+        "DDL straight to member 2's mysqld was not reported: {ERRANT_VARIABLE} stayed {before}"
     );
     Ok(())
 }

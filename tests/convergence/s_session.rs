@@ -36,6 +36,8 @@ pub fn all() -> Vec<Scenario> {
         sc!("diagnostics", last_insert_id_after_autocommit_insert),
         sc!("diagnostics", get_diagnostics_after_writes),
         sc!("diagnostics", truncation_warning_in_transaction),
+        sc!("diagnostics", row_count_inside_later_statements),
+        sc!("diagnostics", diagnostics_survive_set_names_and_sql_mode),
     ]
 }
 
@@ -468,4 +470,40 @@ async fn truncation_warning_in_transaction(cx: &Ctx<'_>) -> R {
         "expected the 1265 truncation warning and a count of 1, got {lines:?}"
     );
     cx.everywhere("SELECT id, s FROM t", &["1\ttoolo"]).await
+}
+
+/// `ROW_COUNT()` after an autocommit write, read inside the next statement rather than by a
+/// `SELECT` of its own: the value written and assigned is the write's row count.
+async fn row_count_inside_later_statements(cx: &Ctx<'_>) -> R {
+    cx.setup(&[
+        TV,
+        TV_ROWS,
+        "CREATE TABLE log (seq INT AUTO_INCREMENT PRIMARY KEY, n INT)",
+    ])
+    .await?;
+    let sql = "UPDATE t SET v = 0 WHERE id <= 2; INSERT INTO log (n) VALUES (ROW_COUNT()); \
+               DELETE FROM t WHERE id = 3; SET @rc = ROW_COUNT(); SELECT @rc";
+    let out = cx.e_ok(1, sql).await?;
+    lines_are(&out, &["1"], sql)?;
+    cx.everywhere("SELECT n FROM log ORDER BY seq", &["2"]).await
+}
+
+/// The proxy reads the session's sql_mode and character set after `SET NAMES` / `SET
+/// sql_mode`, on the client's connection; that read must not replace what `ROW_COUNT()`,
+/// `FOUND_ROWS()` and `SHOW WARNINGS` return for the client's next statement.
+async fn diagnostics_survive_set_names_and_sql_mode(cx: &Ctx<'_>) -> R {
+    cx.setup(&[TV, TV_ROWS]).await?;
+    let sql = "SELECT SQL_CALC_FOUND_ROWS id FROM t ORDER BY id LIMIT 1; SET NAMES latin1; \
+               SELECT FOUND_ROWS(), ROW_COUNT()";
+    let out = cx.e_ok(0, sql).await?;
+    lines_are(&out, &["1", "3\t0"], sql)?;
+    let sql = "SET sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES'); SELECT ROW_COUNT(); \
+               INSERT INTO t VALUES (4, 40, \"d\")";
+    // Under ANSI_QUOTES "d" names a column: the insert fails as it does on mysqld.
+    let out = cx.e(2, sql).await;
+    ensure!(
+        out.stdout.lines().next() == Some("0") && out.stderr.contains("1054"),
+        "{sql}: expected ROW_COUNT() 0 then error 1054, got {out:?}"
+    );
+    cx.everywhere("SELECT COUNT(*) FROM t", &["3"]).await
 }

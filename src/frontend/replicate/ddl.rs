@@ -117,14 +117,12 @@ impl Session {
         if let Some(ts) = &timestamp {
             self.internal(&format!("SET @@session.timestamp = {ts}")).await?;
         }
+        group.tap.expect_statement(self.backend_id);
         let response = self.forward_buffered(packet, Expect::QueryResult).await?;
         if timestamp.is_some() {
             self.internal("SET @@session.timestamp = DEFAULT").await?;
         }
-        if matches!(
-            class.detail,
-            Detail::DropDatabase | Detail::CreateDatabase | Detail::OtherDdl
-        ) {
+        if matches!(class.detail, Detail::DropDatabase | Detail::OtherDdl) {
             self.forget_schema();
         }
         group.metadata.invalidate();

@@ -62,6 +62,8 @@ pub enum Assembled {
         /// Statement text of the group's Query events (the DDL statement, statement-logged DML),
         /// without the terminating `COMMIT`.
         queries: Vec<String>,
+        /// The mysqld connection that ran the group's first Query event, if it has one.
+        thread_id: Option<u32>,
         end_pos: Position,
     },
 }
@@ -73,6 +75,7 @@ struct Group {
     start: Position,
     events: Vec<Vec<u8>>,
     queries: Vec<String>,
+    thread_id: Option<u32>,
 }
 
 /// Turns the raw events of a binlog stream, in order, into [`Assembled`] groups.
@@ -169,6 +172,13 @@ impl Assembler {
         if advances && h.log_pos != 0 && !h.is_artificial() {
             self.pos = u64::from(h.log_pos);
         }
+        if h.event_type == types::QUERY {
+            // The post-header of a (v4) Query event opens with the connection's thread id.
+            if let (Some(g), Some(id)) = (self.group.as_mut(), raw.get(19..23)) {
+                g.thread_id
+                    .get_or_insert(u32::from_le_bytes([id[0], id[1], id[2], id[3]]));
+            }
+        }
         match step {
             Step::Skip | Step::Heartbeat { .. } => Ok(None),
             Step::Rotate(r) => {
@@ -192,6 +202,7 @@ impl Assembler {
                     start: (self.file.clone(), start),
                     events: Vec::new(),
                     queries: Vec::new(),
+                    thread_id: None,
                 });
                 Ok(None)
             }
@@ -235,6 +246,7 @@ impl Assembler {
                     gtid,
                     events: g.events,
                     queries,
+                    thread_id: g.thread_id,
                     end_pos,
                 }
             }

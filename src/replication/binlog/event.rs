@@ -499,6 +499,8 @@ impl XaPrepare {
 /// A Query event's default schema and statement text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Query {
+    /// The mysqld connection that ran the statement.
+    pub thread_id: u32,
     pub schema: String,
     /// The statement as logged (in the session's character set; shown lossily as UTF-8).
     pub query: String,
@@ -511,7 +513,8 @@ impl Query {
     pub fn parse(fde: &FormatDescription, raw: &[u8]) -> Result<Query, BinlogError> {
         let (post, var) = fde.split_post_header(raw, types::QUERY, QUERY_POST_HEADER)?;
         let mut p = Reader::new(post, "Query post-header");
-        p.take(8)?; // thread id, exec time
+        let thread_id = p.u32()?;
+        p.take(4)?; // exec time
         let schema_len = usize::from(p.u8()?);
         p.take(2)?; // error code
         let status_len = usize::from(p.u16()?);
@@ -525,6 +528,7 @@ impl Query {
             });
         }
         Ok(Query {
+            thread_id,
             schema,
             query: String::from_utf8_lossy(r.rest()).into_owned(),
         })

@@ -60,6 +60,7 @@ fn stream_start_and_ddl() {
             gtid: gtid(1),
             events: vec![],
             queries: vec!["CREATE DATABASE fx".into()],
+            thread_id: Some(6),
             end_pos: pos(0x1bf),
         }]
     );
@@ -107,6 +108,7 @@ fn xa_prepare_commit_rollback_and_plain_transactions() {
                 events,
                 queries: q,
                 end_pos,
+                ..
             } => {
                 assert_eq!(kind, "prepared");
                 assert_eq!(
@@ -132,6 +134,7 @@ fn xa_prepare_commit_rollback_and_plain_transactions() {
                 events,
                 queries: q,
                 end_pos,
+                ..
             } => {
                 assert_eq!(kind, "plain");
                 assert_eq!((*g, kinds(events), q, end_pos), (gtid(seq), evs, &queries, &pos(end)));
