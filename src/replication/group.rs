@@ -145,8 +145,25 @@ impl super::keys::Weigher for Weigher {
             return Ok(Vec::new());
         }
         let sql = super::keys::weigh_sql(&parts);
-        let mut c = self.pool.get_conn().await.map_err(|e| e.to_string())?;
-        let row: Option<mysql_async::Row> = c.query_first(sql).await.map_err(|e| e.to_string())?;
+        // A pooled connection may have died with mysqld (restart, wait_timeout): a connection
+        // error is retried on a new one; an error from the server is not.
+        let mut attempt = 0;
+        let row: Option<mysql_async::Row> = loop {
+            attempt += 1;
+            let res = match self.pool.get_conn().await {
+                Ok(mut c) => c.query_first(sql.as_str()).await,
+                Err(e) => Err(e),
+            };
+            match res {
+                Ok(row) => break row,
+                Err(mysql_async::Error::Server(e)) => return Err(e.to_string()),
+                Err(e) if attempt >= 3 => return Err(e.to_string()),
+                Err(e) => {
+                    tracing::debug!(error = %e, attempt, "weigher connection failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                }
+            }
+        };
         let row = row.ok_or("no weights")?;
         (0..parts.len())
             .map(|i| {
