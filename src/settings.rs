@@ -13,6 +13,8 @@ pub enum SettingsError {
     Config(#[from] config::ConfigError),
     #[error(transparent)]
     Tls(#[from] tls::TlsError),
+    #[error("group.tls: {0}")]
+    PeerTls(#[from] crate::consensus::PeerTlsError),
 }
 
 pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
@@ -34,6 +36,8 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
     let mut s = Settings::new(backend);
     s.listen_tcp = cfg.listen.tcp.clone();
     s.listen_unix = cfg.listen.unix_socket.clone();
+    s.session_backend = cfg.backend.address.clone();
+    s.proxy_protocol = cfg.backend.proxy_protocol;
     s.connect_timeout = Duration::from_millis(cfg.backend.connect_timeout_ms);
     s.service_user = cfg.service_account.user.clone();
     s.service_password = cfg.service_account.resolve_password()?;
@@ -43,15 +47,37 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
     s.max_connections_per_user = cfg.limits.max_connections_per_user;
     s.max_packet = cfg.limits.max_packet_size as usize;
     s.handshake_timeout = Duration::from_millis(cfg.limits.handshake_timeout_ms);
+    s.max_handshakes = cfg.limits.max_handshakes as usize;
     s.idle_timeout = (cfg.limits.idle_timeout_s > 0).then(|| Duration::from_secs(cfg.limits.idle_timeout_s));
     s.local_infile = cfg.features.local_infile;
-    s.group = cfg.group.as_ref().map(|g| crate::replication::group::GroupSettings {
-        member_id: g.member_id,
-        members: g.members.clone(),
-        data_dir: g.data_dir.clone(),
-        snapshot_every: g.snapshot_every,
-        flow_control_entries: g.flow_control_entries,
-        listener: None,
-    });
+    s.group = match &cfg.group {
+        None => None,
+        Some(g) => Some(crate::replication::group::GroupSettings {
+            member_id: g.member_id,
+            members: g.members.clone(),
+            data_dir: g.data_dir.clone(),
+            snapshot_every: g.snapshot_every,
+            flow_control_entries: g.flow_control_entries,
+            listener: None,
+            peer_security: peer_security(g)?,
+        }),
+    };
     Ok(s)
+}
+
+/// Loads the peer TLS material (validated by `config::load`: `tls` or the test-only opt-out).
+fn peer_security(g: &config::GroupConfig) -> Result<crate::consensus::PeerSecurity, SettingsError> {
+    use crate::consensus::{PeerSecurity, PeerTls};
+    match (&g.tls, g.insecure_plaintext_peers) {
+        (
+            Some(config::GroupTlsConfig {
+                ca: Some(ca),
+                cert: Some(cert),
+                key: Some(key),
+            }),
+            false,
+        ) => Ok(PeerSecurity::Tls(PeerTls::from_pem_files(ca, cert, key)?)),
+        (None, true) => Ok(PeerSecurity::InsecurePlaintext),
+        _ => unreachable!("validated by config::load"),
+    }
 }

@@ -22,7 +22,9 @@ async fn users_created_a_moment_ago_log_in_and_wrong_passwords_get_1045() {
     m.create_user("alice", "s3cret").await;
     let mut c = Conn::new(proxy_opts(&p, "alice", "s3cret")).await.unwrap();
     let who: Option<String> = c.query_first("SELECT CURRENT_USER()").await.unwrap();
-    assert_eq!(who.as_deref(), Some("alice@localhost"));
+    // mysqld sees the client's own address (127.0.0.1 over TCP, as directly), not the
+    // proxy's socket.
+    assert_eq!(who.as_deref(), Some("alice@127.0.0.1"));
     c.disconnect().await.unwrap();
 
     let via = Conn::new(proxy_opts(&p, "alice", "wrong")).await.unwrap_err();
@@ -34,7 +36,7 @@ async fn users_created_a_moment_ago_log_in_and_wrong_passwords_get_1045() {
 
     // Privileges are mysqld's: a user without grants cannot read mysql.user.
     let mut r = m.root().await;
-    r.query_drop("CREATE USER 'bob'@'localhost' IDENTIFIED BY 'b'")
+    r.query_drop("CREATE USER 'bob'@'127.0.0.1' IDENTIFIED BY 'b'")
         .await
         .unwrap();
     let mut bob = Conn::new(proxy_opts(&p, "bob", "b")).await.unwrap();
@@ -61,7 +63,7 @@ async fn change_user_really_reauthenticates() {
     .await
     .unwrap();
     let who: Option<String> = c.query_first("SELECT CURRENT_USER()").await.unwrap();
-    assert_eq!(who.as_deref(), Some("carol@localhost"));
+    assert_eq!(who.as_deref(), Some("carol@127.0.0.1"));
     let marker: Option<Option<i64>> = c.query_first("SELECT @marker").await.unwrap();
     assert_eq!(marker, Some(None), "session state reset by mysqld");
     let bad = c

@@ -57,7 +57,8 @@ async fn sandbox_up_serves_clients_and_down_stops_everything() {
         .await
         .expect("login through the sandbox proxy");
     let who: Option<String> = c.query_first("SELECT CURRENT_USER()").await.unwrap();
-    assert_eq!(who.as_deref(), Some("app@localhost"));
+    // The client's own address reaches mysqld (PROXY protocol): the TCP account matches.
+    assert_eq!(who.as_deref(), Some("app@127.0.0.1"));
     c.disconnect().await.unwrap();
     let pids: Vec<u32> = ["node1/grproxy.pid", "node1/mysqld.pid.sandbox"]
         .iter()

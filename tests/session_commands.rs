@@ -63,7 +63,7 @@ async fn auth_switch_to_ed25519_is_relayed() {
     let m = Mysqld::start();
     let mut root = m.root().await;
     root.query_drop("INSTALL SONAME 'auth_ed25519'").await.unwrap();
-    root.query_drop("CREATE USER 'ed'@'localhost' IDENTIFIED VIA ed25519 USING PASSWORD('edpw')")
+    root.query_drop("CREATE USER 'ed'@'127.0.0.1' IDENTIFIED VIA ed25519 USING PASSWORD('edpw')")
         .await
         .unwrap();
     let p = proxy(&m).await;
@@ -79,7 +79,7 @@ async fn auth_switch_to_ed25519_is_relayed() {
     };
     let ok = run("edpw");
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
-    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "ed@localhost");
+    assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), "ed@127.0.0.1");
     let bad = run("nope");
     assert!(!bad.status.success());
     assert!(
@@ -102,6 +102,7 @@ async fn internal_statements_run_inside_the_transaction() {
         .unwrap();
     let mut conn = BackendConn::connect(
         &BackendAddr::Unix(m.layout.socket.clone()),
+        None,
         Duration::from_secs(5),
         1 << 24,
     )

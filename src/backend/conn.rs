@@ -48,10 +48,16 @@ pub struct BackendConn {
 }
 
 impl BackendConn {
-    /// Connects and reads the server greeting.
-    pub async fn connect(addr: &BackendAddr, timeout: Duration, limit: usize) -> Result<Self, ConnectError> {
+    /// Connects, sends `header` first if given (a PROXY protocol header), and reads the
+    /// server greeting.
+    pub async fn connect(
+        addr: &BackendAddr,
+        header: Option<&[u8]>,
+        timeout: Duration,
+        limit: usize,
+    ) -> Result<Self, ConnectError> {
         let connect = async {
-            let stream: BoxStream = match addr {
+            let mut stream: BoxStream = match addr {
                 BackendAddr::Unix(p) => Box::new(UnixStream::connect(p).await?),
                 BackendAddr::Tcp(a) => {
                     let s = TcpStream::connect(a.as_str()).await?;
@@ -59,6 +65,9 @@ impl BackendConn {
                     Box::new(s)
                 }
             };
+            if let Some(h) = header {
+                tokio::io::AsyncWriteExt::write_all(&mut stream, h).await?;
+            }
             Ok::<_, std::io::Error>(stream)
         };
         let stream = match tokio::time::timeout(timeout, connect).await {

@@ -5,6 +5,7 @@
 pub mod conn;
 pub mod internal;
 pub mod login;
+pub mod proxy_header;
 pub mod relay;
 pub mod side;
 

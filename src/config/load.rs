@@ -564,11 +564,11 @@ impl Validator<'_> {
         if let Some(p) = &c.backend.unix_socket {
             check_socket_path(p).map_err(|m| self.err("backend.unix_socket", m))?;
         }
-        if c.backend.address.is_none() && c.backend.unix_socket.is_none() {
+        if c.backend.address.is_none() {
             return Err(self.err(
                 "backend",
-                "no backend configured: set backend.address (e.g. \"127.0.0.1:3306\") \
-                 and/or backend.unix_socket",
+                "backend.address is required (e.g. \"127.0.0.1:3306\"): client sessions reach \
+                 mysqld over TCP; backend.unix_socket serves only grproxy's own connections",
             ));
         }
         if c.backend.connect_timeout_ms == 0 {
@@ -589,6 +589,33 @@ impl Validator<'_> {
             }
             if g.data_dir.as_os_str().is_empty() {
                 return Err(self.err("group.data_dir", "must be set"));
+            }
+            match (&g.tls, g.insecure_plaintext_peers) {
+                (None, false) => {
+                    return Err(self.err(
+                        "group.tls",
+                        "must be set: peer links use mutual TLS (give tls.ca, tls.cert and tls.key; \
+                         `grproxy sandbox up` writes an example)",
+                    ))
+                }
+                (Some(_), true) => {
+                    return Err(self.err(
+                        "group.insecure_plaintext_peers",
+                        "set together with group.tls: choose one",
+                    ))
+                }
+                (Some(t), false) => {
+                    for (key, p) in [("ca", &t.ca), ("cert", &t.cert), ("key", &t.key)] {
+                        match p {
+                            None => return Err(self.err(&format!("group.tls.{key}"), "must be set")),
+                            Some(p) if p.as_os_str().is_empty() => {
+                                return Err(self.err(&format!("group.tls.{key}"), "must not be empty"))
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                }
+                (None, true) => {}
             }
             if g.snapshot_every < super::MIN_SNAPSHOT_EVERY {
                 return Err(self.err(
@@ -673,6 +700,9 @@ impl Validator<'_> {
         }
         if l.handshake_timeout_ms == 0 {
             return Err(self.err("limits.handshake_timeout_ms", "must be greater than 0"));
+        }
+        if l.max_handshakes == 0 {
+            return Err(self.err("limits.max_handshakes", "must be greater than 0"));
         }
 
         // log

@@ -8,6 +8,8 @@
 //! * `backend`: at least one of `address` / `unix_socket`;
 //! * `service_account.user`: non-empty, and at most one password source;
 //! * `tls`: `cert` and `key` both or neither;
+//! * `group`: `tls` (`ca`, `cert`, `key`) required, unless the test-only
+//!   `insecure_plaintext_peers: true`;
 //! * `limits`: ranges documented on [`Limits`].
 //!
 //! Unknown keys are rejected everywhere (`deny_unknown_fields`), so a typo such as
@@ -18,7 +20,7 @@
 //! [`ServiceAccount::resolve_password`], so the config can be validated without
 //! access to them.
 //!
-//! Relative paths (`unix_socket`, `password_file`, `tls.cert`, `tls.key`) are
+//! Relative paths (`unix_socket`, `password_file`, `tls.cert`, `tls.key`, `group.tls.*`) are
 //! kept as written and are therefore relative to the proxy's working directory.
 //!
 //! Every [`ConfigError`] names the file, the line (and column when known) and
@@ -50,6 +52,8 @@ pub const MIN_MAX_PACKET_SIZE: u32 = 1024;
 pub const MAX_MAX_PACKET_SIZE: u32 = 1024 * 1024 * 1024;
 /// Default `limits.handshake_timeout_ms`.
 pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// Default `limits.max_handshakes`.
+pub const DEFAULT_MAX_HANDSHAKES: u32 = 128;
 /// Default `log.level`.
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 
@@ -94,6 +98,27 @@ pub struct GroupConfig {
     /// Flow control: how many log entries the slowest member may lag before this member's
     /// transactions wait (default 2000; 0 turns flow control off).
     pub flow_control_entries: u64,
+    /// Mutual TLS on the peer (Raft) links. Required unless `insecure_plaintext_peers`.
+    pub tls: Option<GroupTlsConfig>,
+    /// Tests only: plain, unauthenticated peer links (default false). Anyone who reaches the
+    /// peer port can then forge Raft messages and run statements on every member.
+    pub insecure_plaintext_peers: bool,
+}
+
+/// `group.tls:` — this member's certificate for the peer links and the group CA.
+///
+/// The certificate must chain to `ca` and carry the DNS name `member-<member_id>.grproxy`;
+/// peers are accepted only with a certificate from the same CA naming a member of
+/// `group.members`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupTlsConfig {
+    /// PEM certificate(s) of the group CA (required).
+    pub ca: Option<PathBuf>,
+    /// PEM certificate chain of this member (required).
+    pub cert: Option<PathBuf>,
+    /// PEM private key of this member (required).
+    pub key: Option<PathBuf>,
 }
 
 impl Default for GroupConfig {
@@ -104,6 +129,8 @@ impl Default for GroupConfig {
             data_dir: PathBuf::new(),
             snapshot_every: crate::replication::group::DEFAULT_SNAPSHOT_EVERY,
             flow_control_entries: crate::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
+            tls: None,
+            insecure_plaintext_peers: false,
         }
     }
 }
@@ -123,12 +150,16 @@ pub struct ListenConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BackendConfig {
-    /// TCP address of mysqld as `host:port` (port 1..=65535).
+    /// TCP address of mysqld as `host:port` (port 1..=65535). Client sessions always use it.
     pub address: Option<String>,
-    /// Unix socket of mysqld; preferred over `address` when both are given.
+    /// Unix socket of mysqld for the proxy's own connections; preferred over `address` for
+    /// them when both are given.
     pub unix_socket: Option<PathBuf>,
     /// Timeout for establishing a backend connection, in milliseconds (> 0).
     pub connect_timeout_ms: u64,
+    /// Sessions start with a PROXY protocol header, so mysqld sees each client's own
+    /// address (mysqld's `proxy_protocol_networks` must list grproxy's). Default true.
+    pub proxy_protocol: bool,
 }
 
 impl Default for BackendConfig {
@@ -137,6 +168,7 @@ impl Default for BackendConfig {
             address: None,
             unix_socket: None,
             connect_timeout_ms: DEFAULT_CONNECT_TIMEOUT_MS,
+            proxy_protocol: true,
         }
     }
 }
@@ -223,6 +255,9 @@ pub struct Limits {
     pub max_packet_size: u32,
     /// Time allowed for a client to finish the handshake, in ms (> 0, default 10000).
     pub handshake_timeout_ms: u64,
+    /// Clients in the handshake at once (each holds a mysqld connection before it has
+    /// logged in); more wait for a turn (> 0, default 128).
+    pub max_handshakes: u32,
     /// Close client connections idle this many seconds (0 = never, the default).
     pub idle_timeout_s: u64,
 }
@@ -234,6 +269,7 @@ impl Default for Limits {
             max_connections_per_user: 0,
             max_packet_size: DEFAULT_MAX_PACKET_SIZE,
             handshake_timeout_ms: DEFAULT_HANDSHAKE_TIMEOUT_MS,
+            max_handshakes: DEFAULT_MAX_HANDSHAKES,
             idle_timeout_s: 0,
         }
     }

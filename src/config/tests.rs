@@ -62,6 +62,7 @@ backend:
   address: db.local:3307
   unix_socket: /var/run/mysqld/mysqld.sock
   connect_timeout_ms: 250
+  proxy_protocol: false
 service_account:
   user: svc
   password: inline-pw
@@ -74,6 +75,7 @@ limits:
   max_connections_per_user: 2
   max_packet_size: 1024
   handshake_timeout_ms: 1
+  max_handshakes: 3
   idle_timeout_s: 3600
 features:
   local_infile: true
@@ -91,6 +93,7 @@ log:
             address: Some("db.local:3307".into()),
             unix_socket: Some("/var/run/mysqld/mysqld.sock".into()),
             connect_timeout_ms: 250,
+            proxy_protocol: false,
         },
         service_account: ServiceAccount {
             user: "svc".into(),
@@ -99,7 +102,7 @@ log:
             password_file: None,
             source_position: Some(Position {
                 file: ORIGIN.into(),
-                line: Some(10),
+                line: Some(11),
                 column: None,
             }),
         },
@@ -113,6 +116,7 @@ log:
             max_connections_per_user: 2,
             max_packet_size: 1024,
             handshake_timeout_ms: 1,
+            max_handshakes: 3,
             idle_timeout_s: 3600,
         },
         features: Features { local_infile: true },
@@ -317,7 +321,12 @@ fn error_messages() {
         (
             "no backend",
             "!listen:\n  unix_socket: /tmp/g.sock\nservice_account:\n  user: u\n",
-            &["config/test.yaml: backend: no backend configured"],
+            &["config/test.yaml: backend: backend.address is required"],
+        ),
+        (
+            "socket only",
+            "!listen:\n  tcp: 127.0.0.1:0\nbackend:\n  unix_socket: /tmp/m.sock\nservice_account:\n  user: u\n",
+            &["config/test.yaml:3: backend: backend.address is required"],
         ),
         (
             "missing user",
@@ -487,7 +496,8 @@ fn yaml_conveniences_accepted() {
 ---
 listen: { tcp: '0.0.0.0:6033', unix_socket: ~ }
 backend:
-  unix_socket: /var/run/mysqld/mysqld.sock   # preferred
+  address: 127.0.0.1:3306
+  unix_socket: /var/run/mysqld/mysqld.sock   # grproxy's own connections
 service_account:
   user: \"grproxy\"
 features:
@@ -495,13 +505,14 @@ features:
 ";
     let c = load(text).unwrap();
     assert_eq!(c.listen.tcp.as_deref(), Some("0.0.0.0:6033"));
-    assert_eq!(c.backend.address, None);
+    assert_eq!(c.backend.address.as_deref(), Some("127.0.0.1:3306"));
+    assert!(c.backend.proxy_protocol);
     assert!(c.features.local_infile);
 }
 
 #[test]
 fn group_section() {
-    let base = "listen:\n  tcp: \"127.0.0.1:0\"\nbackend:\n  unix_socket: /tmp/m.sock\nservice_account:\n  user: svc\n";
+    let base = "listen:\n  tcp: \"127.0.0.1:0\"\nbackend:\n  address: 127.0.0.1:3306\nservice_account:\n  user: svc\n";
     let ok = format!("{base}group:\n  member_id: 2\n  members:\n    1: \"127.0.0.1:7001\"\n    2: \"127.0.0.1:7002\"\n  data_dir: /tmp/raft\n");
     let c = load(&ok).unwrap();
     let g = c.group.unwrap();

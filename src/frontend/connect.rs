@@ -14,6 +14,8 @@
 //! The two legs number packets differently once the client used TLS (its SSLRequest took a
 //! sequence id), so packets are renumbered by a fixed offset in each direction.
 
+use std::net::SocketAddr;
+
 use mysql_common::constants::CapabilityFlags as Caps;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -68,15 +70,24 @@ pub struct Established {
 /// not logged in gets to make the proxy buffer `max_packet`.
 pub const PRE_AUTH_MAX_PACKET: usize = 64 * 1024;
 
-/// Runs the connection phase. `secure_transport` is true for unix-socket clients.
+/// Runs the connection phase. `secure_transport` is true for unix-socket clients; `addrs` is
+/// (the client's address, the listener's address) for TCP clients.
 pub async fn establish(
     ctx: &Context,
     mut stream: BoxStream,
     proxy_id: u32,
     secure_transport: bool,
+    addrs: Option<(SocketAddr, SocketAddr)>,
 ) -> Result<Established, ConnectFailure> {
     let s = &ctx.settings;
-    let backend = match BackendConn::connect(&s.backend, s.connect_timeout, s.max_packet).await {
+    let header = s
+        .proxy_protocol
+        .then(|| crate::backend::proxy_header::v1(addrs.map(|a| a.0), addrs.map(|a| a.1)));
+    let Some(session_backend) = &s.session_backend else {
+        return Err(ConnectFailure::Refused(ClientError::BackendUnavailable));
+    };
+    let addr = crate::backend::BackendAddr::Tcp(session_backend.clone());
+    let backend = match BackendConn::connect(&addr, header.as_deref(), s.connect_timeout, s.max_packet).await {
         Ok(b) => b,
         Err(ConnectError::Refused(err)) => {
             let mut client = PacketIo::new(stream, s.max_packet);

@@ -16,7 +16,13 @@ use crate::backend::BackendAddr;
 pub struct Settings {
     pub listen_tcp: Option<String>,
     pub listen_unix: Option<PathBuf>,
+    /// Where the proxy's own side connections (service account) reach mysqld.
     pub backend: BackendAddr,
+    /// Where client sessions reach mysqld: TCP, never a unix socket (mysqld's `unix_socket`
+    /// plugin would take every client for the proxy's OS user).
+    pub session_backend: Option<String>,
+    /// Sessions open with a PROXY protocol header carrying the client's address.
+    pub proxy_protocol: bool,
     pub connect_timeout: Duration,
     pub service_user: String,
     pub service_password: String,
@@ -26,6 +32,8 @@ pub struct Settings {
     pub max_connections_per_user: u32,
     pub max_packet: usize,
     pub handshake_timeout: Duration,
+    /// Clients in the connection phase at once.
+    pub max_handshakes: usize,
     pub idle_timeout: Option<Duration>,
     pub local_infile: bool,
     /// Group membership; `None` runs a plain proxy.
@@ -38,6 +46,11 @@ impl Settings {
         Settings {
             listen_tcp: Some("127.0.0.1:0".into()),
             listen_unix: None,
+            session_backend: match &backend {
+                BackendAddr::Tcp(a) => Some(a.clone()),
+                BackendAddr::Unix(_) => None,
+            },
+            proxy_protocol: true,
             backend,
             connect_timeout: Duration::from_secs(5),
             service_user: "root".into(),
@@ -48,6 +61,7 @@ impl Settings {
             max_connections_per_user: 0,
             max_packet: 64 << 20,
             handshake_timeout: Duration::from_secs(10),
+            max_handshakes: 128,
             idle_timeout: None,
             local_infile: false,
             group: None,

@@ -28,6 +28,8 @@ pub enum StartError {
     Tls(#[from] tls::TlsError),
     #[error("joining the group: {0}")]
     Group(#[from] crate::replication::group::GroupError),
+    #[error(transparent)]
+    Backend(#[from] super::backend_check::BackendCheckError),
 }
 
 /// A running proxy: its bound addresses and a way to stop it.
@@ -100,6 +102,7 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
         None => None,
     };
     let side = SidePool::new(&settings.backend, &settings.service_user, &settings.service_password);
+    super::backend_check::check(&side, &mut settings).await?;
     let registry = Registry::default();
     let group = match settings.group.clone() {
         Some(g) => Some(
@@ -134,15 +137,16 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
 ) {
     let limit = Arc::new(Semaphore::new(ctx.settings.max_connections));
+    let handshakes = Arc::new(Semaphore::new(ctx.settings.max_handshakes));
     let mut sessions = JoinSet::new();
     loop {
-        let accepted: std::io::Result<(BoxStream, bool, String)> = tokio::select! {
+        let accepted: std::io::Result<(BoxStream, bool, Addrs)> = tokio::select! {
             _ = stop.changed() => break,
             Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
             r = accept_tcp(&tcp), if tcp.is_some() => r,
             r = accept_unix(&unix), if unix.is_some() => r,
         };
-        let (stream, secure, peer) = match accepted {
+        let (stream, secure, addrs) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning.
@@ -153,10 +157,11 @@ async fn accept_loop(
         };
         let ctx = ctx.clone();
         let stop = stop.clone();
+        let handshakes = handshakes.clone();
         match limit.clone().try_acquire_owned() {
             Ok(permit) => {
                 sessions.spawn(async move {
-                    serve(ctx, stream, secure, peer, stop).await;
+                    serve(ctx, stream, secure, addrs, handshakes, stop).await;
                     drop(permit);
                 });
             }
@@ -176,24 +181,53 @@ async fn accept_loop(
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ctx.side.clone().disconnect()).await;
 }
 
-async fn accept_tcp(l: &Option<TcpListener>) -> std::io::Result<(BoxStream, bool, String)> {
+/// A TCP client's address and the listener address it reached (`None`: a unix-socket client).
+type Addrs = Option<(std::net::SocketAddr, std::net::SocketAddr)>;
+
+async fn accept_tcp(l: &Option<TcpListener>) -> std::io::Result<(BoxStream, bool, Addrs)> {
     let (s, peer) = l.as_ref().expect("guarded").accept().await?;
     s.set_nodelay(true)?;
-    Ok((Box::new(s), false, peer.to_string()))
+    let local = s.local_addr()?;
+    Ok((Box::new(s), false, Some((peer, local))))
 }
 
-async fn accept_unix(l: &Option<UnixListener>) -> std::io::Result<(BoxStream, bool, String)> {
+async fn accept_unix(l: &Option<UnixListener>) -> std::io::Result<(BoxStream, bool, Addrs)> {
     let (s, _) = l.as_ref().expect("guarded").accept().await?;
-    Ok((Box::new(s), true, "unix".to_string()))
+    Ok((Box::new(s), true, None))
 }
 
 /// One client connection from accept to close.
-async fn serve(ctx: Arc<Context>, stream: BoxStream, secure: bool, peer: String, mut stop: watch::Receiver<bool>) {
+///
+/// A client in the connection phase holds a mysqld connection before it has logged in, so
+/// only `max_handshakes` are in it at once; the others wait their turn within the handshake
+/// timeout, then get 1040.
+async fn serve(
+    ctx: Arc<Context>,
+    stream: BoxStream,
+    secure: bool,
+    addrs: Addrs,
+    handshakes: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
     let id = ctx.registry.next_id();
+    let peer = addrs.map_or_else(|| "unix".to_string(), |a| a.0.to_string());
     let span = tracing::info_span!("session", id, peer = %peer);
     let _enter = span.enter();
     drop(_enter);
-    let handshake = tokio::time::timeout(ctx.settings.handshake_timeout, establish(&ctx, stream, id, secure));
+    let deadline = tokio::time::Instant::now() + ctx.settings.handshake_timeout;
+    let turn = match tokio::time::timeout_at(deadline, handshakes.acquire_owned()).await {
+        Ok(Ok(turn)) => turn,
+        _ => {
+            tracing::info!(parent: &span, "no handshake slot within the handshake timeout");
+            let mut io = PacketIo::new(stream, 1024);
+            let _ = io
+                .send(0, &ClientError::TooManyConnections.payload_before_greeting())
+                .await;
+            io.shutdown().await;
+            return;
+        }
+    };
+    let handshake = tokio::time::timeout_at(deadline, establish(&ctx, stream, id, secure, addrs));
     let established = match handshake.await {
         Err(_) => {
             tracing::debug!(parent: &span, "handshake timed out");
@@ -209,6 +243,7 @@ async fn serve(ctx: Arc<Context>, stream: BoxStream, secure: bool, peer: String,
         }
         Ok(Ok(e)) => e,
     };
+    drop(turn);
     tracing::debug!(parent: &span, user = %established.user, backend = established.backend_id, "authenticated");
     let session = Session::new(ctx, id, established);
     let end = tokio::select! {

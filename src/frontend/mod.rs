@@ -1,6 +1,7 @@
 //! The client side: listeners, the connection phase (greeting, TLS, relayed authentication)
 //! and the per-session command loop.
 
+pub mod backend_check;
 pub mod connect;
 pub mod context;
 pub mod errors;

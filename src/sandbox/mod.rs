@@ -1,7 +1,10 @@
 //! `grproxy sandbox up|down`: local mysqld instances, each with its proxy, for trying grproxy
 //! on one machine. Node i (1-based) lives in `DIR/node<i>/`: its datadir, mysqld socket and
-//! log, the proxy's config and log, and pid files that `sandbox down` uses.
+//! log, the proxy's config and log, and pid files that `sandbox down` uses. A group's peer
+//! links use mutual TLS: `DIR/ca.pem` and `DIR/ca-key.pem` are the group CA, and each node
+//! dir holds its member certificate and key (`peer-*.pem`, see [`certs`]).
 
+pub mod certs;
 pub mod mysqld;
 
 use std::path::{Path, PathBuf};
@@ -56,6 +59,19 @@ pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
             }
         }
     }
+    // One CA per sandbox, kept so that members set up again later chain to the same one.
+    let ca = if o.nodes > 1 {
+        Some(match certs::GroupCa::read(&dir)? {
+            Some(ca) => ca,
+            None => {
+                let ca = certs::GroupCa::generate()?;
+                ca.write(&dir)?;
+                ca
+            }
+        })
+    } else {
+        None
+    };
     let mut endpoints = Vec::new();
     for i in 1..=o.nodes {
         let nd = node_dir(&dir, i);
@@ -73,8 +89,9 @@ pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
             write_private(&svc_file, &svc_password)?;
             let cfg = nd.join("grproxy.yaml");
             let mut text = proxy_config(proxy_port, &layout, &nd, &svc_file);
-            if o.nodes > 1 {
-                text.push_str(&group_config(o, i, &nd));
+            if let Some(ca) = &ca {
+                let tls = ca.write_member(i as u64, &nd)?;
+                text.push_str(&group_config(o, i, &nd, &tls));
             }
             std::fs::write(&cfg, text)?;
         }
@@ -181,7 +198,10 @@ async fn bootstrap_accounts(l: &MysqldLayout, o: &UpOptions) -> anyhow::Result<S
         "CREATE USER IF NOT EXISTS '{SERVICE_USER}'@'localhost' IDENTIFIED BY '{svc}'"
     ));
     stmts.push(format!("ALTER USER '{SERVICE_USER}'@'localhost' IDENTIFIED BY '{svc}'"));
-    stmts.push(format!("GRANT ALL PRIVILEGES ON *.* TO '{SERVICE_USER}'@'localhost'"));
+    // Replaying a client's GRANT needs the granted privileges with GRANT OPTION.
+    stmts.push(format!(
+        "GRANT ALL PRIVILEGES ON *.* TO '{SERVICE_USER}'@'localhost' WITH GRANT OPTION"
+    ));
     for s in stmts {
         conn.query_drop(&s)
             .await
@@ -195,21 +215,26 @@ fn proxy_config(port: u16, l: &MysqldLayout, nd: &Path, svc_file: &Path) -> Stri
     format!(
         "# Written by `grproxy sandbox up`.\n\
          listen:\n  tcp: \"127.0.0.1:{port}\"\n  unix_socket: \"{sock}\"\n\
-         backend:\n  unix_socket: \"{backend}\"\n\
+         backend:\n  address: \"127.0.0.1:{mysqld_port}\"\n  unix_socket: \"{backend}\"\n\
          service_account:\n  user: {SERVICE_USER}\n  password_file: \"{svc}\"\n\
          tls:\n  mode: preferred\n\
          features:\n  local_infile: true\n",
         sock = nd.join("grproxy.sock").display(),
         backend = l.socket.display(),
+        mysqld_port = l.port,
         svc = svc_file.display(),
     )
 }
 
-fn group_config(o: &UpOptions, i: u16, nd: &Path) -> String {
+fn group_config(o: &UpOptions, i: u16, nd: &Path, tls: &certs::PeerTlsFiles) -> String {
     let mut s = format!(
-        "group:\n  member_id: {i}\n  data_dir: \"{}\"\n  snapshot_every: {}\n  members:\n",
+        "group:\n  member_id: {i}\n  data_dir: \"{}\"\n  snapshot_every: {}\n  \
+         tls:\n    ca: \"{}\"\n    cert: \"{}\"\n    key: \"{}\"\n  members:\n",
         nd.join("raft").display(),
-        o.snapshot_every
+        o.snapshot_every,
+        tls.ca.display(),
+        tls.cert.display(),
+        tls.key.display(),
     );
     for m in 1..=o.nodes {
         let port = match o.peer_relay_port {

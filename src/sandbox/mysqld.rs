@@ -114,6 +114,9 @@ pub fn server_args(l: &MysqldLayout, extra: &[String]) -> Vec<String> {
         format!("--pid-file={}", l.pid_file.display()),
         format!("--log-error={}", l.log.display()),
         "--skip-name-resolve".into(),
+        // grproxy opens each client session with a PROXY protocol header (the client's own
+        // address); mysqld takes it only from grproxy's address.
+        "--proxy-protocol-networks=127.0.0.1".into(),
         format!("--log-bin={}", l.datadir.join("binlog").display()),
         // A temporary directory of its own: mysqld names on-disk temporary tables after its
         // pid, and a mysqld killed with -9 leaves them behind in a shared /tmp, where a later

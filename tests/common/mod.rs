@@ -115,6 +115,7 @@ impl Drop for Mysqld {
 /// Settings for a proxy on 127.0.0.1:0 in front of `m`, over its unix socket.
 pub fn settings(m: &Mysqld) -> Settings {
     let mut s = Settings::new(BackendAddr::Unix(m.layout.socket.clone()));
+    s.session_backend = Some(format!("127.0.0.1:{}", m.layout.port));
     s.service_user = "root".into();
     s.tls_mode = TlsMode::Preferred;
     s.local_infile = true;

@@ -30,7 +30,7 @@ impl RawClient {
         deprecate_eof: bool,
         collation: Option<u8>,
     ) -> RawClient {
-        let mut conn = BackendConn::connect(&BackendAddr::Tcp(addr.into()), Duration::from_secs(5), 64 << 20)
+        let mut conn = BackendConn::connect(&BackendAddr::Tcp(addr.into()), None, Duration::from_secs(5), 64 << 20)
             .await
             .expect("connect");
         let conn_id = conn.greeting.connection_id;
