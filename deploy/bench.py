@@ -160,10 +160,11 @@ class SandboxCluster:
         self.proxy_pids = [read_pid(os.path.join(d, "grproxy.pid")) for d in nd]
         self.mysqld_pids = [read_pid(os.path.join(d, "mysqld.pid.sandbox")) for d in nd]
         if self.nodes == 1:
-            # TCP in, mysqld's unix socket out: the proxy's position, without the proxy.
+            # TCP in, TCP to mysqld out (as the proxy's sessions go): the proxy's position,
+            # without the proxy.
             self.relay = subprocess.Popen(
                 ["socat", f"TCP-LISTEN:{self.relay_port},bind=127.0.0.1,fork,reuseaddr,nodelay",
-                 f"UNIX-CONNECT:{os.path.join(nd[0], 'mysqld.sock')}"])
+                 f"TCP:127.0.0.1:{self.mysqld_ports[0]},nodelay"])
 
     def systems(self):
         proxies = [self.port + i for i in range(self.nodes)]
