@@ -155,6 +155,14 @@ fn example_file_loads_and_documents_the_defaults() {
     assert_eq!((g.member_id, g.members.len()), (1, 3));
     assert_eq!(g.snapshot_every, GroupConfig::default().snapshot_every);
     assert_eq!(g.flow_control_entries, GroupConfig::default().flow_control_entries);
+    let tls = g.tls.expect("the example shows group.tls");
+    assert_eq!(tls.ca.as_deref(), Some(Path::new("/etc/grproxy/peer-ca.pem")));
+    assert!(tls.cert.is_some() && tls.key.is_some());
+    assert_eq!(
+        g.insecure_plaintext_peers,
+        GroupConfig::default().insecure_plaintext_peers
+    );
+    assert!(!g.insecure_plaintext_peers);
 
     // The same file through load_file, by path.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/grproxy.example.yaml");
@@ -194,7 +202,7 @@ fn error_messages() {
             &[
                 "config/test.yaml:9:3: unknown key \"max_conection\" in limits \
                  (expected one of: max_connections, max_connections_per_user, max_packet_size, \
-                 handshake_timeout_ms, idle_timeout_s)",
+                 handshake_timeout_ms, max_handshakes, idle_timeout_s)",
                 "did you mean \"max_connections\"?",
             ],
         ),
@@ -513,11 +521,11 @@ features:
 #[test]
 fn group_section() {
     let base = "listen:\n  tcp: \"127.0.0.1:0\"\nbackend:\n  address: 127.0.0.1:3306\nservice_account:\n  user: svc\n";
-    let ok = format!("{base}group:\n  member_id: 2\n  members:\n    1: \"127.0.0.1:7001\"\n    2: \"127.0.0.1:7002\"\n  data_dir: /tmp/raft\n");
+    let ok = format!("{base}group:\n  member_id: 2\n  members:\n    1: \"127.0.0.1:7001\"\n    2: \"127.0.0.1:7002\"\n  data_dir: /tmp/raft\n  tls: {{ca: /c, cert: /m, key: /k}}\n");
     let c = load(&ok).unwrap();
     let g = c.group.unwrap();
     assert_eq!((g.member_id, g.members.len()), (2, 2));
-    let bad = format!("{base}group:\n  member_id: 3\n  members:\n    1: \"127.0.0.1:7001\"\n  data_dir: /tmp/raft\n");
+    let bad = format!("{base}group:\n  member_id: 3\n  members:\n    1: \"127.0.0.1:7001\"\n  data_dir: /tmp/raft\n  tls: {{ca: /c, cert: /m, key: /k}}\n");
     let e = load(&bad).unwrap_err().to_string();
     assert!(e.contains("group.member_id"), "{e}");
     assert_eq!(
@@ -530,4 +538,58 @@ fn group_section() {
     );
     let e = load(&format!("{ok}  snapshot_every: 5\n")).unwrap_err().to_string();
     assert!(e.contains("group.snapshot_every: must be at least 100, got 5"), "{e}");
+}
+
+/// `group.tls` is required (its keys too) unless the loudly named test-only opt-out is set,
+/// and the two do not combine; unknown keys under it are errors.
+#[test]
+fn group_peer_tls() {
+    let base = "listen:\n  tcp: \"127.0.0.1:0\"\nbackend:\n  address: 127.0.0.1:3306\nservice_account:\n  user: svc\n\
+                group:\n  member_id: 1\n  members:\n    1: \"127.0.0.1:7001\"\n  data_dir: /tmp/raft\n";
+    // Lines: base is 11 lines; appended keys start at line 12.
+    let tls = "  tls:\n    ca: /etc/g/ca.pem\n    cert: /etc/g/m1.pem\n    key: /etc/g/m1.key\n";
+    let g = load(&format!("{base}{tls}")).unwrap().group.unwrap();
+    assert_eq!(
+        g.tls,
+        Some(GroupTlsConfig {
+            ca: Some("/etc/g/ca.pem".into()),
+            cert: Some("/etc/g/m1.pem".into()),
+            key: Some("/etc/g/m1.key".into()),
+        })
+    );
+    assert!(!g.insecure_plaintext_peers);
+
+    let e = load_err(base);
+    assert!(e.contains("group.tls: must be set"), "{e}");
+    assert!(e.starts_with(&format!("{ORIGIN}:7: ")), "{e}");
+    for key in ["ca", "cert", "key"] {
+        let without: String = tls
+            .lines()
+            .filter(|l| !l.trim_start().starts_with(key))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let e = load_err(&format!("{base}{without}"));
+        assert!(e.contains(&format!("group.tls.{key}: must be set")), "{key}: {e}");
+    }
+    let e = load_err(&format!("{base}  tls:\n    ca: \"\"\n    cert: /c\n    key: /k\n"));
+    assert!(e.contains("group.tls.ca: must not be empty"), "{e}");
+
+    let err = load(&format!("{base}{tls}    crt: /x\n")).unwrap_err();
+    assert_eq!(err.key_path(), Some("group.tls.crt"));
+    let e = err.to_string();
+    assert!(e.starts_with(&format!("{ORIGIN}:16:")), "{e}");
+    assert!(e.contains("unknown key \"crt\" in group.tls"), "{e}");
+
+    let g = load(&format!("{base}  insecure_plaintext_peers: true\n"))
+        .unwrap()
+        .group
+        .unwrap();
+    assert!(g.insecure_plaintext_peers && g.tls.is_none());
+    let e = load_err(&format!("{base}{tls}  insecure_plaintext_peers: true\n"));
+    assert!(
+        e.contains("group.insecure_plaintext_peers: set together with group.tls"),
+        "{e}"
+    );
+    let e = load_err(&format!("{base}  insecure_plaintext_peers: false\n"));
+    assert!(e.contains("group.tls: must be set"), "{e}");
 }

@@ -21,7 +21,7 @@ use crate::consensus::types::{Applied, Blob, Raft};
 
 /// Batches handed to openraft and not yet answered.
 pub const MAX_INFLIGHT: usize = 4;
-/// Upper bounds of one batch.
+/// Upper bounds of one batch (a single larger proposal makes a batch of its own).
 pub const MAX_BATCH: usize = 1024;
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
 
@@ -85,15 +85,28 @@ async fn run(
     counters: Arc<Counters>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_INFLIGHT));
+    // A proposal that would have taken a batch past MAX_BATCH_BYTES opens the next one, so an
+    // entry is at most MAX_BATCH_BYTES or one proposal, whichever is larger (see `frame`).
+    let mut carried = None;
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
         };
-        let Some(first) = rx.recv().await else { return };
+        let first = match carried.take() {
+            Some(p) => p,
+            None => match rx.recv().await {
+                Some(p) => p,
+                None => return,
+            },
+        };
         let mut bytes = first.0.len();
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH && bytes < MAX_BATCH_BYTES {
+        while batch.len() < MAX_BATCH {
             match rx.try_recv() {
+                Ok(p) if bytes + p.0.len() > MAX_BATCH_BYTES => {
+                    carried = Some(p);
+                    break;
+                }
                 Ok(p) => {
                     bytes += p.0.len();
                     batch.push(p);

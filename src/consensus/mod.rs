@@ -8,16 +8,20 @@
 //! - [`log_store`]: segmented, crc-framed, group-committed Raft log + vote file
 //!   (`log_writer`: the writer thread and segment files; `files`: atomic small files).
 //! - [`state_machine`]: `RaftStateMachine` adapter around the [`Machine`], snapshot files.
-//! - [`network`]: pipelined TCP peer client and the wire protocol.
-//! - [`server`]: the peer listener serving Raft RPCs and forwarded proposals.
+//! - [`peer_tls`]: mutual TLS on peer links (member certificates signed by the group CA).
+//! - [`frame`]: the frame codec and the size bounds of the peer protocol.
+//! - [`network`]: pipelined peer client and the messages of the peer protocol.
+//! - [`server`]: the peer listener serving Raft RPCs and forwarded proposals, with its limits.
 //! - [`node`]: [`Consensus`], tying it all together.
 
 pub mod batcher;
 mod files;
+pub mod frame;
 pub mod log_store;
 mod log_writer;
 pub mod network;
 pub mod node;
+pub mod peer_tls;
 pub mod server;
 pub mod state_machine;
 pub mod types;
@@ -27,9 +31,12 @@ mod tests_cluster;
 #[cfg(test)]
 mod tests_log_store;
 #[cfg(test)]
+mod tests_peer_tls;
+#[cfg(test)]
 mod tests_support;
 
 pub use batcher::BatchStats;
 pub use log_store::LogStats;
 pub use node::Consensus;
-pub use types::{ConsensusConfig, ConsensusError, Machine, NodeId, RaftStatus};
+pub use peer_tls::{member_name, PeerSecurity, PeerTls, PeerTlsError};
+pub use types::{ConsensusConfig, ConsensusError, Machine, NodeId, PeerLimits, RaftStatus};

@@ -1,41 +1,55 @@
 //! Peer transport, client side, and the wire protocol shared with [`server`](super::server).
 //!
-//! One persistent TCP connection per peer (TCP_NODELAY), reconnected on demand with
-//! exponential backoff. Frames are `u32 LE length | bincode((request id, message))`.
-//! Requests are pipelined: any number may be in flight on a connection; a writer task
-//! serializes outgoing frames and a reader task matches responses to waiters by id.
+//! One persistent connection per peer (TCP_NODELAY, mutual TLS, see [`peer_tls`]),
+//! reconnected on demand with exponential backoff; a connection left unused for half the
+//! server's idle timeout is replaced by a new one before the server would close it. Frames
+//! are `u32 LE length | bincode((request id, message))` ([`frame`]). Requests are pipelined:
+//! any number may be in flight on a connection; a writer task serializes outgoing frames and a
+//! reader task matches responses to waiters by id.
 //!
-//! Failure mapping for openraft: connect failure / backoff window -> `Unreachable` (openraft
-//! backs off via [`RaftNetwork::backoff`]); a connection lost with the request in flight ->
-//! `Network`; no answer within the RPC's TTL -> `Timeout`; an error returned by the remote
-//! Raft -> `RemoteError`.
+//! Failure mapping for openraft: connect or TLS handshake failure / backoff window ->
+//! `Unreachable` (openraft backs off via [`RaftNetwork::backoff`]); a connection lost with the
+//! request in flight -> `Network`; no answer within the RPC's TTL -> `Timeout`; an error
+//! returned by the remote Raft -> `RemoteError`; an AppendEntries too large for one frame ->
+//! `PayloadTooLarge` (openraft resends fewer entries).
+//!
+//! [`peer_tls`]: super::peer_tls
+//! [`frame`]: super::frame
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
-use openraft::error::{InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Timeout, Unreachable};
+use openraft::error::{
+    InstallSnapshotError, NetworkError, PayloadTooLarge, RPCError, RaftError, RemoteError, Timeout, Unreachable,
+};
 use openraft::network::{Backoff, RPCOption, RPCTypes, RaftNetwork, RaftNetworkFactory};
 use openraft::raft::{
     AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
     VoteResponse,
 };
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Mutex};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::consensus::types::{Blob, Node, NodeId, SnapshotMeta, TypeConfig, Vote};
+use crate::consensus::frame::{
+    decode_frame, encode_frame, read_frame, write_frames, EncodeError, Outbox, FRAME_OVERHEAD,
+};
+pub use crate::consensus::frame::{MAX_FRAME, MAX_PROPOSAL};
+use crate::consensus::peer_tls::PeerTlsContext;
+use crate::consensus::types::{Blob, Node, NodeId, PeerLimits, SnapshotMeta, TypeConfig, Vote};
 
-/// Largest frame accepted from the wire.
-pub const MAX_FRAME: usize = 512 << 20;
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(1000);
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_millis(1000);
+
+/// A peer connection's byte stream: TLS, or plain TCP in tests.
+pub(crate) trait PeerStream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + 'static> PeerStream for T {}
 
 /// A request sent to a peer.
 #[derive(Serialize, Deserialize)]
@@ -98,6 +112,22 @@ impl Request {
             Request::Forward(_) | Request::ReadIndex => Ok(()),
         }
     }
+
+    /// Checks that a request speaks for the member that sent it: a Vote must come from its
+    /// candidate, an AppendEntries or InstallSnapshot from its leader. `sender` is the member
+    /// the connection authenticated as (its TLS certificate).
+    pub(crate) fn check_sender(&self, sender: NodeId) -> Result<(), String> {
+        let (claimed, what) = match self {
+            Request::AppendEntries(r) => (r.vote.leader_id.node_id, "an AppendEntries of leader"),
+            Request::Vote(r) => (r.vote.leader_id.node_id, "a Vote for candidate"),
+            Request::InstallSnapshot(c) => (c.vote.leader_id.node_id, "an InstallSnapshot of leader"),
+            Request::Forward(_) | Request::ReadIndex => return Ok(()),
+        };
+        if claimed != sender {
+            return Err(format!("member {sender} sent {what} {claimed}"));
+        }
+        Ok(())
+    }
 }
 
 /// The answer to a [`Request`].
@@ -158,51 +188,6 @@ pub(crate) enum ForwardReject {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Framing
-
-pub(crate) fn encode_frame<T: Serialize>(id: u64, msg: &T) -> Result<Vec<u8>, bincode::Error> {
-    let len = bincode::serialized_size(&(id, msg))? as usize;
-    let mut buf = Vec::with_capacity(4 + len);
-    buf.extend_from_slice(&(len as u32).to_le_bytes());
-    bincode::serialize_into(&mut buf, &(id, msg))?;
-    Ok(buf)
-}
-
-pub(crate) fn decode_frame<T: DeserializeOwned>(buf: &[u8]) -> Result<(u64, T), bincode::Error> {
-    bincode::deserialize(buf)
-}
-
-/// Reads one frame body; `Ok(None)` on a clean EOF before the length prefix.
-pub(crate) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Option<Vec<u8>>> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            format!("frame of {len} bytes"),
-        ));
-    }
-    let mut buf = vec![0u8; len];
-    r.read_exact(&mut buf).await?;
-    Ok(Some(buf))
-}
-
-/// Forwards frames from `rx` to `w` until the channel closes or a write fails.
-pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(mut w: W, mut rx: mpsc::UnboundedReceiver<Vec<u8>>) {
-    while let Some(frame) = rx.recv().await {
-        if w.write_all(&frame).await.is_err() {
-            return;
-        }
-    }
-    let _ = w.shutdown().await;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Client connections
 
 /// Why a call failed, as seen by the transport.
@@ -217,6 +202,16 @@ pub(crate) enum CallError {
     /// No reply within the deadline.
     #[error("timed out after {0:?}")]
     Timeout(Duration),
+    /// Not sent: the request does not fit in a frame.
+    #[error("request of {0} bytes does not fit in a frame")]
+    TooLarge(usize),
+}
+
+/// How a node dials its peers.
+pub(crate) struct Dialer {
+    /// `None`: plain TCP (tests only).
+    pub(crate) tls: Option<PeerTlsContext>,
+    pub(crate) limits: PeerLimits,
 }
 
 type Pending = Arc<StdMutex<HashMap<u64, oneshot::Sender<Reply>>>>;
@@ -225,6 +220,8 @@ struct Live {
     tx: mpsc::UnboundedSender<Vec<u8>>,
     pending: Pending,
     alive: Arc<AtomicBool>,
+    /// When the connection was last handed to a caller.
+    last_used: Instant,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -247,15 +244,17 @@ struct ConnState {
 pub(crate) struct PeerConn {
     target: NodeId,
     addr: String,
+    dialer: Arc<Dialer>,
     next_id: AtomicU64,
     state: Mutex<ConnState>,
 }
 
 impl PeerConn {
-    fn new(target: NodeId, addr: String) -> Self {
+    pub(crate) fn new(target: NodeId, addr: String, dialer: Arc<Dialer>) -> Self {
         PeerConn {
             target,
             addr,
+            dialer,
             next_id: AtomicU64::new(1),
             state: Mutex::new(ConnState::default()),
         }
@@ -264,8 +263,12 @@ impl PeerConn {
     /// Returns a live connection's sender + pending table, connecting if needed.
     async fn live(&self) -> Result<(mpsc::UnboundedSender<Vec<u8>>, Pending, Arc<AtomicBool>), CallError> {
         let mut st = self.state.lock().await;
-        if let Some(l) = &st.live {
-            if l.alive.load(Ordering::Acquire) {
+        if let Some(l) = &mut st.live {
+            // A connection unused for half the server's idle timeout is replaced rather than
+            // reused: the server may close it as idle just as a request goes out on it.
+            let fresh = l.last_used.elapsed() < self.dialer.limits.idle_timeout / 2;
+            if l.alive.load(Ordering::Acquire) && (fresh || !l.pending.lock().unwrap().is_empty()) {
+                l.last_used = Instant::now();
                 return Ok((l.tx.clone(), l.pending.clone(), l.alive.clone()));
             }
             st.live = None;
@@ -275,22 +278,20 @@ impl PeerConn {
                 return Err(CallError::Unreachable(format!("peer {} backing off", self.target)));
             }
         }
-        let stream = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.addr)).await {
-            Ok(Ok(s)) => s,
-            Ok(Err(e)) => return Err(self.connect_failed(&mut st, e.to_string())),
-            Err(_) => return Err(self.connect_failed(&mut st, "connect timed out".into())),
+        let stream = match self.connect().await {
+            Ok(s) => s,
+            Err(why) => return Err(self.connect_failed(&mut st, why)),
         };
-        let _ = stream.set_nodelay(true);
         st.failures = 0;
         st.retry_at = None;
-        let (mut rd, wr) = stream.into_split();
+        let (mut rd, wr) = tokio::io::split(stream);
         let (tx, rx) = mpsc::unbounded_channel();
         let pending: Pending = Arc::default();
         let alive = Arc::new(AtomicBool::new(true));
         let writer = {
             let alive = alive.clone();
             tokio::spawn(async move {
-                write_frames(wr, rx).await;
+                write_frames(wr, Outbox::Unbounded(rx)).await;
                 alive.store(false, Ordering::Release);
             })
         };
@@ -298,7 +299,7 @@ impl PeerConn {
             let (alive, pending, target) = (alive.clone(), pending.clone(), self.target);
             tokio::spawn(async move {
                 loop {
-                    match read_frame(&mut rd).await {
+                    match read_frame(&mut rd, MAX_FRAME).await {
                         Ok(Some(buf)) => match decode_frame::<Reply>(&buf) {
                             Ok((id, reply)) => {
                                 if let Some(w) = pending.lock().unwrap().remove(&id) {
@@ -326,9 +327,32 @@ impl PeerConn {
             tx,
             pending,
             alive,
+            last_used: Instant::now(),
             tasks: vec![writer, reader],
         });
         Ok(out)
+    }
+
+    /// Connects and, with TLS, runs the handshake (the server must prove it is `target`).
+    async fn connect(&self) -> Result<Box<dyn PeerStream>, String> {
+        let tcp = match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&self.addr)).await {
+            Ok(Ok(s)) => s,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => return Err("connect timed out".into()),
+        };
+        let _ = tcp.set_nodelay(true);
+        let Some(tls) = &self.dialer.tls else {
+            return Ok(Box::new(tcp));
+        };
+        let name = PeerTlsContext::server_name(self.target)?;
+        match tokio::time::timeout(self.dialer.limits.handshake_timeout, tls.connector.connect(name, tcp)).await {
+            Ok(Ok(s)) => Ok(Box::new(s)),
+            Ok(Err(e)) => {
+                tracing::warn!(target = self.target, addr = %self.addr, error = %e, "peer TLS handshake failed");
+                Err(format!("TLS handshake: {e}"))
+            }
+            Err(_) => Err("TLS handshake timed out".into()),
+        }
     }
 
     fn connect_failed(&self, st: &mut ConnState, why: String) -> CallError {
@@ -352,11 +376,14 @@ impl PeerConn {
         give_up: impl std::future::Future<Output = String>,
     ) -> Result<Reply, CallError> {
         let deadline = Instant::now() + ttl;
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let frame = encode_frame(id, req).map_err(|e| match e {
+            EncodeError::TooLarge(n) => CallError::TooLarge(n),
+            EncodeError::Codec(e) => CallError::Unreachable(format!("encode: {e}")),
+        })?;
         let (tx, pending, alive) = tokio::time::timeout_at(deadline, self.live())
             .await
             .map_err(|_| CallError::Unreachable(format!("peer {}: connecting timed out", self.target)))??;
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame = encode_frame(id, req).map_err(|e| CallError::Unreachable(format!("encode: {e}")))?;
         let (wtx, wrx) = oneshot::channel();
         pending.lock().unwrap().insert(id, wtx);
         // The reader marks the connection dead before clearing `pending`: either our waiter
@@ -388,18 +415,25 @@ impl PeerConn {
 
 /// All peer connections of a node, shared by openraft's network clients and the
 /// proposal-forwarding path.
-#[derive(Default)]
 pub(crate) struct PeerPool {
+    dialer: Arc<Dialer>,
     conns: StdMutex<HashMap<NodeId, Arc<PeerConn>>>,
 }
 
 impl PeerPool {
+    pub(crate) fn new(dialer: Dialer) -> Self {
+        PeerPool {
+            dialer: Arc::new(dialer),
+            conns: StdMutex::default(),
+        }
+    }
+
     pub(crate) fn get(&self, target: NodeId, addr: &str) -> Arc<PeerConn> {
         let mut m = self.conns.lock().unwrap();
         match m.get(&target) {
             Some(c) if c.addr == addr => c.clone(),
             _ => {
-                let c = Arc::new(PeerConn::new(target, addr.to_string()));
+                let c = Arc::new(PeerConn::new(target, addr.to_string(), self.dialer.clone()));
                 m.insert(target, c.clone());
                 c
             }
@@ -458,6 +492,17 @@ impl PeerClient {
                 target: self.target,
                 timeout: ttl,
             }),
+            CallError::TooLarge(n) => {
+                tracing::error!(
+                    target = self.target,
+                    bytes = n,
+                    ?action,
+                    "peer request too large to send"
+                );
+                RPCError::Network(NetworkError::new(&std::io::Error::other(format!(
+                    "request of {n} bytes exceeds the frame limit"
+                ))))
+            }
         }
     }
 
@@ -472,6 +517,26 @@ impl PeerClient {
     fn remote<E: std::error::Error>(&self, e: RaftError<NodeId, E>) -> RpcErr<E> {
         RPCError::RemoteError(RemoteError::new(self.target, e))
     }
+}
+
+/// How many of `entries`, from the first, to send instead so that they fit in one frame
+/// (fewer than all); `None` when not even the first one fits (it cannot be sent at all:
+/// proposals are bounded so that this never happens).
+fn entries_that_fit(entries: &[crate::consensus::types::Entry]) -> Option<u64> {
+    if entries.len() < 2 {
+        return None;
+    }
+    let budget = (MAX_FRAME - FRAME_OVERHEAD) as u64;
+    let mut total = 0u64;
+    let mut fit = 0u64;
+    for e in entries {
+        total += bincode::serialized_size(e).unwrap_or(u64::MAX / 2);
+        if total > budget {
+            break;
+        }
+        fit += 1;
+    }
+    (fit > 0).then_some(fit.min(entries.len() as u64 - 1))
 }
 
 /// Lower bound of the time an AppendEntries call may take before it counts as failed.
@@ -491,6 +556,23 @@ impl RaftNetwork<TypeConfig> for PeerClient {
         match self.conn.call(&req, ttl).await {
             Ok(Reply::AppendEntries(r)) => r.map_err(|e| self.remote(e)),
             Ok(other) => Err(self.unexpected(other)),
+            Err(CallError::TooLarge(n)) => {
+                let Request::AppendEntries(rpc) = &req else {
+                    unreachable!()
+                };
+                match entries_that_fit(&rpc.entries) {
+                    Some(fit) => {
+                        tracing::debug!(
+                            target = self.target,
+                            bytes = n,
+                            fit,
+                            "AppendEntries too large; sending fewer"
+                        );
+                        Err(RPCError::PayloadTooLarge(PayloadTooLarge::new_entries_hint(fit)))
+                    }
+                    None => Err(self.map_err(CallError::TooLarge(n), RPCTypes::AppendEntries)),
+                }
+            }
             Err(e) => Err(self.map_err(e, RPCTypes::AppendEntries)),
         }
     }

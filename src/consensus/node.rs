@@ -12,8 +12,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::consensus::batcher::{BatchStats, Batcher};
+use crate::consensus::frame::SNAPSHOT_CHUNK;
 use crate::consensus::log_store::{LogHandle, LogStats, LogStore};
-use crate::consensus::network::{CallError, ForwardReject, NetworkFactory, PeerPool, Reply, Request};
+use crate::consensus::network::{
+    CallError, Dialer, ForwardReject, NetworkFactory, PeerPool, Reply, Request, MAX_PROPOSAL,
+};
+use crate::consensus::peer_tls::{PeerSecurity, PeerTlsContext};
 use crate::consensus::server::{leader_read_index, Ctx, Server};
 use crate::consensus::state_machine::StateMachineStore;
 use crate::consensus::types::{Blob, ConsensusConfig, ConsensusError, Machine, NodeId, Raft, RaftStatus};
@@ -32,6 +36,8 @@ pub struct Consensus {
     server: Server,
     ctx: Ctx,
     batcher_task: JoinHandle<()>,
+    /// Reports (once) a Raft core that stopped on its own.
+    core_watch: JoinHandle<()>,
     log: LogHandle,
     applied: watch::Receiver<u64>,
     propose_timeout: Duration,
@@ -63,6 +69,8 @@ impl Consensus {
             election_timeout_min: emin,
             election_timeout_max: emax,
             install_snapshot_timeout: (emax * 4).max(2_000),
+            // Chunks must fit in a peer frame (see `frame`).
+            snapshot_max_chunk_size: SNAPSHOT_CHUNK as u64,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_every.max(1)),
             max_in_snapshot_log_to_keep: keep,
             enable_tick: true,
@@ -73,6 +81,22 @@ impl Consensus {
         .validate()
         .map_err(|e| ConsensusError::Config(e.to_string()))?;
 
+        let tls = match &cfg.peer_security {
+            PeerSecurity::Tls(t) => Some(
+                PeerTlsContext::new(cfg.node_id, cfg.members.keys().copied(), t)
+                    .map_err(|e| ConsensusError::Config(format!("peer TLS: {e}")))?,
+            ),
+            PeerSecurity::InsecurePlaintext => {
+                tracing::warn!(
+                    id = cfg.node_id,
+                    addr = %my_addr,
+                    "INSECURE: peer links are plain TCP without authentication \
+                     (group.insecure_plaintext_peers): anyone who can reach the peer port can take \
+                     over the group and run statements on every member. For tests only."
+                );
+                None
+            }
+        };
         super::files::private_dir(&cfg.data_dir)?;
         let (log_store, log) = LogStore::open(&cfg.data_dir.join("log"))?;
         let (sm, applied) = StateMachineStore::open(&cfg.data_dir.join("snapshot"), machine)?;
@@ -85,7 +109,10 @@ impl Consensus {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let peer_addr = listener.local_addr()?;
 
-        let pool = Arc::new(PeerPool::default());
+        let pool = Arc::new(PeerPool::new(Dialer {
+            tls: tls.clone(),
+            limits: cfg.peer_limits.clone(),
+        }));
         let network = NetworkFactory {
             me: cfg.node_id,
             pool: pool.clone(),
@@ -106,7 +133,8 @@ impl Consensus {
             applied: applied.clone(),
             timeout: propose_timeout,
         };
-        let server = Server::spawn(listener, ctx.clone());
+        let server = Server::spawn(listener, ctx.clone(), tls, cfg.peer_limits.clone());
+        let core_watch = tokio::spawn(report_core_stop(raft.clone(), cfg.node_id));
         let node = Consensus {
             id: cfg.node_id,
             raft,
@@ -116,6 +144,7 @@ impl Consensus {
             server,
             ctx,
             batcher_task,
+            core_watch,
             log,
             applied,
             propose_timeout,
@@ -155,6 +184,12 @@ impl Consensus {
     /// proposals share Raft entries (group commit). Followers forward to the leader. Retries
     /// once across a leader change, only when the payload was certainly not appended.
     pub async fn propose(&self, payload: Vec<u8>) -> Result<(u64, Vec<u8>), ConsensusError> {
+        if payload.len() > MAX_PROPOSAL {
+            return Err(ConsensusError::TooLarge {
+                size: payload.len(),
+                max: MAX_PROPOSAL,
+            });
+        }
         let mut last_err = ConsensusError::NoLeader;
         let mut tried: Option<(NodeId, u64)> = None;
         for _ in 0..2 {
@@ -245,6 +280,11 @@ impl Consensus {
             Err(CallError::Unreachable(m)) => Err(Attempt::Retry(ConsensusError::Unreachable(leader, m))),
             Err(CallError::Network(m)) => Err(Attempt::Fail(ConsensusError::Forward { leader, reason: m })),
             Err(CallError::Timeout(t)) => Err(Attempt::Fail(ConsensusError::Timeout(t, "forwarded proposal"))),
+            // Not sent (proposals are bounded below the frame size, so this does not happen).
+            Err(CallError::TooLarge(size)) => Err(Attempt::Fail(ConsensusError::TooLarge {
+                size,
+                max: crate::consensus::frame::MAX_FRAME,
+            })),
         }
     }
 
@@ -364,11 +404,24 @@ impl Consensus {
             last_applied_log_index: m.last_applied.map(|l| l.index).unwrap_or(0),
             snapshot_log_index: m.snapshot.map(|l| l.index).unwrap_or(0),
             purged_log_index: m.purged.map(|l| l.index).unwrap_or(0),
+            stopped: core_stopped(&self.raft),
         }
     }
 
     pub fn node_id(&self) -> u64 {
         self.id
+    }
+
+    /// Why the Raft core stopped, if it did (a fatal storage error or a panic): the member
+    /// then takes no part in the group until restarted.
+    pub fn core_stopped(&self) -> Option<String> {
+        core_stopped(&self.raft)
+    }
+
+    /// Counters of the peer listener.
+    #[cfg(test)]
+    pub(crate) fn peer_server_stats(&self) -> Arc<crate::consensus::server::ServerStats> {
+        self.server.stats.clone()
     }
 
     /// The address the peer listener is bound to.
@@ -408,11 +461,44 @@ impl Consensus {
         // than "raft stopped" replies.
         self.server.stop().await;
         self.batcher_task.abort();
+        self.core_watch.abort();
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }
         self.pool.close_all().await;
         let log = self.log;
         let _ = tokio::task::spawn_blocking(move || log.stop()).await;
+    }
+}
+
+/// Why the Raft core is no longer running, if it is not: openraft records a fatal error in
+/// its metrics, and a core task that panicked drops the metrics sender.
+fn core_stopped(raft: &Raft) -> Option<String> {
+    let rx = raft.metrics();
+    if let Err(e) = &rx.borrow().running_state {
+        return Some(e.to_string());
+    }
+    rx.has_changed()
+        .is_err()
+        .then(|| "the raft core task ended (panicked)".to_string())
+}
+
+/// Logs at error level, once, when the Raft core stops on its own (this task is aborted
+/// before an orderly shutdown).
+async fn report_core_stop(raft: Raft, id: NodeId) {
+    let mut rx = raft.metrics();
+    loop {
+        let gone = rx.changed().await.is_err();
+        if let Some(why) = core_stopped(&raft) {
+            tracing::error!(
+                id,
+                reason = %why,
+                "the raft core stopped; this member takes no further part in the group until it is restarted"
+            );
+            return;
+        }
+        if gone {
+            return;
+        }
     }
 }

@@ -1,20 +1,36 @@
 //! The peer listener: serves Raft RPCs and requests forwarded by followers.
 //!
-//! Each accepted connection gets a reader loop and a writer (TCP_NODELAY); every request
-//! is handled in its own task, so requests pipelined on one connection are served
-//! concurrently and answered in completion order, tagged with their request id.
+//! Each accepted connection runs its TLS handshake (the client must present a member
+//! certificate, see [`peer_tls`](super::peer_tls)), then a reader loop and a writer
+//! (TCP_NODELAY). Every request is handled in its own task, so requests pipelined on one
+//! connection are served concurrently and answered in completion order, tagged with their
+//! request id. A request is checked before it reaches Raft: its terms and ids
+//! ([`Request::validate`]) and that it speaks for the member the connection authenticated
+//! as ([`Request::check_sender`]).
+//!
+//! Limits ([`PeerLimits`]): at most `max_connections` connections (more are closed at once),
+//! a handshake timeout, a timeout for a frame once its first byte arrived, an idle timeout,
+//! at most `max_handlers` requests of a connection in progress (the connection is not read
+//! while all are busy) and a bounded queue of replies.
 
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{CheckIsLeaderError, Fatal, RaftError};
 use openraft::metrics::WaitError;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 
 use crate::consensus::batcher::Batcher;
-use crate::consensus::network::{decode_frame, encode_frame, read_frame, write_frames, ForwardReject, Reply, Request};
-use crate::consensus::types::{Blob, Raft};
+use crate::consensus::frame::{decode_frame, encode_frame, read_frame_after, write_frames, Outbox, MAX_FRAME};
+use crate::consensus::network::{ForwardReject, PeerStream, Reply, Request, MAX_PROPOSAL};
+use crate::consensus::peer_tls::PeerTlsContext;
+use crate::consensus::types::{Blob, NodeId, PeerLimits, Raft};
 
 /// What request handlers need.
 #[derive(Clone)]
@@ -26,22 +42,75 @@ pub(crate) struct Ctx {
     pub(crate) timeout: Duration,
 }
 
+/// Counters of the peer listener (diagnostics and tests).
+#[derive(Debug, Default)]
+pub(crate) struct ServerStats {
+    /// Connections served (after a successful handshake).
+    pub(crate) served: AtomicU64,
+    /// Connections closed at once because `max_connections` were open.
+    pub(crate) over_capacity: AtomicU64,
+    /// TLS handshakes that failed or timed out (bad or missing certificate, ...).
+    pub(crate) handshake_failed: AtomicU64,
+    /// Requests handed to Raft or the batcher.
+    pub(crate) requests: AtomicU64,
+    /// Requests answered with `BadRequest`.
+    pub(crate) refused: AtomicU64,
+    /// Connections closed as idle.
+    pub(crate) closed_idle: AtomicU64,
+    /// Connections closed because a frame did not arrive in full in time.
+    pub(crate) closed_partial: AtomicU64,
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
 /// Handle of a running peer listener.
 pub(crate) struct Server {
     accept: JoinHandle<()>,
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) stats: Arc<ServerStats>,
+}
+
+/// What every served connection shares.
+struct Shared {
+    ctx: Ctx,
+    /// `None`: plain TCP (tests only).
+    tls: Option<PeerTlsContext>,
+    limits: PeerLimits,
+    stats: Arc<ServerStats>,
 }
 
 impl Server {
     /// Starts serving `listener`.
-    pub(crate) fn spawn(listener: TcpListener, ctx: Ctx) -> Server {
+    pub(crate) fn spawn(listener: TcpListener, ctx: Ctx, tls: Option<PeerTlsContext>, limits: PeerLimits) -> Server {
+        let stats = Arc::new(ServerStats::default());
+        let shared = Arc::new(Shared {
+            ctx,
+            tls,
+            limits,
+            stats: stats.clone(),
+        });
         let accept = tokio::spawn(async move {
+            let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
             let mut conns = JoinSet::new();
+            let mut last_warning: Option<Instant> = None;
             loop {
                 tokio::select! {
                     res = listener.accept() => match res {
                         Ok((stream, peer)) => {
-                            tracing::debug!(%peer, "peer connected");
-                            conns.spawn(serve_conn(stream, ctx.clone()));
+                            let Ok(permit) = slots.clone().try_acquire_owned() else {
+                                bump(&shared.stats.over_capacity);
+                                if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                                    last_warning = Some(Instant::now());
+                                    tracing::warn!(%peer, max = shared.limits.max_connections,
+                                        "peer connection limit reached; closing new peer connections");
+                                }
+                                drop(stream);
+                                continue;
+                            };
+                            let _ = stream.set_nodelay(true);
+                            conns.spawn(accept_conn(stream, peer, shared.clone(), permit));
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "accept failed");
@@ -52,7 +121,7 @@ impl Server {
                 }
             }
         });
-        Server { accept }
+        Server { accept, stats }
     }
 
     /// Stops accepting and drops every served connection (closing the listener socket).
@@ -62,18 +131,85 @@ impl Server {
     }
 }
 
-async fn serve_conn(stream: TcpStream, ctx: Ctx) {
-    let _ = stream.set_nodelay(true);
-    let (mut rd, wr) = stream.into_split();
-    let (tx, rx) = mpsc::unbounded_channel::<Vec<u8>>();
+/// Runs the TLS handshake (within the handshake timeout) and serves the connection as the
+/// member its certificate names.
+async fn accept_conn(stream: tokio::net::TcpStream, peer: SocketAddr, sh: Arc<Shared>, _slot: OwnedSemaphorePermit) {
+    let Some(tls) = &sh.tls else {
+        tracing::debug!(%peer, "peer connected (plain TCP)");
+        return serve_conn(stream, None, &sh).await;
+    };
+    let stream = match tokio::time::timeout(sh.limits.handshake_timeout, tls.acceptor.accept(stream)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            bump(&sh.stats.handshake_failed);
+            tracing::warn!(%peer, error = %e, "refused a peer connection: TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            bump(&sh.stats.handshake_failed);
+            tracing::warn!(%peer, "refused a peer connection: no TLS handshake within {:?}", sh.limits.handshake_timeout);
+            return;
+        }
+    };
+    let member = match tls.authenticated(stream.get_ref().1) {
+        Ok(m) => m,
+        Err(e) => {
+            bump(&sh.stats.handshake_failed);
+            tracing::warn!(%peer, error = %e, "refused a peer connection");
+            return;
+        }
+    };
+    tracing::debug!(%peer, member, "peer connected");
+    serve_conn(stream, Some(member), &sh).await
+}
+
+async fn serve_conn<S: PeerStream>(stream: S, member: Option<NodeId>, sh: &Shared) {
+    bump(&sh.stats.served);
+    let limits = &sh.limits;
+    let (mut rd, wr) = tokio::io::split(stream);
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(limits.reply_queue.max(1));
+    let busy = Arc::new(Semaphore::new(limits.max_handlers.max(1)));
     let mut handlers = JoinSet::new();
     let reader = async {
         loop {
-            let buf = match read_frame(&mut rd).await {
-                Ok(Some(b)) => b,
-                Ok(None) => return,
+            // A frame's first byte may take any time while requests are in progress, and up
+            // to the idle timeout otherwise.
+            let mut first = [0u8; 1];
+            let got = loop {
+                tokio::select! {
+                    r = rd.read(&mut first) => break r,
+                    _ = tokio::time::sleep(limits.idle_timeout) => {
+                        if busy.available_permits() == limits.max_handlers.max(1) {
+                            bump(&sh.stats.closed_idle);
+                            tracing::debug!(?member, "closing an idle peer connection");
+                            return;
+                        }
+                    }
+                }
+            };
+            match got {
+                Ok(0) => return,
+                Ok(_) => {}
                 Err(e) => {
-                    tracing::debug!(error = %e, "peer connection read failed");
+                    tracing::debug!(?member, error = %e, "peer connection read failed");
+                    return;
+                }
+            }
+            let buf = match tokio::time::timeout(limits.frame_timeout, read_frame_after(&mut rd, first[0], MAX_FRAME))
+                .await
+            {
+                Ok(Ok(b)) => b,
+                Ok(Err(e)) => {
+                    tracing::warn!(?member, error = %e, "bad peer frame; closing the connection");
+                    return;
+                }
+                Err(_) => {
+                    bump(&sh.stats.closed_partial);
+                    tracing::warn!(
+                        ?member,
+                        "a peer frame did not arrive within {:?}; closing the connection",
+                        limits.frame_timeout
+                    );
                     return;
                 }
             };
@@ -81,35 +217,53 @@ async fn serve_conn(stream: TcpStream, ctx: Ctx) {
                 Ok(x) => x,
                 Err(e) => {
                     // Without a trustworthy id we cannot answer; drop the connection.
-                    tracing::warn!(error = %e, "undecodable peer request");
+                    tracing::warn!(?member, error = %e, "undecodable peer request");
                     return;
                 }
             };
-            let (ctx, tx) = (ctx.clone(), tx.clone());
+            drop(buf);
+            // Back-pressure: no more reading while every handler slot is busy.
+            let Ok(permit) = busy.clone().acquire_owned().await else {
+                return;
+            };
+            let (ctx, tx, stats) = (sh.ctx.clone(), tx.clone(), sh.stats.clone());
             handlers.spawn(async move {
-                let reply = handle(&ctx, req).await;
+                let reply = handle(&ctx, member, req, &stats).await;
                 match encode_frame(id, &reply) {
                     Ok(frame) => {
-                        let _ = tx.send(frame);
+                        let _ = tx.send(frame).await;
                     }
                     Err(e) => tracing::error!(error = %e, "failed to encode reply"),
                 }
+                drop(permit);
             });
             while handlers.try_join_next().is_some() {}
         }
     };
     tokio::select! {
         _ = reader => {}
-        _ = write_frames(wr, rx) => {}
+        _ = write_frames(wr, Outbox::Bounded(rx)) => {}
     }
 }
 
-async fn handle(ctx: &Ctx, req: Request) -> Reply {
+async fn handle(ctx: &Ctx, member: Option<NodeId>, req: Request, stats: &ServerStats) -> Reply {
     let raft = &ctx.raft;
-    if let Err(why) = req.validate() {
-        tracing::warn!(reason = %why, "refused a peer request");
+    let checked = req
+        .validate()
+        .and_then(|()| member.map_or(Ok(()), |m| req.check_sender(m)))
+        .and_then(|()| match &req {
+            Request::Forward(p) if p.0.len() > MAX_PROPOSAL => Err(format!(
+                "forwarded proposal of {} bytes exceeds the limit of {MAX_PROPOSAL} bytes",
+                p.0.len()
+            )),
+            _ => Ok(()),
+        });
+    if let Err(why) = checked {
+        bump(&stats.refused);
+        tracing::warn!(?member, reason = %why, "refused a peer request");
         return Reply::BadRequest(why);
     }
+    bump(&stats.requests);
     match req {
         Request::AppendEntries(rpc) => Reply::AppendEntries(raft.append_entries(rpc).await),
         Request::Vote(rpc) => Reply::Vote(raft.vote(rpc).await),

@@ -185,7 +185,26 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                     responses.reserve(batch.len());
                     for payload in batch {
                         self.seq += 1;
-                        responses.push(self.machine.apply(self.seq, &payload.0));
+                        // A panicking machine must stop Raft (a storage error is fatal to the
+                        // core, which then reports why), not only this worker task: a core
+                        // left running would look healthy while nothing is applied.
+                        let (machine, seq) = (&self.machine, self.seq);
+                        let r =
+                            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| machine.apply(seq, &payload.0)));
+                        match r {
+                            Ok(resp) => responses.push(resp),
+                            Err(panic) => {
+                                let what = panic
+                                    .downcast_ref::<&str>()
+                                    .map(|s| s.to_string())
+                                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                                    .unwrap_or_else(|| "a panic".into());
+                                let err = std::io::Error::other(format!(
+                                    "the state machine panicked applying entry {seq}: {what}"
+                                ));
+                                return Err(StorageIOError::apply(e.log_id, &err).into());
+                            }
+                        }
                     }
                 }
                 EntryPayload::Membership(m) => self.membership = StoredMembership::new(Some(e.log_id), m),

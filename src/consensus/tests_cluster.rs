@@ -217,3 +217,64 @@ async fn snapshot_install_on_wiped_member() {
     assert_eq!(newest, 310);
     c.shutdown().await;
 }
+
+/// A proposal above `MAX_PROPOSAL` is refused before anything is appended; proposals that
+/// queue up together are packed into one entry only up to `MAX_BATCH_BYTES`, so entries stay
+/// far below the frame bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proposals_and_entries_stay_within_the_frame_bound() {
+    use crate::consensus::batcher::MAX_BATCH_BYTES;
+    use crate::consensus::network::MAX_PROPOSAL;
+    let c = Cluster::start(1, 20_000).await;
+    c.leader(5 * SEC).await;
+    let n = c.node(1);
+    let before = n.log_entries().len();
+    match n.propose(vec![7; MAX_PROPOSAL + 1]).await {
+        Err(crate::consensus::ConsensusError::TooLarge { size, max }) => {
+            assert_eq!((size, max), (MAX_PROPOSAL + 1, MAX_PROPOSAL))
+        }
+        other => panic!("an oversized proposal was not refused: {:?}", other.map(|r| r.0)),
+    }
+    assert_eq!(n.log_entries().len(), before, "nothing appended");
+    // Eight 1.5 MiB proposals at once: at most two per entry (3 MiB; a third would pass 4 MiB).
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8u8 {
+        let n = n.clone();
+        tasks.spawn(async move { n.propose(vec![i; 3 << 19]).await.map(|r| r.0) });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap().expect("propose");
+    }
+    for e in n.log_entries() {
+        if let openraft::EntryPayload::Normal(batch) = &e.payload {
+            let bytes: usize = batch.iter().map(|b| b.0.len()).sum();
+            assert!(bytes <= MAX_BATCH_BYTES || batch.len() == 1, "entry of {bytes} bytes");
+        }
+    }
+    drop(n);
+    c.shutdown().await;
+}
+
+/// A Raft core that stops on its own (here: the state machine panics while applying) is
+/// reported, with its reason, by `core_stopped` and in the status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_raft_core_is_reported() {
+    use crate::consensus::tests_support::PANIC_PAYLOAD;
+    let c = Cluster::start(1, 20_000).await;
+    c.leader(5 * SEC).await;
+    let n = c.node(1);
+    n.propose(b"fine".to_vec()).await.unwrap();
+    assert_eq!(n.core_stopped(), None);
+    assert_eq!(n.status().stopped, None);
+    let _ = tokio::time::timeout(5 * SEC, n.propose(PANIC_PAYLOAD.to_vec())).await;
+    let started = Instant::now();
+    while n.core_stopped().is_none() {
+        assert!(started.elapsed() < 5 * SEC, "the stopped core is not reported");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let why = n.status().stopped.expect("status says stopped");
+    assert!(why.contains("panicked"), "{why}");
+    assert!(n.propose(b"after".to_vec()).await.is_err());
+    drop(n);
+    c.shutdown().await;
+}

@@ -1,11 +1,15 @@
-//! Test helpers: a recording [`Machine`] and a real-TCP local cluster.
+//! Test helpers: a recording [`Machine`] and a local cluster over real TCP with mutual TLS.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::consensus::{Consensus, ConsensusConfig, Machine};
+use crate::consensus::{Consensus, ConsensusConfig, Machine, PeerSecurity};
+use crate::sandbox::certs::GroupCa;
+
+/// A payload that makes [`TestMachine::apply`] panic (a Raft core that stops).
+pub(crate) const PANIC_PAYLOAD: &[u8] = b"test-machine: panic here";
 
 /// Records every applied (index, payload); answers `"<node id>:<index>"`.
 pub(crate) struct TestMachine {
@@ -41,6 +45,7 @@ impl TestMachine {
 
 impl Machine for TestMachine {
     fn apply(&self, index: u64, payload: &[u8]) -> Vec<u8> {
+        assert!(payload != PANIC_PAYLOAD, "the test machine was told to panic");
         let mut st = self.state.lock().unwrap();
         if let Some((last, _)) = st.applied.last() {
             assert!(index > *last, "apply out of order: {index} after {last}");
@@ -75,8 +80,10 @@ pub(crate) struct TestNode {
     pub dir: PathBuf,
 }
 
-/// A cluster of real nodes talking TCP on 127.0.0.1.
+/// A cluster of real nodes talking TLS over TCP on 127.0.0.1.
 pub(crate) struct Cluster {
+    /// The group CA; every node gets a member certificate from it.
+    pub ca: GroupCa,
     _tmp: tempfile::TempDir,
     pub members: BTreeMap<u64, String>,
     pub nodes: BTreeMap<u64, TestNode>,
@@ -109,6 +116,7 @@ impl Cluster {
             listeners.insert(id, l);
         }
         let mut c = Cluster {
+            ca: GroupCa::generate().unwrap(),
             members,
             nodes: BTreeMap::new(),
             snapshot_every,
@@ -132,7 +140,8 @@ impl Cluster {
 
     async fn boot(&mut self, id: u64, listener: Option<std::net::TcpListener>) {
         let tn = self.nodes.get_mut(&id).unwrap();
-        let mut cfg = ConsensusConfig::new(id, self.members.clone(), &tn.dir);
+        let tls = PeerSecurity::Tls(self.ca.peer_tls(id).unwrap());
+        let mut cfg = ConsensusConfig::new(id, self.members.clone(), &tn.dir, tls);
         cfg.snapshot_every = self.snapshot_every;
         cfg.listener = listener;
         let node = Consensus::start(cfg, tn.machine.clone()).await.expect("start node");

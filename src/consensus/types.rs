@@ -7,6 +7,8 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub use crate::consensus::peer_tls::PeerSecurity;
+
 openraft::declare_raft_types!(
     /// openraft type configuration of the consensus layer. A Raft entry carries a batch of
     /// opaque proposals (group commit at the proposal level, see `batcher`).
@@ -108,12 +110,54 @@ pub struct ConsensusConfig {
     pub snapshot_every: u64,
     /// Pre-bound peer listener (tests bind port 0); else `members[node_id]` is bound.
     pub listener: Option<TcpListener>,
+    /// Mutual TLS on peer links, or (tests only) plain TCP.
+    pub peer_security: PeerSecurity,
+    /// Limits of the peer listener and peer connections.
+    pub peer_limits: PeerLimits,
+}
+
+/// Limits of the peer port. The defaults suit production; tests shorten the timeouts.
+#[derive(Debug, Clone)]
+pub struct PeerLimits {
+    /// Concurrent peer connections the listener serves; more are closed at once.
+    pub max_connections: usize,
+    /// Time a connection has for its TLS handshake (both sides).
+    pub handshake_timeout: Duration,
+    /// Time a frame has to arrive in full once its first byte did.
+    pub frame_timeout: Duration,
+    /// A served connection that sends no frame for this long, with no request of it still
+    /// running, is closed. Clients drop their own connection after half this idle time, so
+    /// they never send on one the server is about to close.
+    pub idle_timeout: Duration,
+    /// Requests of one connection handled at a time; the connection is not read further
+    /// while all are busy (back-pressure).
+    pub max_handlers: usize,
+    /// Encoded replies queued for one connection's writer.
+    pub reply_queue: usize,
+}
+
+impl Default for PeerLimits {
+    fn default() -> Self {
+        PeerLimits {
+            max_connections: 64,
+            handshake_timeout: Duration::from_secs(5),
+            frame_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(120),
+            max_handlers: 256,
+            reply_queue: 64,
+        }
+    }
 }
 
 impl ConsensusConfig {
     /// A config with the default timings (heartbeat 50 ms, elections 300..600 ms,
-    /// snapshot every 20000 entries) and no pre-bound listener.
-    pub fn new(node_id: u64, members: BTreeMap<u64, String>, data_dir: impl Into<PathBuf>) -> Self {
+    /// snapshot every 20000 entries), default peer limits and no pre-bound listener.
+    pub fn new(
+        node_id: u64,
+        members: BTreeMap<u64, String>,
+        data_dir: impl Into<PathBuf>,
+        peer_security: PeerSecurity,
+    ) -> Self {
         ConsensusConfig {
             node_id,
             members,
@@ -122,6 +166,8 @@ impl ConsensusConfig {
             election_timeout_ms: (300, 600),
             snapshot_every: 20_000,
             listener: None,
+            peer_security,
+            peer_limits: PeerLimits::default(),
         }
     }
 
@@ -168,6 +214,10 @@ pub enum ConsensusError {
     /// The node is shutting down or stopped.
     #[error("consensus is shut down")]
     Shutdown,
+    /// The proposal is larger than a log entry may be (see `network::MAX_PROPOSAL`); nothing
+    /// was appended.
+    #[error("proposal of {size} bytes exceeds the limit of {max} bytes")]
+    TooLarge { size: usize, max: usize },
     /// Wire/disk encoding failure.
     #[error("codec error: {0}")]
     Codec(String),
@@ -205,4 +255,7 @@ pub struct RaftStatus {
     pub snapshot_log_index: u64,
     /// Raft log index of the last entry purged from the log (0: none).
     pub purged_log_index: u64,
+    /// Why the Raft core stopped, when it did (fatal storage error, panic). A stopped core
+    /// never recovers: the member must be restarted.
+    pub stopped: Option<String>,
 }

@@ -47,6 +47,8 @@ pub struct GroupSettings {
     pub flow_control_entries: u64,
     /// A pre-bound peer listener (tests).
     pub listener: Option<Arc<Mutex<Option<std::net::TcpListener>>>>,
+    /// Mutual TLS on the peer links (or, in tests only, plain TCP).
+    pub peer_security: crate::consensus::PeerSecurity,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -232,6 +234,8 @@ impl Group {
             // (see `machine`), so verdicts after a restart are the same as before.
             snapshot_every: s.snapshot_every,
             listener,
+            peer_security: s.peer_security.clone(),
+            peer_limits: Default::default(),
         };
         let consensus = Consensus::start(cfg, machine.clone()).await?;
         let group = Arc::new(Group {
@@ -275,11 +279,17 @@ impl Group {
         self.watermark.clone()
     }
 
+    /// Why this member is in ERROR state: its applier stopped, or its Raft core did.
     pub fn error_state(&self) -> Option<String> {
         match &*self.state.borrow() {
             ApplierState::Online => None,
             ApplierState::Error(e) => Some(e.clone()),
         }
+        .or_else(|| {
+            self.consensus
+                .core_stopped()
+                .map(|why| format!("the raft core stopped: {why}"))
+        })
     }
 
     /// `SHOW GRPROXY STATUS`: (name, value) rows describing this member.

@@ -152,6 +152,8 @@ pub struct TestGroup {
     pub mysqlds: Vec<Mysqld>,
     pub proxies: Vec<ProxyHandle>,
     pub raft_dirs: Vec<tempfile::TempDir>,
+    /// The group CA and each member's peer TLS files (`member<i>/peer-*.pem`).
+    pub certs: tempfile::TempDir,
 }
 
 impl TestGroup {
@@ -174,6 +176,16 @@ impl TestGroup {
             .map(|(i, l)| (i as u64 + 1, l.local_addr().unwrap().to_string()))
             .collect();
         let raft_dirs: Vec<tempfile::TempDir> = (0..n).map(|_| tempfile::tempdir().unwrap()).collect();
+        // Peer links use mutual TLS, as in production: a CA and a certificate per member.
+        let certs = tempfile::tempdir().unwrap();
+        let ca = grproxy::sandbox::certs::GroupCa::generate().unwrap();
+        let tls: Vec<_> = (1..=n as u64)
+            .map(|id| {
+                let dir = certs.path().join(format!("member{id}"));
+                std::fs::create_dir(&dir).unwrap();
+                ca.write_member(id, &dir).unwrap().load().unwrap()
+            })
+            .collect();
         let starts = mysqlds.iter().zip(listeners).enumerate().map(|(i, (m, l))| {
             let mut s = settings(m);
             s.group = Some(GroupSettings {
@@ -183,6 +195,7 @@ impl TestGroup {
                 snapshot_every: grproxy::replication::group::DEFAULT_SNAPSHOT_EVERY,
                 flow_control_entries: grproxy::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
                 listener: Some(Arc::new(Mutex::new(Some(l)))),
+                peer_security: grproxy::consensus::PeerSecurity::Tls(tls[i].clone()),
             });
             async move { frontend::start(s).await.expect("member starts") }
         });
@@ -200,6 +213,7 @@ impl TestGroup {
             mysqlds,
             proxies,
             raft_dirs,
+            certs,
         }
     }
 
