@@ -291,3 +291,35 @@ async fn killed_side_connections_are_replaced() {
         );
     }
 }
+
+/// A transaction whose row events exceed what one log entry may hold is refused with 3098
+/// and rolled back at once; the session and the group go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transaction_too_large_for_the_log_is_refused_cleanly() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE DATABASE big").await.unwrap();
+    c.query_drop("CREATE TABLE big.t (id INT PRIMARY KEY, b LONGBLOB)")
+        .await
+        .unwrap();
+    c.query_drop("BEGIN").await.unwrap();
+    for i in 0..4 {
+        c.query_drop(format!("INSERT INTO big.t VALUES ({i}, REPEAT('x', 15000000))"))
+            .await
+            .unwrap();
+    }
+    let started = std::time::Instant::now();
+    let e = c.query_drop("COMMIT").await.unwrap_err();
+    assert_eq!(code(&e), 3098, "{e}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // Nothing is left prepared, the row locks are free, the session works.
+    c.query_drop("INSERT INTO big.t VALUES (0, 'small')").await.unwrap();
+    g.converge().await;
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        let rows: Vec<(i32, i64)> = d.query("SELECT id, LENGTH(b) FROM big.t").await.unwrap();
+        assert_eq!(rows, vec![(0, 5)]);
+        let prepared: Vec<mysql_async::Row> = d.query("XA RECOVER").await.unwrap();
+        assert!(prepared.is_empty());
+    }
+}

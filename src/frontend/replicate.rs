@@ -30,11 +30,12 @@ use super::errors::ClientError;
 use super::route::{route, Route};
 use super::session::{Session, SessionEnd};
 use crate::backend::internal;
+use crate::consensus::ConsensusError;
 use crate::protocol::packet::Packet;
 use crate::protocol::response::{Expect, OkInfo, Outcome, ResponseState, Step, STATUS_AUTOCOMMIT, STATUS_IN_TRANS};
 use crate::replication::applier::LocalOutcome;
 use crate::replication::certifier::Verdict;
-use crate::replication::group::Group;
+use crate::replication::group::{Group, GroupError};
 use crate::replication::txn::{xid_gtrid, Entry, TableName, Txn};
 use crate::sql::{self, Classified, Detail};
 
@@ -692,6 +693,17 @@ impl Session {
         let report = group.pending.register(t.trx_id);
         let (index, verdict) = match group.propose(&entry).await {
             Ok(x) => x,
+            // Refused before anything was appended (too large for the log, or this member is
+            // in ERROR): the transaction is certainly not in the log; roll it back here.
+            Err(e @ (GroupError::Consensus(ConsensusError::TooLarge { .. }) | GroupError::MemberError(_))) => {
+                drop(report);
+                group.pending.cancel(t.trx_id);
+                let _ = self.internal_try(&format!("XA ROLLBACK {xid}")).await?;
+                self.status &= !STATUS_IN_TRANS;
+                return Ok(Some(ClientError::CannotReplicate(format!(
+                    "the transaction was rolled back: {e}"
+                ))));
+            }
             Err(e) => {
                 // The outcome is unknown: the entry may still commit. The prepared
                 // transaction stays for the applier (XA COMMIT or ROLLBACK by the verdict),

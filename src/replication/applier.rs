@@ -76,6 +76,11 @@ impl PendingLocal {
         tx
     }
 
+    /// Drops a registration whose transaction was certainly not proposed.
+    pub fn cancel(&self, trx_id: u64) {
+        self.inner.lock().unwrap().remove(&trx_id);
+    }
+
     fn take(&self, trx_id: u64) -> Option<oneshot::Receiver<LocalOutcome>> {
         self.inner.lock().unwrap().remove(&trx_id)
     }
