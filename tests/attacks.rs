@@ -334,3 +334,89 @@ async fn raft_files_are_private() {
     }
     assert!(seen > 0);
 }
+
+async fn status_value(c: &mut mysql_async::Conn, name: &str) -> String {
+    let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
+    rows.into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {name} in SHOW GRPROXY STATUS"))
+}
+
+/// A peer frame as an unauthenticated process would forge it: request id 1, a Vote request
+/// (variant 1) with the largest term, in member 2's name, no last log id.
+fn forged_vote_frame() -> Vec<u8> {
+    let mut body = 1u64.to_le_bytes().to_vec();
+    body.extend_from_slice(&1u32.to_le_bytes());
+    body.extend_from_slice(&u64::MAX.to_le_bytes());
+    body.extend_from_slice(&2u64.to_le_bytes());
+    body.push(0);
+    body.push(0);
+    let mut frame = (body.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&body);
+    frame
+}
+
+/// Findings: "Peer port: no authentication" (a forged Forward put DDL in the log; a forged
+/// AppendEntries made the leader step down) and "One frame stops the group for good" (a vote
+/// term of 2^64-1 was persisted). Frames from a process without a member certificate are
+/// never read: the TLS handshake fails and the connection closes; the term does not move and
+/// the group keeps committing. (A member with a valid certificate sending such a term, or
+/// a request in another member's name, is refused by `Request::validate` and
+/// `check_sender`: unit tests in src/consensus/.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_peer_port_ignores_unauthenticated_frames() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE DATABASE pp").await.unwrap();
+    c.query_drop("CREATE TABLE pp.t (id INT PRIMARY KEY)").await.unwrap();
+    g.converge().await;
+    let term_before = status_value(&mut c, "raft_term").await;
+    let peers: Vec<String> = g.proxies[0]
+        .context
+        .settings
+        .group
+        .as_ref()
+        .unwrap()
+        .members
+        .values()
+        .cloned()
+        .collect();
+    for addr in &peers {
+        for _ in 0..3 {
+            let mut s = TcpStream::connect(addr).await.unwrap();
+            s.write_all(&forged_vote_frame()).await.unwrap();
+            let reply = read_for(&mut s, Duration::from_secs(2)).await;
+            // At most a TLS alert: never a peer reply frame (which would start with a
+            // length and our request id).
+            assert!(
+                reply.len() < 12 || reply[4..12] != 1u64.to_le_bytes(),
+                "{addr} answered a forged frame: {reply:?}"
+            );
+        }
+    }
+    // Idle and half-open connections are capped: 300 of them do not stop the group.
+    let mut idle = Vec::new();
+    for _ in 0..100 {
+        for addr in &peers {
+            if let Ok(s) = TcpStream::connect(addr).await {
+                idle.push(s);
+            }
+        }
+    }
+    for i in 0..20 {
+        c.query_drop(format!("INSERT INTO pp.t VALUES ({i})")).await.unwrap();
+    }
+    drop(idle);
+    g.converge().await;
+    assert_eq!(status_value(&mut c, "raft_term").await, term_before);
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM pp.t").await.unwrap();
+        assert_eq!(n, Some(20));
+    }
+    for p in &g.proxies {
+        let mut c = mysql_async::Conn::new(proxy_opts(p, "root", "")).await.unwrap();
+        assert_eq!(status_value(&mut c, "member_state").await, "ONLINE");
+    }
+}
