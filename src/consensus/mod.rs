@@ -29,6 +29,8 @@ pub mod types;
 #[cfg(test)]
 mod tests_cluster;
 #[cfg(test)]
+mod tests_fuzz_frames;
+#[cfg(test)]
 mod tests_log_store;
 #[cfg(test)]
 mod tests_peer_tls;

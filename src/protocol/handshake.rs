@@ -53,7 +53,6 @@ impl Greeting {
             Some(&v) => return Err(HandshakeError::Protocol(v)),
             None => return Err(HandshakeError::BadGreeting),
         }
-        let hp = HandshakePacket::deserialize((), &mut ParseBuf(payload)).map_err(|_| HandshakeError::BadGreeting)?;
         let nul = payload[1..]
             .iter()
             .position(|&b| b == 0)
@@ -62,6 +61,13 @@ impl Greeting {
         if payload.len() < base + 31 {
             return Err(HandshakeError::BadGreeting);
         }
+        // mysql_common takes the auth data length byte as an i8 and subtracts 8: 0x80..=0x87
+        // overflow (a panic in debug builds). Servers send 21; nothing above 0x7F is valid.
+        let lower_caps = u16::from_le_bytes([payload[base + 13], payload[base + 14]]);
+        if lower_caps & Caps::CLIENT_SECURE_CONNECTION.bits() as u16 != 0 && payload[base + 20] > 0x7F {
+            return Err(HandshakeError::BadGreeting);
+        }
+        let hp = HandshakePacket::deserialize((), &mut ParseBuf(payload)).map_err(|_| HandshakeError::BadGreeting)?;
         Ok(Greeting {
             payload: payload.to_vec(),
             server_version: hp.server_version_str().into_owned(),
@@ -213,6 +219,22 @@ mod tests {
         let raw = mariadb_greeting();
         for cut in [1, 5, 20, 40] {
             assert!(Greeting::parse(&raw[..cut]).is_err(), "cut {cut}");
+        }
+    }
+
+    /// Found by `tests/fuzz`: an auth data length of 0x80..=0x87 made mysql_common's parser
+    /// overflow (a panic in debug builds).
+    #[test]
+    fn out_of_range_auth_data_length_is_refused() {
+        let b = 1 + "5.5.5-10.11.6-MariaDB".len() + 1;
+        for len in [0x80u8, 0x87, 0xFF] {
+            let mut raw = mariadb_greeting();
+            raw[b + 20] = len;
+            assert_eq!(
+                Greeting::parse(&raw).unwrap_err(),
+                HandshakeError::BadGreeting,
+                "{len:#x}"
+            );
         }
     }
 

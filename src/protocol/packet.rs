@@ -139,13 +139,14 @@ pub fn encode_packet(mut seq: u8, payload: &[u8], dst: &mut BytesMut) -> u8 {
 
 /// Rewrites the sequence ids of every chunk in `raw` (a whole number of chunks), adding
 /// `delta` (wrapping). Used where the two sides of the proxy number a phase differently.
+/// Bytes past the last whole chunk header are left as they are.
 pub fn shift_seq(raw: &Bytes, delta: u8) -> Bytes {
     if delta == 0 {
         return raw.clone();
     }
     let mut out = BytesMut::from(&raw[..]);
     let mut pos = 0;
-    while let Some((len, seq)) = chunk_header(&out[pos..]) {
+    while let Some((len, seq)) = out.get(pos..).and_then(chunk_header) {
         out[pos + 3] = seq.wrapping_add(delta);
         pos += HEADER_LEN + len;
     }

@@ -66,24 +66,28 @@ pub fn split_statements_bytes_with(sql: &[u8], opts: LexOptions) -> Vec<Range<us
     let mut out = Vec::new();
     let mut seg_start = 0;
     let mut has_tokens = false;
-    let push = |from: usize, to: usize, has: bool, out: &mut Vec<Range<usize>>| {
+    // End of the segment's last token: trimming never cuts into it (an unterminated string
+    // at the end of the input runs to the end, trailing whitespace included).
+    let mut last_end = 0;
+    let push = |from: usize, to: usize, has: bool, last_end: usize, out: &mut Vec<Range<usize>>| {
         if has {
             let seg = &sql[from..to];
             let lead = seg.iter().take_while(|b| b.is_ascii_whitespace()).count();
             let trail = seg.iter().rev().take_while(|b| b.is_ascii_whitespace()).count();
-            out.push(from + lead..to - trail);
+            out.push(from + lead..(to - trail).max(last_end));
         }
     };
     for t in &lexed.tokens {
         if t.is_punct(sql, ";") {
-            push(seg_start, t.start, has_tokens, &mut out);
+            push(seg_start, t.start, has_tokens, last_end, &mut out);
             seg_start = t.end;
             has_tokens = false;
         } else {
             has_tokens = true;
+            last_end = t.end;
         }
     }
-    push(seg_start, sql.len(), has_tokens, &mut out);
+    push(seg_start, sql.len(), has_tokens, last_end, &mut out);
     out
 }
 

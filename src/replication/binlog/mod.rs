@@ -31,4 +31,6 @@ pub use event::{BinlogError, FormatDescription, Gtid, Xid};
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
 mod tests;

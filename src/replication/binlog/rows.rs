@@ -308,8 +308,12 @@ impl<'a> RowsEvent<'a> {
         let table_id = table_id(post.get(..8).unwrap_or(post), "Rows post-header")?;
         let mut r = Reader::new(var, "Rows event");
         if v2 {
-            // Extra row data, its length counting the two length bytes.
-            let extra = r.u16()? as usize;
+            // Extra row data: its length (counting the two length bytes) ends the 10-byte V2
+            // post-header (ROWS_HEADER_LEN_V2), the data itself opens the body.
+            let extra = match post.get(8..10) {
+                Some(len) => usize::from(u16::from_le_bytes([len[0], len[1]])),
+                None => r.u16()? as usize,
+            };
             r.take(extra.saturating_sub(2))?;
         }
         let column_count = r.lenenc()? as usize;
