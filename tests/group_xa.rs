@@ -323,3 +323,25 @@ async fn a_transaction_too_large_for_the_log_is_refused_cleanly() {
         assert!(prepared.is_empty());
     }
 }
+
+/// `CREATE ROLE` makes its creator the role's admin; on the other members the creator is the
+/// client too, not the service account that replays it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_role_is_administered_by_its_creator_everywhere() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE USER 'boss'@'%' IDENTIFIED BY 'pw'").await.unwrap();
+    c.query_drop("GRANT CREATE USER ON *.* TO 'boss'@'%'").await.unwrap();
+    g.converge().await;
+    let mut boss = mysql_async::Conn::new(proxy_opts(&g.proxies[1], "boss", "pw")).await.unwrap();
+    boss.query_drop("CREATE ROLE auditor").await.unwrap();
+    g.converge().await;
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        let rows: Vec<(String, String, String)> = d
+            .query("SELECT Host, User, Admin_option FROM mysql.roles_mapping WHERE Role = 'auditor'")
+            .await
+            .unwrap();
+        assert_eq!(rows, vec![("%".into(), "boss".into(), "Y".into())]);
+    }
+}

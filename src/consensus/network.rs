@@ -61,6 +61,8 @@ pub(crate) enum Request {
     Forward(Blob),
     /// Linearizable read barrier evaluated on the leader.
     ReadIndex,
+    /// The peer's own report of itself (see `presence`).
+    Status,
 }
 
 /// The highest Raft term a peer may send. A group would need billions of elections to get
@@ -109,7 +111,7 @@ impl Request {
                 let term = vote(&c.vote)?;
                 log_id(&c.meta.last_log_id, term, "the snapshot")
             }
-            Request::Forward(_) | Request::ReadIndex => Ok(()),
+            Request::Forward(_) | Request::ReadIndex | Request::Status => Ok(()),
         }
     }
 
@@ -121,7 +123,7 @@ impl Request {
             Request::AppendEntries(r) => (r.vote.leader_id.node_id, "an AppendEntries of leader"),
             Request::Vote(r) => (r.vote.leader_id.node_id, "a Vote for candidate"),
             Request::InstallSnapshot(c) => (c.vote.leader_id.node_id, "an InstallSnapshot of leader"),
-            Request::Forward(_) | Request::ReadIndex => return Ok(()),
+            Request::Forward(_) | Request::ReadIndex | Request::Status => return Ok(()),
         };
         if claimed != sender {
             return Err(format!("member {sender} sent {what} {claimed}"));
@@ -140,6 +142,7 @@ pub(crate) enum Reply {
     ReadIndex(Result<u64, ForwardReject>),
     /// The request could not be decoded.
     BadRequest(String),
+    Status(Blob),
 }
 
 /// `InstallSnapshotRequest` with its data as a [`Blob`] (bulk-copied by bincode).

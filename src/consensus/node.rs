@@ -127,11 +127,15 @@ impl Consensus {
         };
         let propose_timeout = cfg.propose_timeout();
         let (batcher, batcher_task) = Batcher::spawn(raft.clone(), propose_timeout);
+        // Several missed election rounds: long enough that one lost heartbeat or a slow
+        // election is not reported, short enough that clients hear at once.
+        let window = Duration::from_millis((cfg.election_timeout_ms.1 * 3).max(1_000));
         let ctx = Ctx {
             raft: raft.clone(),
             batcher,
             applied: applied.clone(),
             timeout: propose_timeout,
+            presence: Arc::new(crate::consensus::presence::Presence::new(window)),
         };
         let server = Server::spawn(listener, ctx.clone(), tls, cfg.peer_limits.clone());
         let core_watch = tokio::spawn(report_core_stop(raft.clone(), cfg.node_id));
@@ -410,6 +414,45 @@ impl Consensus {
 
     pub fn node_id(&self) -> u64 {
         self.id
+    }
+
+    /// Whether this node is in contact with a majority of the voting members (see
+    /// [`crate::consensus::presence`]).
+    pub fn quorum(&self) -> crate::consensus::Quorum {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        let voters = m.membership_config.membership().voter_ids().count();
+        self.ctx.presence.quorum(m.state, m.millis_since_quorum_ack, voters)
+    }
+
+    /// How long without contact before [`Consensus::quorum`] says it is lost.
+    pub fn quorum_window(&self) -> Duration {
+        self.ctx.presence.quorum_window()
+    }
+
+    /// Sets what this node answers a peer's `Status` request with.
+    pub fn set_report(&self, report: Vec<u8>) {
+        self.ctx.presence.set_report(report);
+    }
+
+    /// Every other configured member's report (or why it could not be had within `ttl`),
+    /// with the round trip, asked concurrently.
+    pub async fn peer_reports(&self, ttl: Duration) -> Vec<(NodeId, String, Result<(Vec<u8>, Duration), String>)> {
+        let asks = self.members.iter().filter(|(id, _)| **id != self.id).map(|(id, addr)| {
+            let conn = self.pool.get(*id, addr);
+            let (id, addr) = (*id, addr.clone());
+            async move {
+                let started = tokio::time::Instant::now();
+                let r = match conn.call(&Request::Status, ttl).await {
+                    Ok(Reply::Status(b)) => Ok((b.0, started.elapsed())),
+                    Ok(Reply::BadRequest(why)) => Err(format!("refused: {why}")),
+                    Ok(_) => Err("unexpected reply".to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                (id, addr, r)
+            }
+        });
+        futures_util::future::join_all(asks).await
     }
 
     /// Why the Raft core stopped, if it did (a fatal storage error or a panic): the member

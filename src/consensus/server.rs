@@ -40,6 +40,7 @@ pub(crate) struct Ctx {
     /// Machine index of the last proposal applied locally.
     pub(crate) applied: watch::Receiver<u64>,
     pub(crate) timeout: Duration,
+    pub(crate) presence: std::sync::Arc<crate::consensus::presence::Presence>,
 }
 
 /// Counters of the peer listener (diagnostics and tests).
@@ -265,11 +266,23 @@ async fn handle(ctx: &Ctx, member: Option<NodeId>, req: Request, stats: &ServerS
     }
     bump(&stats.requests);
     match req {
-        Request::AppendEntries(rpc) => Reply::AppendEntries(raft.append_entries(rpc).await),
+        Request::AppendEntries(rpc) => {
+            let r = raft.append_entries(rpc).await;
+            if matches!(
+                &r,
+                Ok(openraft::raft::AppendEntriesResponse::Success
+                    | openraft::raft::AppendEntriesResponse::PartialSuccess(_)
+                    | openraft::raft::AppendEntriesResponse::Conflict)
+            ) {
+                ctx.presence.heard_from_leader();
+            }
+            Reply::AppendEntries(r)
+        }
         Request::Vote(rpc) => Reply::Vote(raft.vote(rpc).await),
         Request::InstallSnapshot(chunk) => Reply::InstallSnapshot(raft.install_snapshot(chunk.into()).await),
         Request::Forward(payload) => Reply::Forward(ctx.batcher.propose(payload.0).await.map(|(i, r)| (i, Blob(r)))),
         Request::ReadIndex => Reply::ReadIndex(leader_read_index(ctx).await),
+        Request::Status => Reply::Status(Blob(ctx.presence.report())),
     }
 }
 

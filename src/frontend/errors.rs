@@ -41,6 +41,12 @@ pub enum ClientError {
     Internal(u16, String),
     #[error("this grproxy member is in ERROR state and takes no writes: {0}")]
     MemberError(String),
+    /// Like Galera's non-primary answer (1047, 08S01).
+    #[error(
+        "this grproxy member has no quorum (NO_QUORUM: {0}) and takes no writes; nothing of this \
+         statement was kept, and no earlier write of this session has an unknown outcome"
+    )]
+    NoQuorum(String),
     #[error(
         "the commit outcome is unknown (grproxy could not get a verdict from the group: {0}); check before retrying"
     )]
@@ -70,6 +76,7 @@ impl ClientError {
             ClientError::AccessDenied(_) => (1227, "42000"),
             ClientError::Internal(code, _) => (*code, "HY000"),
             ClientError::MemberError(_) => (3100, "HY000"),
+            ClientError::NoQuorum(_) => (1047, "08S01"),
             ClientError::CommitUnknown(_) => (1180, "HY000"),
         }
     }
@@ -114,6 +121,7 @@ mod tests {
             ClientError::CannotReplicate("x".into()),
             ClientError::Internal(1146, "no table".into()),
             ClientError::MemberError("e".into()),
+            ClientError::NoQuorum("q".into()),
             ClientError::CommitUnknown("timeout".into()),
         ];
         for e in all {

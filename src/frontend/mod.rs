@@ -7,6 +7,7 @@ pub mod context;
 pub mod errors;
 pub mod kill;
 pub mod listener;
+pub mod members;
 pub mod registry;
 pub mod replicate;
 pub mod route;

@@ -205,6 +205,14 @@ impl Session {
                 return Ok(true);
             }
         }
+        // Without a majority nothing can commit: refuse writes now rather than after a
+        // proposal timeout (a DDL must not even run here). Reads go on.
+        if matches!(decision, Route::Write | Route::Ddl) {
+            if let crate::consensus::Quorum::Lost(why) = self.group().quorum() {
+                self.reply_error(ClientError::NoQuorum(why)).await?;
+                return Ok(true);
+            }
+        }
         self.settle_status().await?;
         match decision {
             Route::Refuse(why) => self.reply_error(ClientError::CannotReplicate(why)).await?,
@@ -695,14 +703,19 @@ impl Session {
             Ok(x) => x,
             // Refused before anything was appended (too large for the log, or this member is
             // in ERROR): the transaction is certainly not in the log; roll it back here.
-            Err(e @ (GroupError::Consensus(ConsensusError::TooLarge { .. }) | GroupError::MemberError(_))) => {
+            Err(
+                e @ (GroupError::Consensus(ConsensusError::TooLarge { .. })
+                | GroupError::MemberError(_)
+                | GroupError::NoQuorum(_)),
+            ) => {
                 drop(report);
                 group.pending.cancel(t.trx_id);
                 let _ = self.internal_try(&format!("XA ROLLBACK {xid}")).await?;
                 self.status &= !STATUS_IN_TRANS;
-                return Ok(Some(ClientError::CannotReplicate(format!(
-                    "the transaction was rolled back: {e}"
-                ))));
+                return Ok(Some(match e {
+                    GroupError::NoQuorum(why) => ClientError::NoQuorum(why),
+                    e => ClientError::CannotReplicate(format!("the transaction was rolled back: {e}")),
+                }));
             }
             Err(e) => {
                 // The outcome is unknown: the entry may still commit. The prepared

@@ -471,6 +471,9 @@ impl Session {
             if class.detail == Detail::ProxyStatus {
                 return self.proxy_status().await.map(|_| true);
             }
+            if class.detail == Detail::ProxyMembers {
+                return self.proxy_members(text).await.map(|_| true);
+            }
         }
         if self.replicating() {
             let shadow = self.shadow_row_count.take();
@@ -611,6 +614,10 @@ impl Session {
             }
             Err(e) => Err(SessionEnd::Protocol(e.to_string())),
         }
+    }
+
+    pub(crate) fn lex_options(&self) -> sql::LexOptions {
+        self.lex
     }
 
     pub(crate) fn context(&self) -> &Arc<Context> {

@@ -9,9 +9,27 @@ use crate::protocol::response::Expect;
 
 impl Session {
     pub(crate) async fn proxy_status(&mut self) -> Result<(), SessionEnd> {
-        // The member's state (leader, indexes, errant transactions) is for operators: like
-        // mysqld's own SHOW PROCESSLIST of other users, it needs the PROCESS privilege,
-        // which mysqld checks for the client's own account.
+        if !self.require_process().await? {
+            return Ok(());
+        }
+        let mut rows: Vec<(&str, String)> = vec![("grproxy_version", env!("CARGO_PKG_VERSION").to_string())];
+        match &self.context().group {
+            Some(g) => {
+                rows.push(("mode", "group".into()));
+                rows.extend(g.status());
+            }
+            None => rows.push(("mode", "proxy".into())),
+        }
+        let mut payload = vec![COM_QUERY];
+        payload.extend_from_slice(select_literals(&rows).as_bytes());
+        self.forward_payload(&payload, Expect::QueryResult).await.map(drop)
+    }
+
+    /// The member's state (leader, indexes, errant transactions, other members) is for
+    /// operators: like mysqld's own SHOW PROCESSLIST of other users, it needs the PROCESS
+    /// privilege, which mysqld checks for the client's own account. False: refused, and the
+    /// client was told.
+    pub(crate) async fn require_process(&mut self) -> Result<bool, SessionEnd> {
         let caps = self.caps();
         let check = crate::backend::internal::query(
             self.backend_mut(),
@@ -29,41 +47,32 @@ impl Session {
             Err(e) => return Err(SessionEnd::Protocol(e.to_string())),
         };
         if !granted {
-            return self
-                .reply_error(super::errors::ClientError::AccessDenied(
-                    "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation".into(),
-                ))
-                .await;
+            self.reply_error(super::errors::ClientError::AccessDenied(
+                "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation".into(),
+            ))
+            .await?;
         }
-        let mut rows: Vec<(&str, String)> = vec![("grproxy_version", env!("CARGO_PKG_VERSION").to_string())];
-        match &self.context().group {
-            Some(g) => {
-                rows.push(("mode", "group".into()));
-                rows.extend(g.status());
-            }
-            None => rows.push(("mode", "proxy".into())),
-        }
-        let mut payload = vec![COM_QUERY];
-        payload.extend_from_slice(select_literals(&rows).as_bytes());
-        self.forward_payload(&payload, Expect::QueryResult).await.map(drop)
+        Ok(granted)
     }
 }
 
 /// `SELECT 'a' AS Variable_name, 'b' AS Value UNION ALL ...` with every value as a hex
 /// literal converted to utf8mb4, which reads the same under any sql_mode (no escaping rules).
 fn select_literals(rows: &[(&str, String)]) -> String {
-    let lit = |s: &str| {
-        let hex: String = s.bytes().map(|b| format!("{b:02X}")).collect();
-        if hex.is_empty() {
-            "CAST('' AS CHAR CHARACTER SET utf8mb4)".to_string()
-        } else {
-            format!("CONVERT(X'{hex}' USING utf8mb4)")
-        }
-    };
     rows.iter()
-        .map(|(k, v)| format!("SELECT {} AS Variable_name, {} AS Value", lit(k), lit(v)))
+        .map(|(k, v)| format!("SELECT {} AS Variable_name, {} AS Value", literal(k), literal(v)))
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
+}
+
+/// `s` as a utf8mb4 string literal that reads the same under any sql_mode: hex, converted.
+pub(crate) fn literal(s: &str) -> String {
+    let hex: String = s.bytes().map(|b| format!("{b:02X}")).collect();
+    if hex.is_empty() {
+        "CAST('' AS CHAR CHARACTER SET utf8mb4)".to_string()
+    } else {
+        format!("CONVERT(X'{hex}' USING utf8mb4)")
+    }
 }
 
 #[cfg(test)]

@@ -59,6 +59,9 @@ pub enum GroupError {
     Mysql(#[from] mysql_async::Error),
     #[error("this member is in ERROR state: {0}")]
     MemberError(String),
+    /// Refused before anything was proposed.
+    #[error("this member cannot reach a majority of the group (NO_QUORUM): {0}")]
+    NoQuorum(String),
     #[error("malformed response from the group")]
     BadResponse,
     #[error("{0}")]
@@ -119,6 +122,9 @@ pub struct Group {
     /// session (shared with the applier, which leaves these alone).
     preparing: Arc<Mutex<std::collections::HashSet<u64>>>,
     pool: mysql_async::Pool,
+    /// What this member knows of the others (see [`super::members`]).
+    pub(super) view: Mutex<super::members::View>,
+    own_address: String,
 }
 
 /// See [`Group::preparing`].
@@ -257,8 +263,17 @@ impl Group {
             preparing,
             weigher: Weigher { pool: side.clone() },
             pool: side,
+            view: super::members::View::new(),
+            own_address: s.members.get(&s.member_id).cloned().unwrap_or_default(),
         });
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
+        tokio::spawn(super::members::run(Arc::downgrade(&group)));
+        if s.members.len() == 2 {
+            tracing::warn!(
+                "a group of 2 members has no majority once either is down: both stop taking writes \
+                 (NO_QUORUM) until it is back; use 3 or more members"
+            );
+        }
         // Prepared transactions a previous process left unproposed are rolled back.
         let first = group.next_trx.load(Ordering::Relaxed);
         group.sweep(move |trx| trx < first);
@@ -292,12 +307,40 @@ impl Group {
         })
     }
 
+    /// Whether this member is in contact with a majority.
+    pub fn quorum(&self) -> crate::consensus::Quorum {
+        self.consensus.quorum()
+    }
+
+    pub(super) fn consensus_status(&self) -> crate::consensus::RaftStatus {
+        self.consensus.status()
+    }
+
+    pub(super) fn own_address(&self) -> String {
+        self.own_address.clone()
+    }
+
+    pub(super) fn publish_report(&self, report: Vec<u8>) {
+        self.consensus.set_report(report);
+    }
+
+    pub(super) async fn peer_reports(&self, ttl: Duration) -> Vec<(u64, String, Result<(Vec<u8>, Duration), String>)> {
+        self.consensus.peer_reports(ttl).await
+    }
+
+    /// `SHOW GRPROXY MEMBERS`: every member as this one knows it.
+    pub fn members(&self) -> Vec<super::members::MemberRow> {
+        super::members::rows(self)
+    }
+
     /// `SHOW GRPROXY STATUS`: (name, value) rows describing this member.
     pub fn status(&self) -> Vec<(&'static str, String)> {
         let r = self.consensus.status();
-        let state = match self.error_state() {
-            None => "ONLINE".to_string(),
-            Some(e) => format!("ERROR: {e}"),
+        let me = super::members::own_report(self);
+        let state = if me.detail.is_empty() {
+            me.state
+        } else {
+            format!("{}: {}", me.state, me.detail)
         };
         vec![
             ("member_id", self.member_id.to_string()),
@@ -333,6 +376,9 @@ impl Group {
     pub async fn propose(&self, entry: &Entry) -> Result<(u64, Verdict), GroupError> {
         if let Some(e) = self.error_state() {
             return Err(GroupError::MemberError(e));
+        }
+        if let crate::consensus::Quorum::Lost(why) = self.quorum() {
+            return Err(GroupError::NoQuorum(why));
         }
         if matches!(entry, Entry::Txn(_)) {
             self.pace().await;

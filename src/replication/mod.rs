@@ -22,6 +22,7 @@ pub mod binlog;
 pub mod certifier;
 pub mod group;
 pub mod keys;
+pub mod members;
 mod machine;
 pub mod metadata;
 pub mod stats;

@@ -154,6 +154,8 @@ pub(super) fn classify_tokens(src: &[u8], toks: &[Token]) -> (StatementKind, Det
             c.bump();
             if c.eat_kws(&["GRPROXY", "STATUS"]) && c.at_end() {
                 Detail::ProxyStatus
+            } else if c.eat_kws(&["GRPROXY", "MEMBERS"]) && (c.at_end() || c.is_kw("WHERE")) {
+                Detail::ProxyMembers
             } else {
                 Detail::Show
             }

@@ -221,6 +221,9 @@ pub enum Detail {
     Show,
     /// `SHOW GRPROXY STATUS`: answered by the proxy (group member state), not by mysqld.
     ProxyStatus,
+    /// `SHOW GRPROXY MEMBERS [WHERE <condition>]`: answered by the proxy (every member as this
+    /// one knows it), filtered by the client's condition.
+    ProxyMembers,
     /// `DESCRIBE t` / `DESC t` / `EXPLAIN t` (table description).
     Describe,
     /// `EXPLAIN <stmt>`; `analyze` for `EXPLAIN ANALYZE` / MariaDB
@@ -400,7 +403,7 @@ impl Detail {
     pub fn default_kind(&self) -> StatementKind {
         use Detail::*;
         match self {
-            Select { .. } | With { .. } | Show | ProxyStatus | Describe | Explain { .. } | Help | Do => {
+            Select { .. } | With { .. } | Show | ProxyStatus | ProxyMembers | Describe | Explain { .. } | Help | Do => {
                 StatementKind::Read
             }
             Insert | Replace | Update | Delete | LoadData { .. } | Call => StatementKind::Dml,

@@ -96,10 +96,13 @@ impl Session {
         };
         // Stored programs and views created elsewhere belong to the client's account, as
         // here, not to the service account that executes the statement there.
-        let sql = if matches!(
-            class.detail,
-            Detail::CreateView | Detail::CreateRoutine | Detail::CreateTrigger | Detail::OtherDdl
-        ) {
+        // A role's admin is its creator, here the client, not the service account.
+        let create_role = matches!(class.detail, Detail::Account(crate::sql::AccountOp::CreateRole));
+        let sql = if create_role
+            || matches!(
+                class.detail,
+                Detail::CreateView | Detail::CreateRoutine | Detail::CreateTrigger | Detail::OtherDdl
+            ) {
             let r = self.internal("SELECT CURRENT_USER()").await?;
             let user = r
                 .rows
@@ -107,7 +110,11 @@ impl Session {
                 .and_then(|row| row.first().cloned().flatten())
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
                 .unwrap_or_default();
-            with_definer(&sql, &user)
+            if create_role {
+                with_role_admin(&sql, &user)
+            } else {
+                with_definer(&sql, &user)
+            }
         } else {
             sql
         };
@@ -271,13 +278,41 @@ fn with_definer(sql: &str, current_user: &str) -> String {
     if !definable {
         return sql.to_string();
     }
-    let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"));
     format!(
-        "{}DEFINER = {}@{} {}",
+        "{}DEFINER = {} {}",
         &sql[..at.start],
-        quote(name),
-        quote(host),
+        account(name, host),
         &sql[at.start..]
+    )
+}
+
+/// `'name'@'host'` (a backslash in a name is doubled, which NO_BACKSLASH_ESCAPES would read
+/// as two; such names are rare).
+fn account(name: &str, host: &str) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\\', "\\\\").replace('\'', "''"));
+    format!("{}@{}", quote(name), quote(host))
+}
+
+/// `CREATE ROLE r` as `CREATE ROLE r WITH ADMIN 'user'@'host'` (the creator, who is its admin
+/// on the origin) unless it names its admin.
+fn with_role_admin(sql: &str, current_user: &str) -> String {
+    use crate::sql::lexer::tokenize;
+    let Some((name, host)) = current_user.rsplit_once('@') else {
+        return sql.to_string();
+    };
+    let src = sql.as_bytes();
+    let toks = tokenize(src).tokens;
+    if toks.iter().any(|t| t.is_kw(src, "ADMIN")) {
+        return sql.to_string();
+    }
+    let Some(last) = toks.iter().rev().find(|t| !t.is_punct(src, ";")) else {
+        return sql.to_string();
+    };
+    format!(
+        "{} WITH ADMIN {}{}",
+        &sql[..last.end],
+        account(name, host),
+        &sql[last.end..]
     )
 }
 
@@ -366,6 +401,24 @@ pub(super) fn ddl_tables(text: &str, default_schema: Option<&str>) -> Vec<TableN
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn create_role_names_its_admin() {
+        let cases = [
+            ("CREATE ROLE r", "CREATE ROLE r WITH ADMIN 'app'@'%'"),
+            (
+                "CREATE ROLE IF NOT EXISTS `r x`;",
+                "CREATE ROLE IF NOT EXISTS `r x` WITH ADMIN 'app'@'%';",
+            ),
+            (
+                "CREATE ROLE r WITH ADMIN CURRENT_ROLE",
+                "CREATE ROLE r WITH ADMIN CURRENT_ROLE",
+            ),
+        ];
+        for (sql, want) in cases {
+            assert_eq!(with_role_admin(sql, "app@%"), want);
+        }
+    }
 
     #[test]
     fn ddl_table_names() {
