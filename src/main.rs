@@ -1,18 +1,79 @@
+use std::process::ExitCode;
+
 use clap::Parser;
 use grproxy::cli::{Cli, Command, SandboxAction};
 
-fn main() -> anyhow::Result<()> {
+/// A configuration error (the file, its secrets, its TLS material).
+const EXIT_CONFIG: u8 = 2;
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Errors are printed with their causes (`{:#}`), never through `Debug`: no backtrace
+    // even with RUST_BACKTRACE set.
+    let fail = |code: u8, e: &dyn std::fmt::Display| {
+        eprintln!("grproxy: {e}");
+        ExitCode::from(code)
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => return fail(1, &format!("starting the runtime: {e}")),
+    };
     match cli.command {
         Command::Run { config } => {
-            let cfg = grproxy::config::load_file(&config)?;
-            init_logging(&cfg.log.level, cfg.log.format == grproxy::config::LogFormat::Json);
-            runtime.block_on(grproxy::run::run(cfg))
+            let cfg = match grproxy::cli::check::load(&config) {
+                Ok(c) => c,
+                Err(e) => return fail(EXIT_CONFIG, &e),
+            };
+            let log = match grproxy::logging::init(&cfg.log.level, cfg.log.format == grproxy::config::LogFormat::Json) {
+                Ok(l) => l,
+                Err(e) => return fail(EXIT_CONFIG, &format!("{}: log.level: {e}", config.display())),
+            };
+            match runtime.block_on(grproxy::run::run(cfg, &config, Some(log))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    // The log is where a service's operator looks (journal, container log).
+                    tracing::error!("{e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Check { config } => match grproxy::cli::check::check(&config) {
+            Ok(ok) => {
+                println!("{ok}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(EXIT_CONFIG, &e),
+        },
+        Command::Status {
+            host,
+            port,
+            user,
+            password_env,
+        } => {
+            let password = match &password_env {
+                None => String::new(),
+                Some(var) => match std::env::var(var) {
+                    Ok(p) => p,
+                    Err(_) => return fail(EXIT_CONFIG, &format!("--password-env: {var} is not set")),
+                },
+            };
+            let target = grproxy::cli::status::Target {
+                host,
+                port,
+                user,
+                password,
+            };
+            match runtime.block_on(grproxy::cli::status::status(&target)) {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(1, &e),
+            }
         }
         Command::Sandbox { action } => {
-            init_logging("info", false);
-            match action {
+            let _ = grproxy::logging::init("info", false);
+            let result = match action {
                 SandboxAction::Up {
                     nodes,
                     dir,
@@ -31,21 +92,11 @@ fn main() -> anyhow::Result<()> {
                     snapshot_every,
                 })),
                 SandboxAction::Down { dir } => grproxy::sandbox::down(&dir),
+            };
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(1, &format!("{e:#}")),
             }
         }
-    }
-}
-
-/// `RUST_LOG` wins over the configured level.
-fn init_logging(level: &str, json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
-    } else {
-        builder.init();
     }
 }

@@ -11,7 +11,7 @@ use crate::frontend::{tls, Settings, TlsMode};
 pub enum SettingsError {
     #[error(transparent)]
     Config(#[from] config::ConfigError),
-    #[error(transparent)]
+    #[error("tls: {0}")]
     Tls(#[from] tls::TlsError),
     #[error("group.tls: {0}")]
     PeerTls(#[from] crate::consensus::PeerTlsError),

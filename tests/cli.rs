@@ -9,11 +9,11 @@ use mysql_async::prelude::*;
 const BIN: &str = env!("CARGO_BIN_EXE_grproxy");
 
 fn base_port() -> u16 {
-    // Three consecutive free ports for the proxy, and the mysqld port at +100.
+    // The proxy's port, the mysqld port at +100 and the admin HTTP port at +400 are free.
     loop {
         let p = common::free_port();
         if p < 60000
-            && [p, p + 100]
+            && [p, p + 100, p + 400]
                 .iter()
                 .all(|&q| std::net::TcpListener::bind(("127.0.0.1", q)).is_ok())
         {

@@ -709,6 +709,11 @@ impl Validator<'_> {
         if c.log.level.trim().is_empty() {
             return Err(self.err("log.level", "must not be empty (e.g. \"info\")"));
         }
+
+        // admin
+        if let Some(http) = &c.admin.http {
+            check_host_port(http, true, "127.0.0.1:9104").map_err(|m| self.err("admin.http", m))?;
+        }
         Ok(())
     }
 }

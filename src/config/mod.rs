@@ -10,7 +10,8 @@
 //! * `tls`: `cert` and `key` both or neither;
 //! * `group`: `tls` (`ca`, `cert`, `key`) required, unless the test-only
 //!   `insecure_plaintext_peers: true`;
-//! * `limits`: ranges documented on [`Limits`].
+//! * `limits`: ranges documented on [`Limits`];
+//! * `admin.http`: a `host:port` when set.
 //!
 //! Unknown keys are rejected everywhere (`deny_unknown_fields`), so a typo such as
 //! `max_conection` is an error instead of a silently ignored setting.
@@ -56,6 +57,8 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_MAX_HANDSHAKES: u32 = 128;
 /// Default `log.level`.
 pub const DEFAULT_LOG_LEVEL: &str = "info";
+/// Default `limits.shutdown_grace_ms`.
+pub const DEFAULT_SHUTDOWN_GRACE_MS: u64 = 10_000;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -77,6 +80,18 @@ pub struct Config {
     pub log: LogConfig,
     /// Replication group membership; absent for a plain proxy.
     pub group: Option<GroupConfig>,
+    /// The operator's HTTP endpoint (`/metrics`, `/health`); off unless set.
+    pub admin: AdminConfig,
+}
+
+/// `admin:` — the operator's HTTP endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// `host:port` serving `GET /metrics` (Prometheus) and `GET /health` (200 or 503 with the
+    /// reason), e.g. `127.0.0.1:9104`. Unset (the default): no HTTP endpoint. It has no
+    /// authentication: bind it to loopback or a network only monitoring reaches.
+    pub http: Option<String>,
 }
 
 /// Smallest accepted `group.snapshot_every`.
@@ -260,6 +275,9 @@ pub struct Limits {
     pub max_handshakes: u32,
     /// Close client connections idle this many seconds (0 = never, the default).
     pub idle_timeout_s: u64,
+    /// On SIGTERM/SIGINT, how long sessions inside a transaction may take to finish it, in
+    /// ms (default 10000; 0 closes every session at once).
+    pub shutdown_grace_ms: u64,
 }
 
 impl Default for Limits {
@@ -271,6 +289,7 @@ impl Default for Limits {
             handshake_timeout_ms: DEFAULT_HANDSHAKE_TIMEOUT_MS,
             max_handshakes: DEFAULT_MAX_HANDSHAKES,
             idle_timeout_s: 0,
+            shutdown_grace_ms: DEFAULT_SHUTDOWN_GRACE_MS,
         }
     }
 }

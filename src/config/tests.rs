@@ -47,6 +47,8 @@ fn minimal_config_takes_defaults() {
     assert_eq!(c.limits.max_packet_size, 64 * 1024 * 1024);
     assert_eq!(c.limits.handshake_timeout_ms, 10_000);
     assert_eq!(c.limits.idle_timeout_s, 0);
+    assert_eq!(c.limits.shutdown_grace_ms, 10_000);
+    assert_eq!(c.admin.http, None);
     assert!(!c.features.local_infile);
     assert_eq!(c.log.level, "info");
     assert_eq!(c.log.format, LogFormat::Text);
@@ -77,11 +79,14 @@ limits:
   handshake_timeout_ms: 1
   max_handshakes: 3
   idle_timeout_s: 3600
+  shutdown_grace_ms: 2500
 features:
   local_infile: true
 log:
   level: grproxy=debug,info
   format: json
+admin:
+  http: 127.0.0.1:9104
 ";
     let c = load(text).unwrap();
     let want = Config {
@@ -118,6 +123,7 @@ log:
             handshake_timeout_ms: 1,
             max_handshakes: 3,
             idle_timeout_s: 3600,
+            shutdown_grace_ms: 2500,
         },
         features: Features { local_infile: true },
         log: LogConfig {
@@ -125,6 +131,9 @@ log:
             format: LogFormat::Json,
         },
         group: None,
+        admin: AdminConfig {
+            http: Some("127.0.0.1:9104".into()),
+        },
     };
     assert_eq!(c, want);
     assert!(!c.tls.uses_generated_cert());
@@ -139,6 +148,7 @@ fn example_file_loads_and_documents_the_defaults() {
     assert_eq!(c.features, Features::default());
     assert_eq!(c.log, LogConfig::default());
     assert_eq!(c.tls, TlsConfig::default());
+    assert_eq!(c.admin, AdminConfig::default());
     assert_eq!(
         c.backend.connect_timeout_ms,
         BackendConfig::default().connect_timeout_ms
@@ -202,7 +212,7 @@ fn error_messages() {
             &[
                 "config/test.yaml:9:3: unknown key \"max_conection\" in limits \
                  (expected one of: max_connections, max_connections_per_user, max_packet_size, \
-                 handshake_timeout_ms, max_handshakes, idle_timeout_s)",
+                 handshake_timeout_ms, max_handshakes, idle_timeout_s, shutdown_grace_ms)",
                 "did you mean \"max_connections\"?",
             ],
         ),
@@ -592,4 +602,22 @@ fn group_peer_tls() {
     );
     let e = load_err(&format!("{base}  insecure_plaintext_peers: false\n"));
     assert!(e.contains("group.tls: must be set"), "{e}");
+}
+
+/// `admin.http` is a `host:port` (port 0 allowed: the OS picks one); unknown keys under
+/// `admin` are errors with their line.
+#[test]
+fn admin_section() {
+    let c = load(&format!("{MINIMAL}admin:\n  http: \"[::1]:0\"\n")).unwrap();
+    assert_eq!(c.admin.http.as_deref(), Some("[::1]:0"));
+    let e = load_err(&format!("{MINIMAL}admin:\n  http: localhost\n"));
+    assert!(e.starts_with(&format!("{ORIGIN}:8: admin.http: missing :port")), "{e}");
+    let e = load_err(&format!("{MINIMAL}admin:\n  htp: 127.0.0.1:9104\n"));
+    assert!(e.starts_with(&format!("{ORIGIN}:8:")), "{e}");
+    assert!(
+        e.contains("unknown key \"htp\" in admin") && e.contains("did you mean \"http\""),
+        "{e}"
+    );
+    let c = load(&format!("{MINIMAL}limits:\n  shutdown_grace_ms: 0\n")).unwrap();
+    assert_eq!(c.limits.shutdown_grace_ms, 0);
 }

@@ -96,9 +96,15 @@ pub async fn establish(
             return Err(ConnectFailure::AuthFailed(code, msg));
         }
         Err(e) => {
+            // The client gets a server error code (1053) with the real reason, as mysqld
+            // itself would word it; the log line (listener) names the address too.
+            let reason = match &e {
+                ConnectError::Connect { .. } | ConnectError::Timeout(_) => e.to_string(),
+                _ => format!("mysqld at {addr}: {e}"),
+            };
             let mut client = PacketIo::new(stream, s.max_packet);
             let _ = client
-                .send(0, &ClientError::BackendUnavailable.payload_before_greeting())
+                .send(0, &ClientError::BackendUnreachable(reason).payload_before_greeting())
                 .await;
             return Err(e.into());
         }

@@ -27,7 +27,8 @@ pub struct Settings {
     pub service_user: String,
     pub service_password: String,
     pub tls_mode: TlsMode,
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The client TLS configuration; `None` with TLS on generates a self-signed certificate.
+    pub tls: Option<super::tls::ClientTls>,
     pub max_connections: usize,
     pub max_connections_per_user: u32,
     pub max_packet: usize,
@@ -74,12 +75,25 @@ pub struct Context {
     pub settings: Settings,
     pub registry: Registry,
     pub tls: Option<TlsAcceptor>,
+    /// The certificate behind `tls`, replaceable on SIGHUP.
+    pub client_tls: Option<super::tls::ClientTls>,
     pub side: SidePool,
     pub group: Option<Arc<crate::replication::group::Group>>,
+    /// Connection and statement counters (`/metrics`).
+    pub stats: super::stats::FrontendStats,
+    /// Becomes true when the proxy drains (SIGTERM): sessions end once outside a transaction.
+    pub draining: tokio::sync::watch::Receiver<Option<tokio::time::Instant>>,
+    /// Where the admin HTTP endpoint listens, once it does (`SHOW GRPROXY STATUS`).
+    pub http_address: std::sync::OnceLock<String>,
+    pub started: std::time::Instant,
 }
 
 impl Context {
     pub fn tls_enabled(&self) -> bool {
         self.tls.is_some()
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining.borrow().is_some()
     }
 }

@@ -19,6 +19,11 @@ pub enum ClientError {
     UnknownCommand,
     #[error("grproxy cannot reach its local mysqld")]
     BackendUnavailable,
+    /// mysqld could not be reached for a new session; names the address and the reason.
+    #[error("backend unavailable: {0}")]
+    BackendUnreachable(String),
+    #[error("Server shutdown in progress (grproxy is draining; reconnect to another member)")]
+    ShuttingDown,
     #[error("LOAD DATA LOCAL INFILE is disabled on this grproxy (features.local_infile: false)")]
     LocalInfileDisabled,
     #[error("Unknown thread id: {0}")]
@@ -47,6 +52,7 @@ pub enum ClientError {
          statement was kept, and no earlier write of this session has an unknown outcome"
     )]
     NoQuorum(String),
+
     #[error(
         "the commit outcome is unknown (grproxy could not get a verdict from the group: {0}); check before retrying"
     )]
@@ -65,7 +71,8 @@ impl ClientError {
             ClientError::UnknownCommand => (1047, "08S01"),
             // A server code: clients show a server error's message, while a client-range code
             // (2013) in an ERR packet made the mariadb CLI report "malformed packet".
-            ClientError::BackendUnavailable => (1053, "08S01"),
+            ClientError::BackendUnavailable | ClientError::BackendUnreachable(_) => (1053, "08S01"),
+            ClientError::ShuttingDown => (1053, "08S01"),
             ClientError::LocalInfileDisabled => (1148, "42000"),
             ClientError::UnknownThread(_) => (1094, "HY000"),
             ClientError::NotSupported(_) => (1235, "42000"),
@@ -111,6 +118,8 @@ mod tests {
             ClientError::PacketTooLarge,
             ClientError::UnknownCommand,
             ClientError::BackendUnavailable,
+            ClientError::BackendUnreachable("cannot connect to mysqld at 127.0.0.1:1: refused".into()),
+            ClientError::ShuttingDown,
             ClientError::LocalInfileDisabled,
             ClientError::UnknownThread(7),
             ClientError::NotSupported("COM_BINLOG_DUMP"),

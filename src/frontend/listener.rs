@@ -1,12 +1,18 @@
 //! Accepting clients on TCP and a unix socket, enforcing the global connection limit, one task
-//! per connection, and graceful shutdown.
+//! per connection, and shutdown: at once ([`ProxyHandle::stop`]) or draining
+//! ([`ProxyHandle::drain`]: stop accepting, let open transactions finish within a grace
+//! period).
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 
 use super::connect::{establish, ConnectFailure};
@@ -14,6 +20,7 @@ use super::context::{Context, Settings};
 use super::errors::ClientError;
 use super::registry::Registry;
 use super::session::{Session, SessionEnd};
+use super::stats::FrontendStats;
 use super::tls::{self, TlsMode};
 use crate::backend::side::SidePool;
 use crate::protocol::io::{BoxStream, PacketIo};
@@ -38,7 +45,18 @@ pub struct ProxyHandle {
     pub unix_path: Option<PathBuf>,
     pub context: Arc<Context>,
     shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    drain: watch::Sender<Option<Instant>>,
+    task: tokio::task::JoinHandle<Drained>,
+}
+
+/// How a drain ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drained {
+    /// Connections that ended by themselves after the drain began (idle sessions are told
+    /// 1053 and closed at once; the others when their transaction ended).
+    pub finished: usize,
+    /// Connections still open at the deadline, closed by force.
+    pub cut: usize,
 }
 
 impl ProxyHandle {
@@ -49,6 +67,18 @@ impl ProxyHandle {
         if let Some(p) = &self.unix_path {
             let _ = std::fs::remove_file(p);
         }
+    }
+
+    /// Stops accepting at once; closes idle sessions (with 1053 "Server shutdown in
+    /// progress") and lets sessions inside a transaction or a statement finish it, within
+    /// `grace`; then closes whatever is left and stops like [`ProxyHandle::stop`].
+    pub async fn drain(mut self, grace: Duration) -> Drained {
+        let _ = self.drain.send(Some(Instant::now() + grace));
+        let drained = (&mut self.task).await.unwrap_or_default();
+        if let Some(p) = &self.unix_path {
+            let _ = std::fs::remove_file(p);
+        }
+        drained
     }
 
     /// Waits until the proxy stops by itself (it only does on shutdown).
@@ -110,39 +140,85 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
         ),
         None => None,
     };
+    let (drain, draining) = watch::channel(None);
     let context = Arc::new(Context {
-        tls: tls_config.map(TlsAcceptor::from),
+        tls: tls_config.as_ref().map(|t| TlsAcceptor::from(t.config.clone())),
+        client_tls: tls_config,
         registry,
         side,
         group,
         settings,
+        stats: Default::default(),
+        draining: draining.clone(),
+        http_address: Default::default(),
+        started: std::time::Instant::now(),
     });
     let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
     let unix_path = context.settings.listen_unix.clone();
     let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(context.clone(), tcp, unix, rx));
+    let task = tokio::spawn(accept_loop(context.clone(), tcp, unix, rx, draining));
     Ok(ProxyHandle {
         tcp_addr,
         unix_path,
         context,
         shutdown,
+        drain,
         task,
     })
 }
 
 async fn accept_loop(
     ctx: Arc<Context>,
-    tcp: Option<TcpListener>,
-    unix: Option<UnixListener>,
+    mut tcp: Option<TcpListener>,
+    mut unix: Option<UnixListener>,
     mut stop: watch::Receiver<bool>,
-) {
+    mut drain: watch::Receiver<Option<Instant>>,
+) -> Drained {
     let limit = Arc::new(Semaphore::new(ctx.settings.max_connections));
     let handshakes = Arc::new(Semaphore::new(ctx.settings.max_handshakes));
     let mut sessions = JoinSet::new();
+    let mut deadline: Option<Instant> = None;
+    let mut drained = Drained::default();
     loop {
         let accepted: std::io::Result<(BoxStream, bool, Addrs)> = tokio::select! {
             _ = stop.changed() => break,
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => continue,
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {
+                if deadline.is_some() {
+                    drained.finished += 1;
+                    if sessions.is_empty() {
+                        break;
+                    }
+                }
+                continue;
+            }
+            changed = drain.changed(), if deadline.is_none() => {
+                if changed.is_err() {
+                    break; // the handle is gone
+                }
+                let Some(d) = *drain.borrow_and_update() else { continue };
+                deadline = Some(d);
+                // Closed listeners refuse new clients at once (a load balancer moves on)
+                // instead of queueing them in the backlog.
+                tcp = None;
+                if unix.take().is_some() {
+                    if let Some(p) = &ctx.settings.listen_unix {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                tracing::info!(
+                    connections = sessions.len(),
+                    grace_ms = d.saturating_duration_since(Instant::now()).as_millis() as u64,
+                    "draining: no longer accepting; idle sessions close now, open transactions may finish"
+                );
+                if sessions.is_empty() {
+                    break;
+                }
+                continue;
+            }
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                drained.cut = sessions.len();
+                break;
+            }
             r = accept_tcp(&tcp), if tcp.is_some() => r,
             r = accept_unix(&unix), if unix.is_some() => r,
         };
@@ -155,17 +231,22 @@ async fn accept_loop(
                 continue;
             }
         };
+        FrontendStats::bump(&ctx.stats.accepted);
         let ctx = ctx.clone();
         let stop = stop.clone();
         let handshakes = handshakes.clone();
         match limit.clone().try_acquire_owned() {
             Ok(permit) => {
+                ctx.stats.open.fetch_add(1, Ordering::Relaxed);
                 sessions.spawn(async move {
+                    let open = OpenGuard(ctx.clone());
                     serve(ctx, stream, secure, addrs, handshakes, stop).await;
+                    drop(open);
                     drop(permit);
                 });
             }
             Err(_) => {
+                FrontendStats::bump(&ctx.stats.refused_limit);
                 sessions.spawn(async move {
                     let mut io = PacketIo::new(stream, 1024);
                     let _ = io
@@ -177,8 +258,23 @@ async fn accept_loop(
         }
     }
     sessions.shutdown().await;
-    // The replication applier keeps a side connection for the process lifetime; do not wait on it.
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ctx.side.clone().disconnect()).await;
+    // A drained group member's process exits next while its applier still uses the pool:
+    // disconnecting it here would only make the applier fail (and log) until then.
+    if deadline.is_none() || ctx.group.is_none() {
+        // The replication applier keeps a side connection for the process lifetime; do not
+        // wait on it.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(2), ctx.side.clone().disconnect()).await;
+    }
+    drained
+}
+
+/// Counts a connection out of `stats.open` when its task ends or is aborted.
+struct OpenGuard(Arc<Context>);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0.stats.open.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A TCP client's address and the listener address it reached (`None`: a unix-socket client).
@@ -218,6 +314,7 @@ async fn serve(
     let turn = match tokio::time::timeout_at(deadline, handshakes.acquire_owned()).await {
         Ok(Ok(turn)) => turn,
         _ => {
+            FrontendStats::bump(&ctx.stats.refused_limit);
             tracing::info!(parent: &span, "no handshake slot within the handshake timeout");
             let mut io = PacketIo::new(stream, 1024);
             let _ = io
@@ -234,7 +331,14 @@ async fn serve(
             return;
         }
         Ok(Err(ConnectFailure::AuthFailed(code, msg))) => {
+            FrontendStats::bump(&ctx.stats.auth_failed);
             tracing::info!(parent: &span, code, %msg, "authentication failed");
+            return;
+        }
+        Ok(Err(ConnectFailure::Backend(e))) => {
+            // The error names mysqld's address; the client got 1053 with the same reason.
+            FrontendStats::bump(&ctx.stats.backend_unreachable);
+            tracing::warn!(parent: &span, error = %e, "cannot open a mysqld connection for a client");
             return;
         }
         Ok(Err(e)) => {
@@ -244,11 +348,12 @@ async fn serve(
         Ok(Ok(e)) => e,
     };
     drop(turn);
+    FrontendStats::bump(&ctx.stats.sessions);
     tracing::debug!(parent: &span, user = %established.user, backend = established.backend_id, "authenticated");
     let session = Session::new(ctx, id, established);
     let end = tokio::select! {
         end = session.run() => end,
-        _ = stop.changed() => SessionEnd::Refused(ClientError::BackendUnavailable),
+        _ = stop.changed() => SessionEnd::Refused(ClientError::ShuttingDown),
     };
     match end {
         SessionEnd::Quit | SessionEnd::ClientClosed => tracing::debug!(parent: &span, "session ended: {end}"),

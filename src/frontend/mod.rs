@@ -13,6 +13,7 @@ pub mod replicate;
 pub mod route;
 pub mod row_count;
 pub mod session;
+pub mod stats;
 pub mod status;
 pub mod tls;
 

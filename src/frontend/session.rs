@@ -96,6 +96,8 @@ pub struct Session {
     /// `lex` must be read from mysqld again before the next statement is split (group
     /// members: a statement may have changed sql_mode or the character set).
     lex_stale: bool,
+    /// Class of the command being run, for its latency (`FrontendStats`).
+    timed_kind: Option<sql::StatementKind>,
 }
 
 impl Session {
@@ -125,6 +127,7 @@ impl Session {
             lex_stale: true,
             temp_tables: std::collections::HashSet::new(),
             shadow_row_count: None,
+            timed_kind: None,
         }
     }
 
@@ -196,11 +199,19 @@ impl Session {
     async fn next_command(&mut self) -> Result<Option<Packet>, SessionEnd> {
         let killed = self.registration.killed.clone();
         let control = self.registration.control.clone();
+        let mut draining = self.ctx.draining.clone();
         loop {
             enum Event {
                 Read(Result<Option<Packet>, SessionEnd>),
                 Killed,
                 Wake,
+                Drain,
+            }
+            // Draining (SIGTERM): a session ends between commands once it is outside a
+            // transaction; one inside a transaction is left to finish it.
+            let open_txn = self.txn.is_some() || self.in_transaction();
+            if !open_txn && self.ctx.is_draining() {
+                return Err(SessionEnd::Refused(ClientError::ShuttingDown));
             }
             let event = {
                 let read = async {
@@ -216,11 +227,13 @@ impl Session {
                     r = read => Event::Read(r),
                     _ = killed.notified() => Event::Killed,
                     _ = control.wake.notified() => Event::Wake,
+                    Ok(_) = draining.wait_for(|d| d.is_some()), if !open_txn => Event::Drain,
                 }
             };
             match event {
                 Event::Read(r) => return r,
                 Event::Killed => return Err(SessionEnd::Refused(ClientError::Killed)),
+                Event::Drain => return Err(SessionEnd::Refused(ClientError::ShuttingDown)),
                 // A certified remote transaction needs this idle session's locks: roll back
                 // now; the client learns at its next statement.
                 Event::Wake => self.brute_force_rollback().await?,
@@ -306,7 +319,14 @@ impl Session {
                 let _ = self.backend.flush().await;
                 return Ok(false);
             }
-            COM_QUERY => return self.query(packet).await,
+            COM_QUERY => {
+                let started = std::time::Instant::now();
+                let r = self.query(packet).await;
+                if let Some(kind) = self.timed_kind.take() {
+                    self.ctx.stats.observe(kind, started.elapsed());
+                }
+                return r;
+            }
             COM_STMT_PREPARE => {
                 let text = &packet.payload[1..];
                 self.pending_prepare = Some((
@@ -315,8 +335,26 @@ impl Session {
                 ));
                 self.forward(&packet, Expect::Prepare).await.map(drop)?;
             }
-            COM_STMT_EXECUTE if self.replicating() => return self.execute_in_group(&packet).await,
-            COM_STMT_EXECUTE => self.forward(&packet, Expect::QueryResult).await.map(drop)?,
+            COM_STMT_EXECUTE => {
+                let started = std::time::Instant::now();
+                let id = packet
+                    .payload
+                    .get(1..5)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                let kind = id.and_then(|id| self.prepared.get(&id)).map(|info| info.class.kind);
+                if let Some(info) = id.and_then(|id| self.prepared.get(&id)) {
+                    self.ctx.stats.count_statements([&info.class]);
+                }
+                let r = if self.replicating() {
+                    self.execute_in_group(&packet).await
+                } else {
+                    self.forward(&packet, Expect::QueryResult).await.map(|_| true)
+                };
+                if let Some(kind) = kind {
+                    self.ctx.stats.observe(kind, started.elapsed());
+                }
+                return r;
+            }
             COM_STMT_FETCH | COM_FIELD_LIST => self.forward(&packet, Expect::UntilTerminator).await.map(drop)?,
             COM_STMT_CLOSE | COM_STMT_SEND_LONG_DATA => {
                 if command == COM_STMT_CLOSE && packet.payload.len() >= 5 {
@@ -464,6 +502,8 @@ impl Session {
             }
             classes.push(class);
         }
+        self.ctx.stats.count_statements(&classes);
+        self.timed_kind = classes.first().map(|c| c.kind);
         if let Some((range, class)) = kill {
             return self.kill_statement(&packet, range, class).await.map(|_| true);
         }

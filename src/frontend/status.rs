@@ -12,7 +12,18 @@ impl Session {
         if !self.require_process().await? {
             return Ok(());
         }
-        let mut rows: Vec<(&str, String)> = vec![("grproxy_version", env!("CARGO_PKG_VERSION").to_string())];
+        let ctx = self.context();
+        let mut rows: Vec<(&str, String)> = vec![
+            ("grproxy_version", env!("CARGO_PKG_VERSION").to_string()),
+            ("grproxy_revision", crate::GIT_REVISION.to_string()),
+            // Where /metrics and /health are served (admin.http); empty when off.
+            ("http_address", ctx.http_address.get().cloned().unwrap_or_default()),
+            ("uptime_s", ctx.started.elapsed().as_secs().to_string()),
+            (
+                "client_connections",
+                ctx.stats.open.load(std::sync::atomic::Ordering::Relaxed).to_string(),
+            ),
+        ];
         match &self.context().group {
             Some(g) => {
                 rows.push(("mode", "group".into()));

@@ -46,6 +46,12 @@ pub fn peer_port(port: u16, i: u16) -> u16 {
     port + 200 + i - 1
 }
 
+/// The admin HTTP endpoint (`/metrics`, `/health`) of node `i` when proxies start at `port`
+/// (P+300.. is left to the fault tests' peer relays, see `--peer-relay-port`).
+pub fn admin_port(port: u16, i: u16) -> u16 {
+    port + 400 + i - 1
+}
+
 pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
     if o.nodes == 0 {
         bail!("--nodes must be at least 1");
@@ -53,7 +59,12 @@ pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&o.dir).with_context(|| format!("creating {}", o.dir.display()))?;
     let dir = o.dir.canonicalize()?;
     for i in 1..=o.nodes {
-        for p in [o.port + i - 1, mysqld_port(o.port, i), peer_port(o.port, i)] {
+        for p in [
+            o.port + i - 1,
+            mysqld_port(o.port, i),
+            peer_port(o.port, i),
+            admin_port(o.port, i),
+        ] {
             if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() && !already_ours(&node_dir(&dir, i)) {
                 bail!("port {p} on 127.0.0.1 is taken; pick another --port");
             }
@@ -111,10 +122,11 @@ pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
     println!("grproxy sandbox is up in {}", dir.display());
     for (i, port, l) in &endpoints {
         println!(
-            "  node{i}: proxy 127.0.0.1:{port} (socket {})   mysqld 127.0.0.1:{} (socket {})",
+            "  node{i}: proxy 127.0.0.1:{port} (socket {})   mysqld 127.0.0.1:{} (socket {})   http 127.0.0.1:{}",
             node_dir(&dir, *i).join("grproxy.sock").display(),
             l.port,
-            l.socket.display()
+            l.socket.display(),
+            admin_port(o.port, *i)
         );
     }
     println!(
@@ -218,7 +230,10 @@ fn proxy_config(port: u16, l: &MysqldLayout, nd: &Path, svc_file: &Path) -> Stri
          backend:\n  address: \"127.0.0.1:{mysqld_port}\"\n  unix_socket: \"{backend}\"\n\
          service_account:\n  user: {SERVICE_USER}\n  password_file: \"{svc}\"\n\
          tls:\n  mode: preferred\n\
-         features:\n  local_infile: true\n",
+         features:\n  local_infile: true\n\
+         admin:\n  http: \"127.0.0.1:{http}\"\n",
+        // Node i's proxy port is P+i-1, so this is `admin_port(P, i)`.
+        http = port + 400,
         sock = nd.join("grproxy.sock").display(),
         backend = l.socket.display(),
         mysqld_port = l.port,

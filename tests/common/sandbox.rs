@@ -111,13 +111,14 @@ impl Drop for Sandbox {
     }
 }
 
-/// A port P such that P.., P+100.. and P+200.. (proxies, mysqlds, Raft peers) are free.
+/// A port P such that P.., P+100.., P+200.. and P+400.. (proxies, mysqlds, Raft peers, admin
+/// HTTP endpoints) are free.
 fn base_port(nodes: u16) -> u16 {
     loop {
         let p = super::free_port();
         if p < 60000
             && (0..nodes)
-                .flat_map(|i| [i, 100 + i, 200 + i])
+                .flat_map(|i| [i, 100 + i, 200 + i, 400 + i])
                 .all(|d| std::net::TcpListener::bind(("127.0.0.1", p + d)).is_ok())
         {
             return p;

@@ -58,11 +58,12 @@ pub struct Cluster {
     keep: AtomicBool,
 }
 
-/// Offsets from the base port that must all be free: proxies, mysqlds, peers, relays.
+/// Offsets from the base port that must all be free: proxies, mysqlds, peers, relays, admin
+/// HTTP endpoints.
 fn offsets() -> Vec<u16> {
     let mut v = Vec::new();
     for m in 0..MEMBERS as u16 {
-        v.extend([m, 100 + m, 200 + m]);
+        v.extend([m, 100 + m, 200 + m, 400 + m]);
     }
     v.extend((0..(MEMBERS * MEMBERS) as u16).map(|k| 300 + k));
     v
