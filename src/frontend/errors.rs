@@ -52,7 +52,12 @@ pub enum ClientError {
          statement was kept, and no earlier write of this session has an unknown outcome"
     )]
     NoQuorum(String),
-
+    /// A BEFORE consistency wait that did not finish.
+    #[error("grproxy consistency BEFORE: {0}; the statement was not run")]
+    ConsistencyTimeout(String),
+    /// An AFTER consistency wait that did not finish: the commit stands.
+    #[error("grproxy consistency AFTER: the transaction COMMITTED, but {0}")]
+    CommittedNotEverywhere(String),
     #[error(
         "the commit outcome is unknown (grproxy could not get a verdict from the group: {0}); check before retrying"
     )]
@@ -84,6 +89,8 @@ impl ClientError {
             ClientError::Internal(code, _) => (*code, "HY000"),
             ClientError::MemberError(_) => (3100, "HY000"),
             ClientError::NoQuorum(_) => (1047, "08S01"),
+            // MariaDB's max_statement_time error: the wait is what timed out.
+            ClientError::ConsistencyTimeout(_) | ClientError::CommittedNotEverywhere(_) => (1969, "70100"),
             ClientError::CommitUnknown(_) => (1180, "HY000"),
         }
     }
@@ -131,6 +138,8 @@ mod tests {
             ClientError::Internal(1146, "no table".into()),
             ClientError::MemberError("e".into()),
             ClientError::NoQuorum("q".into()),
+            ClientError::ConsistencyTimeout("t".into()),
+            ClientError::CommittedNotEverywhere("m".into()),
             ClientError::CommitUnknown("timeout".into()),
         ];
         for e in all {

@@ -3,6 +3,7 @@
 
 pub mod backend_check;
 pub mod connect;
+pub mod consistency;
 pub mod context;
 pub mod errors;
 pub mod kill;

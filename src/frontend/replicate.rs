@@ -85,7 +85,7 @@ struct Buffered {
 }
 
 impl Session {
-    fn group(&self) -> &std::sync::Arc<Group> {
+    pub(crate) fn group(&self) -> &std::sync::Arc<Group> {
         self.context()
             .group
             .as_ref()
@@ -202,6 +202,21 @@ impl Session {
         if let Some(e) = self.group().error_state() {
             if matches!(decision, Route::Write | Route::Ddl | Route::Begin) {
                 self.reply_error(ClientError::MemberError(e)).await?;
+                return Ok(true);
+            }
+        }
+        // BEFORE: a transaction (or a statement outside one) starts from the group's commit
+        // index, applied here.
+        if self.consistency.before()
+            && self.txn.is_none()
+            && !self.in_transaction()
+            && matches!(
+                decision,
+                Route::Read | Route::Write | Route::Begin | Route::Ddl | Route::CommitFirst
+            )
+        {
+            if let Some(e) = self.consistency_before().await? {
+                self.reply_error(e).await?;
                 return Ok(true);
             }
         }
@@ -738,6 +753,9 @@ impl Session {
                         group.stats.local_commit.record(started.elapsed());
                         self.last_commit = index;
                         self.status &= !STATUS_IN_TRANS;
+                        if self.consistency.after() {
+                            return Ok(self.consistency_after(index).await);
+                        }
                         Ok(None)
                     }
                     Ok(Err((code, msg))) => {

@@ -89,6 +89,8 @@ pub struct Session {
     /// `ROW_COUNT()` of the autocommit write just committed (see `row_count.rs`), for the
     /// client's next statement only.
     pub(crate) shadow_row_count: Option<i64>,
+    /// `group_replication_consistency` of this session (see `consistency.rs`).
+    pub(crate) consistency: super::consistency::Consistency,
     /// Temporary tables this session created (schema, table): DDL on them stays local.
     pub(crate) temp_tables: std::collections::HashSet<(String, String)>,
     /// How the session's SQL text is lexed (sql_mode quoting rules, client character set).
@@ -127,6 +129,7 @@ impl Session {
             lex_stale: true,
             temp_tables: std::collections::HashSet::new(),
             shadow_row_count: None,
+            consistency: Default::default(),
             timed_kind: None,
         }
     }
@@ -516,6 +519,11 @@ impl Session {
             }
         }
         if self.replicating() {
+            if statements.len() == 1 {
+                if let Some(r) = super::consistency::parse_set(text, self.lex) {
+                    return self.set_consistency(r).await.map(|_| true);
+                }
+            }
             let shadow = self.shadow_row_count.take();
             if let (Some(n), [class]) = (shadow, classes.as_slice()) {
                 let targets = super::row_count::diagnostics_targets(text, self.lex);

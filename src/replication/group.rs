@@ -268,6 +268,10 @@ impl Group {
         });
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
         tokio::spawn(super::members::run(Arc::downgrade(&group)));
+        tokio::spawn(super::members::publish_on_apply(
+            Arc::downgrade(&group),
+            group.watermark.clone(),
+        ));
         if s.members.len() == 2 {
             tracing::warn!(
                 "a group of 2 members has no majority once either is down: both stop taking writes \
@@ -326,6 +330,45 @@ impl Group {
 
     pub(super) async fn peer_reports(&self, ttl: Duration) -> Vec<(u64, String, Result<(Vec<u8>, Duration), String>)> {
         self.consensus.peer_reports(ttl).await
+    }
+
+    /// The group's commit index as a machine index, confirmed by the leader with a quorum
+    /// (consistency BEFORE waits until this member applied it).
+    pub async fn read_index(&self) -> Result<u64, GroupError> {
+        Ok(self.consensus.read_index().await?)
+    }
+
+    /// Waits until every member that answers and is ONLINE or RECOVERING has applied `index`
+    /// (consistency AFTER); members that do not answer are not waited for.
+    pub async fn wait_applied_everywhere(&self, index: u64, timeout: Duration) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut pause = Duration::from_millis(1);
+        if !self.wait_applied(index, timeout).await {
+            return Err(format!("this member did not apply it within {timeout:?}"));
+        }
+        loop {
+            let reports = self.peer_reports(super::members::ASK_TIMEOUT).await;
+            let behind: Vec<String> = reports
+                .into_iter()
+                .filter_map(|(id, _, r)| {
+                    let (bytes, _) = r.ok()?;
+                    let rep: super::members::Report = bincode::deserialize(&bytes).ok()?;
+                    let counts = rep.state == "ONLINE" || rep.state == "RECOVERING";
+                    (counts && rep.applied < index).then(|| format!("member {id} (applied {})", rep.applied))
+                })
+                .collect();
+            if behind.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() + pause > deadline {
+                return Err(format!(
+                    "not every ONLINE member applied index {index} within {timeout:?}: {}",
+                    behind.join(", ")
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(20));
+        }
     }
 
     /// `SHOW GRPROXY MEMBERS`: every member as this one knows it.

@@ -112,6 +112,15 @@ pub fn own_report(g: &Group) -> Report {
     }
 }
 
+/// Republishes this member's report each time its applied index moves, so a peer's `Status`
+/// request (consistency AFTER) sees the applied index of the moment.
+pub async fn publish_on_apply(group: Weak<Group>, mut applied: tokio::sync::watch::Receiver<u64>) {
+    while applied.changed().await.is_ok() {
+        let Some(g) = group.upgrade() else { return };
+        g.publish_report(bincode::serialize(&own_report(&g)).unwrap_or_default());
+    }
+}
+
 /// Every member's row: this one fresh, the others from their last reports.
 pub fn rows(g: &Group) -> Vec<MemberRow> {
     let me = own_report(g);

@@ -159,6 +159,11 @@ impl Session {
             Ok((index, _)) => {
                 let _ = report.send(LocalOutcome::Settled);
                 self.last_commit = index;
+                if self.consistency.after() && response.outcome.error.is_none() {
+                    if let Some(e) = self.consistency_after(index).await {
+                        return self.reply_error(e).await;
+                    }
+                }
                 self.send_buffered(&response).await
             }
             Err(e) if response.outcome.error.is_some() => {
