@@ -92,6 +92,8 @@ fn main() -> ExitCode {
                     snapshot_every,
                 })),
                 SandboxAction::Down { dir } => grproxy::sandbox::down(&dir),
+                SandboxAction::Stop { dir, node } => grproxy::sandbox::stop_node(&dir, node),
+                SandboxAction::Start { dir, node } => grproxy::sandbox::start_node(&dir, node),
             };
             match result {
                 Ok(()) => ExitCode::SUCCESS,

@@ -139,3 +139,51 @@ async fn members_view_quorum_and_a_killed_member() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
+
+fn sandbox(sb: &Sandbox, args: &[&str]) {
+    let out = std::process::Command::new(BIN)
+        .arg("sandbox")
+        .args(args)
+        .arg("--dir")
+        .arg(sb.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sandbox {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Issue 13: one documented command stops a node and one starts it again; `sandbox up` run
+/// again after a proxy died restarts it instead of failing on the node's own ports. The
+/// member rejoins by itself and catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sandbox_stop_and_start_one_node() {
+    let sb = Sandbox::up(3, &[]);
+    let p = |m: u16| sb.proxy_port(m);
+    sandbox(&sb, &["stop", "--node", "2"]);
+    wait_view(p(1), Duration::from_secs(10), "member 2 UNREACHABLE", |v| {
+        v.iter().any(|r| r.0 == 2 && r.3 == "UNREACHABLE")
+    })
+    .await;
+    let mut c = mysql_async::Conn::new(opts(p(1))).await.unwrap();
+    c.query_drop("CREATE DATABASE ss").await.unwrap();
+    c.query_drop("CREATE TABLE ss.t (id INT PRIMARY KEY)").await.unwrap();
+    c.query_drop("INSERT INTO ss.t VALUES (1)").await.unwrap();
+    sandbox(&sb, &["start", "--node", "2"]);
+    // A dead proxy alone: `sandbox up` again brings it back.
+    sb.kill_proxy(3);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    sandbox(&sb, &["up", "--nodes", "3", "--port", &sb.port.to_string()]);
+    for m in 1..=3 {
+        wait_view(p(m), Duration::from_secs(30), "all ONLINE again", |v| {
+            v.len() == 3 && v.iter().all(|r| r.3 == "ONLINE")
+        })
+        .await;
+    }
+    let mut d = mysql_async::Conn::new(opts(p(2))).await.unwrap();
+    let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM ss.t").await.unwrap();
+    assert_eq!(n, Some(1));
+}

@@ -148,6 +148,27 @@ pub enum SandboxAction {
         #[arg(long, value_name = "N", default_value_t = crate::replication::group::DEFAULT_SNAPSHOT_EVERY)]
         snapshot_every: u64,
     },
+    /// Stop one node's grproxy and mysqld (the others go on; the group sees it UNREACHABLE).
+    #[command(after_help = "Example:\n  grproxy sandbox stop --dir ./sandbox --node 2")]
+    Stop {
+        /// The directory given to `sandbox up`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The node to stop (1-based, as in node<i>).
+        #[arg(long, value_name = "N")]
+        node: u16,
+    },
+    /// Start one node's mysqld and grproxy again (each unless running); the member rejoins
+    /// the group by itself and catches up from the log.
+    #[command(after_help = "Example:\n  grproxy sandbox start --dir ./sandbox --node 2")]
+    Start {
+        /// The directory given to `sandbox up`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The node to start (1-based).
+        #[arg(long, value_name = "N")]
+        node: u16,
+    },
     /// Stop everything `sandbox up` started in DIR (proxies first, then mysqlds).
     #[command(after_help = "Example:\n  grproxy sandbox down --dir ./sandbox")]
     Down {

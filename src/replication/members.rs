@@ -184,6 +184,10 @@ pub async fn run(group: Weak<Group>) {
         {
             let mut v = g.view.lock().unwrap();
             for (id, address, answer) in answers {
+                // A peer that has just started has no report yet: nothing to say of it.
+                if matches!(&answer, Ok((b, _)) if b.is_empty()) {
+                    continue;
+                }
                 let decoded = answer
                     .and_then(|(b, _)| bincode::deserialize::<Report>(&b).map_err(|e| format!("bad report: {e}")));
                 let p = v.peers.entry(id).or_insert_with(|| Peer {

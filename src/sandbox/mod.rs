@@ -1,4 +1,4 @@
-//! `grproxy sandbox up|down`: local mysqld instances, each with its proxy, for trying grproxy
+//! `grproxy sandbox up|down|stop|start`: local mysqld instances, each with its proxy, for trying grproxy
 //! on one machine. Node i (1-based) lives in `DIR/node<i>/`: its datadir, mysqld socket and
 //! log, the proxy's config and log, and pid files that `sandbox down` uses. A group's peer
 //! links use mutual TLS: `DIR/ca.pem` and `DIR/ca-key.pem` are the group CA, and each node
@@ -6,6 +6,9 @@
 
 pub mod certs;
 pub mod mysqld;
+mod node;
+
+pub use node::{start_node, stop_node};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -59,13 +62,18 @@ pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
     std::fs::create_dir_all(&o.dir).with_context(|| format!("creating {}", o.dir.display()))?;
     let dir = o.dir.canonicalize()?;
     for i in 1..=o.nodes {
-        for p in [
-            o.port + i - 1,
-            mysqld_port(o.port, i),
-            peer_port(o.port, i),
-            admin_port(o.port, i),
-        ] {
-            if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() && !already_ours(&node_dir(&dir, i)) {
+        // A node's own running processes hold its ports: only the others' must be free.
+        let nd = node_dir(&dir, i);
+        let alive = |f: &str| read_pid(&nd.join(f)).is_some_and(pid_alive);
+        let mut ports = Vec::new();
+        if !alive("mysqld.pid.sandbox") {
+            ports.push(mysqld_port(o.port, i));
+        }
+        if !alive("grproxy.pid") {
+            ports.extend([o.port + i - 1, peer_port(o.port, i), admin_port(o.port, i)]);
+        }
+        for p in ports {
+            if std::net::TcpListener::bind(("127.0.0.1", p)).is_err() {
                 bail!("port {p} on 127.0.0.1 is taken; pick another --port");
             }
         }
@@ -93,8 +101,11 @@ pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
                 eprintln!("node{i}: initializing datadir {}", layout.datadir.display());
                 mysqld::init_datadir(&layout.datadir)?;
             }
-            let child = mysqld::start(&layout, &[], Duration::from_secs(60))?;
-            std::fs::write(nd.join("mysqld.pid.sandbox"), child.id().to_string())?;
+            // A node whose proxy alone stopped keeps its running mysqld.
+            if !read_pid(&nd.join("mysqld.pid.sandbox")).is_some_and(pid_alive) {
+                let child = mysqld::start(&layout, &[], Duration::from_secs(60))?;
+                std::fs::write(nd.join("mysqld.pid.sandbox"), child.id().to_string())?;
+            }
             let svc_password = bootstrap_accounts(&layout, o).await?;
             let svc_file = nd.join("service.password");
             write_private(&svc_file, &svc_password)?;
@@ -154,8 +165,9 @@ fn read_pid(p: &Path) -> Option<u32> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
 }
 
+/// A running process (a zombie, killed but not yet reaped, is not).
 fn pid_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    Path::new(&format!("/proc/{pid}")).exists() && !mysqld::is_zombie(pid)
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
@@ -263,7 +275,11 @@ fn group_config(o: &UpOptions, i: u16, nd: &Path, tls: &certs::PeerTlsFiles) -> 
 
 fn spawn_proxy(nd: &Path, cfg: &Path) -> anyhow::Result<()> {
     use std::os::unix::process::CommandExt;
-    let log = std::fs::File::create(nd.join("grproxy.log"))?;
+    // Appended to: a restarted member's log follows its earlier runs.
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(nd.join("grproxy.log"))?;
     let child = Command::new(std::env::current_exe()?)
         .arg("run")
         .arg("--config")

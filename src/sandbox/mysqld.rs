@@ -229,7 +229,7 @@ pub fn stop_pid(pid: u32, grace: Duration) {
     let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
 }
 
-fn is_zombie(pid: u32) -> bool {
+pub(crate) fn is_zombie(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
             s.rsplit(')')
