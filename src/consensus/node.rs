@@ -392,8 +392,17 @@ impl Consensus {
 
     /// A point-in-time view of this node's Raft state, for operators.
     pub fn status(&self) -> RaftStatus {
-        let m = self.raft.metrics();
-        let m = m.borrow();
+        // One borrow only: openraft's metrics sit behind a writer-preferring RwLock, and a
+        // second read while a write waits deadlocks the thread (and with it the runtime).
+        let rx = self.raft.metrics();
+        let m = rx.borrow().clone();
+        let stopped = match &m.running_state {
+            Err(e) => Some(e.to_string()),
+            Ok(()) => rx
+                .has_changed()
+                .is_err()
+                .then(|| "the raft core task ended (panicked)".to_string()),
+        };
         RaftStatus {
             role: match m.state {
                 openraft::ServerState::Leader => "leader",
@@ -408,7 +417,7 @@ impl Consensus {
             last_applied_log_index: m.last_applied.map(|l| l.index).unwrap_or(0),
             snapshot_log_index: m.snapshot.map(|l| l.index).unwrap_or(0),
             purged_log_index: m.purged.map(|l| l.index).unwrap_or(0),
-            stopped: core_stopped(&self.raft),
+            stopped,
         }
     }
 
@@ -419,10 +428,13 @@ impl Consensus {
     /// Whether this node is in contact with a majority of the voting members (see
     /// [`crate::consensus::presence`]).
     pub fn quorum(&self) -> crate::consensus::Quorum {
-        let m = self.raft.metrics();
-        let m = m.borrow();
-        let voters = m.membership_config.membership().voter_ids().count();
-        self.ctx.presence.quorum(m.state, m.millis_since_quorum_ack, voters)
+        let (state, ack, voters) = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            let voters = m.membership_config.membership().voter_ids().count();
+            (m.state, m.millis_since_quorum_ack, voters)
+        };
+        self.ctx.presence.quorum(state, ack, voters)
     }
 
     /// How long without contact before [`Consensus::quorum`] says it is lost.
@@ -518,7 +530,8 @@ impl Consensus {
 /// its metrics, and a core task that panicked drops the metrics sender.
 fn core_stopped(raft: &Raft) -> Option<String> {
     let rx = raft.metrics();
-    if let Err(e) = &rx.borrow().running_state {
+    let running = rx.borrow().running_state.clone();
+    if let Err(e) = running {
         return Some(e.to_string());
     }
     rx.has_changed()
