@@ -19,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod consensus;
 pub mod frontend;
+pub mod latency;
 pub mod logging;
 pub mod protocol;
 pub mod reload;

@@ -251,6 +251,11 @@ async fn group_metrics_and_health() {
     assert!(after.get("grproxy_group_proposals_total") > origin.get("grproxy_group_proposals_total"));
     assert!(after.get("grproxy_group_local_commits_total") > origin.get("grproxy_group_local_commits_total"));
     assert!(after.get("grproxy_group_applied_index") >= 1.0);
+    // The write path's phases are histograms too.
+    for h in ["propose", "local_commit", "capture"] {
+        let name = format!("grproxy_{h}_duration_seconds_count");
+        assert!(after.get(&name) > origin.get(&name), "{name}");
+    }
     for a in &admins[1..] {
         let m = poll("replays on the other members", Duration::from_secs(10), async || {
             let m = Metrics::scrape(a.addr).await;

@@ -304,6 +304,10 @@ impl Collector for ProxyCollector {
         }
 
         if let Some(group) = &ctx.group {
+            for (name, help, (sum, count, buckets)) in group.stats.histograms() {
+                let mut m = e.encode_descriptor(name, help, Some(&Unit::Seconds), MetricType::Histogram)?;
+                m.encode_histogram::<NoLabelSet>(sum, count, &buckets, None)?;
+            }
             encode_group(&mut e, &group.status())?;
             encode_members(&mut e, &group.members())?;
         }

@@ -4,17 +4,23 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// A count and the total time spent in one phase.
+/// A count, the total time spent in one phase, and its histogram (for /metrics).
 #[derive(Default, Debug)]
 pub struct Timer {
     count: AtomicU64,
     micros: AtomicU64,
+    histogram: crate::latency::Latency,
 }
 
 impl Timer {
     pub fn record(&self, d: Duration) {
         self.count.fetch_add(1, Ordering::Relaxed);
         self.micros.fetch_add(d.as_micros() as u64, Ordering::Relaxed);
+        self.histogram.observe(d);
+    }
+
+    pub fn histogram(&self) -> crate::latency::LatencySnapshot {
+        self.histogram.snapshot()
     }
 
     pub fn count(&self) -> u64 {
@@ -47,6 +53,37 @@ pub struct GroupStats {
 }
 
 impl GroupStats {
+    /// The phases as (metric name, help, histogram), for /metrics.
+    pub fn histograms(&self) -> Vec<(&'static str, &'static str, crate::latency::LatencySnapshot)> {
+        vec![
+            (
+                "capture_duration",
+                "XA END + XA PREPARE + the transaction's row events from the binlog tap, per commit.",
+                self.capture.histogram(),
+            ),
+            (
+                "propose_duration",
+                "A transaction's proposal until its certification verdict (the Raft round included).",
+                self.propose.histogram(),
+            ),
+            (
+                "local_commit_duration",
+                "XA COMMIT of a certified transaction at its origin.",
+                self.local_commit.histogram(),
+            ),
+            (
+                "replay_duration",
+                "Replay of another member's transaction on this member's mysqld.",
+                self.replay.histogram(),
+            ),
+            (
+                "flow_control_wait_duration",
+                "Time a transaction waited for flow control before its proposal.",
+                self.flow_control.histogram(),
+            ),
+        ]
+    }
+
     pub fn rows(&self) -> Vec<(&'static str, String)> {
         vec![
             ("captures", self.capture.count().to_string()),
