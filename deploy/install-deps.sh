@@ -7,14 +7,21 @@
 #   deploy/install-deps.sh --bench   # also what deploy/bench.py needs for its Galera rows and
 #                                    # chart: galera-4, mariadb-backup (mariabackup, the SST
 #                                    # method), socat (used by the SST scripts) and matplotlib
+#   deploy/install-deps.sh --mtr     # also mariadb-test (mariadb-test-run and the mysql-test
+#                                    # suites) for tests/mtr.rs, MariaDB's own tests through
+#                                    # the proxy (docs/compatibility.md)
+# Options combine: deploy/install-deps.sh --mtr --bench
 set -euo pipefail
 
 bench=0
-case "${1:-}" in
-  "") ;;
-  --bench) bench=1 ;;
-  *) echo "usage: $0 [--bench]" >&2; exit 2 ;;
-esac
+mtr=0
+for arg in "$@"; do
+  case "$arg" in
+    --bench) bench=1 ;;
+    --mtr) mtr=1 ;;
+    *) echo "usage: $0 [--bench] [--mtr]" >&2; exit 2 ;;
+  esac
+done
 
 need_apt=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server mariadb-client)
@@ -25,6 +32,9 @@ if [ "$bench" -eq 1 ]; then
   [ -f /usr/lib/galera/libgalera_smm.so ] || need_apt+=(galera-4)
   command -v mariabackup >/dev/null 2>&1 || need_apt+=(mariadb-backup)
   command -v socat >/dev/null 2>&1 || need_apt+=(socat)
+fi
+if [ "$mtr" -eq 1 ]; then
+  [ -x /usr/share/mysql/mysql-test/mariadb-test-run ] || need_apt+=(mariadb-test)
 fi
 
 if [ ${#need_apt[@]} -gt 0 ]; then

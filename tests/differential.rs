@@ -48,6 +48,11 @@ const CORPUS: &[&str] = &[
     "CREATE TEMPORARY TABLE tmp (a INT)",
     "DROP TEMPORARY TABLE tmp",
     "EXPLAIN SELECT * FROM t WHERE id = 1",
+    // A stored program with a cursor of its own: mysqld sets CURSOR_EXISTS in the status of
+    // the result sets it sends meanwhile, and their rows still follow (mysql-test
+    // `main.sp-cursor` hung through the proxy, which took that for a COM_STMT_EXECUTE cursor).
+    "FOR rec IN (SELECT id FROM t ORDER BY id) DO SELECT rec.id; END FOR",
+    "BEGIN NOT ATOMIC DECLARE c CURSOR FOR SELECT 1; OPEN c; SELECT 2; SELECT 3; CLOSE c; END",
 ];
 
 /// COM_STMT_EXECUTE for statement `id` with an INT and a VARCHAR parameter.

@@ -296,3 +296,57 @@ async fn local_infile_disabled_gets_a_clear_error() {
     c.ping().await.unwrap();
     p.stop().await;
 }
+
+/// A client that hangs up while its statement waits in mysqld (`GET_LOCK`) gets that
+/// statement killed at once, as a direct client would (mysql-test `main.dirty_close` waited
+/// an hour through the proxy); a client that sends its next command before the response to the
+/// previous one still gets both answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_hanging_up_mid_statement_ends_the_statement() {
+    let m = Mysqld::start();
+    let p = proxy(&m).await;
+    let mut holder = m.root().await;
+    holder.query_drop("SELECT GET_LOCK('held', 0)").await.unwrap();
+    let addr = p.tcp_addr.unwrap().to_string();
+    let mut waiter = RawClient::connect(&addr, "root", "", true).await;
+    waiter.io.send(0, b"\x03SELECT GET_LOCK('held', 3600)").await.unwrap();
+    let waiting = "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'User lock'";
+    let mut seen = 0;
+    for _ in 0..50 {
+        seen = holder.query_first::<u64, _>(waiting).await.unwrap().unwrap();
+        if seen == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 1, "the statement waits in mysqld");
+    drop(waiter);
+    for _ in 0..50 {
+        seen = holder.query_first::<u64, _>(waiting).await.unwrap().unwrap();
+        if seen == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, 0, "the vanished client's statement still waits in mysqld");
+
+    // Pipelined: the second command arrives while the first is answered.
+    let mut c = RawClient::connect(&addr, "root", "", true).await;
+    c.io.send(0, b"\x03SELECT SLEEP(0.3)").await.unwrap();
+    let first = c.query("SELECT 'second'").await;
+    assert!(first.windows(10).any(|w| w == b"SLEEP(0.3)"), "{first:?}");
+    let mut st =
+        grproxy::protocol::response::ResponseState::new(grproxy::protocol::response::Expect::QueryResult, true);
+    let mut second = Vec::new();
+    loop {
+        let pk = c.io.expect_packet().await.unwrap();
+        second.extend_from_slice(&pk.raw);
+        if st.feed(&pk.payload, pk.payload.len()).unwrap() == grproxy::protocol::response::Step::Done {
+            break;
+        }
+    }
+    assert!(second.windows(6).any(|w| w == b"second"), "{second:?}");
+    holder.query_drop("DO RELEASE_LOCK('held')").await.unwrap();
+    still_serving(&p).await;
+    p.stop().await;
+}

@@ -3,9 +3,6 @@
 //! The replication layer uses this to read row images under the transaction's locks.
 
 use mysql_common::constants::CapabilityFlags as Caps;
-use mysql_common::io::ParseBuf;
-use mysql_common::packets::Column;
-use mysql_common::proto::MyDeserialize;
 
 use crate::protocol::command::COM_QUERY;
 use crate::protocol::io::{IoError, PacketIo, Stream};
@@ -30,10 +27,12 @@ impl From<std::io::Error> for InternalError {
     }
 }
 
-/// A decoded text-protocol result: one statement's columns and rows, or its OK.
+/// A decoded text-protocol result: one statement's rows, or its OK. Column definitions are
+/// counted, not decoded: with MariaDB's extended metadata (which the client may have
+/// negotiated for the session) they carry a field mysql_common's `Column` does not know.
 #[derive(Debug, Default)]
 pub struct TextResult {
-    pub columns: Vec<Column>,
+    pub column_count: usize,
     pub rows: Vec<Vec<Option<Vec<u8>>>>,
     pub ok: Option<OkInfo>,
     /// Server status flags of the final OK/EOF, when it carried them.
@@ -88,9 +87,8 @@ fn decode_packet(payload: &[u8], columns: &mut Option<usize>, out: &mut TextResu
         }
         return Ok(());
     };
-    if out.columns.len() < n {
-        let col = Column::deserialize((), &mut ParseBuf(payload)).map_err(|_| InternalError::Malformed)?;
-        out.columns.push(col);
+    if out.column_count < n {
+        out.column_count += 1;
         return Ok(());
     }
     match payload.first() {
@@ -132,4 +130,36 @@ fn is_row(payload: &[u8], n: usize) -> bool {
         }
     }
     rest.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A column definition as mariadbd sends it to a client that negotiated
+    /// MARIADB_CLIENT_EXTENDED_METADATA: a `format=json` string after `org_name` (mysql_common's
+    /// `Column` refused it, so the proxy's own statements failed on such a session).
+    #[test]
+    fn rows_decode_under_extended_metadata() {
+        let mut def = Vec::new();
+        for s in [&b"def"[..], b"test", b"t1", b"t1", b"js", b"js"] {
+            def.push(s.len() as u8);
+            def.extend_from_slice(s);
+        }
+        def.extend_from_slice(b"\x07\x01\x04json"); // extended metadata: format=json
+        def.extend_from_slice(b"\x0c\x21\x00\xff\xff\xff\xff\xfc\x90\x00\x00\x00\x00");
+        let packets: Vec<Vec<u8>> = vec![
+            vec![1],
+            def,
+            vec![0xFE, 0, 0, 2, 0],
+            b"\x02[]".to_vec(),
+            vec![0xFE, 0, 0, 2, 0],
+        ];
+        let (mut columns, mut out) = (None, TextResult::default());
+        for p in &packets {
+            decode_packet(p, &mut columns, &mut out).unwrap();
+        }
+        assert_eq!(out.column_count, 1);
+        assert_eq!(out.rows, vec![vec![Some(b"[]".to_vec())]]);
+    }
 }

@@ -56,10 +56,31 @@ pub async fn relay_response(
         if step != Step::More {
             return Ok(step);
         }
-        match backend.fill().await {
-            Ok(0) => return Err(RelayError::Backend(IoError::Truncated)),
-            Ok(_) => {}
-            Err(e) => return Err(RelayError::Backend(e.into())),
+        // While mysqld works (`SELECT GET_LOCK(..., 3600)`, `SELECT SLEEP(60)`), watch the
+        // client too: a client that hangs up ends the session now, and the session's error path
+        // kills the statement, as mysqld itself notices a vanished client in such waits
+        // (mysql-test `main.dirty_close`). Bytes a client sends early stay in its buffer for
+        // the next command; past a bound the client is no longer read until the response ends.
+        let watch_client = client.read_buffer().len() < CLIENT_READ_AHEAD;
+        tokio::select! {
+            r = backend.fill() => match r {
+                Ok(0) => return Err(RelayError::Backend(IoError::Truncated)),
+                Ok(_) => {}
+                Err(e) => return Err(RelayError::Backend(e.into())),
+            },
+            r = client.fill(), if watch_client => match r {
+                Ok(0) => {
+                    return Err(RelayError::Client(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "client closed the connection during a response",
+                    )))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(RelayError::Client(e)),
+            },
         }
     }
 }
+
+/// How much a client may send ahead while its previous command's response is relayed.
+const CLIENT_READ_AHEAD: usize = 64 * 1024;

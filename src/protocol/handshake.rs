@@ -19,6 +19,14 @@ pub const STRIPPED: Caps = Caps::CLIENT_COMPRESS
     .union(Caps::CLIENT_SSL)
     .union(Caps::CLIENT_SSL_VERIFY_SERVER_CERT);
 
+/// The MariaDB extended capabilities (the 4 bytes MariaDB puts in the greeting's and the
+/// handshake response's filler when it clears CLIENT_MYSQL) the proxy lets through: only
+/// MARIADB_CLIENT_EXTENDED_METADATA (bit 3), which adds a type-and-format string (`json`,
+/// `uuid`, `inet6`, ...) inside each column definition and changes no packet boundary. The
+/// others change the layouts the proxy reads (progress reports inside a response, column
+/// definitions left out with the metadata cache, COM_STMT_BULK_EXECUTE) and stay off.
+pub const PASSED_MARIADB_EXT: u32 = 1 << 3;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum HandshakeError {
     #[error("malformed server greeting")]
@@ -95,7 +103,8 @@ impl Greeting {
     }
 
     /// The greeting to send the client: the server's bytes with the proxy's connection id, the
-    /// offered capabilities, and no MariaDB extended capabilities (they change packet layouts).
+    /// offered capabilities, and of the MariaDB extended capabilities only those in
+    /// [`PASSED_MARIADB_EXT`] (the others change packet layouts).
     pub fn for_client(&self, proxy_conn_id: u32, offered: Caps) -> Vec<u8> {
         let mut p = self.payload.clone();
         let b = self.base;
@@ -103,8 +112,24 @@ impl Greeting {
         let bits = offered.bits();
         p[b + 13..b + 15].copy_from_slice(&(bits as u16).to_le_bytes());
         p[b + 18..b + 20].copy_from_slice(&((bits >> 16) as u16).to_le_bytes());
-        p[b + 27..b + 31].copy_from_slice(&[0, 0, 0, 0]);
+        let ext = self.mariadb_ext() & PASSED_MARIADB_EXT;
+        p[b + 27..b + 31].copy_from_slice(&ext.to_le_bytes());
         p
+    }
+
+    /// The server's MariaDB extended capabilities: the filler's last 4 bytes when the server
+    /// cleared CLIENT_MYSQL (CLIENT_LONG_PASSWORD); a MySQL server's filler is reserved.
+    pub fn mariadb_ext(&self) -> u32 {
+        if self.capabilities.contains(Caps::CLIENT_LONG_PASSWORD) {
+            return 0;
+        }
+        let b = self.base;
+        u32::from_le_bytes([
+            self.payload[b + 27],
+            self.payload[b + 28],
+            self.payload[b + 29],
+            self.payload[b + 30],
+        ])
     }
 }
 
@@ -154,13 +179,20 @@ impl ClientHello {
 
 /// The handshake response to forward to mysqld: the client's bytes with capabilities limited
 /// to what was offered, minus TLS (the backend leg is negotiated separately), and the MariaDB
-/// extended capabilities cleared. Returns the payload and the capabilities now in force.
+/// extended capabilities limited to [`PASSED_MARIADB_EXT`] (offered only by a MariaDB server,
+/// which `offered` tells by CLIENT_LONG_PASSWORD being clear). Returns the payload and the
+/// capabilities now in force.
 pub fn response_for_server(payload: &[u8], offered: Caps) -> (Vec<u8>, Caps) {
     let mut p = payload.to_vec();
     let client = Caps::from_bits_truncate(u32::from_le_bytes([p[0], p[1], p[2], p[3]]));
     let caps = (client & offered) - Caps::CLIENT_SSL;
     p[0..4].copy_from_slice(&caps.bits().to_le_bytes());
-    p[28..32].copy_from_slice(&[0, 0, 0, 0]);
+    let ext = if offered.contains(Caps::CLIENT_LONG_PASSWORD) {
+        0
+    } else {
+        u32::from_le_bytes([p[28], p[29], p[30], p[31]]) & PASSED_MARIADB_EXT
+    };
+    p[28..32].copy_from_slice(&ext.to_le_bytes());
     (p, caps)
 }
 
@@ -210,6 +242,33 @@ mod tests {
         let patched = [b..b + 4, b + 13..b + 15, b + 18..b + 20, b + 27..b + 31];
         assert!(diff.iter().all(|i| patched.iter().any(|r| r.contains(i))), "{diff:?}");
         assert!(!diff.is_empty());
+        // Of the server's MariaDB extended capabilities (0x1D) only EXTENDED_METADATA remains.
+        assert_eq!(g.mariadb_ext(), 0x1D);
+        assert_eq!(&out[b + 27..b + 31], &PASSED_MARIADB_EXT.to_le_bytes());
+    }
+
+    /// mysql-test `main.type_json` showed `252` where mariadbd says `252 (format=json)`: the
+    /// extended metadata must survive both legs; progress reports, bulk operations and the
+    /// metadata cache must not.
+    #[test]
+    fn only_extended_metadata_of_the_mariadb_capabilities_passes() {
+        let g = Greeting::parse(&mariadb_greeting()).unwrap();
+        let offered = g.offered(false, false);
+        assert!(!offered.contains(Caps::CLIENT_LONG_PASSWORD));
+        let base = Caps::CLIENT_PROTOCOL_41 | Caps::CLIENT_SECURE_CONNECTION | Caps::CLIENT_PLUGIN_AUTH;
+        let mut raw = response(base, b"bob", None);
+        raw[28..32].copy_from_slice(&0x1Fu32.to_le_bytes());
+        let (fwd, _) = response_for_server(&raw, offered);
+        assert_eq!(&fwd[28..32], &PASSED_MARIADB_EXT.to_le_bytes());
+        // A MySQL server (CLIENT_LONG_PASSWORD set): the filler stays zero both ways.
+        let (fwd, _) = response_for_server(&raw, offered | Caps::CLIENT_LONG_PASSWORD);
+        assert_eq!(&fwd[28..32], &[0, 0, 0, 0]);
+        let mut mysql = mariadb_greeting();
+        let b = 1 + "5.5.5-10.11.6-MariaDB".len() + 1;
+        mysql[b + 13] |= 1; // CLIENT_LONG_PASSWORD
+        let m = Greeting::parse(&mysql).unwrap();
+        assert_eq!(m.mariadb_ext(), 0);
+        assert_eq!(&m.for_client(1, m.offered(false, false))[b + 27..b + 31], &[0, 0, 0, 0]);
     }
 
     #[test]

@@ -159,8 +159,13 @@ impl ResponseState {
                 self.outcome.status = Some(status);
                 if self.expect == Expect::Prepare {
                     self.phase = self.start_defs(then_columns, 0);
-                } else if status & STATUS_CURSOR_EXISTS != 0 {
+                } else if status & STATUS_CURSOR_EXISTS != 0 && status & STATUS_MORE_RESULTS == 0 {
                     // COM_STMT_EXECUTE with a cursor: rows come later through COM_STMT_FETCH.
+                    // Not so for a result set of a stored program (`FOR rec IN (SELECT ..)`,
+                    // `OPEN cur`): there CURSOR_EXISTS tells of the program's own open cursor
+                    // and the rows follow; such a result is never the last one (its
+                    // MORE_RESULTS is set: the program's final OK follows), while a protocol
+                    // cursor answers a single statement.
                     self.outcome.result_sets += 1;
                     self.phase = Phase::Done;
                 } else {

@@ -158,6 +158,12 @@ pub struct TestGroup {
 
 impl TestGroup {
     pub async fn start(n: usize) -> TestGroup {
+        Self::start_with(n, &[], |_, _| {}).await
+    }
+
+    /// A group whose mysqlds get `extra` server options and whose member `i` (0-based) gets
+    /// its proxy settings adjusted by `tweak` (tests/mtr.rs: a unix socket, TLS off).
+    pub async fn start_with(n: usize, extra: &[&str], tweak: impl Fn(usize, &mut Settings)) -> TestGroup {
         use grproxy::replication::group::GroupSettings;
         // RUST_LOG=grproxy=debug shows the in-process members' logs with a failing test.
         let _ = tracing_subscriber::fmt()
@@ -166,7 +172,7 @@ impl TestGroup {
             .try_init();
         use std::collections::BTreeMap;
         use std::sync::{Arc, Mutex};
-        let mysqlds: Vec<Mysqld> = (0..n).map(|_| Mysqld::start()).collect();
+        let mysqlds: Vec<Mysqld> = (0..n).map(|_| Mysqld::start_with(extra)).collect();
         let listeners: Vec<std::net::TcpListener> = (0..n)
             .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
             .collect();
@@ -188,6 +194,7 @@ impl TestGroup {
             .collect();
         let starts = mysqlds.iter().zip(listeners).enumerate().map(|(i, (m, l))| {
             let mut s = settings(m);
+            tweak(i, &mut s);
             s.group = Some(GroupSettings {
                 member_id: i as u64 + 1,
                 members: members.clone(),

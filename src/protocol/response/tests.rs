@@ -212,6 +212,33 @@ fn cursor_execute_stops_after_metadata() {
     assert_eq!(fetch.status, Some(0x80));
 }
 
+/// A stored program with an open cursor of its own (`FOR rec IN (SELECT ..) DO SELECT ..`)
+/// leaks CURSOR_EXISTS into the status of the result sets it sends; their rows still follow
+/// (mysql-test `main.sp-cursor`, `main.ctype_utf8_uca` hung through the proxy).
+#[test]
+fn stored_program_cursor_flag_is_not_a_protocol_cursor() {
+    let flags = STATUS_CURSOR_EXISTS | MORE | 0x22;
+    let out = run(
+        Expect::QueryResult,
+        false,
+        &[
+            vec![1],
+            coldef(),
+            eof(flags),
+            row(b"1"),
+            eof(flags),
+            vec![1],
+            coldef(),
+            eof(flags),
+            row(b"2"),
+            eof(flags),
+            ok(0x22),
+        ],
+    );
+    assert_eq!(out.result_sets, 2);
+    assert_eq!(out.status, Some(0x22));
+}
+
 #[test]
 fn field_list_and_single_packets() {
     run(Expect::UntilTerminator, false, &[coldef(), coldef(), eof(0)]);
