@@ -171,16 +171,7 @@ fn pid_alive(pid: u32) -> bool {
 }
 
 fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())?;
-    Ok(())
+    certs::write_private(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 fn random_password() -> String {

@@ -4,6 +4,7 @@
 
 pub mod raw;
 pub mod sandbox;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::process::Child;
