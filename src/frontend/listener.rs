@@ -183,9 +183,11 @@ async fn accept_loop(
         let accepted: std::io::Result<(BoxStream, bool, Addrs)> = tokio::select! {
             _ = stop.changed() => break,
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {
-                if deadline.is_some() {
+                // Sessions watch the drain signal themselves and may end before this loop
+                // has seen it: they count as drained too.
+                if deadline.is_some() || drain.borrow().is_some() {
                     drained.finished += 1;
-                    if sessions.is_empty() {
+                    if deadline.is_some() && sessions.is_empty() {
                         break;
                     }
                 }

@@ -155,6 +155,17 @@ pub fn rows(g: &Group) -> Vec<MemberRow> {
         let contact = p.last_contact.map(|t| t.elapsed().as_secs_f64());
         match (&p.failure, &p.report) {
             (None, Some(r)) => out.push(row(id, p.address.clone(), r, contact)),
+            (None, None) => out.push(MemberRow {
+                id,
+                address: p.address.clone(),
+                role: String::new(),
+                state: "RECOVERING".into(),
+                detail: "starting: no report yet".into(),
+                applied: 0,
+                lag_entries: top,
+                lag_seconds: 0.0,
+                last_contact_s: contact,
+            }),
             (failure, last) => out.push(MemberRow {
                 id,
                 address: p.address.clone(),
@@ -184,8 +195,14 @@ pub async fn run(group: Weak<Group>) {
         {
             let mut v = g.view.lock().unwrap();
             for (id, address, answer) in answers {
-                // A peer that has just started has no report yet: nothing to say of it.
+                // A peer that has just started has no report yet: it is listed, as starting.
                 if matches!(&answer, Ok((b, _)) if b.is_empty()) {
+                    v.peers.entry(id).or_insert_with(|| Peer {
+                        address: address.clone(),
+                        report: None,
+                        failure: None,
+                        last_contact: Some(Instant::now()),
+                    });
                     continue;
                 }
                 let decoded = answer
