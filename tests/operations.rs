@@ -527,19 +527,12 @@ async fn sigterm_cuts_what_is_left_at_the_deadline() {
 
 /// The end-entity certificate (DER) the proxy on `port` presents after an SSLRequest.
 async fn offered_certificate(port: u16) -> Vec<u8> {
-    use mysql_common::constants::CapabilityFlags as C;
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut h = [0u8; 4];
     s.read_exact(&mut h).await.unwrap();
     let mut greeting = vec![0u8; h[0] as usize | (h[1] as usize) << 8];
     s.read_exact(&mut greeting).await.unwrap();
-    let caps = C::CLIENT_PROTOCOL_41 | C::CLIENT_SECURE_CONNECTION | C::CLIENT_PLUGIN_AUTH | C::CLIENT_SSL;
-    let mut req = vec![32, 0, 0, 1];
-    req.extend_from_slice(&caps.bits().to_le_bytes());
-    req.extend_from_slice(&(16u32 << 20).to_le_bytes());
-    req.push(45);
-    req.extend_from_slice(&[0; 23]);
-    s.write_all(&req).await.unwrap();
+    s.write_all(&common::tls::ssl_request()).await.unwrap();
     let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()

@@ -133,17 +133,6 @@ async fn malformed_truncated_and_oversized_input() {
     p.stop().await;
 }
 
-fn ssl_request() -> Vec<u8> {
-    use mysql_common::constants::CapabilityFlags as C;
-    let caps = C::CLIENT_PROTOCOL_41 | C::CLIENT_SECURE_CONNECTION | C::CLIENT_PLUGIN_AUTH | C::CLIENT_SSL;
-    let mut p = vec![32, 0, 0, 1];
-    p.extend_from_slice(&caps.bits().to_le_bytes());
-    p.extend_from_slice(&(16u32 << 20).to_le_bytes());
-    p.push(45);
-    p.extend_from_slice(&[0; 23]);
-    p
-}
-
 async fn greeting(s: &mut TcpStream) -> Vec<u8> {
     let mut h = [0u8; 4];
     s.read_exact(&mut h).await.unwrap();
@@ -172,7 +161,7 @@ async fn tls_modes_and_preauth_injection() {
     assert!(greet
         .capabilities
         .contains(mysql_common::constants::CapabilityFlags::CLIENT_SSL));
-    s.write_all(&ssl_request()).await.unwrap();
+    s.write_all(&common::tls::ssl_request()).await.unwrap();
     let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .unwrap()
@@ -214,7 +203,7 @@ async fn tls_modes_and_preauth_injection() {
     root.query_drop("CREATE DATABASE inj").await.unwrap();
     let mut s = TcpStream::connect(&addr).await.unwrap();
     greeting(&mut s).await;
-    let mut evil = ssl_request();
+    let mut evil = common::tls::ssl_request();
     let sql = b"\x03CREATE TABLE inj.pwned (i INT)";
     evil.extend_from_slice(&(sql.len() as u32).to_le_bytes()[..3]);
     evil.push(0);

@@ -37,3 +37,15 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAny {
             .supported_schemes()
     }
 }
+
+/// An SSLRequest packet (sequence id 1): what a client sends to start TLS.
+pub fn ssl_request() -> Vec<u8> {
+    use mysql_common::constants::CapabilityFlags as C;
+    let caps = C::CLIENT_PROTOCOL_41 | C::CLIENT_SECURE_CONNECTION | C::CLIENT_PLUGIN_AUTH | C::CLIENT_SSL;
+    let mut p = vec![32, 0, 0, 1];
+    p.extend_from_slice(&caps.bits().to_le_bytes());
+    p.extend_from_slice(&(16u32 << 20).to_le_bytes());
+    p.push(45);
+    p.extend_from_slice(&[0; 23]);
+    p
+}
