@@ -333,7 +333,9 @@ async fn a_role_is_administered_by_its_creator_everywhere() {
     c.query_drop("CREATE USER 'boss'@'%' IDENTIFIED BY 'pw'").await.unwrap();
     c.query_drop("GRANT CREATE USER ON *.* TO 'boss'@'%'").await.unwrap();
     g.converge().await;
-    let mut boss = mysql_async::Conn::new(proxy_opts(&g.proxies[1], "boss", "pw")).await.unwrap();
+    let mut boss = mysql_async::Conn::new(proxy_opts(&g.proxies[1], "boss", "pw"))
+        .await
+        .unwrap();
     boss.query_drop("CREATE ROLE auditor").await.unwrap();
     g.converge().await;
     for m in &g.mysqlds {
