@@ -8,7 +8,6 @@ mod common;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{free_port, proxy, proxy_opts, proxy_with, root_tcp_opts, Mysqld, TestGroup};
@@ -533,17 +532,7 @@ async fn offered_certificate(port: u16) -> Vec<u8> {
     let mut greeting = vec![0u8; h[0] as usize | (h[1] as usize) << 8];
     s.read_exact(&mut greeting).await.unwrap();
     s.write_all(&common::tls::ssl_request()).await.unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(common::tls::AcceptAny))
-        .with_no_client_auth();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(cfg))
-        .connect(name, s)
-        .await
-        .expect("TLS handshake");
+    let tls = common::tls::connect(s).await.expect("TLS handshake");
     tls.get_ref().1.peer_certificates().unwrap()[0].to_vec()
 }
 

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::raw::RawClient;
@@ -162,15 +161,7 @@ async fn tls_modes_and_preauth_injection() {
         .capabilities
         .contains(mysql_common::constants::CapabilityFlags::CLIENT_SSL));
     s.write_all(&common::tls::ssl_request()).await.unwrap();
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(common::tls::AcceptAny))
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(cfg));
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = connector.connect(name, s).await.expect("TLS handshake with the proxy");
+    let mut tls = common::tls::connect(s).await.expect("TLS handshake with the proxy");
     let mut resp = Vec::new();
     {
         use mysql_common::constants::CapabilityFlags as C;

@@ -519,7 +519,13 @@ impl Session {
             }
         }
         if self.replicating() {
-            if statements.len() == 1 {
+            // Only a plain `SET` of variables can be the consistency level: nothing else is
+            // tokenized again on this path.
+            if let [Classified {
+                detail: Detail::SetVariables { .. },
+                ..
+            }] = classes.as_slice()
+            {
                 if let Some(r) = super::consistency::parse_set(text, self.lex) {
                     return self.set_consistency(r).await.map(|_| true);
                 }

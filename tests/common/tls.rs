@@ -49,3 +49,18 @@ pub fn ssl_request() -> Vec<u8> {
     p.extend_from_slice(&[0; 23]);
     p
 }
+
+/// The TLS handshake as a client on `s` (after the SSLRequest), accepting any certificate.
+pub async fn connect(
+    s: tokio::net::TcpStream,
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use std::sync::Arc;
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAny))
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    tokio_rustls::TlsConnector::from(Arc::new(cfg)).connect(name, s).await
+}
