@@ -480,8 +480,12 @@ async fn sigterm_drains_and_lets_an_open_transaction_commit() {
     let n: Option<i64> = root.query_first("SELECT COUNT(*) FROM ops.t").await.unwrap();
     assert_eq!(n, Some(2));
     let log = p.log();
+    // The idle session and the transaction's end by themselves; a probe connection accepted
+    // just before the listener closed may be counted too. Nothing is cut.
     assert!(
-        log.contains("stopped: 2 connection(s) ended by themselves, 0 closed at the deadline"),
+        ["2", "3"].iter().any(|n| log.contains(&format!(
+            "stopped: {n} connection(s) ended by themselves, 0 closed at the deadline"
+        ))),
         "{log}"
     );
     assert!(!log.contains("cannot reach its local mysqld"), "{log}");
