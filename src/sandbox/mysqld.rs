@@ -47,16 +47,26 @@ pub fn init_datadir(datadir: &Path) -> Result<(), MysqldError> {
     let install =
         find_program(&["mariadb-install-db", "mysql_install_db"]).ok_or(MysqldError::NotFound("mariadb-install-db"))?;
     std::fs::create_dir_all(datadir).map_err(io(format!("creating {}", datadir.display())))?;
+    // Its own temporary directory here too: a starting mysqld deletes every `#sql*` file in
+    // its tmpdir, so bootstraps sharing /tmp removed each other's temporary tables
+    // ("Unknown table 'mysql.tmp_user_sys'" when several sandboxes start at once).
+    let mut tmp = datadir.as_os_str().to_owned();
+    tmp.push(".install-tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::create_dir_all(&tmp).map_err(io(format!("creating {}", tmp.display())))?;
     let mut cmd = Command::new(install);
     cmd.arg("--no-defaults")
         .arg(format!("--datadir={}", datadir.display()))
+        .arg(format!("--tmpdir={}", tmp.display()))
         .arg("--auth-root-authentication-method=normal")
         .arg("--skip-test-db")
         .arg("--skip-name-resolve");
     if is_root() {
         cmd.arg("--user=root");
     }
-    let out = cmd.output().map_err(io("running mariadb-install-db"))?;
+    let out = cmd.output().map_err(io("running mariadb-install-db"));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let out = out?;
     if !out.status.success() {
         return Err(MysqldError::Init {
             dir: datadir.display().to_string(),
