@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use grproxy::cli::{Cli, Command, SandboxAction};
+use grproxy::cli::{Cli, Command, GroupAction, SandboxAction};
 
 /// A configuration error (the file, its secrets, its TLS material).
 const EXIT_CONFIG: u8 = 2;
@@ -71,6 +71,42 @@ fn main() -> ExitCode {
                 Err(e) => fail(1, &e),
             }
         }
+        Command::Group { action } => {
+            let (login, sql) = match action {
+                GroupAction::Add { login, id, address } => (
+                    login,
+                    format!("GRPROXY ADD MEMBER {id} AT '{}'", address.replace(['\'', '\\'], "")),
+                ),
+                GroupAction::Remove { login, id } => (login, format!("GRPROXY REMOVE MEMBER {id}")),
+                GroupAction::Rebuild { login, from } => (
+                    login,
+                    match from {
+                        Some(f) => format!("GRPROXY REBUILD FROM {f}"),
+                        None => "GRPROXY REBUILD".into(),
+                    },
+                ),
+            };
+            let password = match &login.password_env {
+                None => String::new(),
+                Some(var) => match std::env::var(var) {
+                    Ok(p) => p,
+                    Err(_) => return fail(EXIT_CONFIG, &format!("--password-env: {var} is not set")),
+                },
+            };
+            let target = grproxy::cli::status::Target {
+                host: login.host,
+                port: login.port,
+                user: login.user,
+                password,
+            };
+            match runtime.block_on(grproxy::cli::status::run_statement(&target, &sql)) {
+                Ok(done) => {
+                    println!("{done}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(1, &e),
+            }
+        }
         Command::Sandbox { action } => {
             let _ = grproxy::logging::init("info", false);
             let result = match action {
@@ -91,6 +127,9 @@ fn main() -> ExitCode {
                     peer_relay_port,
                     snapshot_every,
                 })),
+                SandboxAction::Add { dir, user, password } => runtime
+                    .block_on(grproxy::sandbox::add_node(&dir, &user, &password))
+                    .map(drop),
                 SandboxAction::Down { dir } => grproxy::sandbox::down(&dir),
                 SandboxAction::Stop { dir, node } => grproxy::sandbox::stop_node(&dir, node),
                 SandboxAction::Start { dir, node } => grproxy::sandbox::start_node(&dir, node),

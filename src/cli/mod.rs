@@ -93,10 +93,81 @@ pub enum Command {
         #[arg(long, value_name = "VAR")]
         password_env: Option<String>,
     },
+    /// Change the group's members, or rebuild a member, through any running member.
+    #[command(
+        long_about = "Connect to a running member through the MySQL protocol and run a GRPROXY \
+                      administration statement (the account needs SUPER):\n  \
+                      add     GRPROXY ADD MEMBER <id> AT '<address>': a member already running \
+                      with that member_id, its peer address and a certificate of the group CA \
+                      joins; it becomes a voter once its log caught up.\n  \
+                      remove  GRPROXY REMOVE MEMBER <id>\n  \
+                      rebuild GRPROXY REBUILD [FROM <id>]: the member you connect to replaces \
+                      its mysqld's data with a copy of a donor's (state transfer), then \
+                      catches up from the log.\n\n\
+                      Exit status: 0, or 1 when the member refuses or cannot be reached.",
+        after_help = "Examples:\n  grproxy group add --port 6033 --id 4 --address 127.0.0.1:6236\n  \
+                      grproxy group remove --port 6033 --id 2\n  \
+                      grproxy group rebuild --port 6035 --from 1"
+    )]
+    Group {
+        #[command(subcommand)]
+        action: GroupAction,
+    },
     /// Local mysqld instances, each with its proxy, for trying grproxy out.
     Sandbox {
         #[command(subcommand)]
         action: SandboxAction,
+    },
+}
+
+/// How `grproxy group` logs in to a member.
+#[derive(clap::Args, Debug)]
+pub struct MemberLogin {
+    /// Host of the member's proxy.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Client port of the member's proxy (listen.tcp).
+    #[arg(long, default_value_t = 6033)]
+    pub port: u16,
+    /// Account to log in as (needs SUPER).
+    #[arg(long, default_value = "root")]
+    pub user: String,
+    /// Name of an environment variable holding the password (empty password without it).
+    #[arg(long, value_name = "VAR")]
+    pub password_env: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GroupAction {
+    /// Add a running member to the group.
+    #[command(after_help = "Example:\n  grproxy group add --port 6033 --id 4 --address 127.0.0.1:6236")]
+    Add {
+        #[command(flatten)]
+        login: MemberLogin,
+        /// The new member's member_id.
+        #[arg(long)]
+        id: u64,
+        /// The new member's peer address (its group.members entry), host:port.
+        #[arg(long)]
+        address: String,
+    },
+    /// Remove a member from the group.
+    #[command(after_help = "Example:\n  grproxy group remove --port 6033 --id 2")]
+    Remove {
+        #[command(flatten)]
+        login: MemberLogin,
+        /// The member to remove.
+        #[arg(long)]
+        id: u64,
+    },
+    /// Rebuild the member you connect to from a donor (state transfer).
+    #[command(after_help = "Example:\n  grproxy group rebuild --port 6035 --from 1")]
+    Rebuild {
+        #[command(flatten)]
+        login: MemberLogin,
+        /// The donor (default: the most up-to-date ONLINE member).
+        #[arg(long)]
+        from: Option<u64>,
     },
 }
 
@@ -168,6 +239,25 @@ pub enum SandboxAction {
         /// The node to start (1-based).
         #[arg(long, value_name = "N")]
         node: u16,
+    },
+    /// Start one more node (the next number) and add it to the running group.
+    #[command(
+        long_about = "Start node N+1 of the sandbox in DIR (nodes 1..N exist): a fresh mysqld, a \
+                      member certificate from the sandbox's CA and a grproxy, then ask a running \
+                      member to add it (GRPROXY ADD MEMBER). It gets the group's data from the \
+                      log, or from a donor by state transfer. Ports follow `sandbox up`'s table.",
+        after_help = "Example:\n  grproxy sandbox add --dir ./sandbox"
+    )]
+    Add {
+        /// The directory given to `sandbox up`.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The account given to `sandbox up` (created on the new mysqld too).
+        #[arg(long, default_value = "root")]
+        user: String,
+        /// Its password.
+        #[arg(long, default_value = "")]
+        password: String,
     },
     /// Stop everything `sandbox up` started in DIR (proxies first, then mysqlds).
     #[command(after_help = "Example:\n  grproxy sandbox down --dir ./sandbox")]

@@ -11,8 +11,7 @@ pub struct Target {
     pub password: String,
 }
 
-/// The report to print, or why there is none.
-pub async fn status(t: &Target) -> Result<String, String> {
+async fn login(t: &Target) -> Result<(mysql_async::Conn, String), String> {
     let opts = mysql_async::OptsBuilder::default()
         .ip_or_hostname(t.host.clone())
         .tcp_port(t.port)
@@ -20,9 +19,23 @@ pub async fn status(t: &Target) -> Result<String, String> {
         .user(Some(t.user.clone()))
         .pass(Some(t.password.clone()));
     let at = format!("{}:{}", t.host, t.port);
-    let mut conn = mysql_async::Conn::new(opts)
+    let conn = mysql_async::Conn::new(opts)
         .await
         .map_err(|e| format!("cannot log in to {at} as {}: {e}", t.user))?;
+    Ok((conn, at))
+}
+
+/// Runs one administration statement (`grproxy group ...`) and returns its one-line result.
+pub async fn run_statement(t: &Target, sql: &str) -> Result<String, String> {
+    let (mut conn, at) = login(t).await?;
+    let done: Option<String> = conn.query_first(sql).await.map_err(|e| format!("{at}: {e}"))?;
+    let _ = conn.disconnect().await;
+    Ok(done.unwrap_or_default())
+}
+
+/// The report to print, or why there is none.
+pub async fn status(t: &Target) -> Result<String, String> {
+    let (mut conn, at) = login(t).await?;
     let rows: Vec<(String, String)> = conn
         .query("SHOW GRPROXY STATUS")
         .await

@@ -12,6 +12,7 @@
 //! - [`frame`]: the frame codec and the size bounds of the peer protocol.
 //! - [`network`]: pipelined peer client and the messages of the peer protocol.
 //! - [`server`]: the peer listener serving Raft RPCs and forwarded proposals, with its limits.
+//! - [`membership`]: online membership changes and the application's peer service.
 //! - [`node`]: [`Consensus`], tying it all together.
 
 pub mod batcher;
@@ -19,6 +20,7 @@ mod files;
 pub mod frame;
 pub mod log_store;
 mod log_writer;
+pub mod membership;
 pub mod network;
 pub mod node;
 pub mod peer_tls;
@@ -40,6 +42,7 @@ mod tests_support;
 
 pub use batcher::BatchStats;
 pub use log_store::LogStats;
+pub use membership::{MemberChange, PeerService};
 pub use node::Consensus;
 pub use peer_tls::{member_name, PeerSecurity, PeerTls, PeerTlsError};
 pub use presence::Quorum;

@@ -63,6 +63,10 @@ pub(crate) enum Request {
     ReadIndex,
     /// The peer's own report of itself (see `presence`).
     Status,
+    /// A change of the group's members, for the leader (see `membership`).
+    ChangeMembers(crate::consensus::membership::MemberChange),
+    /// A request for the application's [`PeerService`](crate::consensus::membership::PeerService).
+    App(Blob),
 }
 
 /// The highest Raft term a peer may send. A group would need billions of elections to get
@@ -111,7 +115,11 @@ impl Request {
                 let term = vote(&c.vote)?;
                 log_id(&c.meta.last_log_id, term, "the snapshot")
             }
-            Request::Forward(_) | Request::ReadIndex | Request::Status => Ok(()),
+            Request::Forward(_)
+            | Request::ReadIndex
+            | Request::Status
+            | Request::ChangeMembers(_)
+            | Request::App(_) => Ok(()),
         }
     }
 
@@ -123,7 +131,11 @@ impl Request {
             Request::AppendEntries(r) => (r.vote.leader_id.node_id, "an AppendEntries of leader"),
             Request::Vote(r) => (r.vote.leader_id.node_id, "a Vote for candidate"),
             Request::InstallSnapshot(c) => (c.vote.leader_id.node_id, "an InstallSnapshot of leader"),
-            Request::Forward(_) | Request::ReadIndex | Request::Status => return Ok(()),
+            Request::Forward(_)
+            | Request::ReadIndex
+            | Request::Status
+            | Request::ChangeMembers(_)
+            | Request::App(_) => return Ok(()),
         };
         if claimed != sender {
             return Err(format!("member {sender} sent {what} {claimed}"));
@@ -143,6 +155,8 @@ pub(crate) enum Reply {
     /// The request could not be decoded.
     BadRequest(String),
     Status(Blob),
+    ChangeMembers(Result<String, ForwardReject>),
+    App(Result<Blob, String>),
 }
 
 /// `InstallSnapshotRequest` with its data as a [`Blob`] (bulk-copied by bincode).

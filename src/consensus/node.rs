@@ -38,6 +38,8 @@ pub struct Consensus {
     batcher_task: JoinHandle<()>,
     /// Reports (once) a Raft core that stopped on its own.
     core_watch: JoinHandle<()>,
+    /// Follows membership changes (peer certificates admitted, log lines).
+    membership_watch: JoinHandle<()>,
     log: LogHandle,
     applied: watch::Receiver<u64>,
     propose_timeout: Duration,
@@ -136,7 +138,15 @@ impl Consensus {
             applied: applied.clone(),
             timeout: propose_timeout,
             presence: Arc::new(crate::consensus::presence::Presence::new(window)),
+            tls: tls.clone(),
+            service: Default::default(),
         };
+        let membership_watch = tokio::spawn(crate::consensus::membership::watch_membership(
+            raft.clone(),
+            cfg.node_id,
+            cfg.members.keys().copied().collect(),
+            tls.clone(),
+        ));
         let server = Server::spawn(listener, ctx.clone(), tls, cfg.peer_limits.clone());
         let core_watch = tokio::spawn(report_core_stop(raft.clone(), cfg.node_id));
         let node = Consensus {
@@ -149,6 +159,7 @@ impl Consensus {
             ctx,
             batcher_task,
             core_watch,
+            membership_watch,
             log,
             applied,
             propose_timeout,
@@ -428,12 +439,17 @@ impl Consensus {
     /// Whether this node is in contact with a majority of the voting members (see
     /// [`crate::consensus::presence`]).
     pub fn quorum(&self) -> crate::consensus::Quorum {
-        let (state, ack, voters) = {
+        let (state, ack, voters, removed) = {
             let m = self.raft.metrics();
             let m = m.borrow();
-            let voters = m.membership_config.membership().voter_ids().count();
-            (m.state, m.millis_since_quorum_ack, voters)
+            let membership = m.membership_config.membership();
+            let voters = membership.voter_ids().count();
+            let removed = membership.nodes().next().is_some() && membership.get_node(&self.id).is_none();
+            (m.state, m.millis_since_quorum_ack, voters, removed)
         };
+        if removed {
+            return crate::consensus::Quorum::Lost("this member was removed from the group".into());
+        }
         self.ctx.presence.quorum(state, ack, voters)
     }
 
@@ -450,7 +466,8 @@ impl Consensus {
     /// Every other configured member's report (or why it could not be had within `ttl`),
     /// with the round trip, asked concurrently.
     pub async fn peer_reports(&self, ttl: Duration) -> Vec<(NodeId, String, Result<(Vec<u8>, Duration), String>)> {
-        let asks = self.members.iter().filter(|(id, _)| **id != self.id).map(|(id, addr)| {
+        let members = self.members();
+        let asks = members.iter().filter(|(id, _)| **id != self.id).map(|(id, addr)| {
             let conn = self.pool.get(*id, addr);
             let (id, addr) = (*id, addr.clone());
             async move {
@@ -465,6 +482,80 @@ impl Consensus {
             }
         });
         futures_util::future::join_all(asks).await
+    }
+
+    /// The group's members (id, peer address) as this member knows them: the Raft
+    /// membership, with this member's configured addresses winning.
+    pub fn members(&self) -> BTreeMap<NodeId, String> {
+        crate::consensus::membership::member_addrs(&self.raft, &self.members)
+    }
+
+    /// The voting members.
+    pub fn voters(&self) -> Vec<NodeId> {
+        let m = self.raft.metrics();
+        let m = m.borrow();
+        m.membership_config.membership().voter_ids().collect()
+    }
+
+    /// Adds or removes a member (on the leader, forwarded if need be); returns what was done.
+    pub async fn change_members(&self, change: crate::consensus::MemberChange) -> Result<String, ConsensusError> {
+        let mut tried: Option<(NodeId, u64)> = None;
+        let mut last_err = ConsensusError::NoLeader;
+        for _ in 0..2 {
+            let Some(leader) = self.leader_for_attempt(tried).await? else {
+                return Err(last_err);
+            };
+            let term = self.raft.metrics().borrow().current_term;
+            let result = if leader == self.id {
+                crate::consensus::server::change_members_as_leader(&self.ctx, &change).await
+            } else {
+                let addr = self.leader_addr(leader).ok_or(ConsensusError::NoLeader)?;
+                let conn = self.pool.get(leader, &addr);
+                let ttl = crate::consensus::membership::CHANGE_TIMEOUT;
+                match conn.call(&Request::ChangeMembers(change.clone()), ttl).await {
+                    Ok(Reply::ChangeMembers(r)) => r,
+                    Ok(Reply::BadRequest(why)) => Err(ForwardReject::Failed(format!("refused: {why}"))),
+                    Ok(_) => Err(ForwardReject::Failed("unexpected reply".into())),
+                    Err(CallError::Unreachable(m)) => {
+                        last_err = ConsensusError::Unreachable(leader, m);
+                        tried = Some((leader, term));
+                        continue;
+                    }
+                    Err(e) => Err(ForwardReject::Failed(e.to_string())),
+                }
+            };
+            match result {
+                Ok(done) => return Ok(done),
+                Err(ForwardReject::NotLeader { leader: hint }) => {
+                    last_err = ConsensusError::NotLeader { leader: hint };
+                    tried = Some((leader, term));
+                }
+                Err(ForwardReject::Shutdown) => return Err(ConsensusError::Shutdown),
+                Err(ForwardReject::Failed(reason)) => return Err(ConsensusError::Membership(reason)),
+            }
+        }
+        Err(last_err)
+    }
+
+    /// Registers what this member answers other members' application requests with.
+    pub fn set_peer_service(&self, service: Arc<dyn crate::consensus::PeerService>) {
+        let _ = self.ctx.service.set(service);
+    }
+
+    /// Sends an application request to member `id` (see [`Consensus::set_peer_service`]).
+    pub async fn call_member(&self, id: NodeId, request: Vec<u8>, ttl: Duration) -> Result<Vec<u8>, String> {
+        let addr = self
+            .members()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| format!("member {id} is not in the group"))?;
+        let conn = self.pool.get(id, &addr);
+        match conn.call(&Request::App(Blob(request)), ttl).await {
+            Ok(Reply::App(r)) => r.map(|b| b.0),
+            Ok(Reply::BadRequest(why)) => Err(format!("member {id} refused the request: {why}")),
+            Ok(_) => Err(format!("member {id} sent an unexpected reply")),
+            Err(e) => Err(format!("member {id}: {e}")),
+        }
     }
 
     /// Why the Raft core stopped, if it did (a fatal storage error or a panic): the member
@@ -517,6 +608,7 @@ impl Consensus {
         self.server.stop().await;
         self.batcher_task.abort();
         self.core_watch.abort();
+        self.membership_watch.abort();
         if let Err(e) = self.raft.shutdown().await {
             tracing::warn!(error = %e, "raft shutdown");
         }

@@ -162,9 +162,14 @@ fn named_members(cert: &CertificateDer<'_>, members: &BTreeSet<NodeId>) -> Resul
         .collect())
 }
 
+/// The members a peer may authenticate as: those in this member's config and in the group's
+/// current membership (it changes online), shared by the verifiers of one context.
+pub(crate) type MemberSet = Arc<std::sync::RwLock<BTreeSet<NodeId>>>;
+
 /// The one member `cert` names, or why it names none or several.
-fn the_member(cert: &CertificateDer<'_>, members: &BTreeSet<NodeId>) -> Result<NodeId, String> {
-    match named_members(cert, members).map_err(|e| e.to_string())?[..] {
+fn the_member(cert: &CertificateDer<'_>, members: &MemberSet) -> Result<NodeId, String> {
+    let members = members.read().unwrap_or_else(|e| e.into_inner()).clone();
+    match named_members(cert, &members).map_err(|e| e.to_string())?[..] {
         [id] => Ok(id),
         [] => Err(format!(
             "the certificate names no configured member (expected a DNS name member-<id>.grproxy \
@@ -184,7 +189,7 @@ fn refuse(why: String) -> rustls::Error {
 #[derive(Debug)]
 struct MemberClientVerifier {
     inner: Arc<dyn ClientCertVerifier>,
-    members: Arc<BTreeSet<NodeId>>,
+    members: MemberSet,
 }
 
 impl ClientCertVerifier for MemberClientVerifier {
@@ -231,7 +236,7 @@ impl ClientCertVerifier for MemberClientVerifier {
 #[derive(Debug)]
 struct MemberServerVerifier {
     inner: Arc<rustls::client::WebPkiServerVerifier>,
-    members: Arc<BTreeSet<NodeId>>,
+    members: MemberSet,
 }
 
 impl ServerCertVerifier for MemberServerVerifier {
@@ -278,7 +283,7 @@ impl ServerCertVerifier for MemberServerVerifier {
 pub(crate) struct PeerTlsContext {
     pub(crate) acceptor: tokio_rustls::TlsAcceptor,
     pub(crate) connector: tokio_rustls::TlsConnector,
-    members: Arc<BTreeSet<NodeId>>,
+    members: MemberSet,
 }
 
 impl PeerTlsContext {
@@ -329,7 +334,7 @@ impl PeerTlsContext {
         members: impl IntoIterator<Item = NodeId>,
         tls: &PeerTls,
     ) -> Result<PeerTlsContext, PeerTlsError> {
-        let members: Arc<BTreeSet<NodeId>> = Arc::new(members.into_iter().collect());
+        let members: MemberSet = Arc::new(std::sync::RwLock::new(members.into_iter().collect()));
         let roots = roots(&tls.ca)?;
         let invalid = |e: &dyn std::fmt::Display| PeerTlsError::Invalid {
             what: "peer TLS verifier".into(),
@@ -364,6 +369,17 @@ impl PeerTlsContext {
             connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
             members,
         })
+    }
+
+    /// Replaces the members peers may authenticate as (this member's config plus the group's
+    /// current membership, see `Consensus`).
+    pub(crate) fn set_members(&self, ids: BTreeSet<NodeId>) {
+        *self.members.write().unwrap_or_else(|e| e.into_inner()) = ids;
+    }
+
+    /// Lets `id` authenticate from now on (a member about to be added).
+    pub(crate) fn admit(&self, id: NodeId) {
+        self.members.write().unwrap_or_else(|e| e.into_inner()).insert(id);
     }
 
     /// The member an accepted connection authenticated as.

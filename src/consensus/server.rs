@@ -41,6 +41,8 @@ pub(crate) struct Ctx {
     pub(crate) applied: watch::Receiver<u64>,
     pub(crate) timeout: Duration,
     pub(crate) presence: std::sync::Arc<crate::consensus::presence::Presence>,
+    pub(crate) tls: Option<PeerTlsContext>,
+    pub(crate) service: crate::consensus::membership::ServiceSlot,
 }
 
 /// Counters of the peer listener (diagnostics and tests).
@@ -259,6 +261,14 @@ async fn handle(ctx: &Ctx, member: Option<NodeId>, req: Request, stats: &ServerS
             )),
             _ => Ok(()),
         });
+    let checked = checked.and_then(|()| match (&req, member) {
+        // Only members take part: a removed member's forwarded writes would commit in a log
+        // it no longer receives.
+        (Request::Forward(_) | Request::ReadIndex | Request::App(_), Some(m)) if !in_membership(ctx, m) => {
+            Err(format!("member {m} is not in the group's membership"))
+        }
+        _ => Ok(()),
+    });
     if let Err(why) = checked {
         bump(&stats.refused);
         tracing::warn!(?member, reason = %why, "refused a peer request");
@@ -283,7 +293,39 @@ async fn handle(ctx: &Ctx, member: Option<NodeId>, req: Request, stats: &ServerS
         Request::Forward(payload) => Reply::Forward(ctx.batcher.propose(payload.0).await.map(|(i, r)| (i, Blob(r)))),
         Request::ReadIndex => Reply::ReadIndex(leader_read_index(ctx).await),
         Request::Status => Reply::Status(Blob(ctx.presence.report())),
+        Request::ChangeMembers(change) => Reply::ChangeMembers(change_members_as_leader(ctx, &change).await),
+        Request::App(body) => Reply::App(match ctx.service.get() {
+            Some(svc) => svc.call(member, body.0).await.map(Blob),
+            None => Err("this member is still starting".into()),
+        }),
     }
+}
+
+/// Whether `id` is a node (voter or learner) of the membership this member knows; before
+/// the first membership entry everyone configured is.
+fn in_membership(ctx: &Ctx, id: NodeId) -> bool {
+    let m = ctx.raft.metrics();
+    let m = m.borrow();
+    let membership = m.membership_config.membership();
+    membership.nodes().next().is_none() || membership.get_node(&id).is_some()
+}
+
+/// Carries out a membership change if this member leads the group.
+pub(crate) async fn change_members_as_leader(
+    ctx: &Ctx,
+    change: &crate::consensus::membership::MemberChange,
+) -> Result<String, ForwardReject> {
+    let (leader, me) = {
+        let m = ctx.raft.metrics();
+        let m = m.borrow();
+        (m.current_leader, m.id)
+    };
+    if leader != Some(me) {
+        return Err(ForwardReject::NotLeader { leader });
+    }
+    crate::consensus::membership::apply_on_leader(&ctx.raft, ctx.tls.as_ref(), change)
+        .await
+        .map_err(ForwardReject::Failed)
 }
 
 /// Confirms leadership with a quorum, waits until this node applied everything committed

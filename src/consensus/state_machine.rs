@@ -207,7 +207,11 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                         }
                     }
                 }
-                EntryPayload::Membership(m) => self.membership = StoredMembership::new(Some(e.log_id), m),
+                EntryPayload::Membership(m) => {
+                    let ids: Vec<u64> = m.nodes().map(|(id, _)| *id).collect();
+                    self.machine.members_changed(&ids);
+                    self.membership = StoredMembership::new(Some(e.log_id), m);
+                }
             }
             out.push(Applied { first, responses });
         }

@@ -92,6 +92,9 @@ pub trait Machine: Send + Sync + 'static {
     fn snapshot(&self) -> Vec<u8>;
     /// Replaces the state with a snapshot taken at `index`.
     fn restore(&self, index: u64, data: &[u8]);
+    /// The group's members (voters and learners) changed: a membership entry was applied
+    /// right after the proposals applied so far (the same place on every member).
+    fn members_changed(&self, _members: &[u64]) {}
 }
 
 /// Configuration of one consensus member.
@@ -205,6 +208,9 @@ pub enum ConsensusError {
     /// Could not reach a peer at all (connection refused / backing off).
     #[error("peer {0} unreachable: {1}")]
     Unreachable(u64, String),
+    /// A membership change was refused or failed.
+    #[error("membership change failed: {0}")]
+    Membership(String),
     /// Raft initialization of a fresh cluster failed.
     #[error("cluster initialization failed: {0}")]
     Initialize(String),

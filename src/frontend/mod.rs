@@ -6,6 +6,7 @@ pub mod connect;
 pub mod consistency;
 pub mod context;
 pub mod errors;
+pub mod group_admin;
 pub mod kill;
 pub mod listener;
 pub mod members;

@@ -517,6 +517,9 @@ impl Session {
             if class.detail == Detail::ProxyMembers {
                 return self.proxy_members(text).await.map(|_| true);
             }
+            if class.detail == Detail::ProxyCommand {
+                return self.proxy_command(text).await.map(|_| true);
+            }
         }
         if self.replicating() {
             // Only a plain `SET` of variables can be the consistency level: nothing else is

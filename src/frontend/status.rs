@@ -41,13 +41,22 @@ impl Session {
     /// privilege, which mysqld checks for the client's own account. False: refused, and the
     /// client was told.
     pub(crate) async fn require_process(&mut self) -> Result<bool, SessionEnd> {
+        self.require_privilege("PROCESS").await
+    }
+
+    /// Whether the client's own account holds `privilege` (or SUPER) globally, as mysqld
+    /// says (`information_schema.USER_PRIVILEGES`, the rows of the current account only:
+    /// an account that may read `mysql.*` sees others' rows too). False: refused, and the
+    /// client was told.
+    pub(crate) async fn require_privilege(&mut self, privilege: &'static str) -> Result<bool, SessionEnd> {
         let caps = self.caps();
-        let check = crate::backend::internal::query(
-            self.backend_mut(),
-            caps,
-            "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('PROCESS', 'SUPER')",
-        )
-        .await;
+        let sql = format!(
+            "SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE IN ('{privilege}', 'SUPER') \
+             AND GRANTEE = CONCAT('''', SUBSTRING(CURRENT_USER(), 1, CHAR_LENGTH(CURRENT_USER()) - \
+             CHAR_LENGTH(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)) - 1), '''@''', \
+             SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
+        );
+        let check = crate::backend::internal::query(self.backend_mut(), caps, &sql).await;
         let granted = match check {
             Ok(r) => r
                 .rows
@@ -58,9 +67,9 @@ impl Session {
             Err(e) => return Err(SessionEnd::Protocol(e.to_string())),
         };
         if !granted {
-            self.reply_error(super::errors::ClientError::AccessDenied(
-                "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation".into(),
-            ))
+            self.reply_error(super::errors::ClientError::AccessDenied(format!(
+                "Access denied; you need (at least one of) the {privilege} privilege(s) for this operation"
+            )))
             .await?;
         }
         Ok(granted)

@@ -306,17 +306,39 @@ impl Certifier {
         }
     }
 
+    /// The group's members changed at this point of the log (every member sees the change at
+    /// the same place): a new member starts at the horizon, because it is provisioned from a
+    /// snapshot or a state transfer that covers it, and a removed member no longer holds the
+    /// horizon back.
+    pub fn set_members(&mut self, members: &[u64]) {
+        let horizon = self.horizon;
+        self.watermarks.retain(|m, _| members.contains(m));
+        for &m in members {
+            self.watermarks.entry(m).or_insert(horizon);
+        }
+        self.raise_horizon();
+    }
+
+    /// The members whose watermarks make the horizon.
+    pub fn members(&self) -> Vec<u64> {
+        self.watermarks.keys().copied().collect()
+    }
+
+    fn raise_horizon(&mut self) {
+        let horizon = self.watermarks.values().copied().min().unwrap_or(self.horizon);
+        if horizon > self.horizon {
+            self.horizon = horizon;
+            self.collect();
+        }
+    }
+
     fn apply_watermark(&mut self, index: u64, member: u64, applied: u64) {
         let Some(w) = self.watermarks.get_mut(&member) else {
             return;
         };
         // A member cannot have applied this entry or anything after it.
         *w = (*w).max(applied.min(index - 1));
-        let horizon = self.watermarks.values().copied().min().unwrap_or(0);
-        if horizon > self.horizon {
-            self.horizon = horizon;
-            self.collect();
-        }
+        self.raise_horizon();
     }
 
     /// Drop every item and DDL mark at index `<= floor`.
@@ -350,3 +372,5 @@ impl Certifier {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_members;

@@ -99,7 +99,6 @@ async fn check_binlog(pool: &mysql_async::Pool) -> Result<(), GroupError> {
 
 pub struct Group {
     pub member_id: u64,
-    pub member_count: usize,
     consensus: Consensus,
     pub metadata: MetadataCache,
     pub pending: PendingLocal,
@@ -199,8 +198,8 @@ impl Group {
         let side = pool.clone();
         let swept = Arc::new(Mutex::new(std::collections::HashSet::new()));
         let preparing = Arc::new(Mutex::new(std::collections::HashSet::new()));
-        let position = s.members.keys().position(|&m| m == s.member_id).unwrap_or(0) as u64 + 1;
-        configure_auto_increment(&pool, s.members.len() as u64, position).await?;
+        let (increment, offset) = auto_increment_for(s.member_id, &s.members);
+        configure_auto_increment(&pool, increment, offset).await?;
         let (to_applier, rx) = mpsc::unbounded_channel();
         let members: Vec<u64> = s.members.keys().copied().collect();
         let machine = Arc::new(CertifyingMachine::new(&members, to_applier));
@@ -246,7 +245,6 @@ impl Group {
         let consensus = Consensus::start(cfg, machine.clone()).await?;
         let group = Arc::new(Group {
             member_id: s.member_id,
-            member_count: s.members.len(),
             consensus,
             metadata,
             pending,
@@ -272,7 +270,7 @@ impl Group {
             Arc::downgrade(&group),
             group.watermark.clone(),
         ));
-        if s.members.len() == 2 {
+        if group.consensus.voters().len() == 2 || (s.members.len() == 2 && group.consensus.voters().is_empty()) {
             tracing::warn!(
                 "a group of 2 members has no majority once either is down: both stop taking writes \
                  (NO_QUORUM) until it is back; use 3 or more members"
@@ -282,6 +280,16 @@ impl Group {
         let first = group.next_trx.load(Ordering::Relaxed);
         group.sweep(move |trx| trx < first);
         Ok(group)
+    }
+
+    /// Adds or removes a member (see `consensus::membership`).
+    pub async fn change_members(&self, change: crate::consensus::MemberChange) -> Result<String, GroupError> {
+        Ok(self.consensus.change_members(change).await?)
+    }
+
+    /// Replaces this member's data with a copy of a donor's (state transfer).
+    pub async fn rebuild(&self, _from: Option<u64>) -> Result<String, String> {
+        Err("not yet".into())
     }
 
     /// The applied watermark: every entry at or below it is applied on the local mysqld.
@@ -387,7 +395,7 @@ impl Group {
         };
         vec![
             ("member_id", self.member_id.to_string()),
-            ("member_count", self.member_count.to_string()),
+            ("member_count", self.consensus.members().len().to_string()),
             ("member_state", state),
             ("raft_role", r.role.to_string()),
             ("raft_leader_id", r.leader.map(|l| l.to_string()).unwrap_or_default()),
@@ -580,7 +588,19 @@ fn first_trx_id() -> u64 {
         .max(1)
 }
 
-/// Each member hands out its own auto-increment values: increment = members, offset = position.
+/// GR's default step for auto-increment values: room for members to join later.
+const AUTO_INCREMENT_STEP: u64 = 7;
+
+/// (increment, offset) for member `me`: as MySQL Group Replication, a step of 7 and the
+/// member id as offset, so members with ids 1 to 7 (also ones added later) never generate the
+/// same value; a larger id widens the step to it.
+fn auto_increment_for(me: u64, members: &BTreeMap<u64, String>) -> (u64, u64) {
+    let largest = members.keys().copied().chain([me]).max().unwrap_or(1);
+    let increment = AUTO_INCREMENT_STEP.max(largest).min(65_535);
+    (increment, (me.saturating_sub(1) % increment) + 1)
+}
+
+/// Each member hands out its own auto-increment values (see [`auto_increment_for`]).
 async fn configure_auto_increment(pool: &mysql_async::Pool, members: u64, position: u64) -> Result<(), GroupError> {
     use mysql_async::prelude::Queryable;
     let mut c = pool.get_conn().await?;
@@ -598,6 +618,22 @@ pub fn report(tx: tokio::sync::oneshot::Sender<LocalOutcome>, outcome: LocalOutc
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn auto_increment_steps_leave_room_for_new_members() {
+        let m = |ids: &[u64]| ids.iter().map(|&i| (i, String::new())).collect();
+        let cases: &[(u64, &[u64], (u64, u64))] = &[
+            (1, &[1, 2, 3], (7, 1)),
+            (3, &[1, 2, 3], (7, 3)),
+            (4, &[1, 2, 3, 4], (7, 4)),
+            (7, &[1, 7], (7, 7)),
+            (9, &[1, 2, 9], (9, 9)),
+            (2, &[2], (7, 2)),
+        ];
+        for (me, ids, want) in cases {
+            assert_eq!(super::auto_increment_for(*me, &m(ids)), *want, "member {me} of {ids:?}");
+        }
+    }
+
     #[test]
     fn a_later_process_starts_above_an_earlier_ones_ids() {
         let earlier = super::first_trx_id();

@@ -123,6 +123,17 @@ impl Machine for CertifyingMachine {
         encoded
     }
 
+    fn members_changed(&self, members: &[u64]) {
+        let mut st = self.state.lock().unwrap();
+        st.certifier.set_members(members);
+        let horizon = st.certifier.horizon();
+        while st.retained.front().is_some_and(|r| r.index <= horizon) {
+            st.retained.pop_front();
+        }
+        drop(st);
+        self.reports.lock().unwrap().retain(|m, _| members.contains(m));
+    }
+
     fn snapshot(&self) -> Vec<u8> {
         let st = self.state.lock().unwrap();
         encode_snapshot(&st.certifier, st.retained.iter())

@@ -194,6 +194,9 @@ pub async fn run(group: Weak<Group>) {
         let answers = g.peer_reports(ASK_TIMEOUT).await;
         {
             let mut v = g.view.lock().unwrap();
+            // Members removed from the group leave the view.
+            let current: std::collections::BTreeSet<u64> = answers.iter().map(|(id, _, _)| *id).collect();
+            v.peers.retain(|id, _| current.contains(id));
             for (id, address, answer) in answers {
                 // A peer that has just started has no report yet: it is listed, as starting.
                 if matches!(&answer, Ok((b, _)) if b.is_empty()) {

@@ -4,10 +4,12 @@
 //! links use mutual TLS: `DIR/ca.pem` and `DIR/ca-key.pem` are the group CA, and each node
 //! dir holds its member certificate and key (`peer-*.pem`, see [`certs`]).
 
+mod add;
 pub mod certs;
 pub mod mysqld;
 mod node;
 
+pub use add::add_node;
 pub use node::{start_node, stop_node};
 
 use std::path::{Path, PathBuf};
@@ -93,31 +95,8 @@ pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
     };
     let mut endpoints = Vec::new();
     for i in 1..=o.nodes {
-        let nd = node_dir(&dir, i);
-        let layout = MysqldLayout::under(&nd, mysqld_port(o.port, i));
-        let proxy_port = o.port + i - 1;
-        if !already_ours(&nd) {
-            if !layout.datadir.join("mysql").exists() {
-                eprintln!("node{i}: initializing datadir {}", layout.datadir.display());
-                mysqld::init_datadir(&layout.datadir)?;
-            }
-            // A node whose proxy alone stopped keeps its running mysqld.
-            if !read_pid(&nd.join("mysqld.pid.sandbox")).is_some_and(pid_alive) {
-                let child = mysqld::start(&layout, &[], Duration::from_secs(60))?;
-                std::fs::write(nd.join("mysqld.pid.sandbox"), child.id().to_string())?;
-            }
-            let svc_password = bootstrap_accounts(&layout, o).await?;
-            let svc_file = nd.join("service.password");
-            write_private(&svc_file, &svc_password)?;
-            let cfg = nd.join("grproxy.yaml");
-            let mut text = proxy_config(proxy_port, &layout, &nd, &svc_file);
-            if let Some(ca) = &ca {
-                let tls = ca.write_member(i as u64, &nd)?;
-                text.push_str(&group_config(o, i, &nd, &tls));
-            }
-            std::fs::write(&cfg, text)?;
-        }
-        endpoints.push((i, proxy_port, layout));
+        let layout = prepare_node(&dir, o, i, ca.as_ref()).await?;
+        endpoints.push((i, o.port + i - 1, layout));
     }
     // Members start together so the group can elect a leader.
     for (i, port, _) in &endpoints {
@@ -152,6 +131,35 @@ pub async fn up(o: &UpOptions) -> anyhow::Result<()> {
     );
     println!("stop:     grproxy sandbox down --dir {}", dir.display());
     Ok(())
+}
+
+/// Node `i`'s mysqld (initialized and started unless running), accounts and proxy config.
+async fn prepare_node(dir: &Path, o: &UpOptions, i: u16, ca: Option<&certs::GroupCa>) -> anyhow::Result<MysqldLayout> {
+    let nd = node_dir(dir, i);
+    let layout = MysqldLayout::under(&nd, mysqld_port(o.port, i));
+    let proxy_port = o.port + i - 1;
+    if !already_ours(&nd) {
+        if !layout.datadir.join("mysql").exists() {
+            eprintln!("node{i}: initializing datadir {}", layout.datadir.display());
+            mysqld::init_datadir(&layout.datadir)?;
+        }
+        // A node whose proxy alone stopped keeps its running mysqld.
+        if !read_pid(&nd.join("mysqld.pid.sandbox")).is_some_and(pid_alive) {
+            let child = mysqld::start(&layout, &[], Duration::from_secs(60))?;
+            std::fs::write(nd.join("mysqld.pid.sandbox"), child.id().to_string())?;
+        }
+        let svc_password = bootstrap_accounts(&layout, o).await?;
+        let svc_file = nd.join("service.password");
+        write_private(&svc_file, &svc_password)?;
+        let cfg = nd.join("grproxy.yaml");
+        let mut text = proxy_config(proxy_port, &layout, &nd, &svc_file);
+        if let Some(ca) = &ca {
+            let tls = ca.write_member(i as u64, &nd)?;
+            text.push_str(&group_config(o, i, &nd, &tls));
+        }
+        std::fs::write(&cfg, text)?;
+    }
+    Ok(layout)
 }
 
 /// True when `dir` holds a node whose processes are still running.

@@ -165,6 +165,7 @@ pub(super) fn classify_tokens(src: &[u8], toks: &[Token]) -> (StatementKind, Det
             return explain(c);
         }
         "HELP" => Detail::Help,
+        "GRPROXY" => Detail::ProxyCommand,
         "DO" => Detail::Do,
         "INSERT" => Detail::Insert,
         "REPLACE" => Detail::Replace,

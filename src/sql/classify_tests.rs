@@ -104,6 +104,8 @@ fn clients_at_connect() {
         ("show grproxy status", K::Read, D::ProxyStatus),
         ("SHOW /* x */ GRPROXY STATUS", K::Read, D::ProxyStatus),
         ("show grproxy members", K::Read, D::ProxyMembers),
+        ("GRPROXY ADD MEMBER 4 AT '127.0.0.1:7004'", K::Read, D::ProxyCommand),
+        ("grproxy remove member 4", K::Read, D::ProxyCommand),
         ("SHOW GRPROXY MEMBERS WHERE state <> 'ONLINE'", K::Read, D::ProxyMembers),
         ("SHOW GRPROXY MEMBERS LIKE 'x'", K::Read, D::Show),
         ("SHOW GRPROXY STATUS LIKE 'a'", K::Read, D::Show),

@@ -224,6 +224,9 @@ pub enum Detail {
     /// `SHOW GRPROXY MEMBERS [WHERE <condition>]`: answered by the proxy (every member as this
     /// one knows it), filtered by the client's condition.
     ProxyMembers,
+    /// `GRPROXY ...`: a group administration command the proxy carries out itself
+    /// (`frontend::group_admin`).
+    ProxyCommand,
     /// `DESCRIBE t` / `DESC t` / `EXPLAIN t` (table description).
     Describe,
     /// `EXPLAIN <stmt>`; `analyze` for `EXPLAIN ANALYZE` / MariaDB
@@ -403,9 +406,16 @@ impl Detail {
     pub fn default_kind(&self) -> StatementKind {
         use Detail::*;
         match self {
-            Select { .. } | With { .. } | Show | ProxyStatus | ProxyMembers | Describe | Explain { .. } | Help | Do => {
-                StatementKind::Read
-            }
+            Select { .. }
+            | With { .. }
+            | Show
+            | ProxyStatus
+            | ProxyMembers
+            | ProxyCommand
+            | Describe
+            | Explain { .. }
+            | Help
+            | Do => StatementKind::Read,
             Insert | Replace | Update | Delete | LoadData { .. } | Call => StatementKind::Dml,
             CreateTable { .. }
             | AlterTable
