@@ -44,7 +44,7 @@ pub enum ClientError {
     AccessDenied(String),
     #[error("{1}")]
     Internal(u16, String),
-    #[error("this grproxy member is in ERROR state and takes no writes: {0}")]
+    #[error("this grproxy member takes no writes: {0}")]
     MemberError(String),
     /// Like Galera's non-primary answer (1047, 08S01).
     #[error(

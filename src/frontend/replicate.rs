@@ -200,7 +200,7 @@ impl Session {
     ) -> Result<bool, SessionEnd> {
         let decision = route(statements, classes);
         let class = classes.first();
-        if let Some(e) = self.group().error_state() {
+        if let Some(e) = self.group().unavailable() {
             if matches!(decision, Route::Write | Route::Ddl | Route::Begin) {
                 self.reply_error(ClientError::MemberError(e)).await?;
                 return Ok(true);

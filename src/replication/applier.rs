@@ -96,7 +96,44 @@ pub trait LocalSessions: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApplierState {
     Online,
+    /// A state transfer is under way (see `transfer`).
+    Recovering,
     Error(String),
+}
+
+/// Why [`Applier::apply_until_stop`] returned.
+enum Stop {
+    Closed,
+    /// A restore this member cannot follow from its own data.
+    Gap(String),
+    /// An entry could not be applied.
+    Failed(String),
+    /// An operator asked for a rebuild.
+    Rebuild(Option<u64>, super::recovery::Reply),
+}
+
+/// What the apply loop keeps between its runs.
+struct RunState {
+    /// Entries above the watermark already applied (their markers were found).
+    applied_above: std::collections::BTreeSet<u64>,
+    watermark: u64,
+    durable: u64,
+    /// Entries taken from the feed but not applied yet.
+    queue: VecDeque<Certified>,
+    /// How many at the queue's front must be applied one by one (a batch that failed).
+    solo: usize,
+}
+
+impl RunState {
+    fn new(base: u64, markers: Vec<u64>) -> Self {
+        RunState {
+            applied_above: markers.into_iter().collect(),
+            watermark: base,
+            durable: base,
+            queue: VecDeque::new(),
+            solo: 0,
+        }
+    }
 }
 
 pub struct Applier {
@@ -117,6 +154,10 @@ pub struct Applier {
     pub swept: Arc<Mutex<std::collections::HashSet<u64>>>,
     /// This member's transactions between `XA PREPARE` and their settling by a live session.
     pub preparing: Arc<Mutex<std::collections::HashSet<u64>>>,
+    /// State transfer: requests to rebuild and the member's way to do it.
+    pub recovery: Arc<super::recovery::Recovery>,
+    /// DDL waits while a state-transfer copy is taken here.
+    pub ddl_gate: Arc<super::donor::DdlGate>,
 }
 
 pub use local::{settle_soon, sweep_orphans};
@@ -147,21 +188,96 @@ pub async fn load_applied(pool: &mysql_async::Pool) -> Result<(u64, Vec<u64>), m
 }
 
 impl Applier {
-    /// Applies entries as they arrive until the channel closes or an apply fails.
+    /// Applies entries as they arrive until the channel closes. A restore this member cannot
+    /// follow, a failed apply (state ERROR) or an operator's `GRPROXY REBUILD` leads to a
+    /// state transfer when the member has one (`transfer`), after which applying resumes
+    /// from the copy's watermark.
     pub async fn run(self, rx: mpsc::UnboundedReceiver<Feed>, base: u64, markers: Vec<u64>) {
         let mut inbox = Inbox::new(rx, base);
-        let mut applied_above: std::collections::BTreeSet<u64> = markers.into_iter().collect();
-        let mut watermark = base;
-        let mut conn = None;
-        let mut durable = base;
-        let mut compacted_at = std::time::Instant::now();
-        // Entries taken from the channel but not applied yet, and how many at its front must be
-        // applied one by one (a batch that failed).
-        let mut queue: VecDeque<Certified> = VecDeque::new();
-        let mut solo = 0usize;
+        let mut st = RunState::new(base, markers);
+        // A rebuild asked for while in ERROR (after a failed transfer too).
+        let mut next: Option<(u64, Option<u64>, Option<super::recovery::Reply>)> = None;
         loop {
-            if watermark > durable && (watermark - durable >= 1000 || compacted_at.elapsed() >= COMPACT_EVERY) {
-                durable = self.compact(watermark, durable).await;
+            let (need, from, reply) = match next.take() {
+                Some(n) => n,
+                None => match self.apply_until_stop(&mut inbox, &mut st).await {
+                    Stop::Closed => return,
+                    Stop::Gap(msg) if self.recovery.has_handler() => {
+                        tracing::warn!("{msg}; starting a state transfer");
+                        (inbox.gap_horizon().unwrap_or(st.watermark), None, None)
+                    }
+                    Stop::Gap(msg) | Stop::Failed(msg) => {
+                        tracing::error!("{msg}; this member stops applying (state ERROR)");
+                        let _ = self.state.send(ApplierState::Error(msg));
+                        // An operator may rebuild it (GRPROXY REBUILD): a state transfer, then on.
+                        let Some((from, reply)) = self.recovery.wait_request().await else {
+                            return;
+                        };
+                        (st.watermark.max(inbox.gap_horizon().unwrap_or(0)), from, Some(reply))
+                    }
+                    Stop::Rebuild(from, reply) => (st.watermark, from, Some(reply)),
+                },
+            };
+            let _ = self.state.send(ApplierState::Recovering);
+            let outcome = match self.recovery.run(need, from).await {
+                Ok(summary) => match load_applied(&self.pool).await {
+                    Ok((b, m)) if b >= need || (b + 1..=need).all(|i| m.binary_search(&i).is_ok()) => {
+                        st = RunState::new(b, m);
+                        inbox.rebase(b);
+                        let _ = self.watermark.send(b);
+                        let _ = self.durable.send(b);
+                        let _ = self.reached.send(b);
+                        let _ = self.state.send(ApplierState::Online);
+                        tracing::info!(index = b, "state transfer done; applying the log from index {b}");
+                        Ok(summary)
+                    }
+                    Ok((b, _)) => Err(format!(
+                        "the copy is at log index {b}, below the {need} this member needs; rebuild it again"
+                    )),
+                    Err(e) => Err(format!("reading the copy's applied markers: {e}")),
+                },
+                Err(e) => Err(e),
+            };
+            if let Err(e) = &outcome {
+                tracing::error!("state transfer failed: {e}");
+                let _ = self
+                    .state
+                    .send(ApplierState::Error(format!("state transfer failed: {e}")));
+            }
+            let failed = outcome.is_err();
+            if let Some(reply) = reply {
+                let _ = reply.send(outcome);
+            }
+            if failed {
+                // In ERROR until a rebuild succeeds: automatic ones retry after a pause.
+                let again = tokio::select! {
+                    r = self.recovery.wait_request() => r.map(|(f, reply)| (f, Some(reply))),
+                    _ = tokio::time::sleep(Duration::from_secs(10)) => Some((None, None)),
+                };
+                let Some((from, reply)) = again else { return };
+                next = Some((need, from, reply));
+            }
+        }
+    }
+
+    /// The apply loop: returns when the feed closes, a restore leaves a gap, an apply fails
+    /// or a rebuild is requested.
+    async fn apply_until_stop(&self, inbox: &mut Inbox, st: &mut RunState) -> Stop {
+        let RunState {
+            applied_above,
+            watermark,
+            durable,
+            queue,
+            solo,
+        } = st;
+        let mut conn = None;
+        let mut compacted_at = std::time::Instant::now();
+        loop {
+            if let Some((from, reply)) = self.recovery.take_request() {
+                return Stop::Rebuild(from, reply);
+            }
+            if *watermark > *durable && (*watermark - *durable >= 1000 || compacted_at.elapsed() >= COMPACT_EVERY) {
+                *durable = self.compact(*watermark, *durable).await;
                 compacted_at = std::time::Instant::now();
             }
             let c = match queue.pop_front() {
@@ -169,17 +285,16 @@ impl Applier {
                 None => match tokio::time::timeout(COMPACT_EVERY, inbox.recv()).await {
                     Err(_) => continue, // idle: time to make the watermark durable
                     Ok(Ok(Some(c))) => c,
-                    Ok(Ok(None)) => return,
+                    Ok(Ok(None)) => return Stop::Closed,
                     Ok(Err(msg)) => {
-                        tracing::error!("{msg}; this member stops applying (state ERROR)");
-                        let _ = self.state.send(ApplierState::Error(msg));
-                        return;
+                        queue.clear();
+                        return Stop::Gap(msg);
                     }
                 },
             };
-            let alone = solo > 0;
-            solo = solo.saturating_sub(1);
-            if c.index <= watermark {
+            let alone = *solo > 0;
+            *solo = solo.saturating_sub(1);
+            if c.index <= *watermark {
                 continue;
             }
             let batchable = |e: &Certified| self.batchable(e) && !applied_above.contains(&e.index);
@@ -201,9 +316,9 @@ impl Applier {
                     let _ = self.reached.send(batch[0].index);
                     match self.replay_batch(&mut conn, &batch).await {
                         Ok(()) => {
-                            watermark = batch.last().expect("non-empty").index;
-                            let _ = self.reached.send(watermark);
-                            let _ = self.watermark.send(watermark);
+                            *watermark = batch.last().expect("non-empty").index;
+                            let _ = self.reached.send(*watermark);
+                            let _ = self.watermark.send(*watermark);
                         }
                         Err(e) => {
                             // Rolled back (or committed with its markers if only the reply
@@ -211,7 +326,7 @@ impl Applier {
                             // and brute-forces as usual.
                             tracing::debug!(error = %e, "batched replay failed; applying one by one");
                             conn = None;
-                            solo += batch.len();
+                            *solo += batch.len();
                             for e in batch.into_iter().rev() {
                                 queue.push_front(e);
                             }
@@ -227,13 +342,13 @@ impl Applier {
             let already = applied_above.remove(&c.index);
             if !already {
                 if let Err(msg) = self.apply_retrying(&mut conn, &c).await {
-                    tracing::error!("{msg}; this member stops applying (state ERROR)");
-                    let _ = self.state.send(ApplierState::Error(msg));
-                    return;
+                    // Kept: a rebuild that lands below it applies it again.
+                    queue.push_front(c);
+                    return Stop::Failed(msg);
                 }
             }
-            watermark = c.index;
-            let _ = self.watermark.send(watermark);
+            *watermark = c.index;
+            let _ = self.watermark.send(*watermark);
         }
     }
 
@@ -343,8 +458,12 @@ impl Applier {
                     }
                     self.metadata.invalidate();
                     let conn = self.connection(conn).await?;
-                    return write_marker(conn, c.index).await;
+                    let r = write_marker(conn, c.index).await;
+                    // The statement's effect and its marker are both in: a copy may start.
+                    self.ddl_gate.marked(d.trx_id);
+                    return r;
                 }
+                let _gate = self.ddl_gate.enter().await;
                 let c2 = self.connection(conn).await?;
                 let r = run_ddl(c2, c.index, d).await;
                 // The statement's session variables must not stay on the applier's connection.

@@ -57,7 +57,7 @@ pub enum GroupError {
     Consensus(#[from] ConsensusError),
     #[error("mysqld: {0}")]
     Mysql(#[from] mysql_async::Error),
-    #[error("this member is in ERROR state: {0}")]
+    #[error("this member takes no writes: {0}")]
     MemberError(String),
     /// Refused before anything was proposed.
     #[error("this member cannot reach a majority of the group (NO_QUORUM): {0}")]
@@ -121,6 +121,12 @@ pub struct Group {
     /// session (shared with the applier, which leaves these alone).
     preparing: Arc<Mutex<std::collections::HashSet<u64>>>,
     pool: mysql_async::Pool,
+    /// DDL and state-transfer copies exclude each other (see [`super::donor::DdlGate`]).
+    pub ddl_gate: Arc<super::donor::DdlGate>,
+    /// State transfer requests (see [`super::recovery`]).
+    pub(crate) recovery: Arc<super::recovery::Recovery>,
+    /// The running state transfer's progress, for status.
+    pub(crate) transfer_progress: Arc<Mutex<Option<String>>>,
     /// What this member knows of the others (see [`super::members`]).
     pub(super) view: Mutex<super::members::View>,
     own_address: String,
@@ -191,7 +197,7 @@ impl Group {
         sessions: Arc<dyn applier::LocalSessions>,
     ) -> Result<Arc<Group>, GroupError> {
         check_binlog(&pool).await?;
-        let tap = super::tap::Tap::start(opts, TAP_SERVER_ID_BASE + s.member_id as u32)
+        let tap = super::tap::Tap::start(opts.clone(), TAP_SERVER_ID_BASE + s.member_id as u32)
             .await
             .map_err(|e| GroupError::Binlog(e.to_string()))?;
         let (base, markers) = applier::load_applied(&pool).await?;
@@ -210,6 +216,8 @@ impl Group {
         let (reached_tx, reached_rx) = watch::channel(base);
         let (durable_tx, durable_rx) = watch::channel(base);
         let stats = Arc::new(super::stats::GroupStats::default());
+        let recovery = Arc::new(super::recovery::Recovery::default());
+        let ddl_gate = Arc::new(super::donor::DdlGate::default());
         let applier = Applier {
             stats: stats.clone(),
             member_id: s.member_id,
@@ -223,6 +231,8 @@ impl Group {
             sessions: Some(sessions),
             swept: swept.clone(),
             preparing: preparing.clone(),
+            recovery: recovery.clone(),
+            ddl_gate: ddl_gate.clone(),
         };
         tokio::spawn(applier.run(rx, base, markers));
         let listener = s.listener.as_ref().and_then(|l| l.lock().unwrap().take());
@@ -262,8 +272,30 @@ impl Group {
             weigher: Weigher { pool: side.clone() },
             pool: side,
             view: super::members::View::new(),
+            recovery,
+            ddl_gate,
+            transfer_progress: Default::default(),
             own_address: s.members.get(&s.member_id).cloned().unwrap_or_default(),
         });
+        let target = super::transfer::copy::MysqldTarget {
+            unix_socket: opts.socket().map(std::path::PathBuf::from),
+            address: Some(format!("{}:{}", opts.ip_or_hostname(), opts.tcp_port())),
+            user: opts.user().unwrap_or_default().to_string(),
+            password: opts.pass().unwrap_or_default().to_string(),
+        };
+        let donor = super::donor::Donor::new(
+            target.clone(),
+            target.user.clone(),
+            s.data_dir.join("transfer"),
+            group.ddl_gate.clone(),
+            group.durable.clone(),
+        );
+        group.consensus.set_peer_service(Arc::new(donor));
+        group.recovery.set_handler(Arc::new(super::joiner::Joiner {
+            group: Arc::downgrade(&group),
+            target,
+            progress: group.transfer_progress.clone(),
+        }));
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
         tokio::spawn(super::members::run(Arc::downgrade(&group)));
         tokio::spawn(super::members::publish_on_apply(
@@ -282,14 +314,19 @@ impl Group {
         Ok(group)
     }
 
+    /// Sends a request to another member's peer service (state transfer).
+    pub(crate) async fn call_member(&self, id: u64, request: Vec<u8>, ttl: Duration) -> Result<Vec<u8>, String> {
+        self.consensus.call_member(id, request, ttl).await
+    }
+
     /// Adds or removes a member (see `consensus::membership`).
     pub async fn change_members(&self, change: crate::consensus::MemberChange) -> Result<String, GroupError> {
         Ok(self.consensus.change_members(change).await?)
     }
 
     /// Replaces this member's data with a copy of a donor's (state transfer).
-    pub async fn rebuild(&self, _from: Option<u64>) -> Result<String, String> {
-        Err("not yet".into())
+    pub async fn rebuild(&self, from: Option<u64>) -> Result<String, String> {
+        self.rebuild_member(from).await
     }
 
     /// The applied watermark: every entry at or below it is applied on the local mysqld.
@@ -306,10 +343,34 @@ impl Group {
         self.watermark.clone()
     }
 
+    /// Why this member takes no writes: ERROR (with why) or RECOVERING (state transfer).
+    pub fn unavailable(&self) -> Option<String> {
+        self.error_state()
+            .map(|e| format!("ERROR: {e}"))
+            .or_else(|| self.recovering().map(|p| format!("RECOVERING: {p}")))
+    }
+
+    /// The state transfer under way, with its progress.
+    pub fn recovering(&self) -> Option<String> {
+        matches!(&*self.state.borrow(), ApplierState::Recovering).then(|| {
+            self.transfer_progress
+                .lock()
+                .unwrap()
+                .clone()
+                .unwrap_or_else(|| "state transfer starting".into())
+        })
+    }
+
+    /// Replaces this member's data with a copy of a donor's (state transfer), then catches up
+    /// from the log; also what brings a member out of ERROR.
+    pub async fn rebuild_member(&self, from: Option<u64>) -> Result<String, String> {
+        self.recovery.rebuild(from).await
+    }
+
     /// Why this member is in ERROR state: its applier stopped, or its Raft core did.
     pub fn error_state(&self) -> Option<String> {
         match &*self.state.borrow() {
-            ApplierState::Online => None,
+            ApplierState::Online | ApplierState::Recovering => None,
             ApplierState::Error(e) => Some(e.clone()),
         }
         .or_else(|| {
@@ -425,7 +486,7 @@ impl Group {
 
     /// Proposes an entry and returns its log index and verdict.
     pub async fn propose(&self, entry: &Entry) -> Result<(u64, Verdict), GroupError> {
-        if let Some(e) = self.error_state() {
+        if let Some(e) = self.unavailable() {
             return Err(GroupError::MemberError(e));
         }
         if let crate::consensus::Quorum::Lost(why) = self.quorum() {

@@ -90,7 +90,9 @@ pub fn own_report(g: &Group) -> Report {
         }
         now.duration_since(v.caught_up_at.unwrap_or(now))
     };
-    let (state, detail) = if let Some(e) = g.error_state() {
+    let (state, detail) = if let Some(p) = g.recovering() {
+        ("RECOVERING".to_string(), p)
+    } else if let Some(e) = g.error_state() {
         ("ERROR".to_string(), e)
     } else if let Quorum::Lost(why) = g.quorum() {
         ("NO_QUORUM".to_string(), why)

@@ -12,6 +12,8 @@
 //! - [`binlog`]: reading mysqld's binlog events into transactions.
 //! - [`keys`]: the write-set of a transaction, from its row events.
 //! - [`applier`]: replay of certified entries, exactly once, in log order.
+//! - [`recovery`]: how the applier asks for a state transfer (`donor` serves one, `joiner`
+//!   takes one).
 //!
 //! The path of a write, in order: `tap` (row events of the prepared XA transaction) →
 //! `keys` (write-set) → `txn` (the entry) → consensus → `machine`/`certifier` (verdict) →
@@ -20,13 +22,17 @@
 pub mod applier;
 pub mod binlog;
 pub mod certifier;
+pub mod donor;
 pub mod group;
+pub mod joiner;
 pub mod keys;
 mod machine;
 pub mod members;
 pub mod metadata;
+pub mod recovery;
 pub mod stats;
 pub mod tap;
+pub mod transfer;
 pub mod txn;
 pub mod writeset;
 

@@ -24,6 +24,8 @@ pub(super) struct Inbox {
     /// Highest index received (or applied before start-up).
     last: u64,
     gap: Option<String>,
+    /// The horizon of the last restore this member could not follow.
+    gap_horizon: Option<u64>,
 }
 
 impl Inbox {
@@ -33,7 +35,21 @@ impl Inbox {
             rx,
             last: base,
             gap: None,
+            gap_horizon: None,
         }
+    }
+
+    /// After a state transfer to `base`: entries above it are taken again (those of the
+    /// restore that follow in the feed).
+    pub(super) fn rebase(&mut self, base: u64) {
+        self.last = self.last.max(base);
+        self.gap = None;
+        self.gap_horizon = None;
+    }
+
+    /// The horizon of the restore that left a gap, if one did.
+    pub(super) fn gap_horizon(&self) -> Option<u64> {
+        self.gap_horizon
     }
 
     fn accept(&mut self, f: Feed) -> Option<Certified> {
@@ -44,6 +60,7 @@ impl Inbox {
             }
             Feed::Entry(_) => None,
             Feed::Restored { horizon, index } if horizon > self.last => {
+                self.gap_horizon = Some(horizon);
                 self.gap.get_or_insert_with(|| {
                     if horizon == u64::MAX {
                         format!("the snapshot at log index {index} is unreadable")

@@ -1,0 +1,142 @@
+//! The joiner side of a state transfer: pick a donor (the ONLINE member with the most
+//! applied, or the one named), ask it for a copy that covers what this member needs, stream
+//! the chunks into `transfer::copy::restore` on the local mysqld, and report progress
+//! (status and log). The applier then reloads its markers from the copy and applies the
+//! log after it (the "IST" step). A failed attempt is retried by the applier.
+
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use futures_util::future::BoxFuture;
+use tokio::io::AsyncWriteExt;
+
+use super::donor::{TransferReply, TransferRequest};
+use super::group::Group;
+use super::recovery::Recover;
+use super::transfer::copy::{restore, MysqldTarget};
+
+/// Time allowed for one request to the donor (a chunk waits up to 5 s for the dump).
+const ASK: Duration = Duration::from_secs(90);
+const MIB: f64 = 1048576.0;
+
+pub struct Joiner {
+    pub group: Weak<Group>,
+    pub target: MysqldTarget,
+    pub progress: Arc<Mutex<Option<String>>>,
+}
+
+impl Recover for Joiner {
+    fn recover(&self, need: u64, from: Option<u64>) -> BoxFuture<'static, Result<String, String>> {
+        let (group, target, progress) = (self.group.clone(), self.target.clone(), self.progress.clone());
+        Box::pin(async move {
+            let r = transfer(group, target, progress.clone(), need, from).await;
+            *progress.lock().unwrap() = None;
+            r
+        })
+    }
+}
+
+async fn ask(group: &Weak<Group>, donor: u64, req: &TransferRequest) -> Result<TransferReply, String> {
+    let g = group.upgrade().ok_or("shutting down")?;
+    let body = bincode::serialize(req).map_err(|e| e.to_string())?;
+    let reply: Vec<u8> = g.call_member(donor, body, ASK).await?;
+    bincode::deserialize(&reply).map_err(|e| format!("donor {donor}: bad reply: {e}"))
+}
+
+/// The ONLINE member (not this one) with the highest applied index.
+fn pick_donor(g: &Group) -> Option<u64> {
+    g.members()
+        .into_iter()
+        .filter(|r| r.id != g.member_id && r.state == "ONLINE")
+        .max_by_key(|r| r.applied)
+        .map(|r| r.id)
+}
+
+async fn transfer(
+    group: Weak<Group>,
+    target: MysqldTarget,
+    progress: Arc<Mutex<Option<String>>>,
+    need: u64,
+    from: Option<u64>,
+) -> Result<String, String> {
+    let donor = match from {
+        Some(d) if group.upgrade().is_some_and(|g| g.member_id == d) => {
+            return Err("a member cannot be its own donor".into())
+        }
+        Some(d) => d,
+        None => {
+            // Just after start-up the others' reports may not be in yet.
+            let deadline = Instant::now() + Duration::from_secs(15);
+            loop {
+                let g = group.upgrade().ok_or("shutting down")?;
+                if let Some(d) = pick_donor(&g) {
+                    break d;
+                }
+                if Instant::now() >= deadline {
+                    return Err("no other ONLINE member to copy from".into());
+                }
+                drop(g);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    };
+    let set = |s: String| *progress.lock().unwrap() = Some(s);
+    set(format!("state transfer from member {donor}: asking for a copy"));
+    tracing::info!(donor, need, "state transfer: asking member {donor} for a copy");
+    let id = match ask(&group, donor, &TransferRequest::Start { need }).await? {
+        TransferReply::Started { id } => id,
+        TransferReply::Failed(e) => return Err(format!("donor {donor}: {e}")),
+        other => return Err(format!("donor {donor}: unexpected reply {other:?}")),
+    };
+    let started = Instant::now();
+    let (mut tx, rx) = tokio::io::duplex(4 << 20);
+    let fetch = {
+        let group = group.clone();
+        let progress = progress.clone();
+        async move {
+            let mut offset = 0u64;
+            let mut logged = Instant::now();
+            loop {
+                let (data, done, written) = match ask(&group, donor, &TransferRequest::Chunk { id, offset }).await? {
+                    TransferReply::Chunk { data, done, written } => (data.0, done, written),
+                    TransferReply::Failed(e) => return Err(format!("donor {donor}: {e}")),
+                    other => return Err(format!("donor {donor}: unexpected reply {other:?}")),
+                };
+                tx.write_all(&data)
+                    .await
+                    .map_err(|e| format!("loading into mysqld stopped: {e}"))?;
+                offset += data.len() as u64;
+                let secs = started.elapsed().as_secs_f64().max(0.001);
+                let line = format!(
+                    "state transfer from member {donor}: {:.1} MiB of {:.1} MiB{} received, {:.1} MiB/s",
+                    offset as f64 / MIB,
+                    written as f64 / MIB,
+                    if done { "" } else { " so far" },
+                    offset as f64 / MIB / secs
+                );
+                *progress.lock().unwrap() = Some(line.clone());
+                if logged.elapsed() >= Duration::from_secs(5) {
+                    tracing::info!("{line}");
+                    logged = Instant::now();
+                }
+                if done {
+                    tx.shutdown().await.map_err(|e| e.to_string())?;
+                    return Ok(offset);
+                }
+            }
+        }
+    };
+    let load = restore(&target, rx, |_| {});
+    let (fetched, loaded) = tokio::join!(fetch, load);
+    let _ = ask(&group, donor, &TransferRequest::Finish { id }).await;
+    let bytes = fetched?;
+    loaded.map_err(|e| format!("loading the copy: {e}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    let summary = format!(
+        "rebuilt from member {donor}: {:.1} MiB in {secs:.1} s ({:.1} MiB/s)",
+        bytes as f64 / MIB,
+        bytes as f64 / MIB / secs.max(0.001)
+    );
+    tracing::info!("state transfer: {summary}");
+    Ok(summary)
+}

@@ -1,0 +1,82 @@
+//! How the applier asks for a state transfer, and how operators ask for a rebuild.
+//!
+//! The applier runs the transfer itself (it must not apply while its mysqld is replaced): at
+//! a restore it cannot follow, and in ERROR when an operator runs `GRPROXY REBUILD`, it calls
+//! the member's [`Recover`] (`joiner`), then reloads its applied markers from the copy.
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+use futures_util::future::BoxFuture;
+use tokio::sync::{oneshot, Notify};
+
+/// Where an operator's rebuild learns how it went.
+pub type Reply = oneshot::Sender<Result<String, String>>;
+
+/// A member's way of replacing its mysqld's data with a donor's.
+pub trait Recover: Send + Sync + 'static {
+    /// Copies a donor's data (donor `from`, or the best one) that has every log entry up to
+    /// `need` applied. Returns a one-line summary.
+    fn recover(&self, need: u64, from: Option<u64>) -> BoxFuture<'static, Result<String, String>>;
+}
+
+/// Shared between the applier, the group and the sessions.
+#[derive(Default)]
+pub struct Recovery {
+    handler: OnceLock<Arc<dyn Recover>>,
+    request: Mutex<Option<(Option<u64>, Reply)>>,
+    notify: Notify,
+}
+
+impl Recovery {
+    pub fn set_handler(&self, h: Arc<dyn Recover>) {
+        let _ = self.handler.set(h);
+    }
+
+    pub fn has_handler(&self) -> bool {
+        self.handler.get().is_some()
+    }
+
+    /// Asks the applier to rebuild this member; the answer comes when the transfer ended.
+    pub async fn rebuild(&self, from: Option<u64>) -> Result<String, String> {
+        if !self.has_handler() {
+            return Err("this member cannot do a state transfer".into());
+        }
+        let (tx, rx) = oneshot::channel();
+        {
+            let mut r = self.request.lock().unwrap();
+            if r.is_some() {
+                return Err("a rebuild is already requested".into());
+            }
+            *r = Some((from, tx));
+        }
+        self.notify.notify_one();
+        rx.await
+            .unwrap_or_else(|_| Err("the applier stopped before the rebuild".into()))
+    }
+
+    /// A pending rebuild request, if any.
+    pub(crate) fn take_request(&self) -> Option<(Option<u64>, Reply)> {
+        self.request.lock().unwrap().take()
+    }
+
+    /// Waits for a rebuild request (`None` when no handler could ever serve one).
+    pub(crate) async fn wait_request(&self) -> Option<(Option<u64>, Reply)> {
+        if !self.has_handler() {
+            return std::future::pending().await;
+        }
+        loop {
+            let notified = self.notify.notified();
+            if let Some(r) = self.take_request() {
+                return Some(r);
+            }
+            notified.await;
+        }
+    }
+
+    pub(crate) async fn run(&self, need: u64, from: Option<u64>) -> Result<String, String> {
+        match self.handler.get() {
+            Some(h) => h.recover(need, from).await,
+            None => Err("this member cannot do a state transfer".into()),
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Issue 13: online membership changes and state transfer on real `grproxy` processes: a
+//! member whose mysqld diverged is rebuilt from a donor (`GRPROXY REBUILD`), a 4th member
+//! joins under writes (`sandbox add`) and is removed again (`GRPROXY REMOVE MEMBER`), and
+//! only accounts with SUPER may change the group.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::sandbox::*;
+use mysql_async::prelude::*;
+
+fn opts(port: u16) -> mysql_async::OptsBuilder {
+    common::root_tcp_opts(port)
+}
+
+async fn conn(port: u16) -> mysql_async::Conn {
+    mysql_async::Conn::new(opts(port)).await.unwrap()
+}
+
+/// Row count and CHECKSUM TABLE of `gm.t` on a mysqld.
+async fn fingerprint(mysqld_port: u16) -> (i64, i64) {
+    let mut d = conn(mysqld_port).await;
+    let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM gm.t").await.unwrap();
+    let sum: Option<(String, i64)> = d.query_first("CHECKSUM TABLE gm.t").await.unwrap();
+    (n.unwrap_or(-1), sum.map_or(-1, |s| s.1))
+}
+
+/// Waits until every listed mysqld has the same fingerprint with `rows` rows.
+async fn converged(sb: &Sandbox, members: &[u16], rows: i64) -> (i64, i64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut prints = Vec::new();
+        for &m in members {
+            prints.push(fingerprint(sb.mysqld_port(m)).await);
+        }
+        if prints.iter().all(|p| *p == prints[0]) && prints[0].0 == rows {
+            return prints[0];
+        }
+        assert!(
+            Instant::now() < deadline,
+            "members {members:?} did not converge: {prints:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn state_of(port: u16, member: u64) -> String {
+    let mut c = conn(port).await;
+    let v: Vec<mysql_async::Row> = c.query("SHOW GRPROXY MEMBERS").await.unwrap();
+    v.into_iter()
+        .find(|r| r.get::<u64, _>("member_id") == Some(member))
+        .and_then(|r| r.get::<String, _>("state"))
+        .unwrap_or_default()
+}
+
+async fn wait_state(port: u16, member: u64, want: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let s = state_of(port, member).await;
+        if s == want {
+            return;
+        }
+        assert!(Instant::now() < deadline, "member {member} is {s:?}, not {want}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuild_add_and_remove_members_online() {
+    let sb = Sandbox::up(3, &["--snapshot-every", "100"]);
+    let p = |m: u16| sb.proxy_port(m);
+    let mut c = conn(p(1)).await;
+    c.query_drop("CREATE DATABASE gm").await.unwrap();
+    c.query_drop("CREATE TABLE gm.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(40), b BLOB)")
+        .await
+        .unwrap();
+    c.query_drop("CREATE USER reader@'%' IDENTIFIED BY 'pw'").await.unwrap();
+    c.query_drop("GRANT SELECT ON gm.* TO reader@'%'").await.unwrap();
+    // More entries than the log keeps between snapshots.
+    for i in 0..300 {
+        c.query_drop(format!(
+            "INSERT INTO gm.t (v, b) VALUES ('row {i} é', UNHEX('00FF27{i:04X}'))"
+        ))
+        .await
+        .unwrap();
+    }
+    converged(&sb, &[1, 2, 3], 300).await;
+
+    // Member 3's mysqld diverges behind grproxy's back; a rebuild makes it a copy again.
+    let mut direct = conn(sb.mysqld_port(3)).await;
+    direct.query_drop("DELETE FROM gm.t WHERE id < 100").await.unwrap();
+    direct.query_drop("CREATE DATABASE stale").await.unwrap();
+    let mut c3 = conn(p(3)).await;
+    let done: Option<String> = c3.query_first("GRPROXY REBUILD FROM 1").await.unwrap();
+    assert!(
+        done.as_deref().unwrap_or("").starts_with("rebuilt from member 1"),
+        "{done:?}"
+    );
+    let stale: Vec<String> = direct.query("SHOW DATABASES LIKE 'stale'").await.unwrap();
+    assert!(stale.is_empty());
+    let grants: Vec<String> = direct.query("SHOW GRANTS FOR reader@'%'").await.unwrap();
+    assert!(
+        grants.iter().any(|g| g.contains("GRANT SELECT ON `gm`.*")),
+        "{grants:?}"
+    );
+    c3.query_drop("INSERT INTO gm.t (v) VALUES ('after the rebuild')")
+        .await
+        .unwrap();
+    converged(&sb, &[1, 2, 3], 301).await;
+
+    // A 4th member joins while member 1 keeps writing.
+    let p1 = p(1);
+    let writer = tokio::spawn(async move {
+        let mut w = conn(p1).await;
+        for i in 0..100 {
+            w.query_drop(format!("INSERT INTO gm.t (v) VALUES ('during the join {i}')"))
+                .await
+                .unwrap();
+        }
+    });
+    let out = std::process::Command::new(BIN)
+        .args(["sandbox", "add", "--dir"])
+        .arg(sb.dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sandbox add: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    writer.await.unwrap();
+    wait_state(p(1), 4, "ONLINE", Duration::from_secs(60)).await;
+    // It may still be taking its copy (RECOVERING refuses writes with 3100).
+    let mut c4 = conn(p(4)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match c4.query_drop("INSERT INTO gm.t (v) VALUES ('through member 4')").await {
+            Ok(()) => break,
+            Err(mysql_async::Error::Server(e)) if e.code == 3100 && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(300)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    converged(&sb, &[1, 2, 3, 4], 402).await;
+
+    // Only SUPER may change the group.
+    let reader = common::root_tcp_opts(p(2)).user(Some("reader")).pass(Some("pw"));
+    let mut r = mysql_async::Conn::new(reader).await.unwrap();
+    let e = r.query_drop("GRPROXY REMOVE MEMBER 4").await.unwrap_err();
+    assert!(e.to_string().contains("SUPER"), "{e}");
+
+    // Removed: member 4 leaves everyone's view and takes no more writes.
+    let done: Option<String> = c.query_first("GRPROXY REMOVE MEMBER 4").await.unwrap();
+    assert_eq!(done.as_deref(), Some("member 4 was removed from the group"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut v = conn(p(2)).await;
+        let rows: Vec<mysql_async::Row> = v.query("SHOW GRPROXY MEMBERS").await.unwrap();
+        let refused = c4
+            .query_drop("INSERT INTO gm.t (v) VALUES ('after removal')")
+            .await
+            .is_err();
+        if rows.len() == 3 && refused {
+            break;
+        }
+        assert!(Instant::now() < deadline, "member 4 still listed or still writing");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // What member 4 tried after its removal is nowhere.
+    let mut d1 = conn(sb.mysqld_port(1)).await;
+    let late: Option<i64> = d1
+        .query_first("SELECT COUNT(*) FROM gm.t WHERE v = 'after removal'")
+        .await
+        .unwrap();
+    assert_eq!(late, Some(0));
+    c.query_drop("INSERT INTO gm.t (v) VALUES ('three again')")
+        .await
+        .unwrap();
+    converged(&sb, &[1, 2, 3], 403).await;
+}
