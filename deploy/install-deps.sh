@@ -26,6 +26,7 @@ done
 need_apt=()
 command -v mariadbd >/dev/null 2>&1 || [ -x /usr/sbin/mariadbd ] || need_apt+=(mariadb-server mariadb-client)
 command -v mariadb >/dev/null 2>&1 || need_apt+=(mariadb-client)
+command -v mariadb-dump >/dev/null 2>&1 || need_apt+=(mariadb-client)  # state transfer
 command -v sysbench >/dev/null 2>&1 || need_apt+=(sysbench)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ "$bench" -eq 1 ]; then
