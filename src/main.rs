@@ -118,6 +118,7 @@ fn main() -> ExitCode {
                     password,
                     peer_relay_port,
                     snapshot_every,
+                    retention_bytes,
                 } => runtime.block_on(grproxy::sandbox::up(&grproxy::sandbox::UpOptions {
                     nodes,
                     dir,
@@ -126,6 +127,7 @@ fn main() -> ExitCode {
                     password,
                     peer_relay_port,
                     snapshot_every,
+                    retention_bytes,
                 })),
                 SandboxAction::Add { dir, user, password } => runtime
                     .block_on(grproxy::sandbox::add_node(&dir, &user, &password))

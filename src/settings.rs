@@ -58,6 +58,7 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
             data_dir: g.data_dir.clone(),
             snapshot_every: g.snapshot_every,
             flow_control_entries: g.flow_control_entries,
+            retention_bytes: g.retention_bytes,
             listener: None,
             peer_security: peer_security(g)?,
         }),

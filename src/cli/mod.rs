@@ -218,6 +218,10 @@ pub enum SandboxAction {
         /// `group.snapshot_every` of every member (log entries between snapshots, >= 100).
         #[arg(long, value_name = "N", default_value_t = crate::replication::group::DEFAULT_SNAPSHOT_EVERY)]
         snapshot_every: u64,
+        /// `group.retention_bytes` of every member (bytes of log entries kept for members
+        /// that are behind, >= 1 MiB).
+        #[arg(long, value_name = "BYTES", default_value_t = crate::replication::group::DEFAULT_RETENTION_BYTES)]
+        retention_bytes: u64,
     },
     /// Stop one node's grproxy and mysqld (the others go on; the group sees it UNREACHABLE).
     #[command(after_help = "Example:\n  grproxy sandbox stop --dir ./sandbox --node 2")]

@@ -617,6 +617,12 @@ impl Validator<'_> {
                 }
                 (None, true) => {}
             }
+            if g.retention_bytes < 1 << 20 {
+                return Err(self.err(
+                    "group.retention_bytes",
+                    format!("must be at least 1048576 (1 MiB), got {}", g.retention_bytes),
+                ));
+            }
             if g.snapshot_every < super::MIN_SNAPSHOT_EVERY {
                 return Err(self.err(
                     "group.snapshot_every",

@@ -113,6 +113,10 @@ pub struct GroupConfig {
     /// Flow control: how many log entries the slowest member may lag before this member's
     /// transactions wait (default 2000; 0 turns flow control off).
     pub flow_control_entries: u64,
+    /// The most bytes of log entries kept for members that have not applied them yet
+    /// (default 1 GiB, at least 1 MiB). A member that falls further behind is re-provisioned
+    /// by state transfer when it returns.
+    pub retention_bytes: u64,
     /// Mutual TLS on the peer (Raft) links. Required unless `insecure_plaintext_peers`.
     pub tls: Option<GroupTlsConfig>,
     /// Tests only: plain, unauthenticated peer links (default false). Anyone who reaches the
@@ -144,6 +148,7 @@ impl Default for GroupConfig {
             data_dir: PathBuf::new(),
             snapshot_every: crate::replication::group::DEFAULT_SNAPSHOT_EVERY,
             flow_control_entries: crate::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
+            retention_bytes: crate::replication::group::DEFAULT_RETENTION_BYTES,
             tls: None,
             insecure_plaintext_peers: false,
         }

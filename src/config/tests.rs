@@ -548,6 +548,10 @@ fn group_section() {
     );
     let e = load(&format!("{ok}  snapshot_every: 5\n")).unwrap_err().to_string();
     assert!(e.contains("group.snapshot_every: must be at least 100, got 5"), "{e}");
+    let retention = |v: &str| load(&format!("{ok}  retention_bytes: {v}\n")).map(|c| c.group.unwrap().retention_bytes);
+    assert_eq!(retention("2097152").unwrap(), 2 << 20);
+    let e = retention("1000").unwrap_err().to_string();
+    assert!(e.contains("group.retention_bytes: must be at least 1048576"), "{e}");
 }
 
 /// `group.tls` is required (its keys too) unless the loudly named test-only opt-out is set,

@@ -17,6 +17,9 @@ use super::metadata::MetadataCache;
 use super::txn::{self, Entry};
 use crate::consensus::{Consensus, ConsensusConfig, ConsensusError};
 
+/// Default `group.retention_bytes`: 1 GiB of entries kept for members that are behind.
+pub const DEFAULT_RETENTION_BYTES: u64 = 1 << 30;
+
 /// Default `group.snapshot_every`: log entries between snapshots (the log is compacted
 /// behind each one).
 pub const DEFAULT_SNAPSHOT_EVERY: u64 = 10_000;
@@ -45,6 +48,8 @@ pub struct GroupSettings {
     pub snapshot_every: u64,
     /// Flow control: the most log entries a member may lag before transactions wait (0: off).
     pub flow_control_entries: u64,
+    /// The most bytes of entries kept for members that have not applied them.
+    pub retention_bytes: u64,
     /// A pre-bound peer listener (tests).
     pub listener: Option<Arc<Mutex<Option<std::net::TcpListener>>>>,
     /// Mutual TLS on the peer links (or, in tests only, plain TCP).
@@ -208,7 +213,7 @@ impl Group {
         configure_auto_increment(&pool, increment, offset).await?;
         let (to_applier, rx) = mpsc::unbounded_channel();
         let members: Vec<u64> = s.members.keys().copied().collect();
-        let machine = Arc::new(CertifyingMachine::new(&members, to_applier));
+        let machine = Arc::new(CertifyingMachine::new(&members, to_applier).with_retention(s.retention_bytes));
         let metadata = MetadataCache::new(pool.clone());
         let pending = PendingLocal::default();
         let (wm_tx, wm_rx) = watch::channel(base);
@@ -466,6 +471,8 @@ impl Group {
             ("raft_snapshot_log_index", r.snapshot_log_index.to_string()),
             ("raft_purged_log_index", r.purged_log_index.to_string()),
             ("retained_entries", self.machine.retained().to_string()),
+            ("retained_bytes", self.machine.retention().0.to_string()),
+            ("retention_dropped_through", self.machine.retention().1.to_string()),
             ("certified_index", self.certified_index().to_string()),
             ("applied_index", self.watermark().to_string()),
             ("errant_transactions", self.tap.errant().0.to_string()),

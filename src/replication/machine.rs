@@ -11,7 +11,10 @@
 //! alone, so every member builds the same bytes for the same index.
 //!
 //! While a member is away its watermark holds the horizon back, and the retained entries (in
-//! memory and in snapshots) grow until it returns, much like Galera's gcache.
+//! memory and in snapshots) grow until it returns, much like Galera's gcache, up to
+//! `group.retention_bytes`: beyond that the oldest are dropped (`dropped_through`), and a
+//! member that needs them is re-provisioned by state transfer. Dropping changes no verdict
+//! (the certifier keeps its horizon), only what a snapshot can give a lagging member.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
@@ -30,12 +33,14 @@ use crate::consensus::Machine;
 /// exactly rather than aborted conservatively (long transactions under write load).
 const CERTIFICATION_HISTORY: u64 = 10_000;
 
-/// Version byte in front of an encoded machine snapshot.
-const SNAPSHOT_VERSION: u8 = 1;
+/// Version byte in front of an encoded machine snapshot (1: without `dropped_through`).
+const SNAPSHOT_VERSION: u8 = 2;
 
 pub(super) struct CertifyingMachine {
     state: Mutex<State>,
     to_applier: mpsc::UnboundedSender<Feed>,
+    /// The most payload bytes kept in `retained`.
+    retention_bytes: u64,
     /// The last applied watermark each member reported, and when its report was certified
     /// here (local time: for flow control only, never for a verdict).
     reports: Mutex<BTreeMap<u64, (u64, Instant)>>,
@@ -45,6 +50,42 @@ struct State {
     certifier: Certifier,
     /// Entries above the certifier's horizon, in index order.
     retained: VecDeque<Retained>,
+    /// Payload bytes in `retained`.
+    retained_bytes: u64,
+    /// The last entry dropped for the byte limit: a snapshot serves only entries after it.
+    dropped_through: u64,
+}
+
+impl State {
+    /// Drops retained entries at or below the horizon, and the oldest beyond `limit` bytes.
+    fn trim(&mut self, limit: u64) {
+        let horizon = self.certifier.horizon();
+        while let Some(front) = self.retained.front() {
+            let over = self.retained_bytes > limit;
+            if front.index > horizon && !over {
+                break;
+            }
+            if front.index > horizon {
+                // Once per episode: the first drop since the horizon passed the last one.
+                if self.dropped_through <= horizon {
+                    tracing::warn!(
+                        index = front.index,
+                        limit,
+                        "retention limit reached: entries some member has not applied are dropped; \
+                         that member will be re-provisioned by state transfer"
+                    );
+                }
+                self.dropped_through = front.index;
+            }
+            self.retained_bytes -= front.payload.len() as u64;
+            self.retained.pop_front();
+        }
+    }
+
+    /// The lowest index a member must have applied to go on from a snapshot of this state.
+    fn needed(&self) -> u64 {
+        self.certifier.horizon().max(self.dropped_through)
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -58,6 +99,14 @@ struct Retained {
 struct SnapshotState {
     certifier: Vec<u8>,
     retained: Vec<Retained>,
+    dropped_through: u64,
+}
+
+/// Version 1 snapshots (before the retention limit).
+#[derive(Deserialize)]
+struct SnapshotStateV1 {
+    certifier: Vec<u8>,
+    retained: Vec<Retained>,
 }
 
 impl CertifyingMachine {
@@ -66,8 +115,11 @@ impl CertifyingMachine {
             state: Mutex::new(State {
                 certifier: Certifier::with_history(members, CERTIFICATION_HISTORY),
                 retained: VecDeque::new(),
+                retained_bytes: 0,
+                dropped_through: 0,
             }),
             to_applier,
+            retention_bytes: crate::replication::group::DEFAULT_RETENTION_BYTES,
             reports: Mutex::new(BTreeMap::new()),
         }
     }
@@ -85,9 +137,21 @@ impl CertifyingMachine {
             .min()
     }
 
+    /// Keeps at most `bytes` of entries for members that have not applied them.
+    pub(super) fn with_retention(mut self, bytes: u64) -> Self {
+        self.retention_bytes = bytes;
+        self
+    }
+
     /// Entries kept for snapshots (diagnostics).
     pub(super) fn retained(&self) -> usize {
         self.state.lock().unwrap().retained.len()
+    }
+
+    /// Bytes of entries kept for snapshots, and the last one dropped for the limit.
+    pub(super) fn retention(&self) -> (u64, u64) {
+        let st = self.state.lock().unwrap();
+        (st.retained_bytes, st.dropped_through)
     }
 }
 
@@ -114,10 +178,8 @@ impl Machine for CertifyingMachine {
             verdict: encoded.clone(),
             payload: payload.to_vec(),
         });
-        let horizon = st.certifier.horizon();
-        while st.retained.front().is_some_and(|r| r.index <= horizon) {
-            st.retained.pop_front();
-        }
+        st.retained_bytes += payload.len() as u64;
+        st.trim(self.retention_bytes);
         drop(st);
         let _ = self.to_applier.send(Feed::Entry(Certified { index, entry, verdict }));
         encoded
@@ -126,21 +188,18 @@ impl Machine for CertifyingMachine {
     fn members_changed(&self, members: &[u64]) {
         let mut st = self.state.lock().unwrap();
         st.certifier.set_members(members);
-        let horizon = st.certifier.horizon();
-        while st.retained.front().is_some_and(|r| r.index <= horizon) {
-            st.retained.pop_front();
-        }
+        st.trim(self.retention_bytes);
         drop(st);
         self.reports.lock().unwrap().retain(|m, _| members.contains(m));
     }
 
     fn snapshot(&self) -> Vec<u8> {
         let st = self.state.lock().unwrap();
-        encode_snapshot(&st.certifier, st.retained.iter())
+        encode_snapshot(&st.certifier, st.retained.iter(), st.dropped_through)
     }
 
     fn restore(&self, index: u64, data: &[u8]) {
-        let (certifier, retained, feed) = match decode_snapshot(data) {
+        let (certifier, retained, dropped_through, feed) = match decode_snapshot(data) {
             Ok(s) => s,
             Err(e) => {
                 // The applier cannot know what it missed: it stops (ERROR) rather than skip.
@@ -152,39 +211,62 @@ impl Machine for CertifyingMachine {
                 return;
             }
         };
-        let horizon = certifier.horizon();
-        let _ = self.to_applier.send(Feed::Restored { horizon, index });
+        let retained_bytes = retained.iter().map(|r| r.payload.len() as u64).sum();
+        let state = State {
+            certifier,
+            retained: retained.into(),
+            retained_bytes,
+            dropped_through,
+        };
+        let _ = self.to_applier.send(Feed::Restored {
+            horizon: state.needed(),
+            index,
+        });
         for c in feed {
             let _ = self.to_applier.send(Feed::Entry(c));
         }
-        *self.state.lock().unwrap() = State {
-            certifier,
-            retained: retained.into(),
-        };
+        *self.state.lock().unwrap() = state;
     }
 }
 
-fn encode_snapshot<'a>(certifier: &Certifier, retained: impl Iterator<Item = &'a Retained>) -> Vec<u8> {
+fn encode_snapshot<'a>(
+    certifier: &Certifier,
+    retained: impl Iterator<Item = &'a Retained>,
+    dropped_through: u64,
+) -> Vec<u8> {
     #[derive(Serialize)]
     struct Borrowed<'a> {
         certifier: Vec<u8>,
         retained: Vec<&'a Retained>,
+        dropped_through: u64,
     }
     versioned_encode(
         SNAPSHOT_VERSION,
         &Borrowed {
             certifier: certifier.encode(),
             retained: retained.collect(),
+            dropped_through,
         },
     )
 }
 
 /// A snapshot's certifier, retained entries and their decoded form for the applier, checked: entries strictly increasing and all
 /// in `(horizon, last certified index]`.
-fn decode_snapshot(data: &[u8]) -> Result<(Certifier, Vec<Retained>, Vec<Certified>), DecodeError> {
-    let s: SnapshotState = versioned_decode(SNAPSHOT_VERSION, data)?;
+#[allow(clippy::type_complexity)]
+fn decode_snapshot(data: &[u8]) -> Result<(Certifier, Vec<Retained>, u64, Vec<Certified>), DecodeError> {
+    let s: SnapshotState = match data.first() {
+        Some(1) => {
+            let v1: SnapshotStateV1 = versioned_decode(1, data)?;
+            SnapshotState {
+                certifier: v1.certifier,
+                retained: v1.retained,
+                dropped_through: 0,
+            }
+        }
+        _ => versioned_decode(SNAPSHOT_VERSION, data)?,
+    };
     let certifier = Certifier::decode(&s.certifier)?;
-    let (lo, hi) = (certifier.horizon(), certifier.last_index());
+    let (lo, hi) = (certifier.horizon().max(s.dropped_through), certifier.last_index());
     let increasing = s.retained.windows(2).all(|w| w[0].index < w[1].index);
     if !increasing || s.retained.iter().any(|r| r.index <= lo || r.index > hi) {
         return Err(DecodeError::Invalid(format!(
@@ -204,7 +286,7 @@ fn decode_snapshot(data: &[u8]) -> Result<(Certifier, Vec<Retained>, Vec<Certifi
             })
         })
         .collect::<Result<Vec<_>, DecodeError>>()?;
-    Ok((certifier, s.retained, feed))
+    Ok((certifier, s.retained, s.dropped_through, feed))
 }
 
 pub(super) fn encode_verdict(v: Verdict) -> Vec<u8> {

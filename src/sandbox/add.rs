@@ -46,6 +46,7 @@ pub async fn add_node(dir: &Path, user: &str, password: &str) -> anyhow::Result<
         password: password.to_string(),
         peer_relay_port: None,
         snapshot_every: group.snapshot_every,
+        retention_bytes: group.retention_bytes,
     };
     for p in [
         base + i - 1,

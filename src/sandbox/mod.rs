@@ -32,6 +32,8 @@ pub struct UpOptions {
     pub peer_relay_port: Option<u16>,
     /// `group.snapshot_every` of every member.
     pub snapshot_every: u64,
+    /// `group.retention_bytes` of every member.
+    pub retention_bytes: u64,
 }
 
 /// Service account the proxies use for their own connections.
@@ -254,10 +256,11 @@ fn proxy_config(port: u16, l: &MysqldLayout, nd: &Path, svc_file: &Path) -> Stri
 
 fn group_config(o: &UpOptions, i: u16, nd: &Path, tls: &certs::PeerTlsFiles) -> String {
     let mut s = format!(
-        "group:\n  member_id: {i}\n  data_dir: \"{}\"\n  snapshot_every: {}\n  \
+        "group:\n  member_id: {i}\n  data_dir: \"{}\"\n  snapshot_every: {}\n  retention_bytes: {}\n  \
          tls:\n    ca: \"{}\"\n    cert: \"{}\"\n    key: \"{}\"\n  members:\n",
         nd.join("raft").display(),
         o.snapshot_every,
+        o.retention_bytes,
         tls.ca.display(),
         tls.cert.display(),
         tls.key.display(),

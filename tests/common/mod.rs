@@ -202,6 +202,7 @@ impl TestGroup {
                 data_dir: raft_dirs[i].path().to_path_buf(),
                 snapshot_every: grproxy::replication::group::DEFAULT_SNAPSHOT_EVERY,
                 flow_control_entries: grproxy::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
+                retention_bytes: grproxy::replication::group::DEFAULT_RETENTION_BYTES,
                 listener: Some(Arc::new(Mutex::new(Some(l)))),
                 peer_security: grproxy::consensus::PeerSecurity::Tls(tls[i].clone()),
             });

@@ -253,3 +253,44 @@ fn an_invalid_entry_is_aborted_everywhere() {
     );
     assert!(rx.try_recv().is_err(), "nothing reaches the applier");
 }
+
+/// The retention limit: with members 2 and 3 silent (horizon 0), entries beyond the byte
+/// limit are dropped from the front; a restore from the snapshot tells the applier it needs
+/// everything up to the last dropped entry, and feeds only what is kept. Verdicts are those
+/// of an unlimited machine.
+#[test]
+fn retention_limit_drops_the_oldest_entries_and_restores_say_so() {
+    let entry_len = txn(1, 0, &[1]).len() as u64;
+    // (limit in entries, entries kept, last dropped)
+    let cases: &[(u64, usize, u64)] = &[(100, 10, 0), (10, 10, 0), (4, 4, 6), (1, 1, 9)];
+    for &(limit, kept, dropped) in cases {
+        let (unlimited, mut rx_u) = machine();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let m = CertifyingMachine::new(&[1, 2, 3], tx).with_retention(limit * entry_len);
+        for i in 1..=10u64 {
+            let p = txn(1, i - 1, &[i]);
+            assert_eq!(m.apply(i, &p), unlimited.apply(i, &p), "limit {limit}, entry {i}");
+        }
+        assert_eq!(drain(&mut rx), drain(&mut rx_u));
+        assert_eq!(m.retained(), kept, "limit {limit}");
+        assert_eq!(m.retention().1, dropped, "limit {limit}");
+        let snap = m.snapshot();
+        let (tx2, mut rx2) = mpsc::unbounded_channel();
+        let restored = CertifyingMachine::new(&[1, 2, 3], tx2).with_retention(limit * entry_len);
+        restored.restore(10, &snap);
+        let fed = drain(&mut rx2);
+        assert_eq!(
+            fed[0],
+            (
+                u64::MAX,
+                Verdict::Abort {
+                    conflict_index: dropped
+                }
+            ),
+            "limit {limit}"
+        );
+        let indexes: Vec<u64> = fed[1..].iter().map(|f| f.0).collect();
+        assert_eq!(indexes, (dropped + 1..=10).collect::<Vec<_>>(), "limit {limit}");
+        assert_eq!(restored.retention(), m.retention());
+    }
+}

@@ -14,7 +14,8 @@
 //!   joiner that has the accounts already loads it; each account's first GRANT carries its
 //!   password hash, so passwords follow the donor. Grants the joiner has beyond the donor's
 //!   stay (`--replace` would drop them, but wraps each account in a `DELIMITER` block that
-//!   refuses the loading account itself).
+//!   refuses the loading account itself). Roles are dropped before the load: an existing
+//!   role keeps its admins, and the dump's import role could not grant it.
 //! - The stream ends with [`TRAILER`]: a restore that does not see it at the end refuses the
 //!   copy (a stream cut at a statement boundary would otherwise load without an error).
 //! - Loaded with `sql_log_bin=0`: nothing of it reaches the joiner's binlog.

@@ -16,8 +16,9 @@ enum Fed {
     WriteFailed(std::io::Error),
 }
 
-/// Makes the local mysqld a copy of `input` (a stream from [`start_dump`]): prepared XA
-/// transactions are rolled back, every non-system schema is dropped, then the copy is loaded.
+/// Makes the local mysqld a copy of `input` (a stream from [`super::start_dump`]): prepared
+/// XA transactions are rolled back, every non-system schema and every role is dropped, then
+/// the copy is loaded.
 /// None of it is binlogged. Returns the bytes loaded; `progress` hears of them at least
 /// every 4 MiB.
 pub async fn restore(
@@ -105,7 +106,8 @@ pub async fn restore(
     Ok(total)
 }
 
-/// Rolls back every prepared XA transaction and drops every non-system schema, unlogged.
+/// Rolls back every prepared XA transaction, drops every non-system schema and every role,
+/// unlogged.
 async fn clear(target: &MysqldTarget) -> Result<(), CopyError> {
     let mut c = target.connect().await?;
     c.query_drop("SET SESSION sql_log_bin = 0").await?;
@@ -132,6 +134,13 @@ async fn clear(target: &MysqldTarget) -> Result<(), CopyError> {
         .await?;
     for s in schemas {
         c.query_drop(format!("DROP DATABASE {}", crate::replication::ident(&s)))
+            .await?;
+    }
+    // A role that exists already keeps its admins, and the dump's own import role may then
+    // not grant it: the copy brings every role of the donor again, with its grants.
+    let roles: Vec<String> = c.query("SELECT User FROM mysql.user WHERE is_role = 'Y'").await?;
+    for r in roles {
+        c.query_drop(format!("DROP ROLE {}", crate::replication::ident(&r)))
             .await?;
     }
     let _ = c.disconnect().await;
