@@ -212,44 +212,39 @@ pub async fn start_dump(target: &MysqldTarget, exclude_user: &str) -> Result<Dum
         .await?;
     let _ = c.disconnect().await;
     let (dir, defaults) = target.defaults_file()?;
-    let mut args: Vec<String> = [
-        "--single-transaction",
-        "--routines",
-        "--events",
-        "--triggers",
-        "--hex-blob",
-        "--skip-dump-date",
-        MAX_PACKET,
-    ]
-    .map(String::from)
-    .to_vec();
-    if schemas.is_empty() {
-        // Nothing but the session preamble: mariadb-dump needs some schema to name.
-        args.extend(
-            [
-                "--no-data",
-                "--no-create-db",
-                "--no-create-info",
-                "--skip-triggers",
-                "--databases",
-                "mysql",
-            ]
-            .map(String::from),
-        );
-        args.retain(|a| a != "--routines" && a != "--events");
+    // With no schema to copy, mariadb-dump would need one named: only the accounts then.
+    let stage = if schemas.is_empty() {
+        Stage::Accounts(accounts_dump(&defaults)?)
     } else {
-        args.push("--databases".into());
+        let mut args: Vec<String> = [
+            "--single-transaction",
+            "--routines",
+            "--events",
+            "--triggers",
+            "--hex-blob",
+            "--skip-dump-date",
+            MAX_PACKET,
+            "--databases",
+        ]
+        .map(String::from)
+        .to_vec();
         args.extend(schemas);
-    }
-    let data = Running::spawn(&defaults, &args)?;
+        Stage::Data(Running::spawn(&defaults, &args)?)
+    };
     Ok(Dump {
-        stage: Stage::Data(data),
+        stage,
         filter: AccountFilter::new(exclude_user),
         defaults,
         pending: Vec::new(),
         failed: None,
         _dir: dir,
     })
+}
+
+/// The accounts and roles, one statement a line, `CREATE ... IF NOT EXISTS`.
+fn accounts_dump(defaults: &std::path::Path) -> Result<Running, CopyError> {
+    let args = ["--system=users", "--insert-ignore", "--skip-dump-date", "--force"];
+    Running::spawn(defaults, &args.map(String::from))
 }
 
 /// The account dump's lines that fail when mariadb-dump cannot show an account it lists (a
@@ -259,7 +254,8 @@ fn unshowable_account(line: &str) -> bool {
 }
 
 impl Dump {
-    /// Reads the next part of the copy into `buf` (0 at its end).
+    /// Reads the next part of the copy into `buf` (0 at its end). Not cancel-safe: a dump
+    /// whose read was dropped midway is to be dropped too.
     pub async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         loop {
             if !self.pending.is_empty() {
@@ -278,9 +274,7 @@ impl Dump {
                         unreachable!()
                     };
                     self.check(r.wait(|_| false).await)?;
-                    let args = ["--system=users", "--insert-ignore", "--skip-dump-date", "--force"];
-                    let accounts = Running::spawn(&self.defaults, &args.map(String::from))
-                        .map_err(|e| self.fail(e.to_string()))?;
+                    let accounts = accounts_dump(&self.defaults).map_err(|e| self.fail(e.to_string()))?;
                     self.stage = Stage::Accounts(accounts);
                 }
                 Stage::Accounts(r) => {
