@@ -229,3 +229,71 @@ async fn a_member_beyond_retention_is_reprovisioned_automatically() {
     c.query_drop("INSERT INTO gm.t (v) VALUES ('after')").await.unwrap();
     converged(&sb, &[1, 2, 3], 301).await;
 }
+
+/// The donor dies in the middle of a state transfer: the joiner's rebuild reports the
+/// failure, the joiner retries by itself with another donor, completes and converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_transfer_whose_donor_dies_is_retried_with_another_donor() {
+    let sb = Sandbox::up(3, &["--snapshot-every", "100"]);
+    let p = |m: u16| sb.proxy_port(m);
+    let mut c = conn(p(2)).await;
+    c.query_drop("CREATE DATABASE gm").await.unwrap();
+    c.query_drop("CREATE TABLE gm.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(40), b LONGBLOB)")
+        .await
+        .unwrap();
+    // About 96 MiB of data (192 MiB as hex in the copy): the copy takes a few seconds.
+    for i in 0..96 {
+        c.query_drop(format!(
+            "INSERT INTO gm.t (v, b) VALUES ('r{i}', REPEAT(CHAR(65 + {i} % 26), 1048576))"
+        ))
+        .await
+        .unwrap();
+    }
+    converged(&sb, &[1, 2, 3], 96).await;
+    let p3 = p(3);
+    let rebuild = tokio::spawn(async move {
+        let mut c3 = conn(p3).await;
+        c3.query_first::<String, _>("GRPROXY REBUILD FROM 1").await
+    });
+    // Kill member 1's proxy once member 3 is receiving its copy.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut v = conn(p(3)).await;
+        let rows: Vec<mysql_async::Row> = v.query("SHOW GRPROXY MEMBERS WHERE member_id = 3").await.unwrap();
+        let detail = rows
+            .first()
+            .and_then(|r| r.get::<String, _>("detail"))
+            .unwrap_or_default();
+        if detail.contains("received") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the transfer never started: {detail:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sb.kill_proxy(1);
+    let first = rebuild.await.unwrap();
+    assert!(
+        first.is_err(),
+        "the rebuild from a dead donor reported success: {first:?}"
+    );
+    // The retry (after 10 s) takes member 2 as donor.
+    converged(&sb, &[2, 3], 96).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut c3 = conn(p(3)).await;
+    loop {
+        match c3.query_drop("INSERT INTO gm.t (v) VALUES ('after the retry')").await {
+            Ok(()) => break,
+            Err(mysql_async::Error::Server(e)) if [3100, 1047].contains(&e.code) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(300)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    sb.restart_proxy(1);
+    converged(&sb, &[1, 2, 3], 97).await;
+    let log = std::fs::read_to_string(sb.node(3).join("grproxy.log")).unwrap();
+    assert!(
+        log.contains("rebuilt from member 2"),
+        "member 3 did not complete from member 2"
+    );
+}
