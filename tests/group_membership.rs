@@ -1,6 +1,6 @@
 //! Issue 13: online membership changes and state transfer on real `grproxy` processes: a
 //! member whose mysqld diverged is rebuilt from a donor (`GRPROXY REBUILD`), a 4th member
-//! joins under writes (`sandbox add`) and is removed again (`GRPROXY REMOVE MEMBER`), and
+//! joins under sysbench writes (`sandbox add`) and is removed again (`GRPROXY REMOVE MEMBER`), and
 //! only accounts with SUPER may change the group.
 
 mod common;
@@ -20,10 +20,11 @@ async fn conn(port: u16) -> mysql_async::Conn {
 
 /// Row count and CHECKSUM TABLE of `gm.t` on a mysqld.
 async fn fingerprint(mysqld_port: u16) -> (i64, i64) {
+    // A member may not have the table yet (it is created through another member).
     let mut d = conn(mysqld_port).await;
-    let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM gm.t").await.unwrap();
-    let sum: Option<(String, i64)> = d.query_first("CHECKSUM TABLE gm.t").await.unwrap();
-    (n.unwrap_or(-1), sum.map_or(-1, |s| s.1))
+    let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM gm.t").await.unwrap_or(None);
+    let sum: Option<(String, Option<i64>)> = d.query_first("CHECKSUM TABLE gm.t").await.unwrap_or(None);
+    (n.unwrap_or(-1), sum.and_then(|s| s.1).unwrap_or(-1))
 }
 
 /// Waits until every listed mysqld has the same fingerprint with `rows` rows.
@@ -54,6 +55,16 @@ async fn state_of(port: u16, member: u64) -> String {
         .unwrap_or_default()
 }
 
+/// Waits until members 1..=n are ONLINE as each of them sees the group (a fresh sandbox's
+/// peer links are still being set up for a moment).
+async fn all_online(sb: &Sandbox, n: u16) {
+    for m in 1..=n {
+        for id in 1..=n as u64 {
+            wait_state(sb.proxy_port(m), id, "ONLINE", Duration::from_secs(30)).await;
+        }
+    }
+}
+
 async fn wait_state(port: u16, member: u64, want: &str, within: Duration) {
     let deadline = Instant::now() + within;
     loop {
@@ -69,6 +80,7 @@ async fn wait_state(port: u16, member: u64, want: &str, within: Duration) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rebuild_add_and_remove_members_online() {
     let sb = Sandbox::up(3, &["--snapshot-every", "100"]);
+    all_online(&sb, 3).await;
     let p = |m: u16| sb.proxy_port(m);
     let mut c = conn(p(1)).await;
     c.query_drop("CREATE DATABASE gm").await.unwrap();
@@ -109,7 +121,40 @@ async fn rebuild_add_and_remove_members_online() {
         .unwrap();
     converged(&sb, &[1, 2, 3], 301).await;
 
-    // A 4th member joins while member 1 keeps writing.
+    // A 4th member joins while sysbench writes through members 1 and 2, and member 1 inserts.
+    c.query_drop("CREATE DATABASE sbtest").await.unwrap();
+    let sb_args = |ports: &str| -> Vec<String> {
+        vec![
+            "oltp_write_only".into(),
+            "--db-driver=mysql".into(),
+            "--mysql-host=127.0.0.1".into(),
+            format!("--mysql-port={ports}"),
+            "--mysql-user=root".into(),
+            "--mysql-password=".into(),
+            "--mysql-db=sbtest".into(),
+            "--mysql-ssl=off".into(),
+            "--tables=2".into(),
+            "--table-size=2000".into(),
+        ]
+    };
+    let sysbench = common::program(&["sysbench"]);
+    let prep = std::process::Command::new(&sysbench)
+        .args(sb_args(&p(1).to_string()))
+        .arg("prepare")
+        .output()
+        .unwrap();
+    assert!(prep.status.success(), "{}", String::from_utf8_lossy(&prep.stderr));
+    let load = {
+        let (sysbench, ports) = (sysbench.clone(), format!("{},{}", p(1), p(2)));
+        let args = sb_args(&ports);
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(sysbench)
+                .args(args)
+                .args(["--threads=4", "--time=15", "--report-interval=0", "run"])
+                .output()
+                .unwrap()
+        })
+    };
     let p1 = p(1);
     let writer = tokio::spawn(async move {
         let mut w = conn(p1).await;
@@ -131,6 +176,14 @@ async fn rebuild_add_and_remove_members_online() {
         String::from_utf8_lossy(&out.stderr)
     );
     writer.await.unwrap();
+    let run = load.await.unwrap();
+    let text = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{text}\n{}", String::from_utf8_lossy(&run.stderr));
+    let tx = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("transactions:"))
+        .unwrap_or_default();
+    assert!(!tx.contains(" 0 "), "{text}");
     wait_state(p(1), 4, "ONLINE", Duration::from_secs(60)).await;
     // It may still be taking its copy (RECOVERING refuses writes with 3100).
     let mut c4 = conn(p(4)).await;
@@ -145,6 +198,21 @@ async fn rebuild_add_and_remove_members_online() {
         }
     }
     converged(&sb, &[1, 2, 3, 4], 402).await;
+    // Every sysbench commit acknowledged during the join is on all four members.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let mut sums = Vec::new();
+        for m in 1..=4 {
+            let mut d = conn(sb.mysqld_port(m)).await;
+            let r: Vec<(String, i64)> = d.query("CHECKSUM TABLE sbtest.sbtest1, sbtest.sbtest2").await.unwrap();
+            sums.push(r);
+        }
+        if sums.iter().all(|s| *s == sums[0]) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "sysbench tables differ: {sums:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     // Only SUPER may change the group.
     let reader = common::root_tcp_opts(p(2)).user(Some("reader")).pass(Some("pw"));
@@ -188,6 +256,7 @@ async fn rebuild_add_and_remove_members_online() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_beyond_retention_is_reprovisioned_automatically() {
     let sb = Sandbox::up(3, &["--snapshot-every", "100", "--retention-bytes", "1048576"]);
+    all_online(&sb, 3).await;
     let p = |m: u16| sb.proxy_port(m);
     let mut c = conn(p(1)).await;
     c.query_drop("CREATE DATABASE gm").await.unwrap();
@@ -221,11 +290,15 @@ async fn a_member_beyond_retention_is_reprovisioned_automatically() {
         .unwrap();
     assert!(start.status.success(), "{}", String::from_utf8_lossy(&start.stderr));
     converged(&sb, &[1, 2, 3], 300).await;
-    let log = std::fs::read_to_string(sb.node(3).join("grproxy.log")).unwrap();
-    assert!(
-        log.contains("state transfer done"),
-        "member 3 caught up without a state transfer"
-    );
+    // The copy's rows are visible a moment before the applier logs what it did.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(sb.node(3).join("grproxy.log"))
+        .unwrap()
+        .contains("state transfer done")
+    {
+        assert!(Instant::now() < deadline, "member 3 caught up without a state transfer");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     c.query_drop("INSERT INTO gm.t (v) VALUES ('after')").await.unwrap();
     converged(&sb, &[1, 2, 3], 301).await;
 }
@@ -235,6 +308,7 @@ async fn a_member_beyond_retention_is_reprovisioned_automatically() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_transfer_whose_donor_dies_is_retried_with_another_donor() {
     let sb = Sandbox::up(3, &["--snapshot-every", "100"]);
+    all_online(&sb, 3).await;
     let p = |m: u16| sb.proxy_port(m);
     let mut c = conn(p(2)).await;
     c.query_drop("CREATE DATABASE gm").await.unwrap();
@@ -291,9 +365,13 @@ async fn a_transfer_whose_donor_dies_is_retried_with_another_donor() {
     }
     sb.restart_proxy(1);
     converged(&sb, &[1, 2, 3], 97).await;
-    let log = std::fs::read_to_string(sb.node(3).join("grproxy.log")).unwrap();
-    assert!(
-        log.contains("rebuilt from member 2"),
-        "member 3 did not complete from member 2"
-    );
+    // The copy's rows are visible a moment before the applier logs what it did.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(sb.node(3).join("grproxy.log"))
+        .unwrap()
+        .contains("rebuilt from member 2")
+    {
+        assert!(Instant::now() < deadline, "member 3 did not complete from member 2");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

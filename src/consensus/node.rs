@@ -26,6 +26,11 @@ use crate::consensus::types::{Blob, ConsensusConfig, ConsensusError, Machine, No
 /// slightly lagging followers still catch up from the log).
 const MAX_KEEP_BEHIND_SNAPSHOT: u64 = 4_000;
 
+/// How often, and how far apart, a proposal is sent again to a leader whose peer link is not
+/// up yet (about as long as the longest reconnect backoff, twice).
+const UNREACHABLE_RETRIES: u32 = 10;
+const UNREACHABLE_PAUSE: Duration = Duration::from_millis(200);
+
 /// A running consensus member.
 pub struct Consensus {
     id: NodeId,
@@ -207,7 +212,12 @@ impl Consensus {
         }
         let mut last_err = ConsensusError::NoLeader;
         let mut tried: Option<(NodeId, u64)> = None;
-        for _ in 0..2 {
+        // A leader this member cannot reach yet (its peer link is backing off, e.g. just after
+        // start-up) is tried again for a while: nothing was sent, so a retry is safe.
+        let mut unreachable_retries = 0;
+        let mut attempts = 0;
+        while attempts < 2 {
+            attempts += 1;
             let Some(leader) = self.leader_for_attempt(tried).await? else {
                 return Err(last_err);
             };
@@ -230,6 +240,13 @@ impl Consensus {
             };
             match outcome {
                 Attempt::Done(idx, resp) => return Ok((idx, resp)),
+                Attempt::Retry(e @ ConsensusError::Unreachable(..)) if unreachable_retries < UNREACHABLE_RETRIES => {
+                    tracing::debug!(leader, error = %e, "leader not reachable yet; trying it again");
+                    unreachable_retries += 1;
+                    attempts -= 1;
+                    last_err = e;
+                    tokio::time::sleep(UNREACHABLE_PAUSE).await;
+                }
                 Attempt::Retry(e) => {
                     tracing::debug!(leader, error = %e, "proposal not appended; retrying after leader change");
                     last_err = e;

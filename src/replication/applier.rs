@@ -447,7 +447,13 @@ impl Applier {
                     }
                 }
                 let conn = self.connection(conn).await?;
-                local::settle(conn, self.member_id, t, verdict == Verdict::Commit).await
+                let _commit = self.ddl_gate.commit_guard().await;
+                let commit = verdict == Verdict::Commit;
+                let r = local::settle(conn, self.member_id, t, commit).await;
+                if r.is_ok() && commit {
+                    self.ddl_gate.committed(c.index);
+                }
+                r
             }
             (Entry::Txn(t), Verdict::Commit) => self.replay_winning(conn, c.index, t).await,
             (Entry::Ddl(d), _) => {
@@ -571,6 +577,7 @@ impl Applier {
         match r {
             Ok(()) => {
                 let _ = self.durable.send(watermark);
+                self.ddl_gate.prune(watermark);
                 watermark
             }
             Err(e) => {

@@ -63,10 +63,20 @@ pub enum TransferReply {
 /// DDL and copies exclude each other. A DDL of this member's own session holds its guard
 /// from running the statement until the applier recorded its marker, so a copy never sees
 /// the statement's effect without its marker.
+///
+/// This member's own transactions commit by `XA COMMIT` without an applied marker (the
+/// applier knows them from `XA RECOVER`); a copy must still tell the joiner which of them it
+/// holds. Their commits hold [`DdlGate::commit_guard`] and register their log index; a copy
+/// takes the commits exclusively until its snapshot is established and writes markers for
+/// the registered ones into the copy.
 #[derive(Default)]
 pub struct DdlGate {
     lock: Arc<RwLock<()>>,
     holds: Mutex<Holds>,
+    commits: Arc<RwLock<()>>,
+    /// Log indexes of this member's own transactions committed here, above the durable
+    /// watermark (pruned as it moves).
+    own: Mutex<std::collections::BTreeSet<u64>>,
 }
 
 #[derive(Default)]
@@ -103,6 +113,28 @@ impl DdlGate {
 
     async fn exclusive(&self) -> Option<OwnedRwLockWriteGuard<()>> {
         tokio::time::timeout(GATE_WAIT, self.lock.clone().write_owned())
+            .await
+            .ok()
+    }
+
+    /// Held around the `XA COMMIT` of this member's own transaction and its registration.
+    pub async fn commit_guard(&self) -> OwnedRwLockReadGuard<()> {
+        self.commits.clone().read_owned().await
+    }
+
+    /// This member's own transaction at log `index` committed here.
+    pub fn committed(&self, index: u64) {
+        self.own.lock().unwrap().insert(index);
+    }
+
+    /// Everything up to `durable` is covered by the applied marker.
+    pub fn prune(&self, durable: u64) {
+        let mut own = self.own.lock().unwrap();
+        *own = own.split_off(&(durable + 1));
+    }
+
+    async fn commits_exclusive(&self) -> Option<OwnedRwLockWriteGuard<()>> {
+        tokio::time::timeout(GATE_WAIT, self.commits.clone().write_owned())
             .await
             .ok()
     }
@@ -208,11 +240,38 @@ impl Donor {
         let mut file = tokio::fs::File::create(&copy.path)
             .await
             .map_err(|e| format!("creating {}: {e}", copy.path.display()))?;
+        // This member's own commits wait until the dump's snapshot is established: the ones
+        // before it are in the copy, and get markers there.
+        let mut commits = Some(
+            self.gate
+                .commits_exclusive()
+                .await
+                .ok_or("commits kept running on the donor; try again")?,
+        );
+        let own: Vec<u64> = {
+            let durable = *self.durable.borrow();
+            self.gate.prune(durable);
+            self.gate.own.lock().unwrap().iter().copied().collect()
+        };
         let mut dump = start_dump(&self.target, &self.service_user)
             .await
             .map_err(|e| e.to_string())?;
+        if !own.is_empty() {
+            let values: Vec<String> = own.iter().map(|i| format!("({i})")).collect();
+            dump.append_sql(
+                format!(
+                    "INSERT IGNORE INTO {}.{} (idx) VALUES {};\n",
+                    super::ident(super::applier::MARKER_SCHEMA),
+                    super::ident(super::applier::MARKER_TABLE),
+                    values.join(",")
+                )
+                .into_bytes(),
+            );
+        }
         let mut buf = vec![0u8; 1 << 20];
         let mut total = 0u64;
+        // mariadb-dump starts its snapshot before it writes the first database.
+        let mut tail: Vec<u8> = Vec::new();
         loop {
             let n = dump
                 .read(&mut buf)
@@ -220,6 +279,15 @@ impl Donor {
                 .map_err(|e| format!("reading the dump: {e}"))?;
             if n == 0 {
                 break;
+            }
+            if commits.is_some() {
+                tail.extend_from_slice(&buf[..n]);
+                if tail.windows(16).any(|w| w == b"CREATE DATABASE ") {
+                    commits = None;
+                    tail = Vec::new();
+                } else if tail.len() > 64 {
+                    tail.drain(..tail.len() - 64);
+                }
             }
             file.write_all(&buf[..n])
                 .await

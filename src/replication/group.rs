@@ -577,6 +577,17 @@ impl Group {
     /// Settles this member's prepared transaction `trx_id` in the background (see
     /// `applier::settle_soon`): its session knows the verdict (or never proposed it) but lost
     /// the connection that held it.
+    /// As [`Group::settle_soon`] for a transaction certified to commit at log `index`,
+    /// registered for state-transfer copies (see [`super::donor::DdlGate`]).
+    pub fn settle_soon_committed(&self, trx_id: u64, index: u64) {
+        let (pool, gate, member) = (self.pool.clone(), self.ddl_gate.clone(), self.member_id);
+        tokio::spawn(async move {
+            let _commit = gate.commit_guard().await;
+            applier::settle_soon(pool, member, trx_id, true).await;
+            gate.committed(index);
+        });
+    }
+
     pub fn settle_soon(&self, trx_id: u64, commit: bool) {
         tokio::spawn(applier::settle_soon(self.pool.clone(), self.member_id, trx_id, commit));
     }

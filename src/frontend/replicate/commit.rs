@@ -158,7 +158,14 @@ impl Session {
         match verdict {
             Verdict::Commit => {
                 let started = std::time::Instant::now();
-                match self.internal_try(&format!("XA COMMIT {xid}")).await {
+                // A state-transfer copy must know whether it holds this commit.
+                let commit_guard = group.ddl_gate.commit_guard().await;
+                let committed = self.internal_try(&format!("XA COMMIT {xid}")).await;
+                if matches!(committed, Ok(Ok(_))) {
+                    group.ddl_gate.committed(index);
+                }
+                drop(commit_guard);
+                match committed {
                     Ok(Ok(_)) => {
                         let _ = report.send(LocalOutcome::Settled);
                         group.stats.local_commit.record(started.elapsed());
@@ -170,12 +177,12 @@ impl Session {
                         Ok(None)
                     }
                     Ok(Err((code, msg))) => {
-                        group.settle_soon(t.trx_id, true);
+                        group.settle_soon_committed(t.trx_id, index);
                         let _ = report.send(LocalOutcome::Lost);
                         Err(self.lose_prepared(format!("XA COMMIT failed: {code} {msg}")))
                     }
                     Err(e) => {
-                        group.settle_soon(t.trx_id, true);
+                        group.settle_soon_committed(t.trx_id, index);
                         let _ = report.send(LocalOutcome::Lost);
                         Err(e)
                     }

@@ -198,6 +198,8 @@ pub struct Dump {
     filter: AccountFilter,
     defaults: PathBuf,
     pending: Vec<u8>,
+    /// Statements the donor adds at the end of the copy (before the trailer).
+    extra: Vec<u8>,
     failed: Option<String>,
     _dir: PrivateDir,
 }
@@ -236,6 +238,7 @@ pub async fn start_dump(target: &MysqldTarget, exclude_user: &str) -> Result<Dum
         filter: AccountFilter::new(exclude_user),
         defaults,
         pending: Vec::new(),
+        extra: Vec::new(),
         failed: None,
         _dir: dir,
     })
@@ -254,6 +257,11 @@ fn unshowable_account(line: &str) -> bool {
 }
 
 impl Dump {
+    /// Adds statements at the end of the copy, before its trailer (the donor's markers).
+    pub fn append_sql(&mut self, sql: Vec<u8>) {
+        self.extra.extend_from_slice(&sql);
+    }
+
     /// Reads the next part of the copy into `buf` (0 at its end). Not cancel-safe: a dump
     /// whose read was dropped midway is to be dropped too.
     pub async fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -289,7 +297,8 @@ impl Dump {
                     };
                     // --force goes on past accounts it cannot show; anything else is fatal.
                     self.check(r.wait(unshowable_account).await)?;
-                    self.pending = TRAILER.to_vec();
+                    self.pending = std::mem::take(&mut self.extra);
+                    self.pending.extend_from_slice(TRAILER);
                 }
                 Stage::Done => return Ok(0),
             }
