@@ -375,3 +375,100 @@ async fn a_transfer_whose_donor_dies_is_retried_with_another_donor() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Member 3's mysqld loses its data (every database dropped behind grproxy's back while its
+/// proxy is down): when the proxy starts again the member is re-provisioned by state transfer
+/// by itself. Its proxy is killed -9 in the middle of
+/// that transfer: at its restart it sees the unfinished transfer, starts it again and
+/// converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wiped_member_and_a_joiner_killed_mid_transfer_are_reprovisioned() {
+    let sb = Sandbox::up(3, &["--snapshot-every", "100"]);
+    all_online(&sb, 3).await;
+    let p = |m: u16| sb.proxy_port(m);
+    let mut c = conn(p(1)).await;
+    c.query_drop("CREATE DATABASE gm").await.unwrap();
+    c.query_drop("CREATE TABLE gm.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(40), b LONGBLOB)")
+        .await
+        .unwrap();
+    for i in 0..160 {
+        let size = if i < 96 { 1048576 } else { 10 };
+        c.query_drop(format!("INSERT INTO gm.t (v, b) VALUES ('r{i}', REPEAT('y', {size}))"))
+            .await
+            .unwrap();
+    }
+    converged(&sb, &[1, 2, 3], 160).await;
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(BIN)
+            .arg("sandbox")
+            .args(args)
+            .arg("--dir")
+            .arg(sb.dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "sandbox {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Its mysqld loses every database (the system schema stays: accounts, the service
+    // account among them, as after restoring a bare server).
+    sb.kill_proxy(3);
+    let mut d3 = conn(sb.mysqld_port(3)).await;
+    d3.query_drop("SET SESSION sql_log_bin = 0").await.unwrap();
+    d3.query_drop("DROP DATABASE gm").await.unwrap();
+    d3.query_drop("DROP DATABASE grproxy").await.unwrap();
+    drop(d3);
+    sb.restart_proxy(3);
+    // Kill its proxy while it loads the copy.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let detail = match mysql_async::Conn::new(opts(p(3))).await {
+            Ok(mut v) => {
+                let rows: Vec<mysql_async::Row> = v
+                    .query("SHOW GRPROXY MEMBERS WHERE member_id = 3")
+                    .await
+                    .unwrap_or_default();
+                rows.first()
+                    .and_then(|r| r.get::<String, _>("detail"))
+                    .unwrap_or_default()
+            }
+            Err(_) => String::new(),
+        };
+        if detail.contains("received") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member 3 never started a transfer: {detail:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    sb.kill_proxy(3);
+    assert!(sb.node(3).join("raft").join("transfer.pending").exists());
+    sb.restart_proxy(3);
+    converged(&sb, &[1, 2, 3], 160).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sb.node(3).join("raft").join("transfer.pending").exists() {
+        assert!(Instant::now() < deadline, "the restarted transfer did not finish");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let log = std::fs::read_to_string(sb.node(3).join("grproxy.log")).unwrap();
+    assert!(
+        log.contains("was interrupted"),
+        "the restart did not notice the unfinished transfer"
+    );
+    let mut c3 = conn(p(3)).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match c3.query_drop("INSERT INTO gm.t (v) VALUES ('after')").await {
+            Ok(()) => break,
+            Err(mysql_async::Error::Server(e)) if [3100, 1047].contains(&e.code) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(300)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    converged(&sb, &[1, 2, 3], 161).await;
+}

@@ -202,7 +202,7 @@ impl Applier {
                 Some(n) => n,
                 None => match self.apply_until_stop(&mut inbox, &mut st).await {
                     Stop::Closed => return,
-                    Stop::Gap(msg) if self.recovery.has_handler() => {
+                    Stop::Gap(msg) if self.recovery.ready().await => {
                         tracing::warn!("{msg}; starting a state transfer");
                         (inbox.gap_horizon().unwrap_or(st.watermark), None, None)
                     }

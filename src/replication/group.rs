@@ -222,6 +222,16 @@ impl Group {
         let (durable_tx, durable_rx) = watch::channel(base);
         let stats = Arc::new(super::stats::GroupStats::default());
         let recovery = Arc::new(super::recovery::Recovery::default());
+        // Before the applier starts: nothing may be applied onto a partial copy.
+        let transfer_pending = super::joiner::pending_file(&s.data_dir);
+        if transfer_pending.exists() {
+            tracing::warn!(
+                "a state transfer into this member's mysqld was interrupted ({}): its data is partial; \
+                 the transfer starts again",
+                transfer_pending.display()
+            );
+            recovery.request(None);
+        }
         let ddl_gate = Arc::new(super::donor::DdlGate::default());
         let applier = Applier {
             stats: stats.clone(),
@@ -300,7 +310,9 @@ impl Group {
             group: Arc::downgrade(&group),
             target,
             progress: group.transfer_progress.clone(),
+            pending: transfer_pending,
         }));
+
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
         tokio::spawn(super::members::run(Arc::downgrade(&group)));
         tokio::spawn(super::members::publish_on_apply(

@@ -23,13 +23,36 @@ pub struct Joiner {
     pub group: Weak<Group>,
     pub target: MysqldTarget,
     pub progress: Arc<Mutex<Option<String>>>,
+    /// Exists while this member's mysqld holds a partial copy (see [`pending_file`]).
+    pub pending: std::path::PathBuf,
+}
+
+/// The file that says a state transfer into this member's mysqld began and did not finish:
+/// its data is partial (its markers may even look complete), so the transfer starts again
+/// at the next start-up before anything is applied.
+pub fn pending_file(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("transfer.pending")
+}
+
+fn mark_pending(path: &std::path::Path, on: bool) -> Result<(), String> {
+    let r = if on {
+        std::fs::write(path, b"a state transfer into this member's mysqld did not finish\n")
+            .and_then(|()| std::fs::File::open(path)?.sync_all())
+    } else {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            r => r,
+        }
+    };
+    r.map_err(|e| format!("{}: {e}", path.display()))
 }
 
 impl Recover for Joiner {
     fn recover(&self, need: u64, from: Option<u64>) -> BoxFuture<'static, Result<String, String>> {
         let (group, target, progress) = (self.group.clone(), self.target.clone(), self.progress.clone());
+        let pending = self.pending.clone();
         Box::pin(async move {
-            let r = transfer(group, target, progress.clone(), need, from).await;
+            let r = transfer(group, target, progress.clone(), need, from, &pending).await;
             *progress.lock().unwrap() = None;
             r
         })
@@ -58,6 +81,7 @@ async fn transfer(
     progress: Arc<Mutex<Option<String>>>,
     need: u64,
     from: Option<u64>,
+    pending: &std::path::Path,
 ) -> Result<String, String> {
     let donor = match from {
         Some(d) if group.upgrade().is_some_and(|g| g.member_id == d) => {
@@ -126,11 +150,13 @@ async fn transfer(
             }
         }
     };
+    mark_pending(pending, true)?;
     let load = restore(&target, rx, |_| {});
     let (fetched, loaded) = tokio::join!(fetch, load);
     let _ = ask(&group, donor, &TransferRequest::Finish { id }).await;
     let bytes = fetched?;
     loaded.map_err(|e| format!("loading the copy: {e}"))?;
+    mark_pending(pending, false)?;
     let secs = started.elapsed().as_secs_f64();
     let summary = format!(
         "rebuilt from member {donor}: {:.1} MiB in {secs:.1} s ({:.1} MiB/s)",

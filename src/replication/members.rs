@@ -95,7 +95,11 @@ pub fn own_report(g: &Group) -> Report {
     } else if let Some(e) = g.error_state() {
         ("ERROR".to_string(), e)
     } else if let Quorum::Lost(why) = g.quorum() {
-        ("NO_QUORUM".to_string(), why)
+        if why.contains("removed from the group") {
+            ("OFFLINE".to_string(), why)
+        } else {
+            ("NO_QUORUM".to_string(), why)
+        }
     } else if behind > RECOVERING_AFTER {
         (
             "RECOVERING".to_string(),

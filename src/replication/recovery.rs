@@ -54,16 +54,32 @@ impl Recovery {
             .unwrap_or_else(|_| Err("the applier stopped before the rebuild".into()))
     }
 
+    /// Asks for a rebuild without waiting for it (an interrupted transfer found at start-up).
+    pub fn request(&self, from: Option<u64>) {
+        let (tx, _rx) = oneshot::channel();
+        *self.request.lock().unwrap() = Some((from, tx));
+        self.notify.notify_one();
+    }
+
     /// A pending rebuild request, if any.
     pub(crate) fn take_request(&self) -> Option<(Option<u64>, Reply)> {
         self.request.lock().unwrap().take()
     }
 
-    /// Waits for a rebuild request (`None` when no handler could ever serve one).
-    pub(crate) async fn wait_request(&self) -> Option<(Option<u64>, Reply)> {
-        if !self.has_handler() {
-            return std::future::pending().await;
+    /// Whether this member can do a state transfer; at start-up the handler is set just after
+    /// the applier starts, so this waits for it a little.
+    pub(crate) async fn ready(&self) -> bool {
+        for _ in 0..50 {
+            if self.has_handler() {
+                return true;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        self.has_handler()
+    }
+
+    /// Waits for a rebuild request.
+    pub(crate) async fn wait_request(&self) -> Option<(Option<u64>, Reply)> {
         loop {
             let notified = self.notify.notified();
             if let Some(r) = self.take_request() {
@@ -74,6 +90,7 @@ impl Recovery {
     }
 
     pub(crate) async fn run(&self, need: u64, from: Option<u64>) -> Result<String, String> {
+        self.ready().await;
         match self.handler.get() {
             Some(h) => h.recover(need, from).await,
             None => Err("this member cannot do a state transfer".into()),
