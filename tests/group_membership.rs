@@ -46,6 +46,18 @@ async fn converged(sb: &Sandbox, members: &[u16], rows: i64) -> (i64, i64) {
     }
 }
 
+/// The body of an HTTP GET on 127.0.0.1:`port`.
+async fn http_get(port: u16, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.0\r\nHost: x\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    out
+}
+
 async fn state_of(port: u16, member: u64) -> String {
     let mut c = conn(port).await;
     let v: Vec<mysql_async::Row> = c.query("SHOW GRPROXY MEMBERS").await.unwrap();
@@ -116,6 +128,13 @@ async fn rebuild_add_and_remove_members_online() {
         grants.iter().any(|g| g.contains("GRANT SELECT ON `gm`.*")),
         "{grants:?}"
     );
+    // The transfer shows in member 3's /metrics.
+    let metrics = http_get(sb.port + 400 + 2, "/metrics").await;
+    assert!(
+        metrics.contains("grproxy_group_state_transfers_completed_total 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("grproxy_group_state_transfer_active 0"), "{metrics}");
     c3.query_drop("INSERT INTO gm.t (v) VALUES ('after the rebuild')")
         .await
         .unwrap();
@@ -398,20 +417,6 @@ async fn a_wiped_member_and_a_joiner_killed_mid_transfer_are_reprovisioned() {
             .unwrap();
     }
     converged(&sb, &[1, 2, 3], 160).await;
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(BIN)
-            .arg("sandbox")
-            .args(args)
-            .arg("--dir")
-            .arg(sb.dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "sandbox {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
     // Its mysqld loses every database (the system schema stays: accounts, the service
     // account among them, as after restoring a bare server).
     sb.kill_proxy(3);

@@ -73,6 +73,48 @@ const GROUP_ROWS: &[(&str, &str, Kind, &str)] = &[
         "Certified entries kept for certification (above the group's applied horizon).",
     ),
     (
+        "retained_bytes",
+        "group_retained_bytes",
+        Kind::Gauge,
+        "Bytes of entries kept for members that have not applied them (bounded by group.retention_bytes).",
+    ),
+    (
+        "retention_dropped_through",
+        "group_retention_dropped_through",
+        Kind::Gauge,
+        "Last log index dropped from what is kept for lagging members (0: none).",
+    ),
+    (
+        "state_transfer_active",
+        "group_state_transfer_active",
+        Kind::Gauge,
+        "1 while this member receives a state transfer (a donor's copy).",
+    ),
+    (
+        "state_transfer_received_bytes",
+        "group_state_transfer_received_bytes",
+        Kind::Gauge,
+        "Bytes of the copy received in the current or last state transfer.",
+    ),
+    (
+        "state_transfer_copy_bytes",
+        "group_state_transfer_copy_bytes",
+        Kind::Gauge,
+        "Bytes the donor had written of that copy (its size once complete).",
+    ),
+    (
+        "state_transfers_completed",
+        "group_state_transfers_completed",
+        Kind::Counter,
+        "State transfers this member completed as a joiner.",
+    ),
+    (
+        "state_transfers_failed",
+        "group_state_transfers_failed",
+        Kind::Counter,
+        "State transfers this member started as a joiner that failed (retried).",
+    ),
+    (
         "certified_index",
         "group_certified_index",
         Kind::Gauge,

@@ -471,6 +471,8 @@ impl Group {
         } else {
             format!("{}: {}", me.state, me.detail)
         };
+        let t = &self.recovery.stats;
+        use std::sync::atomic::Ordering::Relaxed;
         vec![
             ("member_id", self.member_id.to_string()),
             ("member_count", self.consensus.members().len().to_string()),
@@ -485,6 +487,11 @@ impl Group {
             ("retained_entries", self.machine.retained().to_string()),
             ("retained_bytes", self.machine.retention().0.to_string()),
             ("retention_dropped_through", self.machine.retention().1.to_string()),
+            ("state_transfer_active", u8::from(t.active.load(Relaxed)).to_string()),
+            ("state_transfer_received_bytes", t.received.load(Relaxed).to_string()),
+            ("state_transfer_copy_bytes", t.copy_bytes.load(Relaxed).to_string()),
+            ("state_transfers_completed", t.completed.load(Relaxed).to_string()),
+            ("state_transfers_failed", t.failed.load(Relaxed).to_string()),
             ("certified_index", self.certified_index().to_string()),
             ("applied_index", self.watermark().to_string()),
             ("errant_transactions", self.tap.errant().0.to_string()),

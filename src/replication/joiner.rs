@@ -130,6 +130,11 @@ async fn transfer(
                     .await
                     .map_err(|e| format!("loading into mysqld stopped: {e}"))?;
                 offset += data.len() as u64;
+                if let Some(g) = group.upgrade() {
+                    let s = &g.recovery.stats;
+                    s.received.store(offset, std::sync::atomic::Ordering::Relaxed);
+                    s.copy_bytes.store(written, std::sync::atomic::Ordering::Relaxed);
+                }
                 let secs = started.elapsed().as_secs_f64().max(0.001);
                 let line = format!(
                     "state transfer from member {donor}: {:.1} MiB of {:.1} MiB{} received, {:.1} MiB/s",

@@ -19,9 +19,22 @@ pub trait Recover: Send + Sync + 'static {
     fn recover(&self, need: u64, from: Option<u64>) -> BoxFuture<'static, Result<String, String>>;
 }
 
+/// Counters of this member's state transfers as a joiner (status and /metrics).
+#[derive(Default)]
+pub struct TransferStats {
+    pub active: std::sync::atomic::AtomicBool,
+    /// Bytes of the copy received in the current (or last) transfer.
+    pub received: std::sync::atomic::AtomicU64,
+    /// Bytes the donor has written of that copy so far.
+    pub copy_bytes: std::sync::atomic::AtomicU64,
+    pub completed: std::sync::atomic::AtomicU64,
+    pub failed: std::sync::atomic::AtomicU64,
+}
+
 /// Shared between the applier, the group and the sessions.
 #[derive(Default)]
 pub struct Recovery {
+    pub stats: TransferStats,
     handler: OnceLock<Arc<dyn Recover>>,
     request: Mutex<Option<(Option<u64>, Reply)>>,
     notify: Notify,
@@ -90,10 +103,20 @@ impl Recovery {
     }
 
     pub(crate) async fn run(&self, need: u64, from: Option<u64>) -> Result<String, String> {
+        use std::sync::atomic::Ordering::Relaxed;
         self.ready().await;
-        match self.handler.get() {
+        self.stats.active.store(true, Relaxed);
+        self.stats.received.store(0, Relaxed);
+        self.stats.copy_bytes.store(0, Relaxed);
+        let r = match self.handler.get() {
             Some(h) => h.recover(need, from).await,
             None => Err("this member cannot do a state transfer".into()),
-        }
+        };
+        self.stats.active.store(false, Relaxed);
+        match &r {
+            Ok(_) => self.stats.completed.fetch_add(1, Relaxed),
+            Err(_) => self.stats.failed.fetch_add(1, Relaxed),
+        };
+        r
     }
 }

@@ -57,7 +57,20 @@ impl Sandbox {
 
     /// kill -9 of member's proxy.
     pub fn kill_proxy(&self, member: u16) {
-        kill9(pid(&self.node(member), "grproxy.pid"));
+        let p = pid(&self.node(member), "grproxy.pid");
+        kill9(p);
+        // Gone (or a zombie) before anyone restarts it: its listening ports are free then.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            let state = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
+            let zombie = state
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
+            if state.is_empty() || zombie {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Starts member's proxy again from its config, logging to the same file; `sandbox down`
@@ -113,13 +126,20 @@ impl Drop for Sandbox {
 
 /// A port P such that P.., P+100.., P+200.. and P+400.. (proxies, mysqlds, Raft peers, admin
 /// HTTP endpoints) are free.
+/// A base port whose node ports are free, below the kernel's ephemeral range (32768 and up on
+/// Linux): there, the test's own outgoing connections could take a node's port between this
+/// check and its use (a `sandbox add` later in the test found node 4's port taken).
 fn base_port(nodes: u16) -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    // Spread over 10000..31500 by process and call, so parallel test binaries differ.
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let seed = (std::process::id() % 1000) as u16 * 20;
     loop {
-        let p = super::free_port();
-        if p < 60000
-            && (0..nodes)
-                .flat_map(|i| [i, 100 + i, 200 + i, 400 + i])
-                .all(|d| std::net::TcpListener::bind(("127.0.0.1", p + d)).is_ok())
+        let p = 10_000 + (seed + NEXT.fetch_add(500, Ordering::Relaxed)) % 21_000;
+        // One node more than asked: room for a test's `sandbox add`.
+        if (0..=nodes)
+            .flat_map(|i| [i, 100 + i, 200 + i, 400 + i])
+            .all(|d| std::net::TcpListener::bind(("127.0.0.1", p + d)).is_ok())
         {
             return p;
         }
