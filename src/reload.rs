@@ -1,8 +1,10 @@
 //! SIGHUP: read the config file again and apply what can change while running.
 //!
-//! Applied at once: `log.level` (the logger's filter; `RUST_LOG`, when set, still wins) and
-//! the client TLS certificate (`tls.cert`/`tls.key` read again, also when only the files
-//! changed: a rotation; from a generated certificate to files too). Everything else is
+//! Applied at once: `log.level` (the logger's filter; `RUST_LOG`, when set, still wins), the
+//! client TLS certificate (`tls.cert`/`tls.key` read again, also when only the files
+//! changed: a rotation; from a generated certificate to files too), and the client limits
+//! (`limits.*` but `max_packet_size`: connections overall and per user, handshakes, the
+//! handshake and idle timeouts, the shutdown grace; see `frontend::limits`). Everything else is
 //! compared with what runs and reported as needing a restart. A file that does not load
 //! changes nothing. Diffs are always against what is running, so a key reported once is
 //! reported again on the next SIGHUP until the restart.
@@ -77,6 +79,51 @@ pub fn reload(
         Some(Err(e)) => report.failed.push(format!("log.level: {e}")),
     }
 
+    let limits = ctx.limits.apply(&new.limits);
+    if !limits.is_empty() {
+        report.applied.extend(limits);
+    }
+    if running.limits.shutdown_grace_ms != new.limits.shutdown_grace_ms {
+        report.applied.push(format!(
+            "limits.shutdown_grace_ms {} -> {}",
+            running.limits.shutdown_grace_ms, new.limits.shutdown_grace_ms
+        ));
+    }
+    let packet = running.limits.max_packet_size;
+    running.limits = new.limits.clone();
+    running.limits.max_packet_size = packet;
+
+    // The group's peer certificate (and CA), read again like the client's: new peer
+    // connections use it; the other group keys need a restart.
+    if let (Some(group), Some(old_g), Some(new_g)) = (&ctx.group, &running.group, &new.group) {
+        if old_g.insecure_plaintext_peers == new_g.insecure_plaintext_peers && !new_g.insecure_plaintext_peers {
+            let loaded = crate::settings::peer_security(new_g).map_err(|e| e.to_string());
+            match loaded {
+                Ok(crate::consensus::PeerSecurity::Tls(tls)) => match group.reload_peer_tls(&tls) {
+                    Ok(changed) => {
+                        if changed {
+                            let cert = new_g.tls.as_ref().and_then(|t| t.cert.as_ref());
+                            report.applied.push(format!(
+                                "group.tls: new peer certificate from {}",
+                                cert.map(|c| c.display().to_string()).unwrap_or_default()
+                            ));
+                        }
+                        if let Some(g) = running.group.as_mut() {
+                            g.tls = new_g.tls.clone();
+                        }
+                    }
+                    Err(e) => report
+                        .failed
+                        .push(format!("group.tls: {e} (the certificate in use stays)")),
+                },
+                Ok(_) => {}
+                Err(e) => report
+                    .failed
+                    .push(format!("group.tls: {e} (the certificate in use stays)")),
+            }
+        }
+    }
+
     // The client certificate, when TLS stays on: files are read again even when their
     // paths did not change (a rotation keeps the paths).
     let mode_same = running.tls.mode == new.tls.mode;
@@ -99,8 +146,8 @@ pub fn reload(
 }
 
 /// Keys (dotted) whose value differs between `old` and `new` and that a running proxy
-/// cannot take over: listeners, backend, service account, limits, features, log format,
-/// group, admin, tls.mode.
+/// cannot take over: listeners, backend, service account, `limits.max_packet_size`, features,
+/// log format, group, admin, tls.mode.
 pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
     let mut keys = Vec::new();
     let mut check = |key: &str, changed: bool| {
@@ -130,26 +177,23 @@ pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
         (&a.password, &a.password_env, &a.password_file) != (&b.password, &b.password_env, &b.password_file),
     );
     check("tls.mode", old.tls.mode != new.tls.mode);
-    let (a, b) = (&old.limits, &new.limits);
-    check("limits.max_connections", a.max_connections != b.max_connections);
     check(
-        "limits.max_connections_per_user",
-        a.max_connections_per_user != b.max_connections_per_user,
+        "limits.max_packet_size",
+        old.limits.max_packet_size != new.limits.max_packet_size,
     );
-    check("limits.max_packet_size", a.max_packet_size != b.max_packet_size);
-    check(
-        "limits.handshake_timeout_ms",
-        a.handshake_timeout_ms != b.handshake_timeout_ms,
-    );
-    check("limits.max_handshakes", a.max_handshakes != b.max_handshakes);
-    check("limits.idle_timeout_s", a.idle_timeout_s != b.idle_timeout_s);
-    check("limits.shutdown_grace_ms", a.shutdown_grace_ms != b.shutdown_grace_ms);
     check(
         "features.local_infile",
         old.features.local_infile != new.features.local_infile,
     );
     check("log.format", old.log.format != new.log.format);
-    check("group", old.group != new.group);
+    // group.tls is taken at runtime (see `reload`); the rest of `group` needs a restart.
+    let without_tls = |g: &Option<config::GroupConfig>| {
+        g.clone().map(|mut g| {
+            g.tls = None;
+            g
+        })
+    };
+    check("group", without_tls(&old.group) != without_tls(&new.group));
     check("admin.http", old.admin.http != new.admin.http);
     keys
 }
@@ -172,11 +216,10 @@ mod tests {
         let new = load(&format!(
             "{BASE}limits:\n  max_connections: 5\n  idle_timeout_s: 9\nlog:\n  level: debug\nadmin:\n  http: 127.0.0.1:1\n"
         ));
-        // log.level is not among them: it is applied at runtime.
-        assert_eq!(
-            restart_only_changes(&old, &new),
-            ["limits.max_connections", "limits.idle_timeout_s", "admin.http"]
-        );
+        // log.level and the limits are not among them: they are applied at runtime.
+        assert_eq!(restart_only_changes(&old, &new), ["admin.http"]);
+        let packet = load(&format!("{BASE}limits:\n  max_packet_size: 1048576\n"));
+        assert_eq!(restart_only_changes(&old, &packet), ["limits.max_packet_size"]);
         let moved = load(&BASE.replace("address: 127.0.0.1:3306", "address: 127.0.0.1:3307"));
         assert_eq!(restart_only_changes(&old, &moved), ["backend.address"]);
     }

@@ -67,7 +67,7 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
 }
 
 /// Loads the peer TLS material (validated by `config::load`: `tls` or the test-only opt-out).
-fn peer_security(g: &config::GroupConfig) -> Result<crate::consensus::PeerSecurity, SettingsError> {
+pub(crate) fn peer_security(g: &config::GroupConfig) -> Result<crate::consensus::PeerSecurity, SettingsError> {
     use crate::consensus::{PeerSecurity, PeerTls};
     match (&g.tls, g.insecure_plaintext_peers) {
         (

@@ -548,8 +548,8 @@ fn write_certificate(cert: &Path, key: &Path) -> Vec<u8> {
     ck.cert.der().to_vec()
 }
 
-/// SIGHUP applies a new log level and a rotated client certificate at once, names what
-/// needs a restart, survives a broken file, and `grproxy status` reads the running proxy.
+/// SIGHUP applies a new log level, a rotated client certificate and a new connection limit
+/// at once, names what needs a restart, survives a broken file, and `grproxy status` reads the running proxy.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_log_level_and_certificate() {
     let m = Mysqld::start();
@@ -575,7 +575,7 @@ async fn sighup_reloads_log_level_and_certificate() {
         &m,
         p.port,
         p.http,
-        &format!("{tls}log:\n  level: debug\nlimits:\n  max_connections: 7\n"),
+        &format!("{tls}log:\n  level: debug\nlimits:\n  max_connections: 7\n  max_packet_size: 1048576\n"),
     );
     std::fs::write(p.config_path(), &text).unwrap();
     p.signal("HUP");
@@ -583,12 +583,22 @@ async fn sighup_reloads_log_level_and_certificate() {
     let line = log.lines().find(|l| l.contains("SIGHUP:")).unwrap();
     assert!(
         line.contains(&format!(
-            "SIGHUP: applied: log.level \"info\" -> \"debug\"; tls: new certificate from {}; \
-             changed but only applied by a restart: limits.max_connections",
+            "SIGHUP: applied: log.level \"info\" -> \"debug\"; limits.max_connections 1024 -> 7; \
+             tls: new certificate from {}; changed but only applied by a restart: limits.max_packet_size",
             cert.display()
         )),
         "{line}"
     );
+    // The new connection limit holds at once: an eighth client is refused while seven are in.
+    let mut clients = Vec::new();
+    for _ in 0..7 {
+        clients.push(mysql_async::Conn::new(p.opts()).await.unwrap());
+    }
+    let e = mysql_async::Conn::new(p.opts()).await.unwrap_err();
+    assert!(e.to_string().contains("1040"), "{e}");
+    for c in clients {
+        c.disconnect().await.unwrap();
+    }
     assert_eq!(offered_certificate(p.port).await, second);
     mysql_async::Conn::new(p.opts())
         .await
@@ -610,7 +620,7 @@ async fn sighup_reloads_log_level_and_certificate() {
     p.signal("HUP");
     poll("the third SIGHUP line", Duration::from_secs(10), async || {
         (p.log()
-            .matches("SIGHUP: changed but only applied by a restart: limits.max_connections")
+            .matches("SIGHUP: changed but only applied by a restart: limits.max_packet_size")
             .count()
             == 1)
             .then_some(())

@@ -362,7 +362,7 @@ impl PeerConn {
             return Ok(Box::new(tcp));
         };
         let name = PeerTlsContext::server_name(self.target)?;
-        match tokio::time::timeout(self.dialer.limits.handshake_timeout, tls.connector.connect(name, tcp)).await {
+        match tokio::time::timeout(self.dialer.limits.handshake_timeout, tls.connector().connect(name, tcp)).await {
             Ok(Ok(s)) => Ok(Box::new(s)),
             Ok(Err(e)) => {
                 tracing::warn!(target = self.target, addr = %self.addr, error = %e, "peer TLS handshake failed");

@@ -554,6 +554,14 @@ impl Consensus {
         Err(last_err)
     }
 
+    /// Takes a new peer certificate (and CA) for new peer connections (SIGHUP).
+    pub fn reload_peer_tls(&self, tls: &crate::consensus::PeerTls) -> Result<bool, String> {
+        match &self.ctx.tls {
+            Some(t) => t.reload(self.id, tls).map_err(|e| e.to_string()),
+            None => Err("the peer links are plain TCP (insecure_plaintext_peers)".into()),
+        }
+    }
+
     /// Registers what this member answers other members' application requests with.
     pub fn set_peer_service(&self, service: Arc<dyn crate::consensus::PeerService>) {
         let _ = self.ctx.service.set(service);

@@ -278,12 +278,66 @@ impl ServerCertVerifier for MemberServerVerifier {
     }
 }
 
+/// Checks that member `me`'s own certificate chains to the CA and names `me` (and no other
+/// member), as a server and as a client.
+fn check_own(me: NodeId, tls: &PeerTls, members: &MemberSet) -> Result<(), PeerTlsError> {
+    let leaf = &tls.chain[0];
+    let invalid = |reason: String| PeerTlsError::Invalid {
+        what: format!("member {me}'s peer certificate"),
+        reason,
+    };
+    match the_member(leaf, members) {
+        Ok(id) if id == me => {}
+        Ok(id) => {
+            return Err(invalid(format!(
+                "it names member {id} ({}), not {}",
+                member_name(id),
+                member_name(me)
+            )))
+        }
+        Err(e) => return Err(invalid(e)),
+    }
+    let roots = roots(&tls.ca)?;
+    let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots.clone(), provider())
+        .build()
+        .map_err(|e| invalid(e.to_string()))?;
+    let name = ServerName::try_from(member_name(me)).map_err(|e| invalid(e.to_string()))?;
+    verifier
+        .verify_server_cert(leaf, &tls.chain[1..], &name, &[], UnixTime::now())
+        .map_err(|e| invalid(format!("it does not verify against the group CA as a server: {e}")))?;
+    // Each member is a client of the others too (extendedKeyUsage clientAuth, if any).
+    WebPkiClientVerifier::builder_with_provider(roots, provider())
+        .build()
+        .map_err(|e| invalid(e.to_string()))?
+        .verify_client_cert(leaf, &tls.chain[1..], UnixTime::now())
+        .map_err(|e| invalid(format!("it does not verify against the group CA as a client: {e}")))?;
+    Ok(())
+}
+
 /// A member's TLS acceptor and connector for its peer links.
 #[derive(Clone)]
 pub(crate) struct PeerTlsContext {
-    pub(crate) acceptor: tokio_rustls::TlsAcceptor,
-    pub(crate) connector: tokio_rustls::TlsConnector,
+    /// This member's acceptor and connector; replaced when its certificate is reloaded (all
+    /// clones of the context share them).
+    endpoints: Arc<std::sync::RwLock<Endpoints>>,
     members: MemberSet,
+}
+
+#[derive(Clone)]
+struct Endpoints {
+    acceptor: tokio_rustls::TlsAcceptor,
+    connector: tokio_rustls::TlsConnector,
+    /// The certificate chain and CA they were built from (to tell whether a reload changes
+    /// anything).
+    source: Vec<Vec<u8>>,
+}
+
+fn source_of(tls: &PeerTls) -> Vec<Vec<u8>> {
+    tls.chain
+        .iter()
+        .chain(tls.ca.iter())
+        .map(|c| c.as_ref().to_vec())
+        .collect()
 }
 
 impl PeerTlsContext {
@@ -295,36 +349,7 @@ impl PeerTlsContext {
         tls: &PeerTls,
     ) -> Result<PeerTlsContext, PeerTlsError> {
         let ctx = Self::build(members, tls)?;
-        let leaf = &tls.chain[0];
-        let invalid = |reason: String| PeerTlsError::Invalid {
-            what: format!("member {me}'s peer certificate"),
-            reason,
-        };
-        match the_member(leaf, &ctx.members) {
-            Ok(id) if id == me => {}
-            Ok(id) => {
-                return Err(invalid(format!(
-                    "it names member {id} ({}), not {}",
-                    member_name(id),
-                    member_name(me)
-                )))
-            }
-            Err(e) => return Err(invalid(e)),
-        }
-        let roots = roots(&tls.ca)?;
-        let verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots.clone(), provider())
-            .build()
-            .map_err(|e| invalid(e.to_string()))?;
-        let name = ServerName::try_from(member_name(me)).map_err(|e| invalid(e.to_string()))?;
-        verifier
-            .verify_server_cert(leaf, &tls.chain[1..], &name, &[], UnixTime::now())
-            .map_err(|e| invalid(format!("it does not verify against the group CA as a server: {e}")))?;
-        // Each member is a client of the others too (extendedKeyUsage clientAuth, if any).
-        WebPkiClientVerifier::builder_with_provider(roots, provider())
-            .build()
-            .map_err(|e| invalid(e.to_string()))?
-            .verify_client_cert(leaf, &tls.chain[1..], UnixTime::now())
-            .map_err(|e| invalid(format!("it does not verify against the group CA as a client: {e}")))?;
+        check_own(me, tls, &ctx.members)?;
         Ok(ctx)
     }
 
@@ -335,42 +360,83 @@ impl PeerTlsContext {
         tls: &PeerTls,
     ) -> Result<PeerTlsContext, PeerTlsError> {
         let members: MemberSet = Arc::new(std::sync::RwLock::new(members.into_iter().collect()));
-        let roots = roots(&tls.ca)?;
-        let invalid = |e: &dyn std::fmt::Display| PeerTlsError::Invalid {
-            what: "peer TLS verifier".into(),
-            reason: e.to_string(),
-        };
-        let client_verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider())
-            .build()
-            .map_err(|e| invalid(&e))?;
-        let mut server = ServerConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .with_client_cert_verifier(Arc::new(MemberClientVerifier {
-                inner: client_verifier,
-                members: members.clone(),
-            }))
-            .with_single_cert(tls.chain.clone(), tls.key.clone_key())?;
-        server.session_storage = Arc::new(NoServerSessionStorage {});
-        server.send_tls13_tickets = 0;
-        let server_verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
-            .build()
-            .map_err(|e| invalid(&e))?;
-        let mut client = ClientConfig::builder_with_provider(provider())
-            .with_protocol_versions(&[&rustls::version::TLS13])?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(MemberServerVerifier {
-                inner: server_verifier,
-                members: members.clone(),
-            }))
-            .with_client_auth_cert(tls.chain.clone(), tls.key.clone_key())?;
-        client.resumption = rustls::client::Resumption::disabled();
+        let endpoints = endpoints(&members, tls)?;
         Ok(PeerTlsContext {
-            acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
-            connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
+            endpoints: Arc::new(std::sync::RwLock::new(endpoints)),
             members,
         })
     }
 
+    /// Takes a new certificate (and CA) for this member's new peer connections; existing
+    /// connections keep theirs. Checked as at start-up; an error changes nothing. False: the
+    /// same certificate and CA as in use.
+    pub(crate) fn reload(&self, me: NodeId, tls: &PeerTls) -> Result<bool, PeerTlsError> {
+        if self.endpoints.read().unwrap_or_else(|e| e.into_inner()).source == source_of(tls) {
+            return Ok(false);
+        }
+        check_own(me, tls, &self.members)?;
+        let fresh = endpoints(&self.members, tls)?;
+        *self.endpoints.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(true)
+    }
+
+    pub(crate) fn acceptor(&self) -> tokio_rustls::TlsAcceptor {
+        self.endpoints
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .acceptor
+            .clone()
+    }
+
+    pub(crate) fn connector(&self) -> tokio_rustls::TlsConnector {
+        self.endpoints
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .connector
+            .clone()
+    }
+}
+
+/// The acceptor and connector of a member with certificate `tls`, verifying peers against
+/// `members`.
+fn endpoints(members: &MemberSet, tls: &PeerTls) -> Result<Endpoints, PeerTlsError> {
+    let roots = roots(&tls.ca)?;
+    let invalid = |e: &dyn std::fmt::Display| PeerTlsError::Invalid {
+        what: "peer TLS verifier".into(),
+        reason: e.to_string(),
+    };
+    let client_verifier = WebPkiClientVerifier::builder_with_provider(roots.clone(), provider())
+        .build()
+        .map_err(|e| invalid(&e))?;
+    let mut server = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(Arc::new(MemberClientVerifier {
+            inner: client_verifier,
+            members: members.clone(),
+        }))
+        .with_single_cert(tls.chain.clone(), tls.key.clone_key())?;
+    server.session_storage = Arc::new(NoServerSessionStorage {});
+    server.send_tls13_tickets = 0;
+    let server_verifier = rustls::client::WebPkiServerVerifier::builder_with_provider(roots, provider())
+        .build()
+        .map_err(|e| invalid(&e))?;
+    let mut client = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(MemberServerVerifier {
+            inner: server_verifier,
+            members: members.clone(),
+        }))
+        .with_client_auth_cert(tls.chain.clone(), tls.key.clone_key())?;
+    client.resumption = rustls::client::Resumption::disabled();
+    Ok(Endpoints {
+        acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(server)),
+        connector: tokio_rustls::TlsConnector::from(Arc::new(client)),
+        source: source_of(tls),
+    })
+}
+
+impl PeerTlsContext {
     /// Replaces the members peers may authenticate as (this member's config plus the group's
     /// current membership, see `Consensus`).
     pub(crate) fn set_members(&self, ids: BTreeSet<NodeId>) {

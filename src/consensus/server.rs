@@ -141,7 +141,7 @@ async fn accept_conn(stream: tokio::net::TcpStream, peer: SocketAddr, sh: Arc<Sh
         tracing::debug!(%peer, "peer connected (plain TCP)");
         return serve_conn(stream, None, &sh).await;
     };
-    let stream = match tokio::time::timeout(sh.limits.handshake_timeout, tls.acceptor.accept(stream)).await {
+    let stream = match tokio::time::timeout(sh.limits.handshake_timeout, tls.acceptor().accept(stream)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
             bump(&sh.stats.handshake_failed);

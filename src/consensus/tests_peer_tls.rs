@@ -71,7 +71,7 @@ impl Node {
             .leaf("impostor", names.iter().map(|n| n.to_string()).collect())
             .unwrap();
         let tls = PeerTls::from_pem(self.ca.cert_pem(), &leaf.cert_pem, &leaf.key_pem).unwrap();
-        PeerTlsContext::build(MEMBERS, &tls).unwrap().connector
+        PeerTlsContext::build(MEMBERS, &tls).unwrap().connector()
     }
 
     /// A TLS connection to the node (server name member-1.grproxy).
@@ -162,7 +162,7 @@ async fn closed_within<S: tokio::io::AsyncRead + Unpin>(s: &mut S, limit: Durati
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_is_served_and_may_speak_only_for_itself() {
     let n = Node::start(PeerLimits::default()).await;
-    let mut s = n.connect(&n.member(2).connector).await.unwrap();
+    let mut s = n.connect(&n.member(2).connector()).await.unwrap();
     match call(&mut s, &vote(2)).await.unwrap() {
         Reply::Vote(Ok(_)) => {}
         _ => panic!("a vote of member 2 for itself is answered by Raft"),
@@ -216,7 +216,7 @@ async fn clients_without_a_member_certificate_are_refused() {
     assert_eq!(count(&n.stats().requests), 0);
     assert_eq!(count(&n.stats().served), 0);
     // A member still gets in.
-    let mut s = n.connect(&n.member(3).connector).await.unwrap();
+    let mut s = n.connect(&n.member(3).connector()).await.unwrap();
     assert!(matches!(call(&mut s, &vote(3)).await.unwrap(), Reply::Vote(_)));
     n.shutdown().await;
 }
@@ -255,7 +255,7 @@ async fn the_client_refuses_a_server_that_is_not_the_member_it_dialed() {
     let server = tokio::spawn(async move {
         loop {
             let (tcp, _) = l.accept().await.unwrap();
-            let _ = fake.acceptor.accept(tcp).await;
+            let _ = fake.acceptor().accept(tcp).await;
         }
     });
     let impostor = PeerConn::new(1, fake_addr, dialer);
@@ -273,18 +273,18 @@ async fn the_client_refuses_a_server_that_is_not_the_member_it_dialed() {
 async fn an_oversized_frame_header_closes_the_connection() {
     let n = Node::start(PeerLimits::default()).await;
     let client = n.member(2);
-    let mut s = n.connect(&client.connector).await.unwrap();
+    let mut s = n.connect(&client.connector()).await.unwrap();
     s.write_all(&[0xff, 0xff, 0xff, 0xff]).await.unwrap();
     s.flush().await.unwrap();
     let took = closed_within(&mut s, Duration::from_secs(5)).await;
     assert!(took < Duration::from_secs(2), "closed after {took:?}");
     // Just above the bound, too.
-    let mut s = n.connect(&client.connector).await.unwrap();
+    let mut s = n.connect(&client.connector()).await.unwrap();
     s.write_all(&((MAX_FRAME + 1) as u32).to_le_bytes()).await.unwrap();
     s.flush().await.unwrap();
     closed_within(&mut s, Duration::from_secs(2)).await;
     assert_eq!(count(&n.stats().requests), 0);
-    let mut s = n.connect(&client.connector).await.unwrap();
+    let mut s = n.connect(&client.connector()).await.unwrap();
     assert!(matches!(call(&mut s, &vote(2)).await.unwrap(), Reply::Vote(_)));
     n.shutdown().await;
 }
@@ -301,12 +301,12 @@ async fn the_connection_cap_is_enforced() {
     let client = n.member(2);
     let mut open = Vec::new();
     for _ in 0..3 {
-        let mut s = n.connect(&client.connector).await.unwrap();
+        let mut s = n.connect(&client.connector()).await.unwrap();
         assert!(matches!(call(&mut s, &vote(2)).await.unwrap(), Reply::Vote(_)));
         open.push(s);
     }
     // The fourth: the TCP connection is accepted by the kernel and closed by the listener.
-    let res = match n.connect(&client.connector).await {
+    let res = match n.connect(&client.connector()).await {
         Ok(mut s) => call(&mut s, &vote(2)).await.map(|_| ()),
         Err(e) => Err(e),
     };
@@ -317,7 +317,7 @@ async fn the_connection_cap_is_enforced() {
     drop(open.pop());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let res = match n.connect(&client.connector).await {
+        let res = match n.connect(&client.connector()).await {
             Ok(mut s) => call(&mut s, &vote(2)).await.map(|_| s),
             Err(e) => Err(e),
         };
@@ -346,11 +346,11 @@ async fn partial_frames_idle_connections_and_stalled_handshakes_are_closed() {
     let client = n.member(2);
 
     // A partial frame: two bytes of the length prefix, then nothing.
-    let mut partial = n.connect(&client.connector).await.unwrap();
+    let mut partial = n.connect(&client.connector()).await.unwrap();
     partial.write_all(&[10, 0]).await.unwrap();
     partial.flush().await.unwrap();
     // Half a frame body.
-    let mut half = n.connect(&client.connector).await.unwrap();
+    let mut half = n.connect(&client.connector()).await.unwrap();
     let frame = encode_frame(1, &vote(2)).unwrap();
     half.write_all(&frame[..frame.len() / 2]).await.unwrap();
     half.flush().await.unwrap();
@@ -360,7 +360,7 @@ async fn partial_frames_idle_connections_and_stalled_handshakes_are_closed() {
     assert_eq!(count(&n.stats().closed_partial), 2);
 
     // Idle: closed after the idle timeout, not before.
-    let mut idle = n.connect(&client.connector).await.unwrap();
+    let mut idle = n.connect(&client.connector()).await.unwrap();
     let took = closed_within(&mut idle, Duration::from_secs(3)).await;
     assert!(
         took >= Duration::from_millis(600),
@@ -424,4 +424,31 @@ fn server_names_are_member_names() {
         PeerTlsContext::server_name(7).unwrap(),
         ServerName::try_from("member-7.grproxy").unwrap()
     );
+}
+
+/// SIGHUP's peer certificate reload: a new certificate of the same member is served to new
+/// connections; the same one again changes nothing; one naming another member is refused and
+/// the one in use stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reloaded_peer_certificate_is_served_to_new_connections() {
+    let n = Node::start(PeerLimits::default()).await;
+    let served =
+        |s: &tokio_rustls::client::TlsStream<TcpStream>| s.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    let client = n.member(2).connector();
+    let before = served(&n.connect(&client).await.unwrap());
+    let rotated = n.ca.peer_tls(1).unwrap();
+    // (certificate, outcome: Some(changed) or None for refused)
+    let cases: Vec<(PeerTls, Option<bool>)> = vec![
+        (rotated.clone(), Some(true)),
+        (rotated.clone(), Some(false)),
+        (n.ca.peer_tls(2).unwrap(), None),
+    ];
+    for (i, (tls, want)) in cases.into_iter().enumerate() {
+        let got = n.node.reload_peer_tls(&tls);
+        assert_eq!(got.as_ref().ok().copied(), want, "case {i}: {got:?}");
+    }
+    let after = served(&n.connect(&client).await.unwrap());
+    assert_ne!(before, after);
+    assert_eq!(after, rotated.chain[0].as_ref().to_vec());
+    n.shutdown().await;
 }

@@ -62,6 +62,7 @@ pub async fn check(side: &SidePool, settings: &mut Settings) -> Result<(), Backe
     }
     if let Some(max) = max {
         let allowed = (max as usize).saturating_sub(SIDE_RESERVE).max(1);
+        settings.max_connections_cap = Some(allowed as u64);
         if settings.max_connections > allowed {
             tracing::warn!(
                 configured = settings.max_connections,

@@ -161,7 +161,7 @@ pub async fn establish(
         return refuse(stream, seq, ClientError::InsecureTransport, s.max_packet).await;
     }
     let user = String::from_utf8_lossy(&hello.user).into_owned();
-    let user_slot = match ctx.registry.acquire_user(&user, s.max_connections_per_user) {
+    let user_slot = match ctx.registry.acquire_user(&user, ctx.limits.per_user()) {
         Ok(slot) => slot,
         Err(e) => return refuse(stream, seq, e, s.max_packet).await,
     };

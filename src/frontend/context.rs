@@ -30,6 +30,8 @@ pub struct Settings {
     /// The client TLS configuration; `None` with TLS on generates a self-signed certificate.
     pub tls: Option<super::tls::ClientTls>,
     pub max_connections: usize,
+    /// What mysqld allows this proxy (set by `backend_check`): a reload stays within it.
+    pub max_connections_cap: Option<u64>,
     pub max_connections_per_user: u32,
     pub max_packet: usize,
     pub handshake_timeout: Duration,
@@ -59,6 +61,7 @@ impl Settings {
             tls_mode: TlsMode::Preferred,
             tls: None,
             max_connections: 1024,
+            max_connections_cap: None,
             max_connections_per_user: 0,
             max_packet: 64 << 20,
             handshake_timeout: Duration::from_secs(10),
@@ -86,6 +89,8 @@ pub struct Context {
     /// Where the admin HTTP endpoint listens, once it does (`SHOW GRPROXY STATUS`).
     pub http_address: std::sync::OnceLock<String>,
     pub started: std::time::Instant,
+    /// The limits SIGHUP can change (`settings` holds their values at start).
+    pub limits: super::limits::Limits,
 }
 
 impl Context {

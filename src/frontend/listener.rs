@@ -141,6 +141,7 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
         None => None,
     };
     let (drain, draining) = watch::channel(None);
+    let limits = super::limits::Limits::new(&settings);
     let context = Arc::new(Context {
         tls: tls_config.as_ref().map(|t| TlsAcceptor::from(t.config.clone())),
         client_tls: tls_config,
@@ -152,6 +153,7 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
         draining: draining.clone(),
         http_address: Default::default(),
         started: std::time::Instant::now(),
+        limits,
     });
     let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
     let unix_path = context.settings.listen_unix.clone();
@@ -174,8 +176,8 @@ async fn accept_loop(
     mut stop: watch::Receiver<bool>,
     mut drain: watch::Receiver<Option<Instant>>,
 ) -> Drained {
-    let limit = Arc::new(Semaphore::new(ctx.settings.max_connections));
-    let handshakes = Arc::new(Semaphore::new(ctx.settings.max_handshakes));
+    let limit = ctx.limits.connections.semaphore();
+    let handshakes = ctx.limits.handshakes.semaphore();
     let mut sessions = JoinSet::new();
     let mut deadline: Option<Instant> = None;
     let mut drained = Drained::default();
@@ -312,7 +314,7 @@ async fn serve(
     let span = tracing::info_span!("session", id, peer = %peer);
     let _enter = span.enter();
     drop(_enter);
-    let deadline = tokio::time::Instant::now() + ctx.settings.handshake_timeout;
+    let deadline = tokio::time::Instant::now() + ctx.limits.handshake_timeout();
     let turn = match tokio::time::timeout_at(deadline, handshakes.acquire_owned()).await {
         Ok(Ok(turn)) => turn,
         _ => {

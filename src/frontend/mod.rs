@@ -8,6 +8,7 @@ pub mod context;
 pub mod errors;
 pub mod group_admin;
 pub mod kill;
+pub mod limits;
 pub mod listener;
 pub mod members;
 pub mod registry;

@@ -218,7 +218,7 @@ impl Session {
             }
             let event = {
                 let read = async {
-                    match self.ctx.settings.idle_timeout {
+                    match self.ctx.limits.idle_timeout() {
                         Some(t) => tokio::time::timeout(t, self.client.read_packet())
                             .await
                             .map_err(|_| SessionEnd::Refused(ClientError::Timeout))?,
@@ -638,11 +638,7 @@ impl Session {
 
     async fn change_user(&mut self, packet: Packet) -> Result<(), SessionEnd> {
         let new_user = change_user_name(&packet.payload).ok_or(SessionEnd::Refused(ClientError::Malformed))?;
-        let slot = match self
-            .ctx
-            .registry
-            .acquire_user(&new_user, self.ctx.settings.max_connections_per_user)
-        {
+        let slot = match self.ctx.registry.acquire_user(&new_user, self.ctx.limits.per_user()) {
             Ok(s) => s,
             Err(e) => return self.reply_error(e).await,
         };

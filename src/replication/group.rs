@@ -336,6 +336,12 @@ impl Group {
         self.consensus.call_member(id, request, ttl).await
     }
 
+    /// Takes a new peer certificate for new peer connections (SIGHUP).
+    /// False: the same certificate as in use.
+    pub fn reload_peer_tls(&self, tls: &crate::consensus::PeerTls) -> Result<bool, String> {
+        self.consensus.reload_peer_tls(tls)
+    }
+
     /// Adds or removes a member (see `consensus::membership`).
     pub async fn change_members(&self, change: crate::consensus::MemberChange) -> Result<String, GroupError> {
         Ok(self.consensus.change_members(change).await?)
