@@ -36,9 +36,10 @@ pub enum Command {
     #[command(
         long_about = "Run a proxy in front of its local mysqld, as configured in FILE, until \
                       SIGTERM or SIGINT.\n\n\
-                      SIGHUP reads FILE again and applies log.level and the client TLS \
-                      certificate (tls.cert/tls.key, also rotated files at the same paths); \
-                      other changed keys are logged as needing a restart. SIGTERM/SIGINT \
+                      SIGHUP reads FILE again and applies log.level, the client TLS \
+                      certificate (tls.cert/tls.key, also rotated files at the same paths), the \
+                      group's peer certificate (group.tls) and the client limits (all but \
+                      limits.max_packet_size); other changed keys are logged as needing a restart. SIGTERM/SIGINT \
                       drain: no new clients, idle sessions closed, sessions inside a \
                       transaction may finish it within limits.shutdown_grace_ms; then exit 0.\n\n\
                       Exit status: 0 after a signal, 2 for a configuration error (printed \
