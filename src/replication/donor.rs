@@ -292,6 +292,9 @@ impl Donor {
             file.write_all(&buf[..n])
                 .await
                 .map_err(|e| format!("writing the copy: {e}"))?;
+            // tokio's File hands writes to a background thread: only after a flush can a
+            // chunk request read them back.
+            file.flush().await.map_err(|e| format!("writing the copy: {e}"))?;
             total += n as u64;
             copy.written.send_replace(total);
         }

@@ -59,14 +59,12 @@ impl Sandbox {
     pub fn kill_proxy(&self, member: u16) {
         let p = pid(&self.node(member), "grproxy.pid");
         kill9(p);
-        // Gone (or a zombie) before anyone restarts it: its listening ports are free then.
+        // Its client port free again before anyone restarts it. (Waiting for the pid to be a
+        // zombie is not enough: the main thread of a multi-threaded process is one while the
+        // other threads still hold the process's files.)
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while std::time::Instant::now() < deadline {
-            let state = std::fs::read_to_string(format!("/proc/{p}/stat")).unwrap_or_default();
-            let zombie = state
-                .rsplit_once(')')
-                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'));
-            if state.is_empty() || zombie {
+            if std::net::TcpListener::bind(("127.0.0.1", self.proxy_port(member))).is_ok() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(20));
