@@ -93,17 +93,81 @@ async fn wait_state(port: u16, member: u64, want: &str, within: Duration) {
     }
 }
 
+/// A fresh 3-member sandbox (snapshots every 100 entries, `extra` arguments), all ONLINE,
+/// with table `gm.t` created through member `via`, and a connection to that member.
+async fn group_with_table(extra: &[&str], via: u16) -> (Sandbox, mysql_async::Conn) {
+    let mut args = vec!["--snapshot-every", "100"];
+    args.extend(extra);
+    let sb = Sandbox::up(3, &args);
+    all_online(&sb, 3).await;
+    let mut c = conn(sb.proxy_port(via)).await;
+    c.query_drop("CREATE DATABASE gm").await.unwrap();
+    c.query_drop("CREATE TABLE gm.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(40), b LONGBLOB)")
+        .await
+        .unwrap();
+    (sb, c)
+}
+
+/// Waits until member 3 (through `port`) reports that it is receiving a copy.
+async fn wait_receiving(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let detail = match mysql_async::Conn::new(opts(port)).await {
+            Ok(mut v) => {
+                let rows: Vec<mysql_async::Row> = v
+                    .query("SHOW GRPROXY MEMBERS WHERE member_id = 3")
+                    .await
+                    .unwrap_or_default();
+                rows.first()
+                    .and_then(|r| r.get::<String, _>("detail"))
+                    .unwrap_or_default()
+            }
+            Err(_) => String::new(),
+        };
+        if detail.contains("received") {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member 3 never started a transfer: {detail:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Runs `sql` through `c` once the member takes writes again (3100 while RECOVERING, 1047
+/// while it has no quorum).
+async fn write_when_ready(c: &mut mysql_async::Conn, sql: &str) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        match c.query_drop(sql).await {
+            Ok(()) => return,
+            Err(mysql_async::Error::Server(e)) if [3100, 1047].contains(&e.code) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(300)).await
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}
+
+/// Waits until member `m`'s log has `needle` (the copy's rows are visible a moment before
+/// the applier logs what it did).
+async fn wait_log(sb: &Sandbox, m: u16, needle: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(sb.node(m).join("grproxy.log"))
+        .unwrap()
+        .contains(needle)
+    {
+        assert!(Instant::now() < deadline, "{what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rebuild_add_and_remove_members_online() {
     let _serial = SERIAL.lock().await;
-    let sb = Sandbox::up(3, &["--snapshot-every", "100"]);
-    all_online(&sb, 3).await;
+    let (sb, mut c) = group_with_table(&[], 1).await;
     let p = |m: u16| sb.proxy_port(m);
-    let mut c = conn(p(1)).await;
-    c.query_drop("CREATE DATABASE gm").await.unwrap();
-    c.query_drop("CREATE TABLE gm.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(40), b BLOB)")
-        .await
-        .unwrap();
     c.query_drop("CREATE USER reader@'%' IDENTIFIED BY 'pw'").await.unwrap();
     c.query_drop("GRANT SELECT ON gm.* TO reader@'%'").await.unwrap();
     // More entries than the log keeps between snapshots.
@@ -147,20 +211,7 @@ async fn rebuild_add_and_remove_members_online() {
 
     // A 4th member joins while sysbench writes through members 1 and 2, and member 1 inserts.
     c.query_drop("CREATE DATABASE sbtest").await.unwrap();
-    let sb_args = |ports: &str| -> Vec<String> {
-        vec![
-            "oltp_write_only".into(),
-            "--db-driver=mysql".into(),
-            "--mysql-host=127.0.0.1".into(),
-            format!("--mysql-port={ports}"),
-            "--mysql-user=root".into(),
-            "--mysql-password=".into(),
-            "--mysql-db=sbtest".into(),
-            "--mysql-ssl=off".into(),
-            "--tables=2".into(),
-            "--table-size=2000".into(),
-        ]
-    };
+    let sb_args = |ports: &str| common::sysbench_args("oltp_write_only", ports, 2, 2000);
     let sysbench = common::program(&["sysbench"]);
     let prep = std::process::Command::new(&sysbench)
         .args(sb_args(&p(1).to_string()))
@@ -280,14 +331,7 @@ async fn rebuild_add_and_remove_members_online() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_beyond_retention_is_reprovisioned_automatically() {
     let _serial = SERIAL.lock().await;
-    let sb = Sandbox::up(3, &["--snapshot-every", "100", "--retention-bytes", "1048576"]);
-    all_online(&sb, 3).await;
-    let p = |m: u16| sb.proxy_port(m);
-    let mut c = conn(p(1)).await;
-    c.query_drop("CREATE DATABASE gm").await.unwrap();
-    c.query_drop("CREATE TABLE gm.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(40), b BLOB)")
-        .await
-        .unwrap();
+    let (sb, mut c) = group_with_table(&["--retention-bytes", "1048576"], 1).await;
     converged(&sb, &[1, 2, 3], 0).await;
     let stop = std::process::Command::new(BIN)
         .args(["sandbox", "stop", "--node", "3", "--dir"])
@@ -315,15 +359,13 @@ async fn a_member_beyond_retention_is_reprovisioned_automatically() {
         .unwrap();
     assert!(start.status.success(), "{}", String::from_utf8_lossy(&start.stderr));
     converged(&sb, &[1, 2, 3], 300).await;
-    // The copy's rows are visible a moment before the applier logs what it did.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(sb.node(3).join("grproxy.log"))
-        .unwrap()
-        .contains("state transfer done")
-    {
-        assert!(Instant::now() < deadline, "member 3 caught up without a state transfer");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_log(
+        &sb,
+        3,
+        "state transfer done",
+        "member 3 caught up without a state transfer",
+    )
+    .await;
     c.query_drop("INSERT INTO gm.t (v) VALUES ('after')").await.unwrap();
     converged(&sb, &[1, 2, 3], 301).await;
 }
@@ -333,14 +375,8 @@ async fn a_member_beyond_retention_is_reprovisioned_automatically() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_transfer_whose_donor_dies_is_retried_with_another_donor() {
     let _serial = SERIAL.lock().await;
-    let sb = Sandbox::up(3, &["--snapshot-every", "100"]);
-    all_online(&sb, 3).await;
+    let (sb, mut c) = group_with_table(&[], 2).await;
     let p = |m: u16| sb.proxy_port(m);
-    let mut c = conn(p(2)).await;
-    c.query_drop("CREATE DATABASE gm").await.unwrap();
-    c.query_drop("CREATE TABLE gm.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(40), b LONGBLOB)")
-        .await
-        .unwrap();
     // About 96 MiB of data (192 MiB as hex in the copy): the copy takes a few seconds.
     for i in 0..96 {
         c.query_drop(format!(
@@ -356,20 +392,7 @@ async fn a_transfer_whose_donor_dies_is_retried_with_another_donor() {
         c3.query_first::<String, _>("GRPROXY REBUILD FROM 1").await
     });
     // Kill member 1's proxy once member 3 is receiving its copy.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let mut v = conn(p(3)).await;
-        let rows: Vec<mysql_async::Row> = v.query("SHOW GRPROXY MEMBERS WHERE member_id = 3").await.unwrap();
-        let detail = rows
-            .first()
-            .and_then(|r| r.get::<String, _>("detail"))
-            .unwrap_or_default();
-        if detail.contains("received") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the transfer never started: {detail:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_receiving(p(3)).await;
     sb.kill_proxy(1);
     let first = rebuild.await.unwrap();
     assert!(
@@ -378,28 +401,17 @@ async fn a_transfer_whose_donor_dies_is_retried_with_another_donor() {
     );
     // The retry (after 10 s) takes member 2 as donor.
     converged(&sb, &[2, 3], 96).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
     let mut c3 = conn(p(3)).await;
-    loop {
-        match c3.query_drop("INSERT INTO gm.t (v) VALUES ('after the retry')").await {
-            Ok(()) => break,
-            Err(mysql_async::Error::Server(e)) if [3100, 1047].contains(&e.code) && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(300)).await
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    write_when_ready(&mut c3, "INSERT INTO gm.t (v) VALUES ('after the retry')").await;
     sb.restart_proxy(1);
     converged(&sb, &[1, 2, 3], 97).await;
-    // The copy's rows are visible a moment before the applier logs what it did.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(sb.node(3).join("grproxy.log"))
-        .unwrap()
-        .contains("rebuilt from member 2")
-    {
-        assert!(Instant::now() < deadline, "member 3 did not complete from member 2");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_log(
+        &sb,
+        3,
+        "rebuilt from member 2",
+        "member 3 did not complete from member 2",
+    )
+    .await;
 }
 
 /// Member 3's mysqld loses its data (every database dropped behind grproxy's back while its
@@ -410,14 +422,8 @@ async fn a_transfer_whose_donor_dies_is_retried_with_another_donor() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_wiped_member_and_a_joiner_killed_mid_transfer_are_reprovisioned() {
     let _serial = SERIAL.lock().await;
-    let sb = Sandbox::up(3, &["--snapshot-every", "100"]);
-    all_online(&sb, 3).await;
+    let (sb, mut c) = group_with_table(&[], 1).await;
     let p = |m: u16| sb.proxy_port(m);
-    let mut c = conn(p(1)).await;
-    c.query_drop("CREATE DATABASE gm").await.unwrap();
-    c.query_drop("CREATE TABLE gm.t (id INT PRIMARY KEY AUTO_INCREMENT, v VARCHAR(40), b LONGBLOB)")
-        .await
-        .unwrap();
     for i in 0..160 {
         let size = if i < 96 { 1048576 } else { 10 };
         c.query_drop(format!("INSERT INTO gm.t (v, b) VALUES ('r{i}', REPEAT('y', {size}))"))
@@ -435,29 +441,7 @@ async fn a_wiped_member_and_a_joiner_killed_mid_transfer_are_reprovisioned() {
     drop(d3);
     sb.restart_proxy(3);
     // Kill its proxy while it loads the copy.
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let detail = match mysql_async::Conn::new(opts(p(3))).await {
-            Ok(mut v) => {
-                let rows: Vec<mysql_async::Row> = v
-                    .query("SHOW GRPROXY MEMBERS WHERE member_id = 3")
-                    .await
-                    .unwrap_or_default();
-                rows.first()
-                    .and_then(|r| r.get::<String, _>("detail"))
-                    .unwrap_or_default()
-            }
-            Err(_) => String::new(),
-        };
-        if detail.contains("received") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "member 3 never started a transfer: {detail:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_receiving(p(3)).await;
     sb.kill_proxy(3);
     assert!(sb.node(3).join("raft").join("transfer.pending").exists());
     sb.restart_proxy(3);
@@ -473,15 +457,6 @@ async fn a_wiped_member_and_a_joiner_killed_mid_transfer_are_reprovisioned() {
         "the restart did not notice the unfinished transfer"
     );
     let mut c3 = conn(p(3)).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match c3.query_drop("INSERT INTO gm.t (v) VALUES ('after')").await {
-            Ok(()) => break,
-            Err(mysql_async::Error::Server(e)) if [3100, 1047].contains(&e.code) && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(300)).await
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    write_when_ready(&mut c3, "INSERT INTO gm.t (v) VALUES ('after')").await;
     converged(&sb, &[1, 2, 3], 161).await;
 }

@@ -22,20 +22,7 @@ async fn sysbench_across_all_members_converges() {
         .map(|p| p.tcp_addr.unwrap().port().to_string())
         .collect();
     let sysbench = program(&["sysbench"]);
-    let args = |ports: &str| {
-        vec![
-            "oltp_read_write".to_string(),
-            "--db-driver=mysql".into(),
-            "--mysql-host=127.0.0.1".into(),
-            format!("--mysql-port={ports}"),
-            "--mysql-user=root".into(),
-            "--mysql-password=".into(),
-            "--mysql-db=sbtest".into(),
-            "--mysql-ssl=off".into(),
-            "--tables=2".into(),
-            "--table-size=5000".into(),
-        ]
-    };
+    let args = |ports: &str| common::sysbench_args("oltp_read_write", ports, 2, 5000);
     let prep = std::process::Command::new(&sysbench)
         .args(args(&ports[0]))
         .arg("prepare")

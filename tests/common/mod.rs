@@ -144,6 +144,23 @@ pub fn proxy_opts(p: &ProxyHandle, user: &str, pass: &str) -> mysql_async::OptsB
 }
 
 /// Finds a program the tests drive (mariadb CLI, sysbench), installed by deploy/install-deps.sh.
+/// sysbench's arguments for `workload` on database `sbtest` through `ports` (a comma list),
+/// as root without a password, without TLS.
+pub fn sysbench_args(workload: &str, ports: &str, tables: u32, table_size: u32) -> Vec<String> {
+    vec![
+        workload.to_string(),
+        "--db-driver=mysql".into(),
+        "--mysql-host=127.0.0.1".into(),
+        format!("--mysql-port={ports}"),
+        "--mysql-user=root".into(),
+        "--mysql-password=".into(),
+        "--mysql-db=sbtest".into(),
+        "--mysql-ssl=off".into(),
+        format!("--tables={tables}"),
+        format!("--table-size={table_size}"),
+    ]
+}
+
 pub fn program(names: &[&'static str]) -> PathBuf {
     mysqld::find_program(names).unwrap_or_else(|| panic!("{names:?} not installed: run deploy/install-deps.sh"))
 }
