@@ -59,6 +59,21 @@ pub async fn run(cfg: Config, path: &Path, log: Option<LogControl>) -> anyhow::R
             _ = int.recv() => break "SIGINT",
         }
     };
+    // A leader that stops first hands leadership over: the group goes on committing without
+    // waiting an election timeout, and this member's draining sessions commit through the
+    // new leader.
+    if let Some(group) = &ctx.group {
+        let started = std::time::Instant::now();
+        match group.hand_over_leadership().await {
+            None => {}
+            Some(Ok(to)) => tracing::info!(
+                to,
+                ms = started.elapsed().as_millis() as u64,
+                "handed group leadership to member {to}"
+            ),
+            Some(Err(e)) => tracing::warn!("could not hand group leadership over: {e}; the others elect a leader"),
+        }
+    }
     let grace = Duration::from_millis(running.limits.shutdown_grace_ms);
     tracing::info!(
         signal = signal_name,

@@ -187,3 +187,51 @@ async fn sandbox_stop_and_start_one_node() {
     let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM ss.t").await.unwrap();
     assert_eq!(n, Some(1));
 }
+
+/// Issue 14: a leader stopped with SIGTERM hands leadership to another member before it
+/// drains, so the others have a leader at once (no election timeout), and commits go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_on_the_leader_hands_leadership_over() {
+    let sb = Sandbox::up(3, &[]);
+    let p = |m: u16| sb.proxy_port(m);
+    let leader_seen_by = |m: u16| async move {
+        let mut c = mysql_async::Conn::new(opts(p(m))).await.unwrap();
+        let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
+        rows.into_iter()
+            .find(|(k, _)| k == "raft_leader_id")
+            .and_then(|(_, v)| v.parse::<u16>().ok())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let leader = loop {
+        if let Some(l) = leader_seen_by(1).await {
+            break l;
+        }
+        assert!(Instant::now() < deadline, "no leader");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let pid = std::fs::read_to_string(sb.node(leader).join("grproxy.pid")).unwrap();
+    let other = (1..=3).find(|&m| m != leader).unwrap();
+    std::process::Command::new("kill")
+        .args(["-TERM", pid.trim()])
+        .status()
+        .unwrap();
+    let started = Instant::now();
+    let new = loop {
+        if let Some(l) = leader_seen_by(other).await.filter(|&l| l != leader) {
+            break l;
+        }
+        assert!(Instant::now() < started + Duration::from_secs(10), "no new leader");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log_path = sb.node(leader).join("grproxy.log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log_path)
+        .unwrap()
+        .contains(&format!("handed group leadership to member {new}"))
+    {
+        assert!(Instant::now() < deadline, "the leader did not hand over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut c = mysql_async::Conn::new(opts(p(other))).await.unwrap();
+    c.query_drop("CREATE DATABASE handover").await.unwrap();
+}

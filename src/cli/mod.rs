@@ -40,7 +40,7 @@ pub enum Command {
                       certificate (tls.cert/tls.key, also rotated files at the same paths), the \
                       group's peer certificate (group.tls) and the client limits (all but \
                       limits.max_packet_size); other changed keys are logged as needing a restart. SIGTERM/SIGINT \
-                      drain: no new clients, idle sessions closed, sessions inside a \
+                      hand group leadership over (a leader), then drain: no new clients, idle sessions closed, sessions inside a \
                       transaction may finish it within limits.shutdown_grace_ms; then exit 0.\n\n\
                       Exit status: 0 after a signal, 2 for a configuration error (printed \
                       without a backtrace), 1 for other errors (a port in use, mysqld refusing \

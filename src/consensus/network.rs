@@ -67,6 +67,8 @@ pub(crate) enum Request {
     ChangeMembers(crate::consensus::membership::MemberChange),
     /// A request for the application's [`PeerService`](crate::consensus::membership::PeerService).
     App(Blob),
+    /// From the leader, stopping: stand for election now (it votes for this member).
+    Elect,
 }
 
 /// The highest Raft term a peer may send. A group would need billions of elections to get
@@ -119,7 +121,8 @@ impl Request {
             | Request::ReadIndex
             | Request::Status
             | Request::ChangeMembers(_)
-            | Request::App(_) => Ok(()),
+            | Request::App(_)
+            | Request::Elect => Ok(()),
         }
     }
 
@@ -135,7 +138,8 @@ impl Request {
             | Request::ReadIndex
             | Request::Status
             | Request::ChangeMembers(_)
-            | Request::App(_) => return Ok(()),
+            | Request::App(_)
+            | Request::Elect => return Ok(()),
         };
         if claimed != sender {
             return Err(format!("member {sender} sent {what} {claimed}"));
@@ -157,6 +161,7 @@ pub(crate) enum Reply {
     Status(Blob),
     ChangeMembers(Result<String, ForwardReject>),
     App(Result<Blob, String>),
+    Elect(Result<(), String>),
 }
 
 /// `InstallSnapshotRequest` with its data as a [`Blob`] (bulk-copied by bincode).

@@ -554,6 +554,51 @@ impl Consensus {
         Err(last_err)
     }
 
+    /// If this member leads the group: asks its most caught-up follower to stand for election
+    /// (this member votes for it) and waits until it leads, so that a member that stops does
+    /// not leave the group without a leader for an election timeout. `None`: not the leader.
+    pub async fn hand_over(&self) -> Option<Result<NodeId, String>> {
+        let target = {
+            let m = self.raft.metrics();
+            let m = m.borrow();
+            if m.current_leader != Some(self.id) {
+                return None;
+            }
+            let voters: Vec<NodeId> = m.membership_config.membership().voter_ids().collect();
+            m.replication.as_ref().and_then(|r| {
+                r.iter()
+                    .filter(|(id, _)| **id != self.id && voters.contains(id))
+                    .max_by_key(|(_, matched)| matched.map(|l| l.index))
+                    .map(|(id, _)| *id)
+            })
+        };
+        let Some(target) = target else {
+            return Some(Err("no other voting member to hand leadership to".into()));
+        };
+        let Some(addr) = self.members().get(&target).cloned() else {
+            return Some(Err(format!("member {target} has no address")));
+        };
+        let conn = self.pool.get(target, &addr);
+        match conn.call(&Request::Elect, Duration::from_secs(2)).await {
+            Ok(Reply::Elect(Ok(()))) => {}
+            Ok(Reply::Elect(Err(e))) => return Some(Err(format!("member {target}: {e}"))),
+            Ok(_) => return Some(Err(format!("member {target}: unexpected reply"))),
+            Err(e) => return Some(Err(format!("member {target}: {e}"))),
+        }
+        let moved = self
+            .raft
+            .wait(Some(self.election_max * 2))
+            .metrics(
+                |m| m.current_leader.is_some_and(|l| l != self.id),
+                "leadership handed over",
+            )
+            .await;
+        Some(match moved {
+            Ok(m) => Ok(m.current_leader.unwrap_or(target)),
+            Err(e) => Err(format!("member {target} did not take over: {e}")),
+        })
+    }
+
     /// Takes a new peer certificate (and CA) for new peer connections (SIGHUP).
     pub fn reload_peer_tls(&self, tls: &crate::consensus::PeerTls) -> Result<bool, String> {
         match &self.ctx.tls {

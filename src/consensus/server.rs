@@ -294,6 +294,14 @@ async fn handle(ctx: &Ctx, member: Option<NodeId>, req: Request, stats: &ServerS
         Request::ReadIndex => Reply::ReadIndex(leader_read_index(ctx).await),
         Request::Status => Reply::Status(Blob(ctx.presence.report())),
         Request::ChangeMembers(change) => Reply::ChangeMembers(change_members_as_leader(ctx, &change).await),
+        Request::Elect => Reply::Elect({
+            let leader = ctx.raft.metrics().borrow().current_leader;
+            match (member, leader) {
+                // Only the leader this member follows may ask (plain test links: anyone).
+                (Some(m), Some(l)) if m != l => Err(format!("member {m} is not the leader ({l} is)")),
+                _ => ctx.raft.trigger().elect().await.map_err(|e| e.to_string()),
+            }
+        }),
         Request::App(body) => Reply::App(match ctx.service.get() {
             Some(svc) => svc.call(member, body.0).await.map(Blob),
             None => Err("this member is still starting".into()),

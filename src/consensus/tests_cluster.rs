@@ -278,3 +278,29 @@ async fn a_stopped_raft_core_is_reported() {
     drop(n);
     c.shutdown().await;
 }
+
+/// A leader that is stopping hands leadership to its most caught-up follower (SIGTERM):
+/// the follower stands for election and the leader votes for it; proposals go on through
+/// the new leader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stopping_leader_hands_leadership_over() {
+    let c = Cluster::start(3, 1000).await;
+    let leader = c.leader(Duration::from_secs(10)).await;
+    let (idx, _) = c.node(leader).propose(b"before".to_vec()).await.unwrap();
+    c.wait_applied(idx, Duration::from_secs(10)).await;
+    let started = std::time::Instant::now();
+    let to = c
+        .node(leader)
+        .hand_over()
+        .await
+        .expect("it leads")
+        .expect("handed over");
+    assert_ne!(to, leader);
+    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert_eq!(c.leader(Duration::from_secs(5)).await, to);
+    // A follower has nothing to hand over.
+    assert!(c.node(leader).hand_over().await.is_none());
+    let (idx, _) = c.node(leader).propose(b"after".to_vec()).await.unwrap();
+    c.wait_applied(idx, Duration::from_secs(10)).await;
+    c.shutdown().await;
+}

@@ -336,6 +336,12 @@ impl Group {
         self.consensus.call_member(id, request, ttl).await
     }
 
+    /// If this member leads: hands leadership to its most caught-up follower (see
+    /// `Consensus::hand_over`). `None`: it does not lead.
+    pub async fn hand_over_leadership(&self) -> Option<Result<u64, String>> {
+        self.consensus.hand_over().await
+    }
+
     /// Takes a new peer certificate for new peer connections (SIGHUP).
     /// False: the same certificate as in use.
     pub fn reload_peer_tls(&self, tls: &crate::consensus::PeerTls) -> Result<bool, String> {
