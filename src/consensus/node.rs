@@ -579,24 +579,39 @@ impl Consensus {
             return Some(Err(format!("member {target} has no address")));
         };
         let conn = self.pool.get(target, &addr);
-        match conn.call(&Request::Elect, Duration::from_secs(2)).await {
-            Ok(Reply::Elect(Ok(()))) => {}
-            Ok(Reply::Elect(Err(e))) => return Some(Err(format!("member {target}: {e}"))),
-            Ok(_) => return Some(Err(format!("member {target}: unexpected reply"))),
-            Err(e) => return Some(Err(format!("member {target}: {e}"))),
+        // Voters (this leader too) refuse a vote while the leader's lease holds, and acks of
+        // heartbeats renew it: heartbeats stop, and the follower is asked again until it has
+        // taken over or the time is up (proposals still in flight renew the lease too).
+        self.raft.runtime_config().heartbeat(false);
+        let r = self.ask_to_elect(&conn, target).await;
+        self.raft.runtime_config().heartbeat(true);
+        Some(r)
+    }
+
+    async fn ask_to_elect(&self, conn: &crate::consensus::network::PeerConn, target: NodeId) -> Result<NodeId, String> {
+        let deadline = tokio::time::Instant::now() + self.election_max * 6;
+        loop {
+            match conn.call(&Request::Elect, Duration::from_secs(2)).await {
+                Ok(Reply::Elect(Ok(()))) => {}
+                Ok(Reply::Elect(Err(e))) => return Err(format!("member {target}: {e}")),
+                Ok(_) => return Err(format!("member {target}: unexpected reply")),
+                Err(e) => return Err(format!("member {target}: {e}")),
+            }
+            let moved = self
+                .raft
+                .wait(Some(self.election_max))
+                .metrics(
+                    |m| m.current_leader.is_some_and(|l| l != self.id),
+                    "leadership handed over",
+                )
+                .await;
+            if let Ok(m) = moved {
+                return Ok(m.current_leader.unwrap_or(target));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!("member {target} did not take over in time"));
+            }
         }
-        let moved = self
-            .raft
-            .wait(Some(self.election_max * 2))
-            .metrics(
-                |m| m.current_leader.is_some_and(|l| l != self.id),
-                "leadership handed over",
-            )
-            .await;
-        Some(match moved {
-            Ok(m) => Ok(m.current_leader.unwrap_or(target)),
-            Err(e) => Err(format!("member {target} did not take over: {e}")),
-        })
     }
 
     /// Takes a new peer certificate (and CA) for new peer connections (SIGHUP).
