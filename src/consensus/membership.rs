@@ -150,7 +150,8 @@ pub(crate) async fn watch_membership(
             let m = rx.borrow_and_update();
             m.membership_config.membership().nodes().map(|(id, _)| *id).collect()
         };
-        if !nodes.is_empty() {
+        // Metrics change at every applied entry; the membership rarely.
+        if !nodes.is_empty() && known.as_ref() != Some(&nodes) {
             if let Some(old) = &known {
                 for id in nodes.difference(old) {
                     tracing::info!(id = me, member = id, "member {id} joined the group");

@@ -465,7 +465,7 @@ impl Consensus {
             (m.state, m.millis_since_quorum_ack, voters, removed)
         };
         if removed {
-            return crate::consensus::Quorum::Lost("this member was removed from the group".into());
+            return crate::consensus::Quorum::Removed;
         }
         self.ctx.presence.quorum(state, ack, voters)
     }

@@ -30,6 +30,19 @@ pub enum Quorum {
     Ok,
     /// No majority in contact, with why (for operators and the client's error).
     Lost(String),
+    /// This member is no longer in the group's membership.
+    Removed,
+}
+
+impl Quorum {
+    /// Why this member takes no writes, if it takes none.
+    pub fn refusal(&self) -> Option<String> {
+        match self {
+            Quorum::Ok => None,
+            Quorum::Lost(why) => Some(why.clone()),
+            Quorum::Removed => Some("this member was removed from the group".into()),
+        }
+    }
 }
 
 impl Presence {

@@ -224,7 +224,7 @@ impl Session {
         // Without a majority nothing can commit: refuse writes now rather than after a
         // proposal timeout (a DDL must not even run here). Reads go on.
         if matches!(decision, Route::Write | Route::Ddl) {
-            if let crate::consensus::Quorum::Lost(why) = self.group().quorum() {
+            if let Some(why) = self.group().quorum().refusal() {
                 self.reply_error(ClientError::NoQuorum(why)).await?;
                 return Ok(true);
             }

@@ -157,7 +157,7 @@ pub struct Applier {
     /// State transfer: requests to rebuild and the member's way to do it.
     pub recovery: Arc<super::recovery::Recovery>,
     /// DDL waits while a state-transfer copy is taken here.
-    pub ddl_gate: Arc<super::donor::DdlGate>,
+    pub copy_gate: Arc<super::donor::CopyGate>,
 }
 
 pub use local::{settle_soon, sweep_orphans};
@@ -210,9 +210,7 @@ impl Applier {
                         tracing::error!("{msg}; this member stops applying (state ERROR)");
                         let _ = self.state.send(ApplierState::Error(msg));
                         // An operator may rebuild it (GRPROXY REBUILD): a state transfer, then on.
-                        let Some((from, reply)) = self.recovery.wait_request().await else {
-                            return;
-                        };
+                        let (from, reply) = self.recovery.wait_request().await;
                         (st.watermark.max(inbox.gap_horizon().unwrap_or(0)), from, Some(reply))
                     }
                     Stop::Rebuild(from, reply) => (st.watermark, from, Some(reply)),
@@ -251,10 +249,10 @@ impl Applier {
             if failed {
                 // In ERROR until a rebuild succeeds: automatic ones retry after a pause.
                 let again = tokio::select! {
-                    r = self.recovery.wait_request() => r.map(|(f, reply)| (f, Some(reply))),
-                    _ = tokio::time::sleep(Duration::from_secs(10)) => Some((None, None)),
+                    (f, reply) = self.recovery.wait_request() => (f, Some(reply)),
+                    _ = tokio::time::sleep(Duration::from_secs(10)) => (None, None),
                 };
-                let Some((from, reply)) = again else { return };
+                let (from, reply) = again;
                 next = Some((need, from, reply));
             }
         }
@@ -447,11 +445,11 @@ impl Applier {
                     }
                 }
                 let conn = self.connection(conn).await?;
-                let _commit = self.ddl_gate.commit_guard().await;
+                let _commit = self.copy_gate.commit_guard().await;
                 let commit = verdict == Verdict::Commit;
                 let r = local::settle(conn, self.member_id, t, commit).await;
                 if r.is_ok() && commit {
-                    self.ddl_gate.committed(c.index);
+                    self.copy_gate.committed(c.index);
                 }
                 r
             }
@@ -466,10 +464,10 @@ impl Applier {
                     let conn = self.connection(conn).await?;
                     let r = write_marker(conn, c.index).await;
                     // The statement's effect and its marker are both in: a copy may start.
-                    self.ddl_gate.marked(d.trx_id);
+                    self.copy_gate.marked(d.trx_id);
                     return r;
                 }
-                let _gate = self.ddl_gate.enter().await;
+                let _gate = self.copy_gate.enter().await;
                 let c2 = self.connection(conn).await?;
                 let r = run_ddl(c2, c.index, d).await;
                 // The statement's session variables must not stay on the applier's connection.
@@ -577,7 +575,7 @@ impl Applier {
         match r {
             Ok(()) => {
                 let _ = self.durable.send(watermark);
-                self.ddl_gate.prune(watermark);
+                self.copy_gate.prune(watermark);
                 watermark
             }
             Err(e) => {

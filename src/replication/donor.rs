@@ -3,7 +3,7 @@
 //! written to a file under the group's data dir and served to the joiner in chunks over the
 //! peer link (mutual TLS: only members may ask).
 //!
-//! While a copy is being taken, DDL and account statements wait ([`DdlGate`]): the copy's
+//! While a copy is being taken, DDL and account statements wait ([`CopyGate`]): the copy's
 //! snapshot covers tables, but not statements that change what tables and accounts exist.
 
 use std::collections::HashMap;
@@ -60,19 +60,24 @@ pub enum TransferReply {
     Failed(String),
 }
 
+/// What a state-transfer copy holds off on this member, so that the copy's markers say
+/// exactly what it holds.
+///
 /// DDL and copies exclude each other. A DDL of this member's own session holds its guard
 /// from running the statement until the applier recorded its marker, so a copy never sees
 /// the statement's effect without its marker.
 ///
 /// This member's own transactions commit by `XA COMMIT` without an applied marker (the
 /// applier knows them from `XA RECOVER`); a copy must still tell the joiner which of them it
-/// holds. Their commits hold [`DdlGate::commit_guard`] and register their log index; a copy
+/// holds. Their commits hold [`CopyGate::commit_guard`] and register their log index; a copy
 /// takes the commits exclusively until its snapshot is established and writes markers for
 /// the registered ones into the copy.
 #[derive(Default)]
-pub struct DdlGate {
+pub struct CopyGate {
+    /// DDL (read) against copies (write).
     lock: Arc<RwLock<()>>,
     holds: Mutex<Holds>,
+    /// This member's own commits (read) against a copy's start (write).
     commits: Arc<RwLock<()>>,
     /// Log indexes of this member's own transactions committed here, above the durable
     /// watermark (pruned as it moves).
@@ -86,12 +91,12 @@ struct Holds {
     early: std::collections::VecDeque<u64>,
 }
 
-impl DdlGate {
+impl CopyGate {
     pub async fn enter(&self) -> OwnedRwLockReadGuard<()> {
         self.lock.clone().read_owned().await
     }
 
-    /// Keeps `guard` until [`DdlGate::marked`] for `trx_id`.
+    /// Keeps `guard` until [`CopyGate::marked`] for `trx_id`.
     pub fn hold_until_marked(&self, trx_id: u64, guard: OwnedRwLockReadGuard<()>) {
         let mut h = self.holds.lock().unwrap();
         if let Some(i) = h.early.iter().position(|&t| t == trx_id) {
@@ -152,7 +157,7 @@ pub struct Donor {
     /// The service account's name: its own account is not copied.
     pub service_user: String,
     pub dir: PathBuf,
-    pub gate: Arc<DdlGate>,
+    pub gate: Arc<CopyGate>,
     /// This member's durable applied watermark.
     pub durable: watch::Receiver<u64>,
     copies: Mutex<HashMap<u64, Arc<Copy>>>,
@@ -164,7 +169,7 @@ impl Donor {
         target: MysqldTarget,
         service_user: String,
         dir: PathBuf,
-        gate: Arc<DdlGate>,
+        gate: Arc<CopyGate>,
         durable: watch::Receiver<u64>,
     ) -> Arc<Donor> {
         // Copies of an earlier process are of no use.

@@ -126,12 +126,10 @@ pub struct Group {
     /// session (shared with the applier, which leaves these alone).
     preparing: Arc<Mutex<std::collections::HashSet<u64>>>,
     pool: mysql_async::Pool,
-    /// DDL and state-transfer copies exclude each other (see [`super::donor::DdlGate`]).
-    pub ddl_gate: Arc<super::donor::DdlGate>,
+    /// DDL and state-transfer copies exclude each other (see [`super::donor::CopyGate`]).
+    pub copy_gate: Arc<super::donor::CopyGate>,
     /// State transfer requests (see [`super::recovery`]).
     pub(crate) recovery: Arc<super::recovery::Recovery>,
-    /// The running state transfer's progress, for status.
-    pub(crate) transfer_progress: Arc<Mutex<Option<String>>>,
     /// What this member knows of the others (see [`super::members`]).
     pub(super) view: Mutex<super::members::View>,
     own_address: String,
@@ -232,7 +230,7 @@ impl Group {
             );
             recovery.request(None);
         }
-        let ddl_gate = Arc::new(super::donor::DdlGate::default());
+        let copy_gate = Arc::new(super::donor::CopyGate::default());
         let applier = Applier {
             stats: stats.clone(),
             member_id: s.member_id,
@@ -247,7 +245,7 @@ impl Group {
             swept: swept.clone(),
             preparing: preparing.clone(),
             recovery: recovery.clone(),
-            ddl_gate: ddl_gate.clone(),
+            copy_gate: copy_gate.clone(),
         };
         tokio::spawn(applier.run(rx, base, markers));
         let listener = s.listener.as_ref().and_then(|l| l.lock().unwrap().take());
@@ -288,8 +286,7 @@ impl Group {
             pool: side,
             view: super::members::View::new(),
             recovery,
-            ddl_gate,
-            transfer_progress: Default::default(),
+            copy_gate,
             own_address: s.members.get(&s.member_id).cloned().unwrap_or_default(),
         });
         let target = super::transfer::copy::MysqldTarget {
@@ -302,14 +299,13 @@ impl Group {
             target.clone(),
             target.user.clone(),
             s.data_dir.join("transfer"),
-            group.ddl_gate.clone(),
+            group.copy_gate.clone(),
             group.durable.clone(),
         );
         group.consensus.set_peer_service(Arc::new(donor));
         group.recovery.set_handler(Arc::new(super::joiner::Joiner {
             group: Arc::downgrade(&group),
             target,
-            progress: group.transfer_progress.clone(),
             pending: transfer_pending,
         }));
 
@@ -353,9 +349,10 @@ impl Group {
         Ok(self.consensus.change_members(change).await?)
     }
 
-    /// Replaces this member's data with a copy of a donor's (state transfer).
+    /// Replaces this member's data with a copy of a donor's (state transfer), then catches up
+    /// from the log; also what brings a member out of ERROR.
     pub async fn rebuild(&self, from: Option<u64>) -> Result<String, String> {
-        self.rebuild_member(from).await
+        self.recovery.rebuild(from).await
     }
 
     /// The applied watermark: every entry at or below it is applied on the local mysqld.
@@ -381,19 +378,7 @@ impl Group {
 
     /// The state transfer under way, with its progress.
     pub fn recovering(&self) -> Option<String> {
-        matches!(&*self.state.borrow(), ApplierState::Recovering).then(|| {
-            self.transfer_progress
-                .lock()
-                .unwrap()
-                .clone()
-                .unwrap_or_else(|| "state transfer starting".into())
-        })
-    }
-
-    /// Replaces this member's data with a copy of a donor's (state transfer), then catches up
-    /// from the log; also what brings a member out of ERROR.
-    pub async fn rebuild_member(&self, from: Option<u64>) -> Result<String, String> {
-        self.recovery.rebuild(from).await
+        matches!(&*self.state.borrow(), ApplierState::Recovering).then(|| self.recovery.stats.progress())
     }
 
     /// Why this member is in ERROR state: its applier stopped, or its Raft core did.
@@ -484,6 +469,7 @@ impl Group {
             format!("{}: {}", me.state, me.detail)
         };
         let t = &self.recovery.stats;
+        let (retained_bytes, dropped_through) = self.machine.retention();
         use std::sync::atomic::Ordering::Relaxed;
         vec![
             ("member_id", self.member_id.to_string()),
@@ -497,8 +483,8 @@ impl Group {
             ("raft_snapshot_log_index", r.snapshot_log_index.to_string()),
             ("raft_purged_log_index", r.purged_log_index.to_string()),
             ("retained_entries", self.machine.retained().to_string()),
-            ("retained_bytes", self.machine.retention().0.to_string()),
-            ("retention_dropped_through", self.machine.retention().1.to_string()),
+            ("retained_bytes", retained_bytes.to_string()),
+            ("retention_dropped_through", dropped_through.to_string()),
             ("state_transfer_active", u8::from(t.active.load(Relaxed)).to_string()),
             ("state_transfer_received_bytes", t.received.load(Relaxed).to_string()),
             ("state_transfer_copy_bytes", t.copy_bytes.load(Relaxed).to_string()),
@@ -527,7 +513,7 @@ impl Group {
         if let Some(e) = self.unavailable() {
             return Err(GroupError::MemberError(e));
         }
-        if let crate::consensus::Quorum::Lost(why) = self.quorum() {
+        if let Some(why) = self.quorum().refusal() {
             return Err(GroupError::NoQuorum(why));
         }
         if matches!(entry, Entry::Txn(_)) {
@@ -607,20 +593,19 @@ impl Group {
 
     /// Settles this member's prepared transaction `trx_id` in the background (see
     /// `applier::settle_soon`): its session knows the verdict (or never proposed it) but lost
-    /// the connection that held it.
-    /// As [`Group::settle_soon`] for a transaction certified to commit at log `index`,
-    /// registered for state-transfer copies (see [`super::donor::DdlGate`]).
-    pub fn settle_soon_committed(&self, trx_id: u64, index: u64) {
-        let (pool, gate, member) = (self.pool.clone(), self.ddl_gate.clone(), self.member_id);
+    /// the connection that held it. `commit_at`: committed, certified at that log index (the
+    /// commit is registered for state-transfer copies, see [`super::donor::CopyGate`]);
+    /// `None`: rolled back.
+    pub fn settle_soon(&self, trx_id: u64, commit_at: Option<u64>) {
+        let (pool, gate, member) = (self.pool.clone(), self.copy_gate.clone(), self.member_id);
         tokio::spawn(async move {
+            let Some(index) = commit_at else {
+                return applier::settle_soon(pool, member, trx_id, false).await;
+            };
             let _commit = gate.commit_guard().await;
             applier::settle_soon(pool, member, trx_id, true).await;
             gate.committed(index);
         });
-    }
-
-    pub fn settle_soon(&self, trx_id: u64, commit: bool) {
-        tokio::spawn(applier::settle_soon(self.pool.clone(), self.member_id, trx_id, commit));
     }
 
     /// mysqld's binlog end now: once the tap has read this far, it has seen every transaction

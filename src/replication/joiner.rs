@@ -4,7 +4,8 @@
 //! (status and log). The applier then reloads its markers from the copy and applies the
 //! log after it (the "IST" step). A failed attempt is retried by the applier.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Weak;
 use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
@@ -22,7 +23,6 @@ const MIB: f64 = 1048576.0;
 pub struct Joiner {
     pub group: Weak<Group>,
     pub target: MysqldTarget,
-    pub progress: Arc<Mutex<Option<String>>>,
     /// Exists while this member's mysqld holds a partial copy (see [`pending_file`]).
     pub pending: std::path::PathBuf,
 }
@@ -49,13 +49,9 @@ fn mark_pending(path: &std::path::Path, on: bool) -> Result<(), String> {
 
 impl Recover for Joiner {
     fn recover(&self, need: u64, from: Option<u64>) -> BoxFuture<'static, Result<String, String>> {
-        let (group, target, progress) = (self.group.clone(), self.target.clone(), self.progress.clone());
+        let (group, target) = (self.group.clone(), self.target.clone());
         let pending = self.pending.clone();
-        Box::pin(async move {
-            let r = transfer(group, target, progress.clone(), need, from, &pending).await;
-            *progress.lock().unwrap() = None;
-            r
-        })
+        Box::pin(async move { transfer(group, target, need, from, &pending).await })
     }
 }
 
@@ -78,7 +74,6 @@ fn pick_donor(g: &Group) -> Option<u64> {
 async fn transfer(
     group: Weak<Group>,
     target: MysqldTarget,
-    progress: Arc<Mutex<Option<String>>>,
     need: u64,
     from: Option<u64>,
     pending: &std::path::Path,
@@ -104,8 +99,12 @@ async fn transfer(
             }
         }
     };
-    let set = |s: String| *progress.lock().unwrap() = Some(s);
-    set(format!("state transfer from member {donor}: asking for a copy"));
+    let stats = |f: &dyn Fn(&super::recovery::TransferStats)| {
+        if let Some(g) = group.upgrade() {
+            f(&g.recovery.stats)
+        }
+    };
+    stats(&|s| s.donor.store(donor, Relaxed));
     tracing::info!(donor, need, "state transfer: asking member {donor} for a copy");
     let id = match ask(&group, donor, &TransferRequest::Start { need }).await? {
         TransferReply::Started { id } => id,
@@ -113,10 +112,10 @@ async fn transfer(
         other => return Err(format!("donor {donor}: unexpected reply {other:?}")),
     };
     let started = Instant::now();
+    stats(&|s| *s.started.lock().unwrap() = Some(started));
     let (mut tx, rx) = tokio::io::duplex(4 << 20);
     let fetch = {
         let group = group.clone();
-        let progress = progress.clone();
         async move {
             let mut offset = 0u64;
             let mut logged = Instant::now();
@@ -130,24 +129,18 @@ async fn transfer(
                     .await
                     .map_err(|e| format!("loading into mysqld stopped: {e}"))?;
                 offset += data.len() as u64;
-                if let Some(g) = group.upgrade() {
-                    let s = &g.recovery.stats;
-                    s.received.store(offset, std::sync::atomic::Ordering::Relaxed);
-                    s.copy_bytes.store(written, std::sync::atomic::Ordering::Relaxed);
-                }
-                let secs = started.elapsed().as_secs_f64().max(0.001);
-                let line = format!(
-                    "state transfer from member {donor}: {:.1} MiB of {:.1} MiB{} received, {:.1} MiB/s",
-                    offset as f64 / MIB,
-                    written as f64 / MIB,
-                    if done { "" } else { " so far" },
-                    offset as f64 / MIB / secs
-                );
-                *progress.lock().unwrap() = Some(line.clone());
+                let Some(g) = group.upgrade() else {
+                    return Err("shutting down".to_string());
+                };
+                let s = &g.recovery.stats;
+                s.received.store(offset, Relaxed);
+                s.copy_bytes.store(written, Relaxed);
+                s.copy_done.store(done, Relaxed);
                 if logged.elapsed() >= Duration::from_secs(5) {
-                    tracing::info!("{line}");
+                    tracing::info!("{}", s.progress());
                     logged = Instant::now();
                 }
+                drop(g);
                 if done {
                     tx.shutdown().await.map_err(|e| e.to_string())?;
                     return Ok(offset);

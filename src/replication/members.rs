@@ -94,12 +94,9 @@ pub fn own_report(g: &Group) -> Report {
         ("RECOVERING".to_string(), p)
     } else if let Some(e) = g.error_state() {
         ("ERROR".to_string(), e)
-    } else if let Quorum::Lost(why) = g.quorum() {
-        if why.contains("removed from the group") {
-            ("OFFLINE".to_string(), why)
-        } else {
-            ("NO_QUORUM".to_string(), why)
-        }
+    } else if let q @ (Quorum::Lost(_) | Quorum::Removed) = g.quorum() {
+        let state = if q == Quorum::Removed { "OFFLINE" } else { "NO_QUORUM" };
+        (state.to_string(), q.refusal().unwrap_or_default())
     } else if behind > RECOVERING_AFTER {
         (
             "RECOVERING".to_string(),

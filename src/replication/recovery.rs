@@ -27,8 +27,46 @@ pub struct TransferStats {
     pub received: std::sync::atomic::AtomicU64,
     /// Bytes the donor has written of that copy so far.
     pub copy_bytes: std::sync::atomic::AtomicU64,
+    /// The copy is complete (its size is `copy_bytes`).
+    pub copy_done: std::sync::atomic::AtomicBool,
+    /// The donor of the current (or last) transfer, 0 before one is picked.
+    pub donor: std::sync::atomic::AtomicU64,
+    /// When the current (or last) transfer began receiving.
+    pub started: Mutex<Option<std::time::Instant>>,
     pub completed: std::sync::atomic::AtomicU64,
     pub failed: std::sync::atomic::AtomicU64,
+}
+
+impl TransferStats {
+    /// One line for status and the log: the donor, bytes received of the copy, the rate.
+    pub fn progress(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        const MIB: f64 = 1048576.0;
+        let donor = self.donor.load(Relaxed);
+        let Some(started) = *self.started.lock().unwrap() else {
+            return match donor {
+                0 => "state transfer starting".into(),
+                d => format!("state transfer from member {d}: asking for a copy"),
+            };
+        };
+        let (received, written) = (self.received.load(Relaxed), self.copy_bytes.load(Relaxed));
+        format!(
+            "state transfer from member {donor}: {:.1} MiB of {:.1} MiB{} received, {:.1} MiB/s",
+            received as f64 / MIB,
+            written as f64 / MIB,
+            if self.copy_done.load(Relaxed) { "" } else { " so far" },
+            received as f64 / MIB / started.elapsed().as_secs_f64().max(0.001)
+        )
+    }
+
+    fn reset(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.received.store(0, Relaxed);
+        self.copy_bytes.store(0, Relaxed);
+        self.copy_done.store(false, Relaxed);
+        self.donor.store(0, Relaxed);
+        *self.started.lock().unwrap() = None;
+    }
 }
 
 /// Shared between the applier, the group and the sessions.
@@ -92,11 +130,11 @@ impl Recovery {
     }
 
     /// Waits for a rebuild request.
-    pub(crate) async fn wait_request(&self) -> Option<(Option<u64>, Reply)> {
+    pub(crate) async fn wait_request(&self) -> (Option<u64>, Reply) {
         loop {
             let notified = self.notify.notified();
             if let Some(r) = self.take_request() {
-                return Some(r);
+                return r;
             }
             notified.await;
         }
@@ -105,9 +143,8 @@ impl Recovery {
     pub(crate) async fn run(&self, need: u64, from: Option<u64>) -> Result<String, String> {
         use std::sync::atomic::Ordering::Relaxed;
         self.ready().await;
+        self.stats.reset();
         self.stats.active.store(true, Relaxed);
-        self.stats.received.store(0, Relaxed);
-        self.stats.copy_bytes.store(0, Relaxed);
         let r = match self.handler.get() {
             Some(h) => h.recover(need, from).await,
             None => Err("this member cannot do a state transfer".into()),

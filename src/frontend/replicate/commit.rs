@@ -44,7 +44,7 @@ impl Session {
                 Err(e) => {
                     // Not proposed: roll it back once this connection is gone.
                     group.tap.forget(gtrid.as_bytes());
-                    group.settle_soon(self.txn.as_ref().expect("open").trx_id, false);
+                    group.settle_soon(self.txn.as_ref().expect("open").trx_id, None);
                     return Err(self.lose_prepared(e));
                 }
             },
@@ -159,10 +159,10 @@ impl Session {
             Verdict::Commit => {
                 let started = std::time::Instant::now();
                 // A state-transfer copy must know whether it holds this commit.
-                let commit_guard = group.ddl_gate.commit_guard().await;
+                let commit_guard = group.copy_gate.commit_guard().await;
                 let committed = self.internal_try(&format!("XA COMMIT {xid}")).await;
                 if matches!(committed, Ok(Ok(_))) {
-                    group.ddl_gate.committed(index);
+                    group.copy_gate.committed(index);
                 }
                 drop(commit_guard);
                 match committed {
@@ -177,12 +177,12 @@ impl Session {
                         Ok(None)
                     }
                     Ok(Err((code, msg))) => {
-                        group.settle_soon_committed(t.trx_id, index);
+                        group.settle_soon(t.trx_id, Some(index));
                         let _ = report.send(LocalOutcome::Lost);
                         Err(self.lose_prepared(format!("XA COMMIT failed: {code} {msg}")))
                     }
                     Err(e) => {
-                        group.settle_soon_committed(t.trx_id, index);
+                        group.settle_soon(t.trx_id, Some(index));
                         let _ = report.send(LocalOutcome::Lost);
                         Err(e)
                     }
@@ -198,12 +198,12 @@ impl Session {
                         Ok(Some(ClientError::CertificationConflict(conflict_index)))
                     }
                     Ok(Err((code, msg))) => {
-                        group.settle_soon(t.trx_id, false);
+                        group.settle_soon(t.trx_id, None);
                         let _ = report.send(LocalOutcome::Lost);
                         Err(self.lose_prepared(format!("XA ROLLBACK failed: {code} {msg}")))
                     }
                     Err(e) => {
-                        group.settle_soon(t.trx_id, false);
+                        group.settle_soon(t.trx_id, None);
                         let _ = report.send(LocalOutcome::Lost);
                         Err(e)
                     }

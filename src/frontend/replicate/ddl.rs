@@ -125,7 +125,7 @@ impl Session {
             self.internal(&format!("SET @@session.timestamp = {ts}")).await?;
         }
         // No state-transfer copy may see this statement's effect without its marker.
-        let gate = group.ddl_gate.enter().await;
+        let gate = group.copy_gate.enter().await;
         group.tap.expect_statement(self.backend_id);
         let response = self.forward_buffered(packet, Expect::QueryResult).await?;
         if timestamp.is_some() {
@@ -159,7 +159,7 @@ impl Session {
         let report = group.pending.register(trx_id);
         match group.propose(&entry).await {
             Ok((index, _)) => {
-                group.ddl_gate.hold_until_marked(trx_id, gate);
+                group.copy_gate.hold_until_marked(trx_id, gate);
                 let _ = report.send(LocalOutcome::Settled);
                 self.last_commit = index;
                 if self.consistency.after() && response.outcome.error.is_none() {

@@ -4,7 +4,7 @@
 //! - Consistent: `--single-transaction` reads every InnoDB table, the applied-index markers
 //!   (`grproxy.applied`) included, in one snapshot, so the copy's markers say exactly which
 //!   log entries its data holds. DDL and account changes wait while a copy is taken (the
-//!   donor's `DdlGate`): the snapshot covers rows, not what tables and accounts exist.
+//!   donor's `CopyGate`): the snapshot covers rows, not what tables and accounts exist.
 //! - Two dumps, one stream: first every schema but the system ones, with routines, events,
 //!   triggers and binary columns in hex; then the accounts (`--system=users`). Accounts come
 //!   last because a grant on a table or routine needs it to exist. The account dump is one
