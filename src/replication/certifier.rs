@@ -155,6 +155,8 @@ impl Certifier {
                 self.apply_watermark(index, *member, *applied);
                 Verdict::Commit
             }
+            // Nothing to certify: a sequence only moves forward, whoever moved it.
+            Entry::Sequence(_) => Verdict::Commit,
         }
     }
 

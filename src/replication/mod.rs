@@ -30,6 +30,7 @@ mod machine;
 pub mod members;
 pub mod metadata;
 pub mod recovery;
+pub mod sequences;
 pub mod stats;
 pub mod tap;
 pub mod transfer;

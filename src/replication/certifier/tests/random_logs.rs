@@ -170,6 +170,7 @@ impl Reference {
                 }
                 Commit
             }
+            Entry::Sequence(_) => Commit,
         }
     }
 
