@@ -497,5 +497,19 @@ async fn errant_ddl_reported(cx: &Ctx<'_>) -> R {
         now > before,
         "DDL straight to member 2's mysqld was not reported: {ERRANT_VARIABLE} stayed {before}"
     );
+    // An account statement straight to mysqld is reported the same way.
+    let mut d = cx.direct(1).await?;
+    let before = errant_count(cx, 1).await?;
+    cx.note("mysqld of member 1 directly: CREATE USER errant_direct@localhost");
+    d.query_drop("CREATE USER errant_direct@localhost")
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = errant_count_above(cx, 1, before, 10).await?;
+    let _ = d.query_drop("DROP USER errant_direct@localhost").await;
+    let _ = d.disconnect().await;
+    ensure!(
+        now > before,
+        "CREATE USER straight to member 1's mysqld was not reported: {ERRANT_VARIABLE} stayed {before}"
+    );
     Ok(())
 }

@@ -52,7 +52,9 @@ impl Session {
         group.tap.forget(gtrid.as_bytes());
         // The tap has read past this transaction: a sequence its statements advanced (mysqld
         // logs that apart, before it) is proposed before the client hears back.
-        if !group.tap.unclaimed_settled(SEQUENCE_WAIT).await {
+        // (Not while the member takes no writes: the proposal below fails at once then.)
+        let writable = group.unavailable().is_none() && group.quorum().refusal().is_none();
+        if writable && !group.tap.unclaimed_settled(SEQUENCE_WAIT).await {
             tracing::warn!("a sequence advance before this commit is not in the log yet");
         }
         let t = self.txn.as_ref().expect("open");
