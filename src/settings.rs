@@ -61,6 +61,9 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
             retention_bytes: g.retention_bytes,
             listener: None,
             peer_security: peer_security(g)?,
+            mode: crate::replication::topology::Mode::parse(&g.mode).unwrap_or_default(),
+            weight: g.weight,
+            sql_address: g.sql_address.clone(),
         }),
     };
     Ok(s)

@@ -617,6 +617,15 @@ impl Validator<'_> {
                 }
                 (None, true) => {}
             }
+            if crate::replication::topology::Mode::parse(&g.mode).is_none() {
+                return Err(self.err(
+                    "group.mode",
+                    format!("must be single-primary or multi-primary, got {:?}", g.mode),
+                ));
+            }
+            if g.weight > 100 {
+                return Err(self.err("group.weight", format!("must be 0-100, got {}", g.weight)));
+            }
             if g.retention_bytes < 1 << 20 {
                 return Err(self.err(
                     "group.retention_bytes",

@@ -122,6 +122,18 @@ pub struct GroupConfig {
     /// Tests only: plain, unauthenticated peer links (default false). Anyone who reaches the
     /// peer port can then forge Raft messages and run statements on every member.
     pub insecure_plaintext_peers: bool,
+    /// `multi-primary` (default: every member takes writes) or `single-primary` (one primary
+    /// takes writes; the others serve reads and send writes on to it). Only a new group
+    /// takes it from here: once the group has a mode in its log (`GRPROXY SET MODE`), the
+    /// log decides.
+    pub mode: String,
+    /// Election weight (0-100, default 50): among equally caught-up members, the heavier
+    /// becomes primary.
+    pub weight: u32,
+    /// The client address other members use to send a session's writes to this member
+    /// when it is primary ("host:port"). Default: `listen.tcp`, with an unspecified host
+    /// (`0.0.0.0`, `::`) replaced by the host of this member's peer address.
+    pub sql_address: Option<String>,
 }
 
 /// `group.tls:` — this member's certificate for the peer links and the group CA.
@@ -151,6 +163,9 @@ impl Default for GroupConfig {
             retention_bytes: crate::replication::group::DEFAULT_RETENTION_BYTES,
             tls: None,
             insecure_plaintext_peers: false,
+            mode: "multi-primary".into(),
+            weight: 50,
+            sql_address: None,
         }
     }
 }

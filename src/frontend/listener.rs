@@ -156,6 +156,9 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
         limits,
     });
     let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
+    if let (Some(g), Some(a)) = (&context.group, tcp_addr) {
+        g.announce_sql_address(a);
+    }
     let unix_path = context.settings.listen_unix.clone();
     let (shutdown, rx) = watch::channel(false);
     let task = tokio::spawn(accept_loop(context.clone(), tcp, unix, rx, draining));

@@ -647,7 +647,7 @@ impl Session {
         }
         self.backend.queue_raw(&packet.raw);
         self.backend.flush().await.map_err(backend_write_error)?;
-        match relay_auth(&mut self.client, &mut self.backend, 0).await {
+        match relay_auth(&mut self.client, &mut self.backend, 0, None).await {
             Ok(AuthResult::Ok(status)) => {
                 self.user = new_user;
                 self._user_slot = slot;

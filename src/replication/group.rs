@@ -54,6 +54,12 @@ pub struct GroupSettings {
     pub listener: Option<Arc<Mutex<Option<std::net::TcpListener>>>>,
     /// Mutual TLS on the peer links (or, in tests only, plain TCP).
     pub peer_security: crate::consensus::PeerSecurity,
+    /// The mode a new group starts in (its log decides once it has one).
+    pub mode: super::topology::Mode,
+    /// Election weight (0-100).
+    pub weight: u32,
+    /// The client address other members send writes to (default: from the listener).
+    pub sql_address: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +139,13 @@ pub struct Group {
     /// What this member knows of the others (see [`super::members`]).
     pub(super) view: Mutex<super::members::View>,
     own_address: String,
+    /// Who may write, as certified here (see [`super::primary`]).
+    topology: watch::Receiver<super::topology::Topology>,
+    /// The mode from the config, in force until the log holds one.
+    config_mode: super::topology::Mode,
+    weight: u32,
+    /// This member's client address for the others (set once the listener is bound).
+    sql_address: Mutex<String>,
 }
 
 /// See [`Group::preparing`].
@@ -265,6 +278,7 @@ impl Group {
             peer_security: s.peer_security.clone(),
             peer_limits: Default::default(),
         };
+        let machine_topology = machine.topology();
         let consensus = Consensus::start(cfg, machine.clone()).await?;
         let group = Arc::new(Group {
             member_id: s.member_id,
@@ -288,6 +302,10 @@ impl Group {
             recovery,
             copy_gate,
             own_address: s.members.get(&s.member_id).cloned().unwrap_or_default(),
+            topology: machine_topology,
+            config_mode: s.mode,
+            weight: s.weight,
+            sql_address: Mutex::new(s.sql_address.clone().unwrap_or_default()),
         });
         let target = super::transfer::copy::MysqldTarget {
             unix_socket: opts.socket().map(std::path::PathBuf::from),
@@ -310,6 +328,11 @@ impl Group {
         }));
 
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
+        tokio::spawn(super::primary::keeper(Arc::downgrade(&group)));
+        tokio::spawn(super::primary::enforce_read_only(
+            Arc::downgrade(&group),
+            group.pool.clone(),
+        ));
         tokio::spawn(super::members::run(Arc::downgrade(&group)));
         tokio::spawn(super::members::publish_on_apply(
             Arc::downgrade(&group),
@@ -353,6 +376,45 @@ impl Group {
     /// from the log; also what brings a member out of ERROR.
     pub async fn rebuild(&self, from: Option<u64>) -> Result<String, String> {
         self.recovery.rebuild(from).await
+    }
+
+    pub(super) fn topology_rx(&self) -> watch::Receiver<super::topology::Topology> {
+        self.topology.clone()
+    }
+
+    pub(super) fn config_mode(&self) -> super::topology::Mode {
+        self.config_mode
+    }
+
+    /// Election weight (single-primary mode).
+    pub fn weight(&self) -> u32 {
+        self.weight
+    }
+
+    /// Where this member's clients connect, as the other members see it.
+    pub fn sql_address(&self) -> String {
+        self.sql_address.lock().unwrap().clone()
+    }
+
+    /// Sets the client address announced to the other members (unless the config set one).
+    pub fn announce_sql_address(&self, listening: std::net::SocketAddr) {
+        let mut a = self.sql_address.lock().unwrap();
+        if !a.is_empty() {
+            return;
+        }
+        let host = if listening.ip().is_unspecified() {
+            // The peer address names a host the other members reach.
+            self.own_address
+                .rsplit_once(':')
+                .map(|(h, _)| h.to_string())
+                .unwrap_or_else(|| "127.0.0.1".into())
+        } else {
+            match listening.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            }
+        };
+        *a = format!("{host}:{}", listening.port());
     }
 
     /// The applied watermark: every entry at or below it is applied on the local mysqld.
@@ -475,6 +537,8 @@ impl Group {
             ("member_id", self.member_id.to_string()),
             ("member_count", self.consensus.members().len().to_string()),
             ("member_state", state),
+            ("group_mode", self.mode().name().to_string()),
+            ("primary_member_id", self.primary().map(|p| p.to_string()).unwrap_or_default()),
             ("raft_role", r.role.to_string()),
             ("raft_leader_id", r.leader.map(|l| l.to_string()).unwrap_or_default()),
             ("raft_term", r.term.to_string()),

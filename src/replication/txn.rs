@@ -44,6 +44,8 @@ pub enum Entry {
     /// A member reports that it has applied the log up to and including
     /// `applied`. Drives garbage collection of certification state.
     Watermark { member: u64, applied: u64 },
+    /// A change of the group's mode or primary (see [`super::topology`]); always commits.
+    Topology(super::topology::TopologyChange),
 }
 
 /// A transaction's write set and the row events mysqld wrote for it.
