@@ -19,6 +19,7 @@ pub mod route;
 pub mod row_count;
 pub mod session;
 pub mod split;
+pub mod split_session;
 pub mod stats;
 pub mod status;
 pub mod tls;

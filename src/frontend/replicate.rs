@@ -200,6 +200,16 @@ impl Session {
     ) -> Result<bool, SessionEnd> {
         let decision = route(statements, classes);
         let class = classes.first();
+        if let Some(r) = self.split_command(packet, statements, classes, &decision).await? {
+            return Ok(r);
+        }
+        // Single-primary: only a caught-up primary runs writes itself.
+        if matches!(decision, Route::Write | Route::Ddl | Route::Begin) {
+            if let Some(e) = self.writer_refusal().await {
+                self.reply_error(e).await?;
+                return Ok(true);
+            }
+        }
         if let Some(e) = self.group().unavailable() {
             if matches!(decision, Route::Write | Route::Ddl | Route::Begin) {
                 self.reply_error(ClientError::MemberError(e)).await?;

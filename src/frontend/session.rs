@@ -72,7 +72,7 @@ pub struct Session {
     /// Prepared statements by mysqld's statement id.
     pub prepared: HashMap<u32, PreparedInfo>,
     /// Statement text of the last COM_STMT_PREPARE, until its response names the id.
-    pending_prepare: Option<(Classified, String)>,
+    pub(crate) pending_prepare: Option<(Classified, String)>,
     /// The transaction being captured (group members only).
     pub(crate) txn: Option<super::replicate::TxnState>,
     /// Current database, when known.
@@ -100,6 +100,8 @@ pub struct Session {
     lex_stale: bool,
     /// Class of the command being run, for its latency (`FrontendStats`).
     timed_kind: Option<sql::StatementKind>,
+    /// Read-write splitting on a single-primary secondary (see `split_session.rs`).
+    pub(crate) split: super::split_session::SplitState,
 }
 
 impl Session {
@@ -131,6 +133,7 @@ impl Session {
             shadow_row_count: None,
             consistency: Default::default(),
             timed_kind: None,
+            split: super::split_session::SplitState::new(e.proof, e.hello, e.forwarded_by),
         }
     }
 
@@ -315,6 +318,11 @@ impl Session {
         };
         if command != COM_QUERY {
             self.shadow_row_count = None;
+        }
+        if self.replicating() && command != COM_QUERY {
+            if let Some(r) = self.split_other(&packet).await? {
+                return Ok(r);
+            }
         }
         match command {
             COM_QUIT => {

@@ -146,6 +146,8 @@ pub struct Group {
     weight: u32,
     /// This member's client address for the others (set once the listener is bound).
     sql_address: Mutex<String>,
+    /// Why this member's mysqld is taken to be down (see [`super::liveness`]).
+    mysqld_down: Mutex<Option<String>>,
 }
 
 /// See [`Group::preparing`].
@@ -306,6 +308,7 @@ impl Group {
             config_mode: s.mode,
             weight: s.weight,
             sql_address: Mutex::new(s.sql_address.clone().unwrap_or_default()),
+            mysqld_down: Mutex::new(None),
         });
         let target = super::transfer::copy::MysqldTarget {
             unix_socket: opts.socket().map(std::path::PathBuf::from),
@@ -329,6 +332,7 @@ impl Group {
 
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
         tokio::spawn(super::primary::keeper(Arc::downgrade(&group)));
+        tokio::spawn(super::liveness::watch(Arc::downgrade(&group), opts.clone()));
         tokio::spawn(super::primary::enforce_read_only(
             Arc::downgrade(&group),
             group.pool.clone(),
@@ -454,6 +458,11 @@ impl Group {
                 .core_stopped()
                 .map(|why| format!("the raft core stopped: {why}"))
         })
+        .or_else(|| self.mysqld_down.lock().unwrap().clone())
+    }
+
+    pub(super) fn set_mysqld_down(&self, why: Option<String>) {
+        *self.mysqld_down.lock().unwrap() = why;
     }
 
     /// Whether this member is in contact with a majority.
@@ -574,7 +583,9 @@ impl Group {
 
     /// Proposes an entry and returns its log index and verdict.
     pub async fn propose(&self, entry: &Entry) -> Result<(u64, Verdict), GroupError> {
-        if let Some(e) = self.unavailable() {
+        // A topology change is about the group, not this member's data: a leader whose own
+        // mysqld failed still elects another primary.
+        if let (Some(e), false) = (self.unavailable(), matches!(entry, Entry::Topology(_))) {
             return Err(GroupError::MemberError(e));
         }
         if let Some(why) = self.quorum().refusal() {

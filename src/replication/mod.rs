@@ -25,6 +25,7 @@ pub mod certifier;
 pub mod donor;
 pub mod group;
 pub mod joiner;
+pub mod liveness;
 pub mod keys;
 mod machine;
 pub mod members;

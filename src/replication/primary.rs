@@ -316,43 +316,60 @@ pub async fn keeper(group: Weak<Group>) {
 /// multi-primary mode once the log says so.
 pub async fn enforce_read_only(group: Weak<Group>, pool: mysql_async::Pool) {
     use mysql_async::prelude::Queryable;
+    // What was last set, and how many ticks ago: set again now and then, since a restarted
+    // mysqld starts with its configured value.
     let mut set: Option<bool> = None;
-    let (mut topology, mut applied) = match group.upgrade() {
-        Some(g) => (g.topology_rx(), g.watermark_receiver()),
+    let mut logged: Option<bool> = None;
+    let mut ticks = 0u32;
+    let mut topology = match group.upgrade() {
+        Some(g) => g.topology_rx(),
         None => return,
     };
     loop {
-        let want = {
+        let (want, catching_up) = {
             let Some(g) = group.upgrade() else { return };
             let t = g.topology();
             match g.mode() {
                 // Untouched until the log holds a mode: the operator's setting stands.
-                Mode::MultiPrimary if t.since == 0 => None,
-                Mode::MultiPrimary => Some(false),
-                Mode::SinglePrimary => Some(g.writer_check().is_err()),
+                Mode::MultiPrimary if t.since == 0 => (None, false),
+                Mode::MultiPrimary => (Some(false), false),
+                Mode::SinglePrimary => {
+                    let check = g.writer_check();
+                    (Some(check.is_err()), matches!(check, Err(NotWriter::CatchingUp { .. })))
+                }
             }
         };
+        ticks += 1;
+        if ticks >= 10 {
+            ticks = 0;
+            set = None;
+        }
         if want.is_some() && want != set {
             let on = want.unwrap_or_default();
             let sql = format!("SET GLOBAL read_only = {}", if on { "ON" } else { "OFF" });
-            match pool.get_conn().await {
-                Ok(mut c) => match c.query_drop(&sql).await {
-                    Ok(()) => {
+            let r = match pool.get_conn().await {
+                Ok(mut c) => c.query_drop(&sql).await,
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(()) => {
+                    if logged != want {
                         tracing::info!(read_only = on, "mysqld read_only set for this member's role");
-                        set = want;
+                        logged = want;
                     }
-                    Err(e) => tracing::warn!(error = %e, "could not set mysqld's read_only"),
-                },
+                    set = want;
+                }
                 Err(e) => tracing::warn!(error = %e, "could not set mysqld's read_only"),
             }
-            if set != want {
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                continue;
-            }
         }
+        let pause = if catching_up || (want.is_some() && want != set) {
+            Duration::from_millis(50)
+        } else {
+            Duration::from_secs(1)
+        };
         tokio::select! {
             r = topology.changed() => if r.is_err() { return },
-            r = applied.changed() => if r.is_err() { return },
+            _ = tokio::time::sleep(pause) => {}
         }
     }
 }
