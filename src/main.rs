@@ -88,7 +88,10 @@ fn main() -> ExitCode {
                 GroupAction::Primary { login, id } => (login, format!("GRPROXY SET PRIMARY {id}")),
                 GroupAction::Mode { login, mode, primary } => {
                     let Some(m) = grproxy::replication::topology::Mode::parse(&mode) else {
-                        return fail(EXIT_CONFIG, &format!("mode: expected single-primary or multi-primary, got {mode}"));
+                        return fail(
+                            EXIT_CONFIG,
+                            &format!("mode: expected single-primary or multi-primary, got {mode}"),
+                        );
                     };
                     let mut sql = format!("GRPROXY SET MODE {}", m.name().replace('-', "_"));
                     if let Some(p) = primary {

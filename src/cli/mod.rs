@@ -181,8 +181,10 @@ pub enum GroupAction {
         id: u64,
     },
     /// Change the group's mode online: single-primary or multi-primary.
-    #[command(after_help = "Examples:\n  grproxy group mode --port 6033 single-primary --primary 1\n  \
-                            grproxy group mode --port 6033 multi-primary")]
+    #[command(
+        after_help = "Examples:\n  grproxy group mode --port 6033 single-primary --primary 1\n  \
+                            grproxy group mode --port 6033 multi-primary"
+    )]
     Mode {
         #[command(flatten)]
         login: MemberLogin,

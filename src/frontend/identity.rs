@@ -27,7 +27,9 @@ impl Proof {
     /// An authentication switch request from mysqld (`FE plugin NUL nonce [NUL]`): the client's
     /// next packet answers it.
     pub fn switched(&mut self, payload: &[u8]) {
-        let Some(body) = payload.strip_prefix(&[0xFE]) else { return };
+        let Some(body) = payload.strip_prefix(&[0xFE]) else {
+            return;
+        };
         let nul = body.iter().position(|&b| b == 0).unwrap_or(body.len());
         self.plugin = body[..nul].to_vec();
         let mut nonce = body.get(nul + 1..).unwrap_or_default();

@@ -120,7 +120,10 @@ mod tests {
             sql.contains("CAST(0.500 AS DECIMAL(12,3)) AS last_contact_seconds"),
             "{sql}"
         );
-        assert!(sql.contains("X'5345434F4E44415259' USING utf8mb4) AS member_role"), "{sql}");
+        assert!(
+            sql.contains("X'5345434F4E44415259' USING utf8mb4) AS member_role"),
+            "{sql}"
+        );
         assert!(sql.ends_with(") AS members WHERE state = 'x'"), "{sql}");
         let empty = String::from_utf8(members_select(&[], None)).unwrap();
         assert!(

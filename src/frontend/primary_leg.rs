@@ -60,11 +60,7 @@ const SHAPING: Caps = Caps::CLIENT_DEPRECATE_EOF
 
 /// `SHA1(password)` for the session's user, from its proof and the hashes of its accounts
 /// (`None` inside: an empty password).
-pub async fn derive_stage1(
-    pool: &mysql_async::Pool,
-    user: &str,
-    proof: &Proof,
-) -> Result<Option<[u8; 20]>, LegError> {
+pub async fn derive_stage1(pool: &mysql_async::Pool, user: &str, proof: &Proof) -> Result<Option<[u8; 20]>, LegError> {
     if !proof.portable() {
         return Err(LegError::Plugin(String::from_utf8_lossy(&proof.plugin).into_owned()));
     }
@@ -149,7 +145,9 @@ pub async fn open(
         .stage1
         .map(|s1| identity::answer(&greeting.nonce, &s1).to_vec())
         .unwrap_or_default();
-    let attrs = [(FORWARDED_BY_ATTR.to_string(), login.me.to_string())].into_iter().collect();
+    let attrs = [(FORWARDED_BY_ATTR.to_string(), login.me.to_string())]
+        .into_iter()
+        .collect();
     let ext = u32::from_le_bytes([hello[28], hello[29], hello[30], hello[31]]);
     let resp = HandshakeResponse::new(
         Some(scramble),
@@ -194,7 +192,11 @@ pub async fn open(
                     .await
                     .map_err(|e| connect_err(e.to_string()))?;
             }
-            _ => return Err(LegError::Plugin("an authentication exchange other than mysql_native_password".into())),
+            _ => {
+                return Err(LegError::Plugin(
+                    "an authentication exchange other than mysql_native_password".into(),
+                ))
+            }
         }
     }
 }

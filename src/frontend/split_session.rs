@@ -21,6 +21,8 @@ use crate::sql::Classified;
 
 /// How long a write waits for a primary to be elected (or to catch up) before it is refused.
 const PRIMARY_WAIT: Duration = Duration::from_secs(10);
+/// How long a write waits to learn the primary's client address (from its report).
+const ADDRESS_WAIT: Duration = Duration::from_secs(5);
 
 /// A session's splitting state.
 #[derive(Default)]
@@ -216,7 +218,12 @@ impl Session {
                     }
                 }
                 if command == COM_STMT_CLOSE && packet.payload.len() >= 5 {
-                    let id = u32::from_le_bytes([packet.payload[1], packet.payload[2], packet.payload[3], packet.payload[4]]);
+                    let id = u32::from_le_bytes([
+                        packet.payload[1],
+                        packet.payload[2],
+                        packet.payload[3],
+                        packet.payload[4],
+                    ]);
                     self.prepared.remove(&id);
                 }
                 Ok(Some(true))
@@ -247,8 +254,15 @@ impl Session {
 
     /// Runs one command on the primary and relays its response to the client.
     async fn on_primary(&mut self, packet: &Packet, expect: Expect) -> Result<(), SessionEnd> {
-        if let Err(e) = self.ensure_leg().await {
-            return self.reply_error(e).await;
+        match self.ensure_leg().await {
+            Ok(()) => {}
+            Err(e) if self.split.pinned.is_some() && self.split.leg.is_some() => {
+                // The session's state is on a primary that is gone: it ends, as a direct
+                // connection to a failed server would.
+                self.split.leg = None;
+                return Err(SessionEnd::Refused(e));
+            }
+            Err(e) => return self.reply_error(e).await,
         }
         let mut leg = self.split.leg.take().expect("just opened");
         std::mem::swap(self.backend_mut(), &mut leg.io);
@@ -289,6 +303,7 @@ impl Session {
                 return Ok(());
             }
             if self.split.pinned.is_some() {
+                // (the caller ends the session)
                 return Err(ClientError::NotPrimary(format!(
                     "the primary changed from member {} while this session's state ({}) was on it; reconnect",
                     leg.member,
@@ -304,14 +319,24 @@ impl Session {
                 return Err(e);
             }
         }
-        let Some((member, address)) = g.primary_sql_address() else {
-            return Err(ClientError::NotPrimary(match g.primary() {
-                Some(p) => format!("the client address of the primary (member {p}) is not known yet"),
-                None => "the group has no primary".into(),
-            }));
+        // A primary just elected or started is known by its report within a poll or two.
+        let deadline = tokio::time::Instant::now() + ADDRESS_WAIT;
+        let (member, address) = loop {
+            if let Some(found) = g.primary_sql_address() {
+                break found;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClientError::NotPrimary(match g.primary() {
+                    Some(p) => format!("the client address of the primary (member {p}) is not known"),
+                    None => "the group has no primary".into(),
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         };
         if member == g.member_id {
-            return Err(ClientError::NotPrimary("this member became primary; run the statement again".into()));
+            return Err(ClientError::NotPrimary(
+                "this member became primary; run the statement again".into(),
+            ));
         }
         let stage1 = match self.split.stage1 {
             Some(s) => s,
@@ -319,7 +344,9 @@ impl Session {
                 let pool = self.context().side.pool();
                 let s = primary_leg::derive_stage1(&pool, &self.user, &self.split.proof)
                     .await
-                    .map_err(|e| ClientError::NotPrimary(format!("the statement cannot be sent to the primary: {e}")))?;
+                    .map_err(|e| {
+                        ClientError::NotPrimary(format!("the statement cannot be sent to the primary: {e}"))
+                    })?;
                 self.split.stage1 = Some(s);
                 s
             }
@@ -340,10 +367,16 @@ impl Session {
         let deprecate_eof = self.caps().contains(Caps::CLIENT_DEPRECATE_EOF);
         for state in self.split.replay.clone() {
             if let Err(e) = drain(&mut leg, &state, deprecate_eof).await {
-                return Err(ClientError::NotPrimary(format!("setting the session's state on the primary: {e}")));
+                return Err(ClientError::NotPrimary(format!(
+                    "setting the session's state on the primary: {e}"
+                )));
             }
         }
-        tracing::debug!(session = self.id, member, "opened the session's connection to the primary");
+        tracing::debug!(
+            session = self.id,
+            member,
+            "opened the session's connection to the primary"
+        );
         self.split.leg = Some(leg);
         Ok(())
     }

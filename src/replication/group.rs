@@ -547,7 +547,10 @@ impl Group {
             ("member_count", self.consensus.members().len().to_string()),
             ("member_state", state),
             ("group_mode", self.mode().name().to_string()),
-            ("primary_member_id", self.primary().map(|p| p.to_string()).unwrap_or_default()),
+            (
+                "primary_member_id",
+                self.primary().map(|p| p.to_string()).unwrap_or_default(),
+            ),
             ("raft_role", r.role.to_string()),
             ("raft_leader_id", r.leader.map(|l| l.to_string()).unwrap_or_default()),
             ("raft_term", r.term.to_string()),

@@ -206,7 +206,12 @@ pub fn rows(g: &Group) -> Vec<MemberRow> {
         }
     }
     for r in &mut out {
-        r.member_role = if topology.is_secondary(r.id) { "SECONDARY" } else { "PRIMARY" }.to_string();
+        r.member_role = if topology.is_secondary(r.id) {
+            "SECONDARY"
+        } else {
+            "PRIMARY"
+        }
+        .to_string();
     }
     out.sort_by_key(|r| r.id);
     out

@@ -55,11 +55,7 @@ pub fn elect(candidates: &[Candidate], exclude: Option<u64>) -> Option<u64> {
         candidates
             .iter()
             .filter(|c| Some(c.id) != exclude && c.state == state)
-            .max_by(|a, b| {
-                (a.applied, a.weight)
-                    .cmp(&(b.applied, b.weight))
-                    .then(b.id.cmp(&a.id))
-            })
+            .max_by(|a, b| (a.applied, a.weight).cmp(&(b.applied, b.weight)).then(b.id.cmp(&a.id)))
             .map(|c| c.id)
     };
     usable("ONLINE").or_else(|| usable("RECOVERING"))
@@ -207,13 +203,24 @@ impl Group {
     }
 
     async fn make_primary(&self, to: u64, mode: Mode, reason: String, timeout: Duration) -> Result<String, String> {
-        let row = self
-            .members()
-            .into_iter()
-            .find(|r| r.id == to)
-            .ok_or_else(|| format!("member {to} is not in the group"))?;
-        if row.state != "ONLINE" {
-            return Err(format!("member {to} is {}; only an ONLINE member can become primary", row.state));
+        // A member just started (or just heard of) may not have reported yet: wait a little.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let row = self
+                .members()
+                .into_iter()
+                .find(|r| r.id == to)
+                .ok_or_else(|| format!("member {to} is not in the group"))?;
+            if row.state == "ONLINE" {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(format!(
+                    "member {to} is {}; only an ONLINE member can become primary",
+                    row.state
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let change = TopologyChange {
             mode,
@@ -402,7 +409,11 @@ mod tests {
             // ONLINE before a more caught-up RECOVERING member
             (vec![c(1, "RECOVERING", 9, 50), c(2, "ONLINE", 1, 50)], None, Some(2)),
             // RECOVERING only if nothing is ONLINE
-            (vec![c(1, "RECOVERING", 9, 50), c(2, "UNREACHABLE", 10, 50)], None, Some(1)),
+            (
+                vec![c(1, "RECOVERING", 9, 50), c(2, "UNREACHABLE", 10, 50)],
+                None,
+                Some(1),
+            ),
             // never an unreachable, failed or removed member, nor the one being replaced
             (
                 vec![c(1, "ONLINE", 9, 50), c(2, "ERROR", 10, 50), c(3, "OFFLINE", 10, 50)],

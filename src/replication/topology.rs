@@ -97,14 +97,16 @@ mod tests {
     #[test]
     fn who_may_write() {
         let multi = Topology::default();
-        let single = |p| Topology::after(
-            &TopologyChange {
-                mode: Mode::SinglePrimary,
-                primary: p,
-                reason: String::new(),
-            },
-            7,
-        );
+        let single = |p| {
+            Topology::after(
+                &TopologyChange {
+                    mode: Mode::SinglePrimary,
+                    primary: p,
+                    reason: String::new(),
+                },
+                7,
+            )
+        };
         // (topology, member, may write, is a secondary)
         let cases: &[(&Topology, u64, bool, bool)] = &[
             (&multi, 1, true, false),

@@ -833,7 +833,9 @@ fn history_keeps_wide_marks_exact_below_the_horizon() {
 fn only_the_primary_commits_after_a_topology_change() {
     use crate::replication::topology::{Mode, TopologyChange};
     let from = |origin: u64, snapshot: u64, item: u128| {
-        let Entry::Txn(mut t) = dml(snapshot, &[item]) else { unreachable!() };
+        let Entry::Txn(mut t) = dml(snapshot, &[item]) else {
+            unreachable!()
+        };
         t.origin = origin;
         Entry::Txn(t)
     };
@@ -847,7 +849,11 @@ fn only_the_primary_commits_after_a_topology_change() {
     let mut c = Certifier::new(&[1, 2, 3]);
     assert_eq!(c.certify(1, &from(1, 0, row(1))), Commit);
     assert_eq!(c.certify(2, &change(Mode::SinglePrimary, Some(2))), Commit);
-    assert_eq!(c.certify(3, &from(1, 2, row(2))), abort(2), "a deposed origin is fenced");
+    assert_eq!(
+        c.certify(3, &from(1, 2, row(2))),
+        abort(2),
+        "a deposed origin is fenced"
+    );
     assert_eq!(c.certify(4, &from(2, 3, row(3))), Commit, "the primary commits");
     let restored = Certifier::decode(&c.encode()).unwrap();
     assert_eq!(restored.topology(), c.topology());
