@@ -50,6 +50,11 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
     s.max_handshakes = cfg.limits.max_handshakes as usize;
     s.idle_timeout = (cfg.limits.idle_timeout_s > 0).then(|| Duration::from_secs(cfg.limits.idle_timeout_s));
     s.local_infile = cfg.features.local_infile;
+    s.default_consistency = cfg
+        .group
+        .as_ref()
+        .and_then(|g| crate::frontend::consistency::Consistency::parse(&g.consistency))
+        .unwrap_or_default();
     s.group = match &cfg.group {
         None => None,
         Some(g) => Some(crate::replication::group::GroupSettings {

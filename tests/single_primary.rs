@@ -365,3 +365,77 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
         }
     }
 }
+
+/// Real drivers and sysbench through the secondaries of a single-primary group: PyMySQL and
+/// mysql-connector-python (autocommit on and off, prepared and plain), reading their own
+/// writes and, under BEFORE, each other's on another member; then sysbench oltp_read_write
+/// through both secondaries. Every member ends with the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drivers_and_sysbench_through_secondaries() {
+    let _serial = SERIAL.lock().await;
+    let g = TestGroup::start(3).await;
+    let (p1, p2, p3) = (port(&g, 0), port(&g, 1), port(&g, 2));
+    cli_e(
+        p1,
+        "root",
+        "",
+        "CREATE DATABASE sp; CREATE TABLE sp.t (id INT PRIMARY KEY, s VARCHAR(20), by_member INT); \
+         CREATE USER app@'%' IDENTIFIED BY 'app-pw'; GRANT ALL ON sp.* TO app@'%'; \
+         GRANT ALL ON sbtest.* TO app@'%'; CREATE DATABASE sbtest",
+    )
+    .unwrap();
+    cli_e(p1, "root", "", "GRPROXY SET MODE SINGLE-PRIMARY WITH PRIMARY 1").unwrap();
+    wait_status(&g, "primary_member_id", "1").await;
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/split_clients.py");
+    let out = Command::new("python3")
+        .args([script, &p2.to_string(), &p3.to_string(), "app", "app-pw"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.ends_with("done\n"),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let sysbench = program(&["sysbench"]);
+    let args = |ports: &str| {
+        let mut a = sysbench_args("oltp_read_write", ports, 2, 2000);
+        for x in a.iter_mut() {
+            if x == "--mysql-user=root" {
+                *x = "--mysql-user=app".into();
+            }
+            if x == "--mysql-password=" {
+                *x = "--mysql-password=app-pw".into();
+            }
+        }
+        a
+    };
+    let prep = Command::new(&sysbench)
+        .args(args(&p2.to_string()))
+        .arg("prepare")
+        .output()
+        .unwrap();
+    assert!(prep.status.success(), "{}", String::from_utf8_lossy(&prep.stderr));
+    for ps in ["disable", "auto"] {
+        let run = Command::new(&sysbench)
+            .args(args(&format!("{p2},{p3}")))
+            .args(["--threads=4", "--time=5", "--report-interval=0"])
+            .arg(format!("--db-ps-mode={ps}"))
+            .arg("run")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&run.stdout);
+        assert!(run.status.success(), "{text}{}", String::from_utf8_lossy(&run.stderr));
+        assert!(text.contains("transactions:"), "{text}");
+    }
+    g.converge().await;
+    for table in ["sp.t", "sbtest.sbtest1", "sbtest.sbtest2"] {
+        let sums = g.checksums(table).await;
+        assert!(
+            sums[0].is_some() && sums.iter().all(|s| *s == sums[0]),
+            "{table}: {sums:?}"
+        );
+    }
+}

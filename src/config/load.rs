@@ -623,6 +623,15 @@ impl Validator<'_> {
                     format!("must be single-primary or multi-primary, got {:?}", g.mode),
                 ));
             }
+            if crate::frontend::consistency::Consistency::parse(&g.consistency).is_none() {
+                return Err(self.err(
+                    "group.consistency",
+                    format!(
+                        "must be EVENTUAL, BEFORE_ON_PRIMARY_FAILOVER, BEFORE, AFTER or BEFORE_AND_AFTER, got {:?}",
+                        g.consistency
+                    ),
+                ));
+            }
             if g.weight > 100 {
                 return Err(self.err("group.weight", format!("must be 0-100, got {}", g.weight)));
             }

@@ -130,6 +130,10 @@ pub struct GroupConfig {
     /// Election weight (0-100, default 50): among equally caught-up members, the heavier
     /// becomes primary.
     pub weight: u32,
+    /// The consistency level sessions on this member start with (default EVENTUAL; also
+    /// BEFORE_ON_PRIMARY_FAILOVER, BEFORE, AFTER, BEFORE_AND_AFTER). A session changes its
+    /// own with `SET group_replication_consistency = ...`.
+    pub consistency: String,
     /// The client address other members use to send a session's writes to this member
     /// when it is primary ("host:port"). Default: `listen.tcp`, with an unspecified host
     /// (`0.0.0.0`, `::`) replaced by the host of this member's peer address.
@@ -165,6 +169,7 @@ impl Default for GroupConfig {
             insecure_plaintext_peers: false,
             mode: "multi-primary".into(),
             weight: 50,
+            consistency: "EVENTUAL".into(),
             sql_address: None,
         }
     }

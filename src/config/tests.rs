@@ -552,6 +552,33 @@ fn group_section() {
     assert_eq!(retention("2097152").unwrap(), 2 << 20);
     let e = retention("1000").unwrap_err().to_string();
     assert!(e.contains("group.retention_bytes: must be at least 1048576"), "{e}");
+    // Single-primary settings: (yaml, Ok(mode, weight, consistency) or the error text).
+    let cases: &[(&str, Result<(&str, u32, &str), &str>)] = &[
+        ("", Ok(("multi-primary", 50, "EVENTUAL"))),
+        (
+            "  mode: single-primary\n  weight: 90\n  consistency: BEFORE\n",
+            Ok(("single-primary", 90, "BEFORE")),
+        ),
+        (
+            "  mode: primary\n",
+            Err("group.mode: must be single-primary or multi-primary"),
+        ),
+        ("  weight: 101\n", Err("group.weight: must be 0-100")),
+        ("  consistency: SOMETIMES\n", Err("group.consistency: must be EVENTUAL")),
+    ];
+    for (extra, want) in cases {
+        let got = load(&format!("{ok}{extra}")).map(|c| c.group.unwrap());
+        match (got, want) {
+            (Ok(g), Ok((mode, weight, consistency))) => {
+                assert_eq!(
+                    (g.mode.as_str(), g.weight, g.consistency.as_str()),
+                    (*mode, *weight, *consistency)
+                )
+            }
+            (Err(e), Err(text)) => assert!(e.to_string().contains(text), "{extra}: {e}"),
+            (got, want) => panic!("{extra}: {got:?} vs {want:?}"),
+        }
+    }
 }
 
 /// `group.tls` is required (its keys too) unless the loudly named test-only opt-out is set,

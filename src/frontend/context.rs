@@ -39,6 +39,8 @@ pub struct Settings {
     pub max_handshakes: usize,
     pub idle_timeout: Option<Duration>,
     pub local_infile: bool,
+    /// The consistency level sessions start with (`group.consistency`).
+    pub default_consistency: super::consistency::Consistency,
     /// Group membership; `None` runs a plain proxy.
     pub group: Option<crate::replication::group::GroupSettings>,
 }
@@ -68,6 +70,7 @@ impl Settings {
             max_handshakes: 128,
             idle_timeout: None,
             local_infile: false,
+            default_consistency: Default::default(),
             group: None,
         }
     }

@@ -218,6 +218,19 @@ impl Session {
         }
         // BEFORE: a transaction (or a statement outside one) starts from the group's commit
         // index, applied here.
+        // BEFORE_ON_PRIMARY_FAILOVER: on a primary just elected, nothing runs until it has
+        // applied what the old primary committed.
+        if self.consistency == super::consistency::Consistency::BeforeOnPrimaryFailover {
+            if let Err(crate::replication::primary::NotWriter::CatchingUp { through }) =
+                self.group().settle_writer(super::consistency::WAIT).await
+            {
+                let e = ClientError::ConsistencyTimeout(format!(
+                    "this member became primary and has not applied the log through index {through}"
+                ));
+                self.reply_error(e).await?;
+                return Ok(true);
+            }
+        }
         if self.consistency.before()
             && self.txn.is_none()
             && !self.in_transaction()

@@ -107,6 +107,7 @@ pub struct Session {
 impl Session {
     pub fn new(ctx: Arc<Context>, id: u32, e: Established) -> Self {
         let registration = ctx.registry.register(id, e.backend_id);
+        let consistency = ctx.settings.default_consistency;
         Session {
             ctx,
             id,
@@ -131,7 +132,7 @@ impl Session {
             lex_stale: true,
             temp_tables: std::collections::HashSet::new(),
             shadow_row_count: None,
-            consistency: Default::default(),
+            consistency,
             timed_kind: None,
             split: super::split_session::SplitState::new(e.proof, e.hello, e.forwarded_by),
         }
