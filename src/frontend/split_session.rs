@@ -109,6 +109,16 @@ impl Session {
         if !self.splitting() || packet.first() == Some(COM_STMT_EXECUTE) {
             return Ok(None);
         }
+        // While a primary is being elected (a new group, a failover), wait for it: this
+        // member may be the one.
+        if let Some(g) = self.context().group.clone() {
+            if g.is_secondary() && g.primary().is_none() {
+                let _ = g.settle_writer(PRIMARY_WAIT).await;
+                if !self.splitting() {
+                    return Ok(None);
+                }
+            }
+        }
         // A session whose server default is autocommit=0 starts transactions implicitly.
         if self.status & STATUS_AUTOCOMMIT == 0 && self.split.pinned.is_none() && self.split.leg.is_none() {
             self.split.pinned = Some("autocommit=0");
