@@ -21,6 +21,8 @@ use crate::sql::Classified;
 
 /// How long a write waits for a primary to be elected (or to catch up) before it is refused.
 const PRIMARY_WAIT: Duration = Duration::from_secs(10);
+/// Session-state statements kept for a leg opened later.
+const MAX_REPLAY: usize = 256;
 /// How long a write waits to learn the primary's client address (from its report).
 const ADDRESS_WAIT: Duration = Duration::from_secs(5);
 
@@ -141,7 +143,7 @@ impl Session {
             Place::Both => {
                 let state: Vec<u8> = packet.payload.to_vec();
                 self.mirror(&state).await;
-                self.split.replay.push(state);
+                self.remember(state);
                 self.split.last_remote = false;
                 Ok(None)
             }
@@ -183,7 +185,7 @@ impl Session {
             COM_INIT_DB if !pinned => {
                 let state = packet.payload.to_vec();
                 self.mirror(&state).await;
-                self.split.replay.push(state);
+                self.remember(state);
                 Ok(None)
             }
             COM_RESET_CONNECTION | COM_CHANGE_USER => {
@@ -399,6 +401,17 @@ impl Session {
             Err(NotWriter::Secondary { primary: None }) => Some(ClientError::NotPrimary(format!(
                 "no primary was elected within {PRIMARY_WAIT:?}"
             ))),
+        }
+    }
+
+    /// Keeps a session-state statement for legs opened later. A session that piles up more
+    /// than [`MAX_REPLAY`] of them is pinned instead (its next leg gets them all, once).
+    fn remember(&mut self, state: Vec<u8>) {
+        if self.split.replay.last() != Some(&state) {
+            self.split.replay.push(state);
+        }
+        if self.split.replay.len() > MAX_REPLAY && self.split.pinned.is_none() {
+            self.split.pinned = Some("session state too long to replay");
         }
     }
 

@@ -386,6 +386,10 @@ impl Group {
         self.topology.clone()
     }
 
+    pub(super) fn topology_rx_ref(&self) -> &watch::Receiver<super::topology::Topology> {
+        &self.topology
+    }
+
     pub(super) fn config_mode(&self) -> super::topology::Mode {
         self.config_mode
     }

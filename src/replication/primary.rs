@@ -106,8 +106,10 @@ impl Group {
 
     /// Whether this member may run a client's write itself now.
     pub fn writer_check(&self) -> Result<(), NotWriter> {
-        let t = self.topology();
-        if self.mode() == Mode::MultiPrimary {
+        let rx = self.topology_rx_ref();
+        let t = rx.borrow();
+        let mode = if t.since == 0 { self.config_mode() } else { t.mode };
+        if mode == Mode::MultiPrimary {
             return Ok(());
         }
         if t.primary != Some(self.member_id) {
