@@ -364,6 +364,31 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     }
+
+    // The shell commands: a planned switchover back to member 1 (restarted and caught up),
+    // then multi-primary mode.
+    let grproxy = |args: &[&str]| {
+        let out = Command::new(common::sandbox::BIN).args(args).output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    let port2 = sb.proxy_port(2).to_string();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (ok, out) = grproxy(&["group", "primary", "--port", &port2, "--id", "1"]);
+        if ok {
+            assert!(out.contains("member 1 is the primary"), "{out}");
+            break;
+        }
+        // Member 1 may still be catching up (not ONLINE yet).
+        assert!(Instant::now() < deadline, "switchover to member 1: {out}");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let (ok, out) = grproxy(&["group", "mode", "--port", &port2, "multi-primary"]);
+    assert!(ok && out.contains("multi-primary"), "{out}");
+    let mut c = mysql_async::Conn::new(root_tcp_opts(sb.proxy_port(3))).await.unwrap();
+    let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
+    let mode = rows.into_iter().find(|(n, _)| n == "group_mode").unwrap().1;
+    assert_eq!(mode, "multi-primary");
 }
 
 /// Real drivers and sysbench through the secondaries of a single-primary group: PyMySQL and
