@@ -287,6 +287,9 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
     c.query_drop("CREATE TABLE sp.t (id BIGINT PRIMARY KEY, member INT)")
         .await
         .unwrap();
+    // Through a secondary: its OK waits until this member has the database too, so the
+    // fresh connections below find it here.
+    c.query_drop("CREATE DATABASE sbtest").await.unwrap();
     let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
     let first = rows.into_iter().find(|(n, _)| n == "primary_member_id").unwrap().1;
     assert_eq!(first, "1", "the election picks the lowest id among equals");
@@ -307,6 +310,45 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
             ))
         })
         .collect();
+    // sysbench through both secondaries at the same time (it reconnects and goes on past
+    // the errors a failover gives its open transactions).
+    let sysbench = program(&["sysbench"]);
+    let ports = format!("{},{}", sb.proxy_port(2), sb.proxy_port(3));
+    let sb_args = sysbench_args("oltp_write_only", &ports, 2, 1000);
+    let prep = Command::new(&sysbench)
+        .args(sysbench_args("oltp_write_only", &sb.proxy_port(2).to_string(), 2, 1000))
+        .arg("prepare")
+        .output()
+        .unwrap();
+    assert!(
+        prep.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&prep.stdout),
+        String::from_utf8_lossy(&prep.stderr)
+    );
+    // sysbench stops at an error it does not retry (a failover ends its sessions; with
+    // --mysql-ignore-errors=all, 1.0.20 crashes reconnecting), so it runs in rounds of 3 s,
+    // again and again, until the writers stop.
+    let rounds = {
+        let (sysbench, stop) = (sysbench.clone(), stop.clone());
+        tokio::task::spawn_blocking(move || {
+            let mut done = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let out = Command::new(&sysbench)
+                    .args(&sb_args)
+                    .args(["--threads=4", "--time=3", "--report-interval=0"])
+                    .args(["--db-ps-mode=disable", "run"])
+                    .output()
+                    .unwrap();
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                done.push((
+                    out.status.success(),
+                    text.lines().find(|l| l.contains("transactions:")).map(str::to_string),
+                ));
+            }
+            done
+        })
+    };
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // 1. kill -9 the primary's grproxy.
@@ -335,6 +377,17 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
     assert!(elected < Duration::from_secs(10), "{elected:?}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = rounds.await.unwrap();
+    let completed: Vec<&String> = rounds.iter().filter_map(|(ok, t)| t.as_ref().filter(|_| *ok)).collect();
+    eprintln!(
+        "sysbench during the failovers: {} rounds, {} completed: {completed:?}",
+        rounds.len(),
+        completed.len()
+    );
+    assert!(
+        rounds.last().is_some_and(|(ok, t)| *ok && t.is_some()),
+        "sysbench through the secondaries did not run to the end after the failovers: {rounds:?}"
+    );
     for w in writers {
         w.await.unwrap();
     }
@@ -342,7 +395,7 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
     assert!(acked.len() > 20, "too few writes were acknowledged: {}", acked.len());
 
     // Every acknowledged write is on the surviving members (member 1's grproxy is down;
-    // the member whose mysqld restarted catches up).
+    // the member whose mysqld restarted catches up), and sysbench's tables are the same.
     sb.restart_proxy(1);
     for member in 1..=3u16 {
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -365,11 +418,33 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
         }
     }
 
+    for table in ["sbtest.sbtest1", "sbtest.sbtest2"] {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let mut sums = Vec::new();
+            for member in 1..=3u16 {
+                let mut c = mysql_async::Conn::new(root_tcp_opts(sb.mysqld_port(member)))
+                    .await
+                    .unwrap();
+                let r: Option<(String, Option<i64>)> = c.query_first(format!("CHECKSUM TABLE {table}")).await.unwrap();
+                sums.push(r.and_then(|r| r.1));
+            }
+            if sums.iter().all(|s| *s == sums[0]) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{table}: {sums:?}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     // The shell commands: a planned switchover back to member 1 (restarted and caught up),
     // then multi-primary mode.
     let grproxy = |args: &[&str]| {
         let out = Command::new(common::sandbox::BIN).args(args).output().unwrap();
-        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+        )
     };
     let port2 = sb.proxy_port(2).to_string();
     let deadline = Instant::now() + Duration::from_secs(60);

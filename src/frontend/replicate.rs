@@ -78,11 +78,11 @@ impl TxnState {
 }
 
 /// Buffered response of one command.
-struct Buffered {
+pub(crate) struct Buffered {
     bytes: BytesMut,
     /// Offset of the last packet (the OK that ends a DML response).
     last: usize,
-    outcome: Outcome,
+    pub(crate) outcome: Outcome,
 }
 
 impl Session {
@@ -121,7 +121,7 @@ impl Session {
     }
 
     /// Forwards a command and collects its response instead of relaying it.
-    async fn forward_buffered(&mut self, packet: &Packet, expect: Expect) -> Result<Buffered, SessionEnd> {
+    pub(crate) async fn forward_buffered(&mut self, packet: &Packet, expect: Expect) -> Result<Buffered, SessionEnd> {
         let deprecate_eof = self.caps().contains(Caps::CLIENT_DEPRECATE_EOF);
         let backend = self.backend_mut();
         backend.queue_raw(&packet.raw);
@@ -153,7 +153,7 @@ impl Session {
         })
     }
 
-    async fn send_buffered(&mut self, b: &Buffered) -> Result<(), SessionEnd> {
+    pub(crate) async fn send_buffered(&mut self, b: &Buffered) -> Result<(), SessionEnd> {
         self.client_mut()
             .write_through(&b.bytes)
             .await

@@ -10,7 +10,7 @@ use mysql_common::constants::CapabilityFlags as Caps;
 
 use super::errors::ClientError;
 use super::identity::Proof;
-use super::primary_leg::{self, LegLogin, PrimaryLeg};
+use super::primary_leg::{self, LegError, LegLogin, PrimaryLeg};
 use super::route::Route;
 use super::session::{Session, SessionEnd};
 use super::split::{place, Place, SplitView};
@@ -133,6 +133,13 @@ impl Session {
             self.split.pinned = Some(why);
         }
         match d.place {
+            // DDL and account statements: the client's OK waits until this member has them
+            // too, so its next connection here finds the database, table or account (a
+            // fresh connection naming a database that is not here yet gets 1049).
+            Place::Primary if matches!(decision, Route::Ddl) && !self.remote_in_trans() => {
+                self.on_primary_synced(packet).await?;
+                Ok(Some(true))
+            }
             Place::Primary => {
                 self.on_primary(packet, Expect::QueryResult).await?;
                 Ok(Some(!matches!(
@@ -304,6 +311,46 @@ impl Session {
         }
     }
 
+    /// Like `on_primary`, holding the response until this member has applied what the group
+    /// committed by then.
+    async fn on_primary_synced(&mut self, packet: &Packet) -> Result<(), SessionEnd> {
+        match self.ensure_leg().await {
+            Ok(()) => {}
+            Err(e) => return self.reply_error(e).await,
+        }
+        let mut leg = self.split.leg.take().expect("just opened");
+        std::mem::swap(self.backend_mut(), &mut leg.io);
+        let (status, stale) = (self.status, self.status_stale);
+        self.status = leg.status;
+        let r = self.forward_buffered(packet, Expect::QueryResult).await;
+        std::mem::swap(self.backend_mut(), &mut leg.io);
+        leg.status = self.status;
+        (self.status, self.status_stale) = (status, stale);
+        self.split.last_remote = true;
+        let buffered = match r {
+            Ok(b) => b,
+            Err(SessionEnd::Backend(e)) => {
+                return Err(SessionEnd::Refused(ClientError::NotPrimary(format!(
+                    "the connection to the primary (member {}) was lost: {e}; reconnect",
+                    leg.member
+                ))))
+            }
+            Err(other) => return Err(other),
+        };
+        self.split.leg = Some(leg);
+        if buffered.outcome.error.is_none() {
+            // Best effort: a timeout only means the client may not see it here at once.
+            match self.consistency_before().await? {
+                None => self.split.dirty = false,
+                Some(e) => {
+                    tracing::warn!(session = self.id, error = %e, "a DDL sent to the primary is not applied here yet");
+                    self.split.dirty = true;
+                }
+            }
+        }
+        self.send_buffered(&buffered).await
+    }
+
     /// Opens the leg to the current primary unless one is open to it. A leg to a member that
     /// is no longer primary is replaced, unless the session's state is there (pinned, or a
     /// transaction open), which cannot move: then the session must reconnect.
@@ -331,50 +378,56 @@ impl Session {
                 return Err(e);
             }
         }
-        // A primary just elected or started is known by its report within a poll or two.
-        let deadline = tokio::time::Instant::now() + ADDRESS_WAIT;
-        let (member, address) = loop {
-            if let Some(found) = g.primary_sql_address() {
-                break found;
+        // A primary that cannot be reached (killed, its mysqld down) is replaced by the group
+        // within seconds: the statement, which has run nowhere yet, waits for the new one.
+        let failover_deadline = tokio::time::Instant::now() + PRIMARY_WAIT;
+        let mut leg = loop {
+            let (member, address) = self.primary_address(&g).await?;
+            if member == g.member_id {
+                return Err(ClientError::NotPrimary(
+                    "this member became primary; run the statement again".into(),
+                ));
             }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(ClientError::NotPrimary(match g.primary() {
-                    Some(p) => format!("the client address of the primary (member {p}) is not known"),
-                    None => "the group has no primary".into(),
-                }));
+            let stage1 = match self.split.stage1 {
+                Some(s) => s,
+                None => {
+                    let pool = self.context().side.pool();
+                    let s = primary_leg::derive_stage1(&pool, &self.user, &self.split.proof)
+                        .await
+                        .map_err(|e| {
+                            ClientError::NotPrimary(format!("the statement cannot be sent to the primary: {e}"))
+                        })?;
+                    self.split.stage1 = Some(s);
+                    s
+                }
+            };
+            let schema = self.schema.clone().filter(|_| self.schema_known);
+            let login = LegLogin {
+                user: &self.user,
+                stage1,
+                hello: &self.split.hello,
+                schema: schema.as_deref(),
+                me: g.member_id,
+            };
+            let s = &self.context().settings;
+            let e = match primary_leg::open(member, &address, login, s.connect_timeout, s.max_packet).await {
+                Ok(leg) => break leg,
+                Err(e) => e,
+            };
+            let unreachable = matches!(e, LegError::Connect { .. } | LegError::Refused(1053, _));
+            if unreachable && tokio::time::Instant::now() < failover_deadline {
+                tracing::debug!(session = self.id, member, error = %e, "the primary is unreachable; waiting for the group to elect another");
+                while g.primary() == Some(member) && tokio::time::Instant::now() < failover_deadline {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                if g.primary() != Some(member) {
+                    continue;
+                }
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            return Err(ClientError::NotPrimary(format!(
+                "the statement cannot be sent to the primary: {e}"
+            )));
         };
-        if member == g.member_id {
-            return Err(ClientError::NotPrimary(
-                "this member became primary; run the statement again".into(),
-            ));
-        }
-        let stage1 = match self.split.stage1 {
-            Some(s) => s,
-            None => {
-                let pool = self.context().side.pool();
-                let s = primary_leg::derive_stage1(&pool, &self.user, &self.split.proof)
-                    .await
-                    .map_err(|e| {
-                        ClientError::NotPrimary(format!("the statement cannot be sent to the primary: {e}"))
-                    })?;
-                self.split.stage1 = Some(s);
-                s
-            }
-        };
-        let schema = self.schema.clone().filter(|_| self.schema_known);
-        let login = LegLogin {
-            user: &self.user,
-            stage1,
-            hello: &self.split.hello,
-            schema: schema.as_deref(),
-            me: g.member_id,
-        };
-        let s = &self.context().settings;
-        let mut leg = primary_leg::open(member, &address, login, s.connect_timeout, s.max_packet)
-            .await
-            .map_err(|e| ClientError::NotPrimary(format!("the statement cannot be sent to the primary: {e}")))?;
         // The session's state, as set here so far.
         let deprecate_eof = self.caps().contains(Caps::CLIENT_DEPRECATE_EOF);
         for state in self.split.replay.clone() {
@@ -386,11 +439,29 @@ impl Session {
         }
         tracing::debug!(
             session = self.id,
-            member,
+            member = leg.member,
             "opened the session's connection to the primary"
         );
         self.split.leg = Some(leg);
         Ok(())
+    }
+
+    /// The primary's id and client address; a primary just elected or started is known by
+    /// its report within a poll or two.
+    async fn primary_address(&self, g: &crate::replication::group::Group) -> Result<(u64, String), ClientError> {
+        let deadline = tokio::time::Instant::now() + ADDRESS_WAIT;
+        loop {
+            if let Some(found) = g.primary_sql_address() {
+                return Ok(found);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClientError::NotPrimary(match g.primary() {
+                    Some(p) => format!("the client address of the primary (member {p}) is not known"),
+                    None => "the group has no primary".into(),
+                }));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits for a primary to be known (a write during an election).
