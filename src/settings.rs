@@ -35,6 +35,8 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
     };
     let mut s = Settings::new(backend);
     s.listen_tcp = cfg.listen.tcp.clone();
+    s.listen_read_write_tcp = cfg.listen.read_write_tcp.clone();
+    s.listen_read_only_tcp = cfg.listen.read_only_tcp.clone();
     s.listen_unix = cfg.listen.unix_socket.clone();
     s.session_backend = cfg.backend.address.clone();
     s.proxy_protocol = cfg.backend.proxy_protocol;

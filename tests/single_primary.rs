@@ -539,3 +539,40 @@ async fn drivers_and_sysbench_through_secondaries() {
         );
     }
 }
+
+/// The read-write and read-only ports (MySQL Router's model) of a single-primary secondary:
+/// the read-write port runs everything on the primary, the read-only port runs reads here
+/// and refuses writes; the ordinary port splits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_write_and_read_only_ports() {
+    let _serial = SERIAL.lock().await;
+    let g = TestGroup::start_with(3, &[], |_, s| {
+        s.listen_read_write_tcp = Some("127.0.0.1:0".into());
+        s.listen_read_only_tcp = Some("127.0.0.1:0".into());
+    })
+    .await;
+    let p1 = port(&g, 0);
+    cli_e(p1, "root", "", "CREATE DATABASE sp; CREATE TABLE sp.t (id INT PRIMARY KEY)").unwrap();
+    cli_e(p1, "root", "", "GRPROXY SET MODE SINGLE-PRIMARY WITH PRIMARY 1").unwrap();
+    wait_status(&g, "primary_member_id", "1").await;
+    let secondary = &g.proxies[1];
+    let (rw, ro) = (
+        secondary.read_write_addr.unwrap().port(),
+        secondary.read_only_addr.unwrap().port(),
+    );
+    let mysqld_port = |m: usize| g.mysqlds[m].layout.port.to_string();
+    // Where a plain read runs: @@port names the mysqld that answered.
+    assert_eq!(cli_e(rw, "root", "", "SELECT @@port").unwrap().trim(), mysqld_port(0));
+    assert_eq!(cli_e(ro, "root", "", "SELECT @@port").unwrap().trim(), mysqld_port(1));
+    assert_eq!(cli_e(port(&g, 1), "root", "", "SELECT @@port").unwrap().trim(), mysqld_port(1));
+    // Writes: through the read-write port; refused on the read-only one (also inside a
+    // transaction there, which may read).
+    cli_e(rw, "root", "", "INSERT INTO sp.t VALUES (1)").unwrap();
+    let e = cli_e(ro, "root", "", "INSERT INTO sp.t VALUES (2)").unwrap_err();
+    assert!(e.contains("1290") && e.contains("read-only port"), "{e}");
+    let out = cli(ro, "root", "", "BEGIN;\nSELECT COUNT(*) FROM sp.t;\nCOMMIT;\n").unwrap();
+    assert_eq!(out.trim(), "1");
+    let e = cli(ro, "root", "", "BEGIN;\nDELETE FROM sp.t;\n").unwrap_err();
+    assert!(e.contains("1290"), "{e}");
+    assert_eq!(ids_everywhere(&g).await, vec![vec![1], vec![1], vec![1]]);
+}

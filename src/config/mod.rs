@@ -184,6 +184,12 @@ pub struct ListenConfig {
     pub tcp: Option<String>,
     /// Unix domain socket path to listen on.
     pub unix_socket: Option<PathBuf>,
+    /// Group members: a TCP port whose sessions run wholly on the primary (MySQL Router's
+    /// read-write port): on a single-primary secondary every statement is sent on.
+    pub read_write_tcp: Option<String>,
+    /// Group members: a TCP port whose sessions run reads here and are refused writes (1290),
+    /// whatever this member's role (MySQL Router's read-only port).
+    pub read_only_tcp: Option<String>,
 }
 
 /// `backend:` — the local mysqld. At least one of `address` / `unix_socket`.

@@ -93,6 +93,8 @@ admin:
         listen: ListenConfig {
             tcp: Some("[::1]:0".into()),
             unix_socket: Some("/run/grproxy.sock".into()),
+            read_write_tcp: None,
+            read_only_tcp: None,
         },
         backend: BackendConfig {
             address: Some("db.local:3307".into()),
@@ -651,4 +653,20 @@ fn admin_section() {
     );
     let c = load(&format!("{MINIMAL}limits:\n  shutdown_grace_ms: 0\n")).unwrap();
     assert_eq!(c.limits.shutdown_grace_ms, 0);
+}
+
+/// The read-write / read-only ports are host:port addresses and need a group.
+#[test]
+fn role_ports() {
+    let plain = "listen:\n  tcp: \"127.0.0.1:0\"\n  read_only_tcp: \"127.0.0.1:6447\"\nbackend:\n  address: 127.0.0.1:3306\n\
+                 service_account:\n  user: svc\n";
+    let e = load(plain).unwrap_err().to_string();
+    assert!(e.contains("listen.read_only_tcp: a read-write or read-only port needs a group"), "{e}");
+    let group = "group:\n  member_id: 1\n  members:\n    1: \"127.0.0.1:7001\"\n  data_dir: /tmp/raft\n  \
+                 insecure_plaintext_peers: true\n";
+    let c = load(&format!("{plain}{group}")).unwrap();
+    assert_eq!(c.listen.read_only_tcp.as_deref(), Some("127.0.0.1:6447"));
+    let bad = plain.replace("127.0.0.1:6447", "nowhere");
+    let e = load(&format!("{bad}{group}")).unwrap_err().to_string();
+    assert!(e.contains("listen.read_only_tcp"), "{e}");
 }

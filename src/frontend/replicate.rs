@@ -203,8 +203,15 @@ impl Session {
         if let Some(r) = self.split_command(packet, statements, classes, &decision).await? {
             return Ok(r);
         }
-        // Single-primary: only a caught-up primary runs writes itself.
-        if matches!(decision, Route::Write | Route::Ddl | Route::Begin) {
+        if let Some(e) = self.read_only_port_refusal(&decision) {
+            self.reply_error(e).await?;
+            return Ok(true);
+        }
+        // Single-primary: only a caught-up primary runs writes itself (a read-only port's
+        // transactions only read).
+        if matches!(decision, Route::Write | Route::Ddl)
+            || (decision == Route::Begin && self.split.port_role != super::split::PortRole::ReadOnly)
+        {
             if let Some(e) = self.writer_refusal().await {
                 self.reply_error(e).await?;
                 return Ok(true);

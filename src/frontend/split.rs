@@ -20,6 +20,18 @@ use super::route::Route;
 use crate::sql::lexer::{tokenize_with, TokenKind};
 use crate::sql::{Classified, Detail, LexOptions};
 
+/// Which port a session came in on (group members; MySQL Router's model).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PortRole {
+    /// The ordinary port: statements are split.
+    #[default]
+    Any,
+    /// `listen.read_write_tcp`: the session runs wholly on the primary.
+    ReadWrite,
+    /// `listen.read_only_tcp`: reads run here; writes are refused (1290).
+    ReadOnly,
+}
+
 /// Where a command runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Place {

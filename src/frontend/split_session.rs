@@ -13,7 +13,7 @@ use super::identity::Proof;
 use super::primary_leg::{self, LegError, LegLogin, PrimaryLeg};
 use super::route::Route;
 use super::session::{Session, SessionEnd};
-use super::split::{place, Place, SplitView};
+use super::split::{place, Place, PortRole, SplitView};
 use crate::protocol::command::*;
 use crate::protocol::packet::{encode_packet, Packet};
 use crate::protocol::response::{Expect, ResponseState, Step, STATUS_AUTOCOMMIT, STATUS_IN_TRANS};
@@ -48,6 +48,8 @@ pub struct SplitState {
     pub(crate) forwarded_by: Option<u64>,
     /// `SHA1(password)` once derived (`Some(None)`: an empty password).
     stage1: Option<Option<[u8; 20]>>,
+    /// The port the session came in on.
+    pub(crate) port_role: PortRole,
 }
 
 impl SplitState {
@@ -78,7 +80,8 @@ impl Session {
     /// leg keeps using it while its transaction or pin lasts, whatever the topology.
     fn splitting(&self) -> bool {
         let Some(g) = &self.context().group else { return false };
-        if self.split.forwarded_by.is_some() {
+        // (the read-only port runs everything here and refuses writes)
+        if self.split.forwarded_by.is_some() || self.split.port_role == PortRole::ReadOnly {
             return false;
         }
         g.is_secondary() || self.split.pinned.is_some() || self.remote_in_trans()
@@ -120,6 +123,9 @@ impl Session {
                     return Ok(None);
                 }
             }
+        }
+        if self.split.port_role == PortRole::ReadWrite && self.split.pinned.is_none() {
+            self.split.pinned = Some("the read-write port");
         }
         // A session whose server default is autocommit=0 starts transactions implicitly.
         if self.status & STATUS_AUTOCOMMIT == 0 && self.split.pinned.is_none() && self.split.leg.is_none() {
@@ -462,6 +468,15 @@ impl Session {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Sessions on the read-only port: writes (DML, DDL, accounts) are refused.
+    pub(crate) fn read_only_port_refusal(&self, decision: &Route) -> Option<ClientError> {
+        (self.split.port_role == PortRole::ReadOnly && matches!(decision, Route::Write | Route::Ddl)).then(|| {
+            ClientError::NotPrimary(
+                "this session came in on the read-only port; use the read-write port for writes".into(),
+            )
+        })
     }
 
     /// Waits for a primary to be known (a write during an election).
