@@ -54,3 +54,8 @@ async fn row_images_and_session_state() {
 async fn ddl_privileges_and_bypass() {
     run_suite("ddl_privileges_and_bypass", cv::s_ddl_admin::all()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sequences() {
+    run_suite("sequences", cv::s_sequences::all()).await;
+}

@@ -23,7 +23,8 @@ fn cli(port: u16, user: &str, pass: &str, sql: &str) -> Result<String, String> {
     use std::io::Write;
     let mut child = Command::new(program(&["mariadb", "mysql"]))
         .args(["-h127.0.0.1", &format!("-P{port}"), &format!("-u{user}"), "-N", "-B"])
-        .arg(format!("-p{pass}"))
+        // (a bare -p would read the password from stdin)
+        .args((!pass.is_empty()).then(|| format!("-p{pass}")))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -154,6 +154,16 @@ async fn a_joiner_gets_everything_but_the_donors_service_account() {
     service_account(&donor, "donor-pw").await;
     service_account(&joiner, "joiner-pw").await;
     run(&donor, DONOR_SCHEMA).await;
+    // A sequence that handed out values and was moved with SETVAL: the copy continues after it.
+    run(
+        &donor,
+        &[
+            "CREATE SEQUENCE app.seq INCREMENT BY 3 CACHE 5",
+            "DO NEXTVAL(app.seq)",
+            "DO SETVAL(app.seq, 700)",
+        ],
+    )
+    .await;
     let all_bytes: String = (0..=255u8).map(|b| format!("{b:02X}")).collect();
     run(
         &donor,
@@ -211,6 +221,15 @@ async fn a_joiner_gets_everything_but_the_donors_service_account() {
     ] {
         assert_eq!(rows(&mut j, sql).await, rows(&mut d, sql).await, "{sql}");
     }
+    assert_eq!(
+        rows(&mut j, "SHOW CREATE SEQUENCE app.seq").await,
+        rows(&mut d, "SHOW CREATE SEQUENCE app.seq").await
+    );
+    assert_eq!(
+        rows(&mut j, "SELECT NEXTVAL(app.seq)").await,
+        vec![vec![Some("703".into())]],
+        "the joiner's sequence continues after the donor's SETVAL"
+    );
     assert_eq!(
         rows(&mut j, "SELECT app.twice(21)").await,
         vec![vec![Some("42".into())]]

@@ -47,6 +47,9 @@ use ddl::ddl_tables;
 /// whether the transaction wrote anything at all (the tap usually has them within a
 /// millisecond).
 const EVENTS_FAST_WAIT: Duration = Duration::from_millis(3);
+/// At most this long a commit waits for the sequence advances logged before it to be
+/// proposed (`replication::sequences`).
+const SEQUENCE_WAIT: Duration = Duration::from_secs(10);
 /// Longest wait for the tap to read up to mysqld's binlog end.
 const TAP_WAIT: Duration = Duration::from_secs(10);
 

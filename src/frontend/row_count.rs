@@ -83,8 +83,44 @@ pub fn diagnostics_targets(text: &[u8], lex: LexOptions) -> Vec<String> {
         .collect()
 }
 
+/// Whether a COM_STMT_EXECUTE payload of a statement with `params` parameters carries their
+/// types (new-params-bound flag 1), so it can run under another statement id: without them
+/// mysqld would take the types bound to that id before.
+pub fn execute_sends_types(payload: &[u8], params: u16) -> bool {
+    if params == 0 {
+        return true;
+    }
+    // command, statement id (4), flags, iteration count (4), null bitmap, flag.
+    let flag_at = 10 + (params as usize).div_ceil(8);
+    payload.get(flag_at) == Some(&1)
+}
+
+/// A COM_STMT_EXECUTE payload with its statement id replaced by `id`.
+pub fn with_statement_id(payload: &[u8], id: u32) -> Vec<u8> {
+    let mut out = payload.to_vec();
+    if out.len() >= 5 {
+        out[1..5].copy_from_slice(&id.to_le_bytes());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn execute_packets() {
+        // COM_STMT_EXECUTE id 7, no cursor, iteration 1, 2 params: null bitmap, flag, types.
+        let with_types = [0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 0, 3, 0];
+        let without = [0x17, 7, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0];
+        assert!(execute_sends_types(&with_types, 2));
+        assert!(!execute_sends_types(&without, 2));
+        assert!(execute_sends_types(&without[..10], 0));
+        assert!(!execute_sends_types(&without[..10], 9));
+        assert_eq!(
+            &with_statement_id(&with_types, 0x0102_0304)[..6],
+            &[0x17, 4, 3, 2, 1, 0]
+        );
+    }
+
     use super::*;
 
     #[test]

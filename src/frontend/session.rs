@@ -317,7 +317,12 @@ impl Session {
         let Some(command) = packet.first() else {
             return Err(SessionEnd::Refused(ClientError::Malformed));
         };
-        if command != COM_QUERY {
+        // mysqld's ROW_COUNT() survives a COM_STMT_PREPARE and COM_STMT_CLOSE: the shadow
+        // waits for the statement (text or prepared) that may read it.
+        if !matches!(
+            command,
+            COM_QUERY | COM_STMT_PREPARE | COM_STMT_EXECUTE | COM_STMT_CLOSE
+        ) {
             self.shadow_row_count = None;
         }
         if self.replicating() && command != COM_QUERY {
@@ -583,7 +588,52 @@ impl Session {
         };
         let class = info.class.clone();
         let text = info.sql.clone();
+        let params = info.params;
+        if let Some(n) = self.shadow_row_count.take() {
+            if let Some(spliced) = super::row_count::splice(text.as_bytes(), n, self.lex) {
+                if super::row_count::execute_sends_types(&packet.payload, params) {
+                    return self.execute_spliced(packet, &spliced, &text, class).await;
+                }
+            }
+        }
         self.group_command(packet, &[text.as_bytes()], &[class]).await
+    }
+
+    /// A prepared statement that reads `ROW_COUNT()` right after an autocommit write (whose
+    /// XA statements reset mysqld's): the statement is prepared again with the count in place
+    /// of the calls, executed with the client's parameters under the new id, and closed.
+    /// A COM_STMT_PREPARE does not change what the execution's diagnostics start from.
+    async fn execute_spliced(
+        &mut self,
+        packet: &Packet,
+        spliced: &[u8],
+        text: &str,
+        class: Classified,
+    ) -> Result<bool, SessionEnd> {
+        let mut prepare = vec![COM_STMT_PREPARE];
+        prepare.extend_from_slice(spliced);
+        self.backend.send(0, &prepare).await.map_err(backend_write_error)?;
+        let mut state = ResponseState::new(Expect::Prepare, self.caps.contains(Caps::CLIENT_DEPRECATE_EOF));
+        loop {
+            let p = self.backend.expect_packet().await.map_err(SessionEnd::Backend)?;
+            let len = p.payload.len().min(crate::protocol::packet::MAX_CHUNK);
+            match state.feed(&p.payload, len) {
+                Ok(Step::Done) => break,
+                Ok(_) => {}
+                Err(e) => return Err(SessionEnd::Protocol(e.to_string())),
+            }
+        }
+        let Some((id, _, _)) = state.outcome.prepared else {
+            // mysqld refused the rewritten text: run the client's own statement.
+            return self.group_command(packet, &[text.as_bytes()], &[class]).await;
+        };
+        let payload = super::row_count::with_statement_id(&packet.payload, id);
+        let execute = Packet::from_payload(0, payload);
+        let r = self.group_command(&execute, &[text.as_bytes()], &[class]).await;
+        let mut close = vec![COM_STMT_CLOSE];
+        close.extend_from_slice(&id.to_le_bytes());
+        self.backend.send(0, &close).await.map_err(backend_write_error)?;
+        r
     }
 
     /// Forwards a client packet unchanged and relays the whole response.

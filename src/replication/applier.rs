@@ -33,7 +33,7 @@ const MAX_BATCH: usize = 32;
 const COMPACT_EVERY: Duration = Duration::from_millis(500);
 use super::certifier::Verdict;
 use super::metadata::MetadataCache;
-use super::txn::{Ddl, Entry, TableName, Txn};
+use super::txn::{Ddl, Entry, SequenceAdvance, TableName, Txn};
 
 mod inbox;
 mod local;
@@ -475,6 +475,15 @@ impl Applier {
                 self.metadata.invalidate();
                 r
             }
+            (Entry::Sequence(a), _) => {
+                if a.origin == self.member_id {
+                    // Its origin holds it already (with the cache it reserved, which a SETVAL
+                    // here would throw away).
+                    return Ok(());
+                }
+                let conn = self.connection(conn).await?;
+                advance_sequence(conn, c.index, a).await
+            }
             _ => Ok(()),
         }
     }
@@ -597,6 +606,32 @@ async fn write_marker(conn: &mut mysql_async::Conn, index: u64) -> Result<(), St
     )
     .await
     .map_err(|e| e.to_string())
+}
+
+/// Moves a sequence at least as far as its origin moved it: `SETVAL(s, next_not_cached, 0,
+/// round)` makes `next_not_cached` the next value unless the sequence is already there or
+/// beyond (then mysqld changes nothing and returns NULL), so applying it again after a crash
+/// is harmless. mysqld runs it in a transaction of its own (logged in the applier's GTID
+/// domain, like every write of this connection); the marker follows it. A sequence that no
+/// longer exists (dropped or replaced by DDL earlier in the log) has nothing to move, on
+/// every member alike.
+async fn advance_sequence(conn: &mut mysql_async::Conn, index: u64, a: &SequenceAdvance) -> Result<(), String> {
+    let sql = format!(
+        "SELECT SETVAL({}.{}, {}, 0, {})",
+        ident(&a.schema),
+        ident(&a.sequence),
+        a.next_not_cached,
+        a.round
+    );
+    match conn.query_drop(sql.as_str()).await {
+        Ok(()) => {}
+        // Unknown database, table or sequence; not a sequence.
+        Err(mysql_async::Error::Server(e)) if [1049, 1146, 4089, 4090, 4091].contains(&e.code) => {
+            tracing::debug!(index, error = %e.message, "sequence advance: nothing to move");
+        }
+        Err(e) => return Err(format!("sequence advance at log index {index} ({sql}): {e}")),
+    }
+    write_marker(conn, index).await
 }
 
 /// Why a replay failed: the server error code when there is one.

@@ -177,6 +177,8 @@ impl Certifier {
                 self.apply_watermark(index, *member, *applied);
                 Verdict::Commit
             }
+            // Nothing to certify: a sequence only moves forward, whoever moved it.
+            Entry::Sequence(_) => Verdict::Commit,
             Entry::Topology(change) => {
                 self.topology = Topology::after(change, index);
                 Verdict::Commit

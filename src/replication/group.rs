@@ -218,6 +218,7 @@ impl Group {
         let tap = super::tap::Tap::start(opts.clone(), TAP_SERVER_ID_BASE + s.member_id as u32)
             .await
             .map_err(|e| GroupError::Binlog(e.to_string()))?;
+        let unclaimed = tap.claim_row_writes();
         let (base, markers) = applier::load_applied(&pool).await?;
         let side = pool.clone();
         let swept = Arc::new(Mutex::new(std::collections::HashSet::new()));
@@ -331,6 +332,11 @@ impl Group {
         }));
 
         tokio::spawn(report_watermarks(Arc::downgrade(&group)));
+        tokio::spawn(super::sequences::run(
+            Arc::downgrade(&group),
+            unclaimed,
+            group.pool.clone(),
+        ));
         tokio::spawn(super::primary::keeper(Arc::downgrade(&group)));
         tokio::spawn(super::liveness::watch(Arc::downgrade(&group), opts.clone()));
         tokio::spawn(super::primary::enforce_read_only(

@@ -32,6 +32,7 @@ pub mod members;
 pub mod metadata;
 pub mod primary;
 pub mod recovery;
+pub mod sequences;
 pub mod stats;
 pub mod tap;
 pub mod topology;

@@ -7,8 +7,15 @@
 //!   mysqld binlog ──dump──► tap ──Assembler──► Prepared{xid} ──► the session waiting on xid
 //!                                          ├─► XaCompleted       (its own commits: nothing to do)
 //!                                          └─► Plain             ─► applier's domain? ignore
-//!                                                                   else: errant, reported
+//!                                                                   row events? ─► Unclaimed
+//!                                                                   statement? errant unless
+//!                                                                   a session announced it
 //! ```
+//!
+//! Row events outside any grproxy transaction go to whoever claimed them
+//! ([`Tap::claim_row_writes`]: `super::sequences`, which proposes what mysqld wrote to a
+//! sequence in a transaction of its own and reports the rest with [`Tap::report_errant`]);
+//! unclaimed, they are errant.
 //!
 //! Sessions register the XA id before `XA PREPARE`, so the events find their waiter. A
 //! transaction that wrote nothing leaves no binlog event at all; a session tells that case
@@ -22,7 +29,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use mysql_async::prelude::Queryable;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use super::binlog::assemble::{Assembled, Assembler};
 
@@ -56,6 +63,25 @@ struct Shared {
     /// id: how many, and when the last was announced. A logged statement from a connection
     /// without one bypassed grproxy.
     statements: Mutex<HashMap<u32, (u32, Instant)>>,
+    /// Where row writes outside grproxy's transactions go, once claimed.
+    unclaimed: Mutex<Option<mpsc::UnboundedSender<Unclaimed>>>,
+    /// How many were handed over, and how many of those the claimant has dealt with.
+    unclaimed_sent: AtomicU64,
+    unclaimed_done: AtomicU64,
+    unclaimed_progress: tokio::sync::Notify,
+}
+
+/// A transaction with row events that is neither a grproxy XA transaction nor the applier's:
+/// a sequence that mysqld advanced in a transaction of its own, or a write that bypassed
+/// grproxy.
+#[derive(Debug, Clone)]
+pub struct Unclaimed {
+    /// `GTID d-s-n: ...`, for the log and `last_errant_transaction`.
+    pub what: String,
+    /// The binlog's Format_description event, raw.
+    pub fde: Vec<u8>,
+    /// The transaction's Table_map and Rows events, raw.
+    pub events: Vec<Vec<u8>>,
 }
 
 /// How long an announced statement that never reached the binlog (it failed) stays
@@ -127,6 +153,44 @@ impl Tap {
         let e = m.entry(thread_id).or_insert((0, now));
         e.0 += 1;
         e.1 = now;
+    }
+
+    /// From now on, transactions with row events that did not come through grproxy are
+    /// handed to the returned receiver instead of being counted as errant at once.
+    pub fn claim_row_writes(&self) -> mpsc::UnboundedReceiver<Unclaimed> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        *self.shared.unclaimed.lock().unwrap() = Some(tx);
+        rx
+    }
+
+    /// The claimant has dealt with one more handed-over transaction (proposed what it holds,
+    /// or reported it).
+    pub fn unclaimed_handled(&self) {
+        self.shared.unclaimed_done.fetch_add(1, Ordering::SeqCst);
+        self.shared.unclaimed_progress.notify_waiters();
+    }
+
+    /// Waits (at most `timeout`) until the claimant has dealt with every transaction the tap
+    /// handed over so far. A session calls it once the tap has read past its own prepared
+    /// transaction: a sequence its statements advanced is then in the log before the client
+    /// hears back. Returns false on timeout.
+    pub async fn unclaimed_settled(&self, timeout: Duration) -> bool {
+        let target = self.shared.unclaimed_sent.load(Ordering::SeqCst);
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let progress = self.shared.unclaimed_progress.notified();
+            if self.shared.unclaimed_done.load(Ordering::SeqCst) >= target {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, progress).await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    /// Counts and logs a transaction that bypassed grproxy.
+    pub fn report_errant(&self, what: String) {
+        errant(&self.shared, what);
     }
 
     /// Drops a registration that will not be used (the transaction was rolled back).
@@ -290,7 +354,18 @@ fn handle(s: &Shared, out: Assembled, assembler: &Assembler) {
                     gtid.seq,
                     events.len()
                 );
-                errant(s, what);
+                let sink = s.unclaimed.lock().unwrap().clone();
+                let fde = assembler.fde_raw().map(<[u8]>::to_vec).unwrap_or_default();
+                match sink {
+                    Some(tx) => {
+                        s.unclaimed_sent.fetch_add(1, Ordering::SeqCst);
+                        if let Err(mpsc::error::SendError(u)) = tx.send(Unclaimed { what, fde, events }) {
+                            s.unclaimed_sent.fetch_sub(1, Ordering::SeqCst);
+                            errant(s, u.what);
+                        }
+                    }
+                    None => errant(s, what),
+                }
             } else if !queries.is_empty() {
                 tracing::debug!(gtid = %format!("{}-{}-{}", gtid.domain, gtid.server, gtid.seq), ?queries, "binlog tap: statement");
             }

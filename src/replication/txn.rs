@@ -44,8 +44,27 @@ pub enum Entry {
     /// A member reports that it has applied the log up to and including
     /// `applied`. Drives garbage collection of certification state.
     Watermark { member: u64, applied: u64 },
+    /// A sequence moved forward on the origin's mysqld (a `NEXTVAL` that reserved a new cache
+    /// block, a `SETVAL`): mysqld does that in a transaction of its own, outside the client's,
+    /// and the tap proposes it (`super::sequences`). Always commits; the other members move
+    /// their sequence at least as far (`SETVAL`, which never moves a sequence back).
+    Sequence(SequenceAdvance),
     /// A change of the group's mode or primary (see [`super::topology`]); always commits.
     Topology(super::topology::TopologyChange),
+}
+
+/// Where a sequence stands after its origin advanced it: the row mysqld logged for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceAdvance {
+    /// Member id of the origin.
+    pub origin: u64,
+    pub schema: String,
+    pub sequence: String,
+    /// The row's `next_not_cached_value`: every value the origin handed out or holds in its
+    /// cache lies before it.
+    pub next_not_cached: i64,
+    /// The row's `cycle_count` (the round of a `CYCLE` sequence).
+    pub round: i64,
 }
 
 /// A transaction's write set and the row events mysqld wrote for it.

@@ -38,6 +38,7 @@ pub fn all() -> Vec<Scenario> {
         sc!("diagnostics", truncation_warning_in_transaction),
         sc!("diagnostics", row_count_inside_later_statements),
         sc!("diagnostics", diagnostics_survive_set_names_and_sql_mode),
+        sc!("diagnostics", row_count_inside_later_statements_driver),
     ]
 }
 
@@ -506,4 +507,42 @@ async fn diagnostics_survive_set_names_and_sql_mode(cx: &Ctx<'_>) -> R {
         "{sql}: expected ROW_COUNT() 0 then error 1054, got {out:?}"
     );
     cx.everywhere("SELECT COUNT(*) FROM t", &["3"]).await
+}
+
+/// As `row_count_inside_later_statements`, through a driver (mysql_async, autocommit): the
+/// autocommit write's `ROW_COUNT()` inside an expression, an INSERT's values and a `SET`, after
+/// text and prepared writes. Expected values are mysqld's own (`CONVERGENCE_BASELINE=1`).
+async fn row_count_inside_later_statements_driver(cx: &Ctx<'_>) -> R {
+    cx.setup(&[
+        TV,
+        TV_ROWS,
+        "CREATE TABLE log (seq INT AUTO_INCREMENT PRIMARY KEY, n INT)",
+    ])
+    .await?;
+    let mut c = cx.conn(1).await?;
+    let mut got = Vec::new();
+    cx.q_ok(1, &mut c, "UPDATE t SET v = v + 1 WHERE id <= 2").await?;
+    got.extend(cx.q_ok(1, &mut c, "SELECT ROW_COUNT() + 1").await?);
+    cx.q_ok(1, &mut c, "UPDATE t SET v = v + 1 WHERE id <= 3").await?;
+    cx.q_ok(1, &mut c, "INSERT INTO log (n) VALUES (ROW_COUNT())").await?;
+    cx.q_ok(1, &mut c, "DELETE FROM t WHERE id = 3").await?;
+    cx.q_ok(1, &mut c, "SET @r = ROW_COUNT()").await?;
+    got.extend(cx.q_ok(1, &mut c, "SELECT @r").await?);
+    cx.x(1, &mut c, "UPDATE t SET v = v + ? WHERE id <= 2", (1,))
+        .await
+        .map_err(|e| e.to_string())?;
+    got.extend(cx.q_ok(1, &mut c, "SELECT ROW_COUNT() AS rc, 'x'").await?);
+    cx.x(1, &mut c, "INSERT INTO log (n) VALUES (?), (?)", (7, 8))
+        .await
+        .map_err(|e| e.to_string())?;
+    cx.x(1, &mut c, "INSERT INTO log (n) VALUES (ROW_COUNT())", ())
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = c.disconnect().await;
+    ensure!(
+        got == ["3", "1", "2\tx"],
+        "ROW_COUNT() after autocommit writes through a driver: got {got:?}, expected [3, 1, 2 x] (mysqld's)"
+    );
+    cx.everywhere("SELECT n FROM log ORDER BY seq", &["3", "7", "8", "2"])
+        .await
 }

@@ -1,7 +1,7 @@
 //! Transaction semantics (CHECKSUM TABLE, LOCK TABLES, refused and failed statements inside a
 //! transaction, savepoints), client XA, and writes that reach mysqld through something other
 //! than a plain DML statement: SQL PREPARE/EXECUTE, EXECUTE IMMEDIATE, stored functions,
-//! CALL, RETURNING, sequences, triggers, multi-statement packets, views, multi-table
+//! CALL, RETURNING, triggers, multi-statement packets, views, multi-table
 //! statements, LOAD DATA.
 
 use super::harness::*;
@@ -28,8 +28,6 @@ pub fn all() -> Vec<Scenario> {
         sc!("programs", stored_function_via_do_and_set),
         sc!("programs", call_procedure_that_writes),
         sc!("programs", insert_delete_replace_returning),
-        sc!("programs", sequence_nextval_on_every_member),
-        sc!("programs", sequence_in_insert_and_default),
         sc!("programs", trigger_writes_another_table),
         sc!("programs", routines_created_through_proxy),
         sc!("multi-statement", multi_statement_packet_writes),
@@ -359,61 +357,6 @@ async fn insert_delete_replace_returning(cx: &Ctx<'_>) -> R {
     let out = cx.e_ok(0, &sql).await?;
     lines_are(&out, &["r1", "r2b"], &sql)?;
     cx.everywhere("SELECT id, v FROM a ORDER BY id", &[&format!("{id2}\tr2b")])
-        .await
-}
-
-/// Issue 10: `NEXTVAL()` never reached replication: every member hands out the same values.
-async fn sequence_nextval_on_every_member(cx: &Ctx<'_>) -> R {
-    // mysqld updates a sequence in a transaction of its own, outside the client's, so
-    // grproxy cannot certify it with the client's transaction: it refuses sequence calls
-    // (docs/replication.md, known gaps). Never a value that repeats, never a local-only change.
-    cx.setup(&["CREATE SEQUENCE s"]).await?;
-    let mut seen = Vec::new();
-    for (m, sql) in [
-        (0, "SELECT NEXTVAL(s)"),
-        (1, "SELECT NEXTVAL(s)"),
-        (2, "SELECT NEXT VALUE FOR s"),
-        (1, "SELECT SETVAL(s, 5000)"),
-    ] {
-        let out = cx.e(m, sql).await;
-        if out.errors.iter().any(|e| e.code == REFUSED) {
-            continue;
-        }
-        ensure!(out.errors.is_empty(), "{sql}: {}", out.describe());
-        seen.push(out.lines().join(","));
-        cx.converge().await?;
-    }
-    let mut distinct = seen.clone();
-    distinct.sort();
-    distinct.dedup();
-    ensure!(
-        distinct.len() == seen.len(),
-        "NEXTVAL on three members returned {seen:?}: values repeat"
-    );
-    Ok(())
-}
-
-async fn sequence_in_insert_and_default(cx: &Ctx<'_>) -> R {
-    cx.setup(&[
-        "CREATE SEQUENCE s",
-        "CREATE TABLE t (id BIGINT PRIMARY KEY, s VARCHAR(10))",
-    ])
-    .await?;
-    let mut written = 0;
-    for (m, sql) in [
-        (0, "INSERT INTO t VALUES (NEXT VALUE FOR s, 'm0')"),
-        (1, "INSERT INTO t VALUES (NEXTVAL(s), 'm1')"),
-    ] {
-        let out = cx.e(m, sql).await;
-        if out.errors.iter().any(|e| e.code == REFUSED) {
-            continue;
-        }
-        ensure!(out.errors.is_empty(), "{sql}: {}", out.describe());
-        written += 1;
-        cx.converge().await?;
-    }
-    let want = format!("{written}\t{written}");
-    cx.everywhere("SELECT COUNT(*), COUNT(DISTINCT id) FROM t", &[want.as_str()])
         .await
 }
 

@@ -101,6 +101,16 @@ fn sample_entries() -> Vec<(&'static str, Entry)> {
             },
         ),
         ("watermark zero", Entry::Watermark { member: 0, applied: 0 }),
+        (
+            "sequence advance",
+            Entry::Sequence(SequenceAdvance {
+                origin: 2,
+                schema: "v".into(),
+                sequence: "s".into(),
+                next_not_cached: -9_223_372_036_854_775_807,
+                round: 3,
+            }),
+        ),
     ]
 }
 

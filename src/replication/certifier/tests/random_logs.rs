@@ -191,6 +191,7 @@ impl Reference {
                 }
                 Commit
             }
+            Entry::Sequence(_) => Commit,
             Entry::Topology(change) => {
                 self.primary = match change.mode {
                     crate::replication::topology::Mode::SinglePrimary => change.primary.map(|p| (p, index)),
