@@ -114,6 +114,27 @@ impl Session {
         }
     }
 
+    /// A `SELECT` of the proxy's own on the client's connection, between client statements
+    /// (`columns` is its select list). It would leave `FOUND_ROWS()` at 1 for every later
+    /// client statement (mysqld changes it only at the next SELECT), so it reads the value
+    /// before it in the same statement and, when that was not 1, sets it back with a `SELECT
+    /// SQL_CALC_FOUND_ROWS` that finds as many rows (`row_count::found_rows_restore`).
+    /// `ROW_COUNT()` is the client's to lose only for the next statement, which the callers
+    /// handle (`shadow_row_count`).
+    pub(crate) async fn own_select(&mut self, columns: &str) -> Result<internal::TextResult, SessionEnd> {
+        let mut r = self.internal(&format!("SELECT {columns}, FOUND_ROWS()")).await?;
+        let found = r
+            .rows
+            .first_mut()
+            .and_then(|row| row.pop())
+            .flatten()
+            .and_then(|v| String::from_utf8_lossy(&v).parse::<u64>().ok());
+        if let Some(restore) = found.and_then(super::row_count::found_rows_restore) {
+            self.internal(&restore).await?;
+        }
+        Ok(r)
+    }
+
     /// Like `internal`, but a server error is returned as a value.
     async fn internal_try(&mut self, sql: &str) -> Result<Result<internal::TextResult, (u16, String)>, SessionEnd> {
         match self.internal(sql).await {
@@ -632,7 +653,7 @@ impl Session {
         if self.schema_known {
             return Ok(self.schema.clone());
         }
-        let r = self.internal("SELECT DATABASE()").await?;
+        let r = self.own_select("DATABASE()").await?;
         let s = r
             .rows
             .first()

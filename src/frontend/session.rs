@@ -398,7 +398,8 @@ impl Session {
                 self.locked = false;
                 self.lex_stale = true;
                 self.temp_tables.clear();
-                self.forget_schema();
+                // mysqld keeps the default schema across COM_RESET_CONNECTION (checked on
+                // MariaDB 10.11 by `proxy_reads_leave_found_rows_and_row_count`).
             }
             COM_INIT_DB => {
                 let own = super::route::OWN_SCHEMA.as_bytes();
@@ -446,18 +447,15 @@ impl Session {
     /// `ROW_COUNT()`, `FOUND_ROWS()` and `SHOW WARNINGS` return; so it waits for a statement
     /// whose reading depends on the settings: one with a quote, a backslash or a non-ASCII
     /// byte. `SET NAMES gbk; SHOW WARNINGS` or `SELECT FOUND_ROWS()` lex the same either way.
+    /// `FOUND_ROWS()` is set back afterwards (`own_select`), and `ROW_COUNT()` as it was
+    /// before the read is what the client's statement gets for its calls (`row_count.rs`).
     async fn refresh_lex(&mut self, text: &[u8]) -> Result<(), SessionEnd> {
         if !self.replicating() || !self.lex_stale || !sql::lexing_depends_on_settings(text) {
             return Ok(());
         }
-        let caps = self.caps;
-        let r = crate::backend::internal::query(
-            &mut self.backend,
-            caps,
-            "SELECT @@session.sql_mode, @@session.character_set_client",
-        )
-        .await
-        .map_err(|e| SessionEnd::Protocol(e.to_string()))?;
+        let r = self
+            .own_select("@@session.sql_mode, @@session.character_set_client, ROW_COUNT()")
+            .await?;
         let row = r.rows.first().cloned().unwrap_or_default();
         let text = |i: usize| {
             row.get(i)
@@ -470,6 +468,10 @@ impl Session {
         lex.charset = sql::LexCharset::from_name(&text(1));
         self.lex = lex;
         self.lex_stale = false;
+        // After an autocommit write the shadow holds the write's count already.
+        if self.shadow_row_count.is_none() {
+            self.shadow_row_count = text(2).parse().ok();
+        }
         Ok(())
     }
 

@@ -39,6 +39,7 @@ pub fn all() -> Vec<Scenario> {
         sc!("diagnostics", row_count_inside_later_statements),
         sc!("diagnostics", diagnostics_survive_set_names_and_sql_mode),
         sc!("diagnostics", row_count_inside_later_statements_driver),
+        sc!("diagnostics", proxy_reads_leave_found_rows_and_row_count),
     ]
 }
 
@@ -544,5 +545,47 @@ async fn row_count_inside_later_statements_driver(cx: &Ctx<'_>) -> R {
         "ROW_COUNT() after autocommit writes through a driver: got {got:?}, expected [3, 1, 2 x] (mysqld's)"
     );
     cx.everywhere("SELECT n FROM log ORDER BY seq", &["3", "7", "8", "2"])
+        .await
+}
+
+/// The proxy's own reads on the client's connection (the sql_mode and character set after
+/// `SET NAMES` / `SET sql_mode`, the default schema after database DDL or
+/// COM_RESET_CONNECTION) must not change what `FOUND_ROWS()` and `ROW_COUNT()` return to the
+/// client's next statement, also when that statement needs them (it has a quote, or it is a
+/// write). Expected values are mysqld's own (`CONVERGENCE_BASELINE=1`).
+async fn proxy_reads_leave_found_rows_and_row_count(cx: &Ctx<'_>) -> R {
+    cx.setup(&[
+        TV,
+        TV_ROWS,
+        "CREATE TABLE log (seq INT AUTO_INCREMENT PRIMARY KEY, a BIGINT, b BIGINT)",
+    ])
+    .await?;
+    let sql = "SELECT SQL_CALC_FOUND_ROWS id FROM t ORDER BY id LIMIT 1; SET NAMES latin1; \
+               SELECT FOUND_ROWS(), ROW_COUNT(), 'x'";
+    let out = cx.e_ok(0, sql).await?;
+    lines_are(&out, &["1", "3\t0\tx"], sql)?;
+    let sql = "SELECT SQL_CALC_FOUND_ROWS id FROM t ORDER BY id LIMIT 2; \
+               SET sql_mode = CONCAT(@@sql_mode, ''); INSERT INTO log (a, b) VALUES (FOUND_ROWS(), ROW_COUNT())";
+    cx.e_ok(1, sql).await?;
+    let other = format!("{}_other", cx.db);
+    let sql = format!(
+        "CREATE DATABASE {other}; SELECT SQL_CALC_FOUND_ROWS id FROM t ORDER BY id LIMIT 1; \
+         DROP DATABASE {other}; INSERT INTO log (a, b) VALUES (FOUND_ROWS(), ROW_COUNT()); SELECT DATABASE()"
+    );
+    let out = cx.e_ok(2, &sql).await?;
+    lines_are(&out, &["1", &cx.db], &sql)?;
+    let mut c = cx.conn(1).await?;
+    cx.q_ok(1, &mut c, "SELECT SQL_CALC_FOUND_ROWS id FROM t ORDER BY id LIMIT 1")
+        .await?;
+    c.reset().await.map_err(|e| format!("reset: {e}"))?;
+    cx.q_ok(1, &mut c, "INSERT INTO log (a, b) VALUES (FOUND_ROWS(), ROW_COUNT())")
+        .await?;
+    let db = cx.q_ok(1, &mut c, "SELECT DATABASE()").await?;
+    let _ = c.disconnect().await;
+    ensure!(
+        db == [cx.db.clone()],
+        "the default schema after COM_RESET_CONNECTION: {db:?}"
+    );
+    cx.everywhere("SELECT a, b FROM log ORDER BY seq", &["3\t0", "3\t0", "3\t0"])
         .await
 }

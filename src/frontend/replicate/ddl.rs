@@ -103,7 +103,7 @@ impl Session {
                 class.detail,
                 Detail::CreateView | Detail::CreateRoutine | Detail::CreateTrigger | Detail::OtherDdl
             ) {
-            let r = self.internal("SELECT CURRENT_USER()").await?;
+            let r = self.own_select("CURRENT_USER()").await?;
             let user = r
                 .rows
                 .first()
@@ -131,8 +131,16 @@ impl Session {
         if timestamp.is_some() {
             self.internal("SET @@session.timestamp = DEFAULT").await?;
         }
-        if matches!(class.detail, Detail::DropDatabase | Detail::OtherDdl) {
-            self.forget_schema();
+        // Only dropping the default schema changes it (to none), as mysqld does; a name that
+        // differs only in letter case may or may not be it (lower_case_table_names): asked
+        // with `SELECT DATABASE()` before the next statement that needs it.
+        if matches!(class.detail, Detail::DropDatabase) && response.outcome.error.is_none() {
+            match (dropped_database(text), &self.schema) {
+                (Some(d), Some(s)) if d == *s => self.schema = None,
+                (Some(d), Some(s)) if !d.eq_ignore_ascii_case(s) => {}
+                (_, None) if self.schema_known => {}
+                _ => self.forget_schema(),
+            }
         }
         group.metadata.invalidate();
         let sql = match &response.outcome.error {
@@ -207,7 +215,7 @@ impl Session {
             "div_precision_increment",
         ];
         let select: Vec<String> = VARS.iter().map(|v| format!("@@session.{v}")).collect();
-        let r = self.internal(&format!("SELECT {}", select.join(", "))).await?;
+        let r = self.own_select(&select.join(", ")).await?;
         let row = r.rows.first().cloned().unwrap_or_default();
         Ok(VARS
             .iter()
@@ -363,6 +371,24 @@ fn decode_client_text(raw: &[u8], charset: &str) -> Option<String> {
     (!had_errors).then(|| text.into_owned())
 }
 
+/// The database a `DROP {DATABASE | SCHEMA} [IF EXISTS] name` names.
+fn dropped_database(text: &str) -> Option<String> {
+    use crate::sql::lexer::{tokenize, unquote_ident, TokenKind};
+    let src = text.as_bytes();
+    let toks = tokenize(src).tokens;
+    let mut words = toks.iter();
+    let (drop, what) = (words.next()?, words.next()?);
+    if !drop.is_kw(src, "DROP") || !(what.is_kw(src, "DATABASE") || what.is_kw(src, "SCHEMA")) {
+        return None;
+    }
+    let mut name = words.next()?;
+    if name.is_kw(src, "IF") {
+        words.next()?;
+        name = words.next()?;
+    }
+    matches!(name.kind, TokenKind::Word | TokenKind::QuotedIdent).then(|| unquote_ident(name.text(src)))
+}
+
 /// Tables a DDL statement names after TABLE / INDEX ... ON / RENAME TABLE, for certification
 /// (DDL conflicts with older-snapshot writes to those tables).
 pub(super) fn ddl_tables(text: &str, default_schema: Option<&str>) -> Vec<TableName> {
@@ -409,6 +435,17 @@ pub(super) fn ddl_tables(text: &str, default_schema: Option<&str>) -> Vec<TableN
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dropped_database_names() {
+        assert_eq!(dropped_database("DROP DATABASE d").as_deref(), Some("d"));
+        assert_eq!(dropped_database("drop schema if exists `a b`;").as_deref(), Some("a b"));
+        assert_eq!(
+            dropped_database("DROP /* x */ DATABASE IF EXISTS e").as_deref(),
+            Some("e")
+        );
+        assert_eq!(dropped_database("DROP TABLE d"), None);
+    }
 
     #[test]
     fn create_role_names_its_admin() {
