@@ -12,9 +12,11 @@ and prints Markdown tables (also written as JSON, plus a PNG chart of the sweep)
 Systems: `direct` (one mariadbd), `proxy` (one grproxy in front of it), `relay` (a bare byte
 relay, socat, in the proxy's place: the floor an extra hop on this machine sets), `group-1w` (3-member
 grproxy group, every connection on member 1), `group-3w` (connections spread over the three),
+`sp-1w` / `sp-split` (the group in single-primary mode: every connection on the primary / spread
+over the three, the secondaries sending writes and transactions on to the primary),
 `galera-1w` / `galera-3w` (3-node MariaDB Galera cluster, SST by mariabackup, connections on
 node 1 / spread over the three). Systems sharing processes (direct+proxy, group-1w+group-3w,
-galera-1w+galera-3w) run back to back: one cluster is started, measured and stopped before
+sp-1w+sp-split, galera-1w+galera-3w) run back to back: one cluster is started, measured and stopped before
 the next, so at most one system's servers load the CPU at a time.
 """
 import argparse
@@ -37,7 +39,7 @@ import bench_report  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, "target", "release", "grproxy")
-ALL_SYSTEMS = ["direct", "proxy", "relay", "group-1w", "group-3w", "galera-1w", "galera-3w"]
+ALL_SYSTEMS = ["direct", "proxy", "relay", "group-1w", "group-3w", "sp-1w", "sp-split", "galera-1w", "galera-3w"]
 ALL_WORKLOADS = ["oltp_point_select", "oltp_read_only", "oltp_read_write", "oltp_write_only", "oltp_update_index"]
 
 
@@ -130,12 +132,17 @@ class System:
 class SandboxCluster:
     """`grproxy sandbox up` with 1 node (direct + proxy) or 3 nodes (group-1w + group-3w)."""
 
-    def __init__(self, workdir, port, nodes):
-        self.dir, self.port, self.nodes = workdir, port, nodes
+    def __init__(self, workdir, port, nodes, mode="multi-primary"):
+        self.dir, self.port, self.nodes, self.mode = workdir, port, nodes, mode
         self.started = False
-        self.names = ["direct", "proxy", "relay"] if nodes == 1 else ["group-1w", "group-3w"]
+        if nodes == 1:
+            self.names = ["direct", "proxy", "relay"]
+        elif mode == "single-primary":
+            self.names = ["sp-1w", "sp-split"]
+        else:
+            self.names = ["group-1w", "group-3w"]
         self.relay = None
-        self.label = "the single mariadbd + grproxy" if nodes == 1 else "the grproxy group"
+        self.label = {1: "the single mariadbd + grproxy"}.get(nodes, f"the grproxy group ({mode})")
         # The single node is prepared on mysqld itself; the group through member 1 (replicated).
         self.prepare_port = self.mysqld_ports[0] if nodes == 1 else port
 
@@ -155,7 +162,7 @@ class SandboxCluster:
     def start(self):
         self.started = True
         subprocess.run([BIN, "sandbox", "up", "--nodes", str(self.nodes), "--dir", self.dir, "--port",
-                        str(self.port)], check=True, stdout=subprocess.DEVNULL)
+                        str(self.port), "--mode", self.mode], check=True, stdout=subprocess.DEVNULL)
         nd = [os.path.join(self.dir, f"node{i}") for i in range(1, self.nodes + 1)]
         self.proxy_pids = [read_pid(os.path.join(d, "grproxy.pid")) for d in nd]
         self.mysqld_pids = [read_pid(os.path.join(d, "mysqld.pid.sandbox")) for d in nd]
@@ -174,6 +181,12 @@ class SandboxCluster:
             return [System("direct", self.mysqld_ports, self.mysqld_pids, [], self),
                     System("proxy", proxies, every, self.proxy_pids, self),
                     System("relay", [self.relay_port], self.mysqld_pids, [], self)]
+        if self.mode == "single-primary":
+            # Member 1 is the primary (the election's pick among equals); sp-split spreads the
+            # connections over all three: the secondaries send writes (and whole transactions)
+            # on to the primary.
+            return [System("sp-1w", proxies[:1], every, self.proxy_pids, self),
+                    System("sp-split", proxies, every, self.proxy_pids, self)]
         return [System("group-1w", proxies[:1], every, self.proxy_pids, self),
                 System("group-3w", proxies, every, self.proxy_pids, self)]
 
@@ -331,7 +344,7 @@ def parse_args():
     ap.add_argument("--sweep-systems", default="direct,group-1w,galera-1w")
     ap.add_argument("--sweep-workload", default="oltp_read_write")
     ap.add_argument("--port", type=int, default=23000,
-                    help="first of the ports used (up to +212; default 23000); the run stops if one is taken")
+                    help="first of the ports used (up to +432; default 23000); the run stops if one is taken")
     ap.add_argument("--out", default=os.path.join(ROOT, "bench-results"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory (datadirs, logs) for diagnosis")
     args = ap.parse_args()
@@ -379,6 +392,8 @@ def main():
         clusters.append(SandboxCluster(os.path.join(work, "single"), args.port, 1))
     if {"group-1w", "group-3w"} & wanted:
         clusters.append(SandboxCluster(os.path.join(work, "group"), args.port + 10, 3))
+    if {"sp-1w", "sp-split"} & wanted:
+        clusters.append(SandboxCluster(os.path.join(work, "single-primary"), args.port + 30, 3, "single-primary"))
     if {"galera-1w", "galera-3w"} & wanted:
         os.makedirs(os.path.join(work, "galera"))
         clusters.append(GaleraBench(os.path.join(work, "galera"), args.port + 20))

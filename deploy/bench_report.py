@@ -3,7 +3,8 @@ import json
 import os
 
 # Which Galera row a grproxy row is compared with (same workload and thread count).
-GALERA_PEER = {"proxy": "galera-1w", "group-1w": "galera-1w", "group-3w": "galera-3w"}
+GALERA_PEER = {"proxy": "galera-1w", "group-1w": "galera-1w", "group-3w": "galera-3w",
+               "sp-1w": "galera-1w", "sp-split": "galera-3w"}
 
 
 def ratio_key(workload):
@@ -24,8 +25,8 @@ def _fmt(v, digits=1):
 
 LEGEND = """\
 Ratios compare QPS for oltp_point_select (one query per transaction) and TPS otherwise, with the
-`direct` row and with the matching Galera row (proxy and group-1w vs galera-1w, group-3w vs
-galera-3w) of the same workload and thread count. errors/s and reconnects/s are sysbench's
+`direct` row and with the matching Galera row (proxy, group-1w and sp-1w vs galera-1w, group-3w
+and sp-split vs galera-3w) of the same workload and thread count. errors/s and reconnects/s are sysbench's
 (ignored errors are deadlocks / certification aborts, error 1213, which sysbench retries).
 Galera conflicts/s: wsrep_local_cert_failures + wsrep_local_bf_aborts, summed over the nodes
 (Galera's own abort events; they need not equal sysbench's errors/s). Server CPU: user +

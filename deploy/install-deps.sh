@@ -53,6 +53,10 @@ if ! python3 -c 'import pymysql' >/dev/null 2>&1; then
   echo "install-deps: installing PyMySQL" >&2
   python3 -m pip install --quiet 'PyMySQL==1.1.1'
 fi
+if ! python3 -c 'import mysql.connector' >/dev/null 2>&1; then
+  echo "install-deps: installing mysql-connector-python" >&2
+  python3 -m pip install --quiet 'mysql-connector-python==9.1.0'
+fi
 if [ "$bench" -eq 1 ] && ! python3 -c 'import matplotlib' >/dev/null 2>&1; then
   echo "install-deps: installing matplotlib" >&2
   python3 -m pip install --quiet 'matplotlib>=3.7,<4'

@@ -85,6 +85,20 @@ fn main() -> ExitCode {
                         None => "GRPROXY REBUILD".into(),
                     },
                 ),
+                GroupAction::Primary { login, id } => (login, format!("GRPROXY SET PRIMARY {id}")),
+                GroupAction::Mode { login, mode, primary } => {
+                    let Some(m) = grproxy::replication::topology::Mode::parse(&mode) else {
+                        return fail(
+                            EXIT_CONFIG,
+                            &format!("mode: expected single-primary or multi-primary, got {mode}"),
+                        );
+                    };
+                    let mut sql = format!("GRPROXY SET MODE {}", m.name().replace('-', "_"));
+                    if let Some(p) = primary {
+                        sql.push_str(&format!(" WITH PRIMARY {p}"));
+                    }
+                    (login, sql)
+                }
             };
             let password = match &login.password_env {
                 None => String::new(),
@@ -119,6 +133,7 @@ fn main() -> ExitCode {
                     peer_relay_port,
                     snapshot_every,
                     retention_bytes,
+                    mode,
                 } => runtime.block_on(grproxy::sandbox::up(&grproxy::sandbox::UpOptions {
                     nodes,
                     dir,
@@ -128,6 +143,7 @@ fn main() -> ExitCode {
                     peer_relay_port,
                     snapshot_every,
                     retention_bytes,
+                    mode,
                 })),
                 SandboxAction::Add { dir, user, password } => runtime
                     .block_on(grproxy::sandbox::add_node(&dir, &user, &password))

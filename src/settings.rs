@@ -35,6 +35,8 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
     };
     let mut s = Settings::new(backend);
     s.listen_tcp = cfg.listen.tcp.clone();
+    s.listen_read_write_tcp = cfg.listen.read_write_tcp.clone();
+    s.listen_read_only_tcp = cfg.listen.read_only_tcp.clone();
     s.listen_unix = cfg.listen.unix_socket.clone();
     s.session_backend = cfg.backend.address.clone();
     s.proxy_protocol = cfg.backend.proxy_protocol;
@@ -50,6 +52,11 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
     s.max_handshakes = cfg.limits.max_handshakes as usize;
     s.idle_timeout = (cfg.limits.idle_timeout_s > 0).then(|| Duration::from_secs(cfg.limits.idle_timeout_s));
     s.local_infile = cfg.features.local_infile;
+    s.default_consistency = cfg
+        .group
+        .as_ref()
+        .and_then(|g| crate::frontend::consistency::Consistency::parse(&g.consistency))
+        .unwrap_or_default();
     s.group = match &cfg.group {
         None => None,
         Some(g) => Some(crate::replication::group::GroupSettings {
@@ -61,6 +68,9 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
             retention_bytes: g.retention_bytes,
             listener: None,
             peer_security: peer_security(g)?,
+            mode: crate::replication::topology::Mode::parse(&g.mode).unwrap_or_default(),
+            weight: g.weight,
+            sql_address: g.sql_address.clone(),
         }),
     };
     Ok(s)

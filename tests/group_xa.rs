@@ -158,6 +158,9 @@ async fn a_member_needs_row_based_binlog() {
                     .peer_tls(1)
                     .unwrap(),
             ),
+            mode: Default::default(),
+            weight: 50,
+            sql_address: None,
         });
         let err = match grproxy::frontend::start(s).await {
             Ok(_) => panic!("a member started with {extra}"),

@@ -22,8 +22,26 @@ mod common;
 #[path = "jepsen/runner/mod.rs"]
 mod runner;
 
+/// The two runs share the machine's cores: one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bank_and_list_append_under_faults() {
+    let _serial = SERIAL.lock().await;
     let cfg = runner::Config::from_env().unwrap_or_else(|e| panic!("jepsen: bad configuration: {e}"));
+    runner::run(cfg).await;
+}
+
+/// The same in single-primary mode: writes through the secondaries are sent on to the
+/// primary, and the leader faults hit the primary (kill -9 of its grproxy, its isolation).
+/// Short by default (45 s); `JEPSEN_SECS` and the other variables apply as above.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bank_and_list_append_under_faults_single_primary() {
+    let _serial = SERIAL.lock().await;
+    let mut cfg = runner::Config::from_env().unwrap_or_else(|e| panic!("jepsen: bad configuration: {e}"));
+    cfg.mode = "single-primary".into();
+    if std::env::var_os("JEPSEN_SECS").is_none() {
+        cfg.secs = 45;
+    }
     runner::run(cfg).await;
 }

@@ -582,6 +582,9 @@ mod member_tests {
             lag_entries: lag,
             lag_seconds: 0.5,
             last_contact_s: contact,
+            weight: 50,
+            sql_address: String::new(),
+            member_role: "PRIMARY".into(),
         };
         let mut r = Registry::with_prefix("grproxy");
         r.register_collector(Box::new(Members(vec![

@@ -170,6 +170,30 @@ pub enum GroupAction {
         #[arg(long)]
         from: Option<u64>,
     },
+    /// Make another member the primary (single-primary mode): returns once it has applied
+    /// everything the old primary committed.
+    #[command(after_help = "Example:\n  grproxy group primary --port 6033 --id 2")]
+    Primary {
+        #[command(flatten)]
+        login: MemberLogin,
+        /// The new primary.
+        #[arg(long)]
+        id: u64,
+    },
+    /// Change the group's mode online: single-primary or multi-primary.
+    #[command(
+        after_help = "Examples:\n  grproxy group mode --port 6033 single-primary --primary 1\n  \
+                            grproxy group mode --port 6033 multi-primary"
+    )]
+    Mode {
+        #[command(flatten)]
+        login: MemberLogin,
+        /// single-primary or multi-primary.
+        mode: String,
+        /// single-primary: the primary (default: the most up-to-date ONLINE member).
+        #[arg(long)]
+        primary: Option<u64>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -223,6 +247,10 @@ pub enum SandboxAction {
         /// that are behind, >= 1 MiB).
         #[arg(long, value_name = "BYTES", default_value_t = crate::replication::group::DEFAULT_RETENTION_BYTES)]
         retention_bytes: u64,
+        /// `group.mode` of every member: multi-primary (every member takes writes) or
+        /// single-primary (one primary takes writes; the others send them on to it).
+        #[arg(long, value_name = "MODE", default_value = "multi-primary")]
+        mode: String,
     },
     /// Stop one node's grproxy and mysqld (the others go on; the group sees it UNREACHABLE).
     #[command(after_help = "Example:\n  grproxy sandbox stop --dir ./sandbox --node 2")]

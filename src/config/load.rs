@@ -546,6 +546,17 @@ impl Validator<'_> {
         if let Some(tcp) = &c.listen.tcp {
             check_host_port(tcp, true, "127.0.0.1:6033").map_err(|m| self.err("listen.tcp", m))?;
         }
+        for (key, addr) in [
+            ("listen.read_write_tcp", &c.listen.read_write_tcp),
+            ("listen.read_only_tcp", &c.listen.read_only_tcp),
+        ] {
+            if let Some(a) = addr {
+                check_host_port(a, true, "127.0.0.1:6446").map_err(|m| self.err(key, m))?;
+                if c.group.is_none() {
+                    return Err(self.err(key, "a read-write or read-only port needs a group: section"));
+                }
+            }
+        }
         if let Some(p) = &c.listen.unix_socket {
             check_socket_path(p).map_err(|m| self.err("listen.unix_socket", m))?;
         }
@@ -616,6 +627,24 @@ impl Validator<'_> {
                     }
                 }
                 (None, true) => {}
+            }
+            if crate::replication::topology::Mode::parse(&g.mode).is_none() {
+                return Err(self.err(
+                    "group.mode",
+                    format!("must be single-primary or multi-primary, got {:?}", g.mode),
+                ));
+            }
+            if crate::frontend::consistency::Consistency::parse(&g.consistency).is_none() {
+                return Err(self.err(
+                    "group.consistency",
+                    format!(
+                        "must be EVENTUAL, BEFORE_ON_PRIMARY_FAILOVER, BEFORE, AFTER or BEFORE_AND_AFTER, got {:?}",
+                        g.consistency
+                    ),
+                ));
+            }
+            if g.weight > 100 {
+                return Err(self.err("group.weight", format!("must be 0-100, got {}", g.weight)));
             }
             if g.retention_bytes < 1 << 20 {
                 return Err(self.err(

@@ -122,6 +122,22 @@ pub struct GroupConfig {
     /// Tests only: plain, unauthenticated peer links (default false). Anyone who reaches the
     /// peer port can then forge Raft messages and run statements on every member.
     pub insecure_plaintext_peers: bool,
+    /// `multi-primary` (default: every member takes writes) or `single-primary` (one primary
+    /// takes writes; the others serve reads and send writes on to it). Only a new group
+    /// takes it from here: once the group has a mode in its log (`GRPROXY SET MODE`), the
+    /// log decides.
+    pub mode: String,
+    /// Election weight (0-100, default 50): among equally caught-up members, the heavier
+    /// becomes primary.
+    pub weight: u32,
+    /// The consistency level sessions on this member start with (default EVENTUAL; also
+    /// BEFORE_ON_PRIMARY_FAILOVER, BEFORE, AFTER, BEFORE_AND_AFTER). A session changes its
+    /// own with `SET group_replication_consistency = ...`.
+    pub consistency: String,
+    /// The client address other members use to send a session's writes to this member
+    /// when it is primary ("host:port"). Default: `listen.tcp`, with an unspecified host
+    /// (`0.0.0.0`, `::`) replaced by the host of this member's peer address.
+    pub sql_address: Option<String>,
 }
 
 /// `group.tls:` — this member's certificate for the peer links and the group CA.
@@ -151,6 +167,10 @@ impl Default for GroupConfig {
             retention_bytes: crate::replication::group::DEFAULT_RETENTION_BYTES,
             tls: None,
             insecure_plaintext_peers: false,
+            mode: "multi-primary".into(),
+            weight: 50,
+            consistency: "EVENTUAL".into(),
+            sql_address: None,
         }
     }
 }
@@ -164,6 +184,12 @@ pub struct ListenConfig {
     pub tcp: Option<String>,
     /// Unix domain socket path to listen on.
     pub unix_socket: Option<PathBuf>,
+    /// Group members: a TCP port whose sessions run wholly on the primary (MySQL Router's
+    /// read-write port): on a single-primary secondary every statement is sent on.
+    pub read_write_tcp: Option<String>,
+    /// Group members: a TCP port whose sessions run reads here and are refused writes (1290),
+    /// whatever this member's role (MySQL Router's read-only port).
+    pub read_only_tcp: Option<String>,
 }
 
 /// `backend:` — the local mysqld. At least one of `address` / `unix_socket`.

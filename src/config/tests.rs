@@ -93,6 +93,8 @@ admin:
         listen: ListenConfig {
             tcp: Some("[::1]:0".into()),
             unix_socket: Some("/run/grproxy.sock".into()),
+            read_write_tcp: None,
+            read_only_tcp: None,
         },
         backend: BackendConfig {
             address: Some("db.local:3307".into()),
@@ -552,6 +554,33 @@ fn group_section() {
     assert_eq!(retention("2097152").unwrap(), 2 << 20);
     let e = retention("1000").unwrap_err().to_string();
     assert!(e.contains("group.retention_bytes: must be at least 1048576"), "{e}");
+    // Single-primary settings: (yaml, Ok(mode, weight, consistency) or the error text).
+    let cases: &[(&str, Result<(&str, u32, &str), &str>)] = &[
+        ("", Ok(("multi-primary", 50, "EVENTUAL"))),
+        (
+            "  mode: single-primary\n  weight: 90\n  consistency: BEFORE\n",
+            Ok(("single-primary", 90, "BEFORE")),
+        ),
+        (
+            "  mode: primary\n",
+            Err("group.mode: must be single-primary or multi-primary"),
+        ),
+        ("  weight: 101\n", Err("group.weight: must be 0-100")),
+        ("  consistency: SOMETIMES\n", Err("group.consistency: must be EVENTUAL")),
+    ];
+    for (extra, want) in cases {
+        let got = load(&format!("{ok}{extra}")).map(|c| c.group.unwrap());
+        match (got, want) {
+            (Ok(g), Ok((mode, weight, consistency))) => {
+                assert_eq!(
+                    (g.mode.as_str(), g.weight, g.consistency.as_str()),
+                    (*mode, *weight, *consistency)
+                )
+            }
+            (Err(e), Err(text)) => assert!(e.to_string().contains(text), "{extra}: {e}"),
+            (got, want) => panic!("{extra}: {got:?} vs {want:?}"),
+        }
+    }
 }
 
 /// `group.tls` is required (its keys too) unless the loudly named test-only opt-out is set,
@@ -624,4 +653,20 @@ fn admin_section() {
     );
     let c = load(&format!("{MINIMAL}limits:\n  shutdown_grace_ms: 0\n")).unwrap();
     assert_eq!(c.limits.shutdown_grace_ms, 0);
+}
+
+/// The read-write / read-only ports are host:port addresses and need a group.
+#[test]
+fn role_ports() {
+    let plain = "listen:\n  tcp: \"127.0.0.1:0\"\n  read_only_tcp: \"127.0.0.1:6447\"\nbackend:\n  address: 127.0.0.1:3306\n\
+                 service_account:\n  user: svc\n";
+    let e = load(plain).unwrap_err().to_string();
+    assert!(e.contains("listen.read_only_tcp: a read-write or read-only port needs a group"), "{e}");
+    let group = "group:\n  member_id: 1\n  members:\n    1: \"127.0.0.1:7001\"\n  data_dir: /tmp/raft\n  \
+                 insecure_plaintext_peers: true\n";
+    let c = load(&format!("{plain}{group}")).unwrap();
+    assert_eq!(c.listen.read_only_tcp.as_deref(), Some("127.0.0.1:6447"));
+    let bad = plain.replace("127.0.0.1:6447", "nowhere");
+    let e = load(&format!("{bad}{group}")).unwrap_err().to_string();
+    assert!(e.contains("listen.read_only_tcp"), "{e}");
 }

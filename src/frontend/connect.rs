@@ -63,6 +63,13 @@ pub struct Established {
     pub status: u16,
     /// The database the client logged in to, if any.
     pub database: Option<String>,
+    /// What the client proved at login (see `identity`).
+    pub proof: super::identity::Proof,
+    /// The client's handshake response as sent to mysqld (capabilities, collation and
+    /// MariaDB capabilities in force).
+    pub hello: Vec<u8>,
+    /// Another member logged this session in on a client's behalf.
+    pub forwarded_by: Option<u64>,
 }
 
 /// Largest packet a client may send before it is authenticated: a handshake response with
@@ -174,7 +181,12 @@ pub async fn establish(
         .map_err(|e| ConnectFailure::BackendIo(e.into()))?;
     // Client numbering minus server numbering.
     let delta = seq.wrapping_sub(1);
-    let result = relay_auth(&mut client, &mut backend, delta).await?;
+    let mut proof = super::identity::Proof {
+        plugin: hello.auth_plugin.clone(),
+        nonce: greeting.nonce.clone(),
+        response: hello.auth_response.clone(),
+    };
+    let result = relay_auth(&mut client, &mut backend, delta, Some(&mut proof)).await?;
     client.set_limit(s.max_packet);
     match result {
         AuthResult::Ok(status) => Ok(Established {
@@ -187,6 +199,9 @@ pub async fn establish(
             user,
             user_slot,
             secure,
+            proof,
+            hello: fwd,
+            forwarded_by: hello.forwarded_by,
         }),
         AuthResult::Err(code, msg) => Err(ConnectFailure::AuthFailed(code, msg)),
     }
@@ -246,7 +261,9 @@ pub async fn relay_auth(
     client: &mut PacketIo<BoxStream>,
     backend: &mut PacketIo<BoxStream>,
     delta: u8,
+    mut proof: Option<&mut super::identity::Proof>,
 ) -> Result<AuthResult, ConnectFailure> {
+    let mut switched = false;
     loop {
         let p = backend.expect_packet().await.map_err(ConnectFailure::BackendIo)?;
         client.queue_raw(&shift_seq(&p.raw, delta));
@@ -261,9 +278,25 @@ pub async fn relay_auth(
                 return Ok(AuthResult::Err(code, msg));
             }
             Some(0x01) if p.payload[..] == [0x01, 0x03] => continue,
-            _ => {}
+            Some(0xFE) => {
+                if let Some(proof) = proof.as_deref_mut() {
+                    proof.switched(&p.payload);
+                    switched = true;
+                }
+            }
+            _ => {
+                // More data for a plugin's own exchange: nothing a native proof can carry.
+                if let Some(proof) = proof.as_deref_mut() {
+                    proof.plugin.clear();
+                }
+            }
         }
         let c = client.expect_packet().await.map_err(ConnectFailure::Client)?;
+        if std::mem::take(&mut switched) {
+            if let Some(proof) = proof.as_deref_mut() {
+                proof.answered(&c.payload);
+            }
+        }
         backend.queue_raw(&shift_seq(&c.raw, delta.wrapping_neg()));
         backend.flush().await.map_err(|e| ConnectFailure::BackendIo(e.into()))?;
     }

@@ -5,10 +5,14 @@
 //! | level | before a transaction's first statement | after a write commits |
 //! |---|---|---|
 //! | `EVENTUAL` (default) | nothing | nothing |
-//! | `BEFORE_ON_PRIMARY_FAILOVER` | nothing (there is no primary in multi-primary mode) | nothing |
+//! | `BEFORE_ON_PRIMARY_FAILOVER` | on a newly elected primary: waits until it applied the log through its election (single-primary mode) | nothing |
 //! | `BEFORE` | waits until this member applied the group's commit index (a leader-confirmed read index) | nothing |
 //! | `AFTER` | nothing | waits until every ONLINE member applied it |
 //! | `BEFORE_AND_AFTER` | both | both |
+//!
+//! A member's sessions start at `group.consistency` (default `EVENTUAL`). On a single-primary
+//! secondary a session also reads its own writes: its first local read after a statement
+//! that ran on the primary waits as `BEFORE` does (`split_session.rs`).
 //!
 //! A wait longer than [`WAIT`] gives the client error 1969 (or, after a commit, 3101 saying
 //! the commit stands).

@@ -16,6 +16,10 @@ use crate::backend::BackendAddr;
 pub struct Settings {
     pub listen_tcp: Option<String>,
     pub listen_unix: Option<PathBuf>,
+    /// Group members: the read-write port (sessions wholly on the primary) and the
+    /// read-only port (writes refused); see `split::PortRole`.
+    pub listen_read_write_tcp: Option<String>,
+    pub listen_read_only_tcp: Option<String>,
     /// Where the proxy's own side connections (service account) reach mysqld.
     pub backend: BackendAddr,
     /// Where client sessions reach mysqld: TCP, never a unix socket (mysqld's `unix_socket`
@@ -39,6 +43,8 @@ pub struct Settings {
     pub max_handshakes: usize,
     pub idle_timeout: Option<Duration>,
     pub local_infile: bool,
+    /// The consistency level sessions start with (`group.consistency`).
+    pub default_consistency: super::consistency::Consistency,
     /// Group membership; `None` runs a plain proxy.
     pub group: Option<crate::replication::group::GroupSettings>,
 }
@@ -49,6 +55,8 @@ impl Settings {
         Settings {
             listen_tcp: Some("127.0.0.1:0".into()),
             listen_unix: None,
+            listen_read_write_tcp: None,
+            listen_read_only_tcp: None,
             session_backend: match &backend {
                 BackendAddr::Tcp(a) => Some(a.clone()),
                 BackendAddr::Unix(_) => None,
@@ -68,6 +76,7 @@ impl Settings {
             max_handshakes: 128,
             idle_timeout: None,
             local_infile: false,
+            default_consistency: Default::default(),
             group: None,
         }
     }

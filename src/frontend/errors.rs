@@ -46,6 +46,10 @@ pub enum ClientError {
     Internal(u16, String),
     #[error("this grproxy member takes no writes: {0}")]
     MemberError(String),
+    /// A write on a single-primary secondary that could not be sent on to the primary (as
+    /// MySQL answers a write under `super_read_only`: 1290).
+    #[error("The MySQL server is running with the --super-read-only option so it cannot execute this statement (grproxy: this member is a secondary of a single-primary group; {0})")]
+    NotPrimary(String),
     /// Like Galera's non-primary answer (1047, 08S01).
     #[error(
         "this grproxy member has no quorum (NO_QUORUM: {0}) and takes no writes; nothing of this \
@@ -88,6 +92,7 @@ impl ClientError {
             ClientError::AccessDenied(_) => (1227, "42000"),
             ClientError::Internal(code, _) => (*code, "HY000"),
             ClientError::MemberError(_) => (3100, "HY000"),
+            ClientError::NotPrimary(_) => (1290, "HY000"),
             ClientError::NoQuorum(_) => (1047, "08S01"),
             // MariaDB's max_statement_time error: the wait is what timed out.
             ClientError::ConsistencyTimeout(_) | ClientError::CommittedNotEverywhere(_) => (1969, "70100"),
@@ -137,6 +142,7 @@ mod tests {
             ClientError::CannotReplicate("x".into()),
             ClientError::Internal(1146, "no table".into()),
             ClientError::MemberError("e".into()),
+            ClientError::NotPrimary("p".into()),
             ClientError::NoQuorum("q".into()),
             ClientError::ConsistencyTimeout("t".into()),
             ClientError::CommittedNotEverywhere("m".into()),

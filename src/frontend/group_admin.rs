@@ -6,6 +6,10 @@
 //! - `GRPROXY REMOVE MEMBER <id>`
 //! - `GRPROXY REBUILD [FROM <id>]`: this member's mysqld is replaced by a copy of a donor's
 //!   (state transfer), then catches up from the log.
+//! - `GRPROXY SET PRIMARY <id>`: planned switchover in single-primary mode; returns once the
+//!   new primary has applied everything the old one committed.
+//! - `GRPROXY SET MODE SINGLE-PRIMARY [WITH PRIMARY <id>]`, `GRPROXY SET MODE MULTI-PRIMARY`:
+//!   online mode change.
 //!
 //! The answer is a one-row result set (`result`) saying what was done.
 
@@ -21,11 +25,19 @@ use crate::sql::lexer::{tokenize_with, TokenKind};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminCommand {
     Change(MemberChange),
-    Rebuild { from: Option<u64> },
+    Rebuild {
+        from: Option<u64>,
+    },
+    SetPrimary(u64),
+    SetMode {
+        mode: crate::replication::topology::Mode,
+        primary: Option<u64>,
+    },
 }
 
-const SYNTAX: &str = "expected GRPROXY ADD MEMBER <id> AT '<host:port>', GRPROXY REMOVE MEMBER <id> \
-                      or GRPROXY REBUILD [FROM <id>]";
+const SYNTAX: &str = "expected GRPROXY ADD MEMBER <id> AT '<host:port>', GRPROXY REMOVE MEMBER <id>, \
+                      GRPROXY REBUILD [FROM <id>], GRPROXY SET PRIMARY <id>, \
+                      GRPROXY SET MODE SINGLE-PRIMARY [WITH PRIMARY <id>] or GRPROXY SET MODE MULTI-PRIMARY";
 
 /// Parses the statement (comments and a final `;` allowed).
 pub fn parse(text: &[u8], lex: crate::sql::LexOptions) -> Result<AdminCommand, String> {
@@ -73,11 +85,38 @@ pub fn parse(text: &[u8], lex: crate::sql::LexOptions) -> Result<AdminCommand, S
         (4, [r, m]) if kw(r, "REMOVE") && kw(m, "MEMBER") => {
             Ok(AdminCommand::Change(MemberChange::Remove { id: id(3)? }))
         }
+        (4, [s, p]) if kw(s, "SET") && kw(p, "PRIMARY") => Ok(AdminCommand::SetPrimary(id(3)?)),
+        (n, [s, m]) if kw(s, "SET") && kw(m, "MODE") && n >= 4 => {
+            // SINGLE-PRIMARY lexes as three tokens; SINGLE_PRIMARY as one.
+            let mut end = 3;
+            let mut name = String::new();
+            while let Some(t) = toks.get(end) {
+                if word(end).as_deref() == Some(b"WITH".as_slice()) {
+                    break;
+                }
+                name.push_str(&String::from_utf8_lossy(t.text(text)));
+                end += 1;
+            }
+            let mode = crate::replication::topology::Mode::parse(&name).ok_or_else(|| SYNTAX.to_string())?;
+            let primary = match n - end {
+                0 => None,
+                3 if word(end + 1).as_deref() == Some(b"PRIMARY".as_slice())
+                    && mode == crate::replication::topology::Mode::SinglePrimary =>
+                {
+                    Some(id(end + 2)?)
+                }
+                _ => return Err(SYNTAX.into()),
+            };
+            Ok(AdminCommand::SetMode { mode, primary })
+        }
         (2, [r, _]) if kw(r, "REBUILD") => Ok(AdminCommand::Rebuild { from: None }),
         (4, [r, f]) if kw(r, "REBUILD") && kw(f, "FROM") => Ok(AdminCommand::Rebuild { from: Some(id(3)?) }),
         _ => Err(SYNTAX.into()),
     }
 }
+
+/// How long a switchover waits for the new primary to apply the log up to the change.
+const SWITCH_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Session {
     pub(crate) async fn proxy_command(&mut self, text: &[u8]) -> Result<(), SessionEnd> {
@@ -100,6 +139,14 @@ impl Session {
                 group.change_members(change).await.map_err(|e| e.to_string())
             }
             AdminCommand::Rebuild { from } => group.rebuild(from).await,
+            AdminCommand::SetPrimary(id) => {
+                tracing::info!(primary = id, "switchover requested by a client");
+                group.switch_primary(id, SWITCH_WAIT).await
+            }
+            AdminCommand::SetMode { mode, primary } => {
+                tracing::info!(mode = mode.name(), ?primary, "mode change requested by a client");
+                group.set_mode(mode, primary, SWITCH_WAIT).await
+            }
         };
         match outcome {
             Ok(done) => {
@@ -139,6 +186,32 @@ mod tests {
             ("GRPROXY ADD MEMBER x AT '127.0.0.1:7004'", Err(())),
             ("GRPROXY REMOVE MEMBER", Err(())),
             ("GRPROXY REMOVE MEMBER 2 3", Err(())),
+            ("GRPROXY SET PRIMARY 2", Ok(AdminCommand::SetPrimary(2))),
+            ("GRPROXY SET PRIMARY", Err(())),
+            (
+                "GRPROXY SET MODE SINGLE-PRIMARY",
+                Ok(AdminCommand::SetMode {
+                    mode: crate::replication::topology::Mode::SinglePrimary,
+                    primary: None,
+                }),
+            ),
+            (
+                "grproxy set mode single_primary with primary 3;",
+                Ok(AdminCommand::SetMode {
+                    mode: crate::replication::topology::Mode::SinglePrimary,
+                    primary: Some(3),
+                }),
+            ),
+            (
+                "GRPROXY SET MODE MULTI-PRIMARY",
+                Ok(AdminCommand::SetMode {
+                    mode: crate::replication::topology::Mode::MultiPrimary,
+                    primary: None,
+                }),
+            ),
+            ("GRPROXY SET MODE MULTI-PRIMARY WITH PRIMARY 3", Err(())),
+            ("GRPROXY SET MODE TRI-PRIMARY", Err(())),
+            ("GRPROXY SET MODE SINGLE-PRIMARY WITH 3", Err(())),
             ("GRPROXY DROP", Err(())),
             ("GRPROXY", Err(())),
         ];

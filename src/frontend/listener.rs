@@ -19,6 +19,7 @@ use super::connect::{establish, ConnectFailure};
 use super::context::{Context, Settings};
 use super::errors::ClientError;
 use super::registry::Registry;
+use super::split::PortRole;
 use super::session::{Session, SessionEnd};
 use super::stats::FrontendStats;
 use super::tls::{self, TlsMode};
@@ -42,6 +43,9 @@ pub enum StartError {
 /// A running proxy: its bound addresses and a way to stop it.
 pub struct ProxyHandle {
     pub tcp_addr: Option<std::net::SocketAddr>,
+    /// The read-write and read-only ports, when configured (group members).
+    pub read_write_addr: Option<std::net::SocketAddr>,
+    pub read_only_addr: Option<std::net::SocketAddr>,
     pub unix_path: Option<PathBuf>,
     pub context: Arc<Context>,
     shutdown: watch::Sender<bool>,
@@ -112,6 +116,20 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
         ),
         None => None,
     };
+    let bind_role = |addr: &Option<String>| {
+        let addr = addr.clone();
+        async move {
+            match addr {
+                Some(a) => TcpListener::bind(a.as_str())
+                    .await
+                    .map(Some)
+                    .map_err(|source| StartError::Bind { addr: a, source }),
+                None => Ok(None),
+            }
+        }
+    };
+    let read_write = bind_role(&settings.listen_read_write_tcp).await?;
+    let read_only = bind_role(&settings.listen_read_only_tcp).await?;
     let unix = match &settings.listen_unix {
         Some(path) => {
             if path.exists() {
@@ -156,11 +174,24 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
         limits,
     });
     let tcp_addr = tcp.as_ref().and_then(|l| l.local_addr().ok());
+    let read_write_addr = read_write.as_ref().and_then(|l| l.local_addr().ok());
+    let read_only_addr = read_only.as_ref().and_then(|l| l.local_addr().ok());
+    if let (Some(g), Some(a)) = (&context.group, tcp_addr) {
+        g.announce_sql_address(a);
+    }
     let unix_path = context.settings.listen_unix.clone();
     let (shutdown, rx) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(context.clone(), tcp, unix, rx, draining));
+    let listeners = Listeners {
+        tcp,
+        unix,
+        read_write,
+        read_only,
+    };
+    let task = tokio::spawn(accept_loop(context.clone(), listeners, rx, draining));
     Ok(ProxyHandle {
         tcp_addr,
+        read_write_addr,
+        read_only_addr,
         unix_path,
         context,
         shutdown,
@@ -169,19 +200,33 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
     })
 }
 
+/// The listeners of one proxy.
+struct Listeners {
+    tcp: Option<TcpListener>,
+    unix: Option<UnixListener>,
+    read_write: Option<TcpListener>,
+    read_only: Option<TcpListener>,
+}
+
 async fn accept_loop(
     ctx: Arc<Context>,
-    mut tcp: Option<TcpListener>,
-    mut unix: Option<UnixListener>,
+    listeners: Listeners,
     mut stop: watch::Receiver<bool>,
     mut drain: watch::Receiver<Option<Instant>>,
 ) -> Drained {
+    let Listeners {
+        mut tcp,
+        mut unix,
+        mut read_write,
+        mut read_only,
+    } = listeners;
     let limit = ctx.limits.connections.semaphore();
     let handshakes = ctx.limits.handshakes.semaphore();
     let mut sessions = JoinSet::new();
     let mut deadline: Option<Instant> = None;
     let mut drained = Drained::default();
     loop {
+        let mut role = PortRole::Any;
         let accepted: std::io::Result<(BoxStream, bool, Addrs)> = tokio::select! {
             _ = stop.changed() => break,
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {
@@ -204,6 +249,8 @@ async fn accept_loop(
                 // Closed listeners refuse new clients at once (a load balancer moves on)
                 // instead of queueing them in the backlog.
                 tcp = None;
+                read_write = None;
+                read_only = None;
                 if unix.take().is_some() {
                     if let Some(p) = &ctx.settings.listen_unix {
                         let _ = std::fs::remove_file(p);
@@ -225,6 +272,14 @@ async fn accept_loop(
             }
             r = accept_tcp(&tcp), if tcp.is_some() => r,
             r = accept_unix(&unix), if unix.is_some() => r,
+            r = accept_tcp(&read_write), if read_write.is_some() => {
+                role = PortRole::ReadWrite;
+                r
+            }
+            r = accept_tcp(&read_only), if read_only.is_some() => {
+                role = PortRole::ReadOnly;
+                r
+            }
         };
         let (stream, secure, addrs) = match accepted {
             Ok(x) => x,
@@ -244,7 +299,7 @@ async fn accept_loop(
                 ctx.stats.open.fetch_add(1, Ordering::Relaxed);
                 sessions.spawn(async move {
                     let open = OpenGuard(ctx.clone());
-                    serve(ctx, stream, secure, addrs, handshakes, stop).await;
+                    serve(ctx, stream, secure, addrs, role, handshakes, stop).await;
                     drop(open);
                     drop(permit);
                 });
@@ -306,6 +361,7 @@ async fn serve(
     stream: BoxStream,
     secure: bool,
     addrs: Addrs,
+    role: PortRole,
     handshakes: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
@@ -354,7 +410,8 @@ async fn serve(
     drop(turn);
     FrontendStats::bump(&ctx.stats.sessions);
     tracing::debug!(parent: &span, user = %established.user, backend = established.backend_id, "authenticated");
-    let session = Session::new(ctx, id, established);
+    let mut session = Session::new(ctx, id, established);
+    session.split.port_role = role;
     let end = tokio::select! {
         end = session.run() => end,
         _ = stop.changed() => SessionEnd::Refused(ClientError::ShuttingDown),

@@ -46,7 +46,7 @@ fn members_select(rows: &[MemberRow], condition: Option<&[u8]>) -> Vec<u8> {
             format!(
                 "SELECT {} AS member_id, {} AS address, {} AS role, {} AS state, {} AS applied_index, \
                  {} AS lag_entries, CAST({} AS DECIMAL(12,3)) AS lag_seconds, {} AS last_contact_seconds, \
-                 {} AS detail",
+                 {} AS detail, {} AS member_role",
                 r.id,
                 literal(&r.address),
                 literal(&r.role),
@@ -57,12 +57,14 @@ fn members_select(rows: &[MemberRow], condition: Option<&[u8]>) -> Vec<u8> {
                 r.last_contact_s
                     .map_or("NULL".to_string(), |s| format!("CAST({} AS DECIMAL(12,3))", num(s))),
                 literal(&r.detail),
+                literal(&r.member_role),
             )
         })
         .collect();
     let inner = if selects.is_empty() {
         "SELECT 0 AS member_id, '' AS address, '' AS role, '' AS state, 0 AS applied_index, 0 AS lag_entries, \
-         CAST(0 AS DECIMAL(12,3)) AS lag_seconds, CAST(NULL AS DECIMAL(12,3)) AS last_contact_seconds, '' AS detail \
+         CAST(0 AS DECIMAL(12,3)) AS lag_seconds, CAST(NULL AS DECIMAL(12,3)) AS last_contact_seconds, '' AS detail, \
+         '' AS member_role \
          FROM DUAL WHERE FALSE"
             .to_string()
     } else {
@@ -108,11 +110,18 @@ mod tests {
             lag_entries: 0,
             lag_seconds: 0.0,
             last_contact_s: Some(0.5),
+            weight: 50,
+            sql_address: "127.0.0.1:6002".into(),
+            member_role: "SECONDARY".into(),
         };
         let sql = String::from_utf8(members_select(&[r], Some(b"WHERE state = 'x'"))).unwrap();
         assert!(sql.starts_with("SELECT * FROM (SELECT 2 AS member_id, "), "{sql}");
         assert!(
             sql.contains("CAST(0.500 AS DECIMAL(12,3)) AS last_contact_seconds"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("X'5345434F4E44415259' USING utf8mb4) AS member_role"),
             "{sql}"
         );
         assert!(sql.ends_with(") AS members WHERE state = 'x'"), "{sql}");

@@ -81,11 +81,11 @@ impl TxnState {
 }
 
 /// Buffered response of one command.
-struct Buffered {
+pub(crate) struct Buffered {
     bytes: BytesMut,
     /// Offset of the last packet (the OK that ends a DML response).
     last: usize,
-    outcome: Outcome,
+    pub(crate) outcome: Outcome,
 }
 
 impl Session {
@@ -145,7 +145,7 @@ impl Session {
     }
 
     /// Forwards a command and collects its response instead of relaying it.
-    async fn forward_buffered(&mut self, packet: &Packet, expect: Expect) -> Result<Buffered, SessionEnd> {
+    pub(crate) async fn forward_buffered(&mut self, packet: &Packet, expect: Expect) -> Result<Buffered, SessionEnd> {
         let deprecate_eof = self.caps().contains(Caps::CLIENT_DEPRECATE_EOF);
         let backend = self.backend_mut();
         backend.queue_raw(&packet.raw);
@@ -177,7 +177,7 @@ impl Session {
         })
     }
 
-    async fn send_buffered(&mut self, b: &Buffered) -> Result<(), SessionEnd> {
+    pub(crate) async fn send_buffered(&mut self, b: &Buffered) -> Result<(), SessionEnd> {
         self.client_mut()
             .write_through(&b.bytes)
             .await
@@ -224,6 +224,23 @@ impl Session {
     ) -> Result<bool, SessionEnd> {
         let decision = route(statements, classes);
         let class = classes.first();
+        if let Some(r) = self.split_command(packet, statements, classes, &decision).await? {
+            return Ok(r);
+        }
+        if let Some(e) = self.read_only_port_refusal(&decision) {
+            self.reply_error(e).await?;
+            return Ok(true);
+        }
+        // Single-primary: only a caught-up primary runs writes itself (a read-only port's
+        // transactions only read).
+        if matches!(decision, Route::Write | Route::Ddl)
+            || (decision == Route::Begin && self.split.port_role != super::split::PortRole::ReadOnly)
+        {
+            if let Some(e) = self.writer_refusal().await {
+                self.reply_error(e).await?;
+                return Ok(true);
+            }
+        }
         if let Some(e) = self.group().unavailable() {
             if matches!(decision, Route::Write | Route::Ddl | Route::Begin) {
                 self.reply_error(ClientError::MemberError(e)).await?;
@@ -232,6 +249,19 @@ impl Session {
         }
         // BEFORE: a transaction (or a statement outside one) starts from the group's commit
         // index, applied here.
+        // BEFORE_ON_PRIMARY_FAILOVER: on a primary just elected, nothing runs until it has
+        // applied what the old primary committed.
+        if self.consistency == super::consistency::Consistency::BeforeOnPrimaryFailover {
+            if let Err(crate::replication::primary::NotWriter::CatchingUp { through }) =
+                self.group().settle_writer(super::consistency::WAIT).await
+            {
+                let e = ClientError::ConsistencyTimeout(format!(
+                    "this member became primary and has not applied the log through index {through}"
+                ));
+                self.reply_error(e).await?;
+                return Ok(true);
+            }
+        }
         if self.consistency.before()
             && self.txn.is_none()
             && !self.in_transaction()

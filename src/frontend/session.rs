@@ -72,7 +72,7 @@ pub struct Session {
     /// Prepared statements by mysqld's statement id.
     pub prepared: HashMap<u32, PreparedInfo>,
     /// Statement text of the last COM_STMT_PREPARE, until its response names the id.
-    pending_prepare: Option<(Classified, String)>,
+    pub(crate) pending_prepare: Option<(Classified, String)>,
     /// The transaction being captured (group members only).
     pub(crate) txn: Option<super::replicate::TxnState>,
     /// Current database, when known.
@@ -100,11 +100,14 @@ pub struct Session {
     lex_stale: bool,
     /// Class of the command being run, for its latency (`FrontendStats`).
     timed_kind: Option<sql::StatementKind>,
+    /// Read-write splitting on a single-primary secondary (see `split_session.rs`).
+    pub(crate) split: super::split_session::SplitState,
 }
 
 impl Session {
     pub fn new(ctx: Arc<Context>, id: u32, e: Established) -> Self {
         let registration = ctx.registry.register(id, e.backend_id);
+        let consistency = ctx.settings.default_consistency;
         Session {
             ctx,
             id,
@@ -129,8 +132,9 @@ impl Session {
             lex_stale: true,
             temp_tables: std::collections::HashSet::new(),
             shadow_row_count: None,
-            consistency: Default::default(),
+            consistency,
             timed_kind: None,
+            split: super::split_session::SplitState::new(e.proof, e.hello, e.forwarded_by),
         }
     }
 
@@ -320,6 +324,11 @@ impl Session {
             COM_QUERY | COM_STMT_PREPARE | COM_STMT_EXECUTE | COM_STMT_CLOSE
         ) {
             self.shadow_row_count = None;
+        }
+        if self.replicating() && command != COM_QUERY {
+            if let Some(r) = self.split_other(&packet).await? {
+                return Ok(r);
+            }
         }
         match command {
             COM_QUIT => {
@@ -699,7 +708,7 @@ impl Session {
         }
         self.backend.queue_raw(&packet.raw);
         self.backend.flush().await.map_err(backend_write_error)?;
-        match relay_auth(&mut self.client, &mut self.backend, 0).await {
+        match relay_auth(&mut self.client, &mut self.backend, 0, None).await {
             Ok(AuthResult::Ok(status)) => {
                 self.user = new_user;
                 self._user_slot = slot;

@@ -142,7 +142,16 @@ pub struct ClientHello {
     pub collation: u8,
     /// True for the 32-byte SSLRequest that precedes the TLS handshake.
     pub ssl_request: bool,
+    /// The authentication plugin the client answered with, and its answer.
+    pub auth_plugin: Vec<u8>,
+    pub auth_response: Vec<u8>,
+    /// Another member sends this session's statements on ([`FORWARDED_BY_ATTR`]).
+    pub forwarded_by: Option<u64>,
 }
+
+/// Connection attribute a member sets when it logs a client's session in to the primary on
+/// the client's behalf: the primary never sends such a session on again.
+pub const FORWARDED_BY_ATTR: &str = "_grproxy_forwarded_by";
 
 impl ClientHello {
     pub fn parse(payload: &[u8]) -> Result<Self, HandshakeError> {
@@ -161,6 +170,9 @@ impl ClientHello {
                     database: None,
                     collation: payload[8],
                     ssl_request: true,
+                    auth_plugin: Vec::new(),
+                    auth_response: Vec::new(),
+                    forwarded_by: None,
                 })
             } else {
                 Err(HandshakeError::BadResponse)
@@ -173,6 +185,11 @@ impl ClientHello {
             database: hr.db_name().map(<[u8]>::to_vec),
             collation: hr.collation(),
             ssl_request: false,
+            auth_plugin: hr.auth_plugin().map(|p| p.as_bytes().to_vec()).unwrap_or_default(),
+            auth_response: hr.scramble_buf().to_vec(),
+            forwarded_by: hr
+                .connect_attributes()
+                .and_then(|a| a.get(FORWARDED_BY_ATTR).and_then(|v| v.parse().ok())),
         })
     }
 }

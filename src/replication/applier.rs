@@ -385,7 +385,7 @@ impl Applier {
     fn batchable(&self, c: &Certified) -> bool {
         match (&c.entry, c.verdict) {
             (Entry::Txn(t), _) => t.origin != self.member_id,
-            (Entry::Watermark { .. }, _) => true,
+            (Entry::Watermark { .. } | Entry::Topology(_), _) => true,
             _ => false,
         }
     }

@@ -20,6 +20,10 @@
 //!   DDL mark of each listed table and the last writer of each table's
 //!   [`table_item`]; with no tables and `schema: Some(s)` it is database DDL
 //!   and marks `s`'s [`schema_item`].
+//! * **Topology** — sets the mode and primary and commits. In single-primary
+//!   mode a Txn whose origin is not the primary aborts (`conflict_index` is
+//!   the topology entry): the fence that keeps a deposed primary from
+//!   committing anything ordered after it lost the role.
 //! * **Watermark** — raises that member's applied watermark (monotonic max,
 //!   clamped below the entry's own index) and commits. The horizon is the
 //!   minimum watermark over the members given to [`Certifier::new`]. Items and
@@ -39,11 +43,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use super::topology::Topology;
 use super::txn::{versioned_decode, versioned_encode, Ddl, DecodeError, Entry, Txn};
 use super::writeset::{schema_item, table_item};
 
 /// Version byte in front of an encoded [`Certifier`] snapshot.
-pub const SNAPSHOT_VERSION: u8 = 3;
+pub const SNAPSHOT_VERSION: u8 = 4;
 
 /// Outcome of certifying one entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,11 +96,27 @@ pub struct Certifier {
     /// (index, slot, key) for every entry of `items` and `ddl`, for GC in
     /// index order. Derived: not encoded, rebuilt on decode.
     by_index: BTreeSet<(u64, Slot, u128)>,
+    /// Who may write (see [`super::topology`]).
+    topology: Topology,
 }
 
 /// Encoded form of a [`Certifier`]: maps as key-sorted vectors.
 #[derive(Serialize, Deserialize)]
 struct SnapshotState {
+    watermarks: Vec<(u64, u64)>,
+    horizon: u64,
+    last_index: u64,
+    items: Vec<(u128, u64)>,
+    ddl: Vec<(u128, u64)>,
+    table_writes: Vec<(u128, u64)>,
+    wide: Vec<(u128, u64)>,
+    history: u64,
+    topology: Topology,
+}
+
+/// Version 3 snapshots (before single-primary mode): no topology.
+#[derive(Deserialize)]
+struct SnapshotStateV3 {
     watermarks: Vec<(u64, u64)>,
     horizon: u64,
     last_index: u64,
@@ -126,6 +147,7 @@ impl Certifier {
             table_writes: BTreeMap::new(),
             wide: BTreeMap::new(),
             by_index: BTreeSet::new(),
+            topology: Topology::default(),
         }
     }
 
@@ -157,6 +179,10 @@ impl Certifier {
             }
             // Nothing to certify: a sequence only moves forward, whoever moved it.
             Entry::Sequence(_) => Verdict::Commit,
+            Entry::Topology(change) => {
+                self.topology = Topology::after(change, index);
+                Verdict::Commit
+            }
         }
     }
 
@@ -197,6 +223,7 @@ impl Certifier {
             table_writes: self.table_writes.iter().map(|(&k, &i)| (k, i)).collect(),
             wide: self.wide.iter().map(|(&k, &i)| (k, i)).collect(),
             history: self.history,
+            topology: self.topology.clone(),
         };
         versioned_encode(SNAPSHOT_VERSION, &state)
     }
@@ -205,7 +232,23 @@ impl Certifier {
     /// invariants (sorted unique keys, horizon = min watermark, every tracked
     /// index in `(floor, last_index]`).
     pub fn decode(b: &[u8]) -> Result<Self, DecodeError> {
-        let s: SnapshotState = versioned_decode(SNAPSHOT_VERSION, b)?;
+        let s: SnapshotState = match b.first() {
+            Some(3) => {
+                let v3: SnapshotStateV3 = versioned_decode(3, b)?;
+                SnapshotState {
+                    watermarks: v3.watermarks,
+                    horizon: v3.horizon,
+                    last_index: v3.last_index,
+                    items: v3.items,
+                    ddl: v3.ddl,
+                    table_writes: v3.table_writes,
+                    wide: v3.wide,
+                    history: v3.history,
+                    topology: Topology::default(),
+                }
+            }
+            _ => versioned_decode(SNAPSHOT_VERSION, b)?,
+        };
         let invalid = |what: &str| Err(DecodeError::Invalid(format!("certifier snapshot: {what}")));
         let sorted = |v: &[(u128, u64)]| v.windows(2).all(|w| w[0].0 < w[1].0);
         if !s.watermarks.windows(2).all(|w| w[0].0 < w[1].0) {
@@ -219,6 +262,9 @@ impl Certifier {
             return invalid("horizon is not the minimum watermark");
         }
         let floor = s.horizon.saturating_sub(s.history);
+        if s.topology.since > s.last_index {
+            return invalid("topology set after the last index");
+        }
         if s.horizon > s.last_index
             || s.watermarks.iter().any(|&(_, w)| w > s.last_index)
             || s.items
@@ -248,10 +294,22 @@ impl Certifier {
             table_writes: s.table_writes.into_iter().collect(),
             wide: s.wide.into_iter().collect(),
             by_index,
+            topology: s.topology,
         })
     }
 
+    /// Who may write after the entries certified so far.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
     fn certify_txn(&mut self, index: u64, txn: &Txn) -> Verdict {
+        // Single-primary fence: only the primary named by the last topology change commits.
+        if !self.topology.admits(txn.origin) {
+            return Verdict::Abort {
+                conflict_index: self.topology.since,
+            };
+        }
         if txn.snapshot < self.floor() {
             return Verdict::Abort {
                 conflict_index: self.floor(),

@@ -54,6 +54,12 @@ pub struct GroupSettings {
     pub listener: Option<Arc<Mutex<Option<std::net::TcpListener>>>>,
     /// Mutual TLS on the peer links (or, in tests only, plain TCP).
     pub peer_security: crate::consensus::PeerSecurity,
+    /// The mode a new group starts in (its log decides once it has one).
+    pub mode: super::topology::Mode,
+    /// Election weight (0-100).
+    pub weight: u32,
+    /// The client address other members send writes to (default: from the listener).
+    pub sql_address: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +139,15 @@ pub struct Group {
     /// What this member knows of the others (see [`super::members`]).
     pub(super) view: Mutex<super::members::View>,
     own_address: String,
+    /// Who may write, as certified here (see [`super::primary`]).
+    topology: watch::Receiver<super::topology::Topology>,
+    /// The mode from the config, in force until the log holds one.
+    config_mode: super::topology::Mode,
+    weight: u32,
+    /// This member's client address for the others (set once the listener is bound).
+    sql_address: Mutex<String>,
+    /// Why this member's mysqld is taken to be down (see [`super::liveness`]).
+    mysqld_down: Mutex<Option<String>>,
 }
 
 /// See [`Group::preparing`].
@@ -266,6 +281,7 @@ impl Group {
             peer_security: s.peer_security.clone(),
             peer_limits: Default::default(),
         };
+        let machine_topology = machine.topology();
         let consensus = Consensus::start(cfg, machine.clone()).await?;
         let group = Arc::new(Group {
             member_id: s.member_id,
@@ -289,6 +305,11 @@ impl Group {
             recovery,
             copy_gate,
             own_address: s.members.get(&s.member_id).cloned().unwrap_or_default(),
+            topology: machine_topology,
+            config_mode: s.mode,
+            weight: s.weight,
+            sql_address: Mutex::new(s.sql_address.clone().unwrap_or_default()),
+            mysqld_down: Mutex::new(None),
         });
         let target = super::transfer::copy::MysqldTarget {
             unix_socket: opts.socket().map(std::path::PathBuf::from),
@@ -314,6 +335,12 @@ impl Group {
         tokio::spawn(super::sequences::run(
             Arc::downgrade(&group),
             unclaimed,
+            group.pool.clone(),
+        ));
+        tokio::spawn(super::primary::keeper(Arc::downgrade(&group)));
+        tokio::spawn(super::liveness::watch(Arc::downgrade(&group), opts.clone()));
+        tokio::spawn(super::primary::enforce_read_only(
+            Arc::downgrade(&group),
             group.pool.clone(),
         ));
         tokio::spawn(super::members::run(Arc::downgrade(&group)));
@@ -361,6 +388,49 @@ impl Group {
         self.recovery.rebuild(from).await
     }
 
+    pub(super) fn topology_rx(&self) -> watch::Receiver<super::topology::Topology> {
+        self.topology.clone()
+    }
+
+    pub(super) fn topology_rx_ref(&self) -> &watch::Receiver<super::topology::Topology> {
+        &self.topology
+    }
+
+    pub(super) fn config_mode(&self) -> super::topology::Mode {
+        self.config_mode
+    }
+
+    /// Election weight (single-primary mode).
+    pub fn weight(&self) -> u32 {
+        self.weight
+    }
+
+    /// Where this member's clients connect, as the other members see it.
+    pub fn sql_address(&self) -> String {
+        self.sql_address.lock().unwrap().clone()
+    }
+
+    /// Sets the client address announced to the other members (unless the config set one).
+    pub fn announce_sql_address(&self, listening: std::net::SocketAddr) {
+        let mut a = self.sql_address.lock().unwrap();
+        if !a.is_empty() {
+            return;
+        }
+        let host = if listening.ip().is_unspecified() {
+            // The peer address names a host the other members reach.
+            self.own_address
+                .rsplit_once(':')
+                .map(|(h, _)| h.to_string())
+                .unwrap_or_else(|| "127.0.0.1".into())
+        } else {
+            match listening.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            }
+        };
+        *a = format!("{host}:{}", listening.port());
+    }
+
     /// The applied watermark: every entry at or below it is applied on the local mysqld.
     pub fn watermark(&self) -> u64 {
         *self.watermark.borrow()
@@ -398,6 +468,11 @@ impl Group {
                 .core_stopped()
                 .map(|why| format!("the raft core stopped: {why}"))
         })
+        .or_else(|| self.mysqld_down.lock().unwrap().clone())
+    }
+
+    pub(super) fn set_mysqld_down(&self, why: Option<String>) {
+        *self.mysqld_down.lock().unwrap() = why;
     }
 
     /// Whether this member is in contact with a majority.
@@ -481,6 +556,11 @@ impl Group {
             ("member_id", self.member_id.to_string()),
             ("member_count", self.consensus.members().len().to_string()),
             ("member_state", state),
+            ("group_mode", self.mode().name().to_string()),
+            (
+                "primary_member_id",
+                self.primary().map(|p| p.to_string()).unwrap_or_default(),
+            ),
             ("raft_role", r.role.to_string()),
             ("raft_leader_id", r.leader.map(|l| l.to_string()).unwrap_or_default()),
             ("raft_term", r.term.to_string()),
@@ -516,7 +596,9 @@ impl Group {
 
     /// Proposes an entry and returns its log index and verdict.
     pub async fn propose(&self, entry: &Entry) -> Result<(u64, Verdict), GroupError> {
-        if let Some(e) = self.unavailable() {
+        // A topology change is about the group, not this member's data: a leader whose own
+        // mysqld failed still elects another primary.
+        if let (Some(e), false) = (self.unavailable(), matches!(entry, Entry::Topology(_))) {
             return Err(GroupError::MemberError(e));
         }
         if let Some(why) = self.quorum().refusal() {

@@ -44,6 +44,8 @@ pub(super) struct CertifyingMachine {
     /// The last applied watermark each member reported, and when its report was certified
     /// here (local time: for flow control only, never for a verdict).
     reports: Mutex<BTreeMap<u64, (u64, Instant)>>,
+    /// The topology after the last certified entry (see [`super::topology`]).
+    topology: tokio::sync::watch::Sender<super::topology::Topology>,
 }
 
 struct State {
@@ -121,7 +123,23 @@ impl CertifyingMachine {
             to_applier,
             retention_bytes: crate::replication::group::DEFAULT_RETENTION_BYTES,
             reports: Mutex::new(BTreeMap::new()),
+            topology: tokio::sync::watch::channel(Default::default()).0,
         }
+    }
+
+    /// Follows the topology as entries are certified.
+    pub(super) fn topology(&self) -> tokio::sync::watch::Receiver<super::topology::Topology> {
+        self.topology.subscribe()
+    }
+
+    fn publish_topology(&self, t: &super::topology::Topology) {
+        self.topology.send_if_modified(|cur| {
+            let changed = cur != t;
+            if changed {
+                *cur = t.clone();
+            }
+            changed
+        });
     }
 
     /// The lowest watermark reported within `fresh` by a member other than `me` (a member
@@ -172,6 +190,9 @@ impl Machine for CertifyingMachine {
         }
         let mut st = self.state.lock().unwrap();
         let verdict = st.certifier.certify(index, &entry);
+        if matches!(entry, super::txn::Entry::Topology(_)) {
+            self.publish_topology(st.certifier.topology());
+        }
         let encoded = encode_verdict(verdict);
         st.retained.push_back(Retained {
             index,
@@ -225,6 +246,7 @@ impl Machine for CertifyingMachine {
         for c in feed {
             let _ = self.to_applier.send(Feed::Entry(c));
         }
+        self.publish_topology(state.certifier.topology());
         *self.state.lock().unwrap() = state;
     }
 }

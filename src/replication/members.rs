@@ -31,6 +31,11 @@ pub struct Report {
     pub certified: u64,
     /// Milliseconds since its applied index last reached what it had certified.
     pub behind_ms: u64,
+    /// Election weight (single-primary mode).
+    pub weight: u32,
+    /// Where its clients connect ("host:port"): other members send writes there when it is
+    /// the primary.
+    pub sql_address: String,
 }
 
 /// One row of `SHOW GRPROXY MEMBERS`.
@@ -49,6 +54,12 @@ pub struct MemberRow {
     pub lag_seconds: f64,
     /// Seconds since this member last heard from it (0 for itself; empty: never).
     pub last_contact_s: Option<f64>,
+    /// Election weight, as it last reported it.
+    pub weight: u32,
+    /// Its client address, as it last reported it (empty: unknown).
+    pub sql_address: String,
+    /// PRIMARY or SECONDARY (every member is PRIMARY in multi-primary mode).
+    pub member_role: String,
 }
 
 /// A member whose applied index has trailed what it certified for longer than this is
@@ -112,6 +123,8 @@ pub fn own_report(g: &Group) -> Report {
         applied,
         certified,
         behind_ms: behind.as_millis() as u64,
+        weight: g.weight(),
+        sql_address: g.sql_address(),
     }
 }
 
@@ -152,7 +165,11 @@ pub fn rows(g: &Group) -> Vec<MemberRow> {
         lag_entries: top.saturating_sub(r.applied),
         lag_seconds: r.behind_ms as f64 / 1000.0,
         last_contact_s: contact,
+        weight: r.weight,
+        sql_address: r.sql_address.clone(),
+        member_role: String::new(),
     };
+    let topology = g.topology();
     let mut out = vec![row(g.member_id, g.own_address(), &me, Some(0.0))];
     for (&id, p) in &v.peers {
         let contact = p.last_contact.map(|t| t.elapsed().as_secs_f64());
@@ -168,6 +185,9 @@ pub fn rows(g: &Group) -> Vec<MemberRow> {
                 lag_entries: top,
                 lag_seconds: 0.0,
                 last_contact_s: contact,
+                weight: 0,
+                sql_address: String::new(),
+                member_role: String::new(),
             }),
             (failure, last) => out.push(MemberRow {
                 id,
@@ -179,8 +199,19 @@ pub fn rows(g: &Group) -> Vec<MemberRow> {
                 lag_entries: top.saturating_sub(last.as_ref().map_or(0, |r| r.applied)),
                 lag_seconds: contact.unwrap_or(0.0),
                 last_contact_s: contact,
+                weight: last.as_ref().map_or(0, |r| r.weight),
+                sql_address: last.as_ref().map(|r| r.sql_address.clone()).unwrap_or_default(),
+                member_role: String::new(),
             }),
         }
+    }
+    for r in &mut out {
+        r.member_role = if topology.is_secondary(r.id) {
+            "SECONDARY"
+        } else {
+            "PRIMARY"
+        }
+        .to_string();
     }
     out.sort_by_key(|r| r.id);
     out

@@ -49,6 +49,8 @@ pub enum Entry {
     /// and the tap proposes it (`super::sequences`). Always commits; the other members move
     /// their sequence at least as far (`SETVAL`, which never moves a sequence back).
     Sequence(SequenceAdvance),
+    /// A change of the group's mode or primary (see [`super::topology`]); always commits.
+    Topology(super::topology::TopologyChange),
 }
 
 /// Where a sequence stands after its origin advanced it: the row mysqld logged for it.

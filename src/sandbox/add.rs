@@ -47,6 +47,7 @@ pub async fn add_node(dir: &Path, user: &str, password: &str) -> anyhow::Result<
         peer_relay_port: None,
         snapshot_every: group.snapshot_every,
         retention_bytes: group.retention_bytes,
+        mode: group.mode.clone(),
     };
     for p in [
         base + i - 1,

@@ -222,6 +222,9 @@ impl TestGroup {
                 retention_bytes: grproxy::replication::group::DEFAULT_RETENTION_BYTES,
                 listener: Some(Arc::new(Mutex::new(Some(l)))),
                 peer_security: grproxy::consensus::PeerSecurity::Tls(tls[i].clone()),
+                mode: Default::default(),
+                weight: 50,
+                sql_address: None,
             });
             async move { frontend::start(s).await.expect("member starts") }
         });

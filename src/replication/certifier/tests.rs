@@ -610,11 +610,15 @@ mod random_logs;
 fn snapshot_encoding_is_pinned() {
     let c = Certifier::new(&[5, 1]);
     // version, 2 watermarks (1,0) (5,0), horizon 0, last_index 0, no items, no marks,
-    // no table writes, no wide marks, history 0
-    assert_eq!(c.encode(), vec![3, 2, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0]);
+    // no table writes, no wide marks, history 0, topology (multi-primary, no primary, since 0,
+    // no reason)
+    assert_eq!(c.encode(), vec![4, 2, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
     let h = Certifier::with_history(&[1], 7);
-    assert_eq!(h.encode(), vec![3, 1, 1, 0, 0, 0, 0, 0, 0, 0, 7]);
-    assert_eq!(SNAPSHOT_VERSION, 3);
+    assert_eq!(h.encode(), vec![4, 1, 1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0]);
+    assert_eq!(SNAPSHOT_VERSION, 4);
+    // A version 3 snapshot (before topologies) still decodes, as multi-primary.
+    let v3 = Certifier::decode(&[3, 1, 1, 0, 0, 0, 0, 0, 0, 0, 7]).unwrap();
+    assert_eq!(v3, h);
 
     // One wide write to db.t at index 1: a table-write and a wide mark under its table item.
     let mut w = Certifier::new(&[1]);
@@ -622,10 +626,10 @@ fn snapshot_encoding_is_pinned() {
     assert!(table_item("db", "t") > u64::MAX as u128, "needs the u128 varint form");
     let mut key = vec![254]; // bincode varint: u128 follows
     key.extend_from_slice(&table_item("db", "t").to_le_bytes());
-    let mut want = vec![3, 1, 1, 0, 0, 1, 0, 0];
+    let mut want = vec![4, 1, 1, 0, 0, 1, 0, 0];
     want.extend([&[1][..], &key, &[1]].concat()); // table_writes: (db.t, 1)
     want.extend([&[1][..], &key, &[1]].concat()); // wide: (db.t, 1)
-    want.push(0);
+    want.extend([0, 0, 0, 0, 0]); // history 0, topology
     assert_eq!(w.encode(), want);
     assert!(c.is_empty());
     assert_eq!(c.last_index(), 0);
@@ -655,6 +659,7 @@ fn snapshot_decode_rejects_bad_input() {
             table_writes: vec![(10, 2), (30, 4), (40, 3)],
             wide: vec![(30, 4)],
             history: 0,
+            topology: Default::default(),
         };
         f(&mut s);
         versioned_encode(SNAPSHOT_VERSION, &s)
@@ -819,4 +824,42 @@ fn history_keeps_wide_marks_exact_below_the_horizon() {
     assert_eq!(c.certify(11, &dml(1, &[row(10)])), abort(2));
     let d = Certifier::decode(&c.encode()).unwrap();
     assert_eq!(d, c);
+}
+
+/// Single-primary fence: after a topology change naming member 2, member 1's transactions
+/// abort at the change (whatever their snapshot), member 2's commit, and a change back to
+/// multi-primary lifts the fence; the topology survives a snapshot.
+#[test]
+fn only_the_primary_commits_after_a_topology_change() {
+    use crate::replication::topology::{Mode, TopologyChange};
+    let from = |origin: u64, snapshot: u64, item: u128| {
+        let Entry::Txn(mut t) = dml(snapshot, &[item]) else {
+            unreachable!()
+        };
+        t.origin = origin;
+        Entry::Txn(t)
+    };
+    let change = |mode, primary| {
+        Entry::Topology(TopologyChange {
+            mode,
+            primary,
+            reason: String::new(),
+        })
+    };
+    let mut c = Certifier::new(&[1, 2, 3]);
+    assert_eq!(c.certify(1, &from(1, 0, row(1))), Commit);
+    assert_eq!(c.certify(2, &change(Mode::SinglePrimary, Some(2))), Commit);
+    assert_eq!(
+        c.certify(3, &from(1, 2, row(2))),
+        abort(2),
+        "a deposed origin is fenced"
+    );
+    assert_eq!(c.certify(4, &from(2, 3, row(3))), Commit, "the primary commits");
+    let restored = Certifier::decode(&c.encode()).unwrap();
+    assert_eq!(restored.topology(), c.topology());
+    let mut c = restored;
+    assert_eq!(c.certify(5, &from(3, 4, row(4))), abort(2));
+    assert_eq!(c.certify(6, &change(Mode::MultiPrimary, Some(2))), Commit);
+    assert_eq!(c.topology().primary, None);
+    assert_eq!(c.certify(7, &from(3, 6, row(5))), Commit, "multi-primary again");
 }

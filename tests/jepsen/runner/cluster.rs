@@ -56,6 +56,8 @@ pub struct Cluster {
     children: Mutex<HashMap<u32, Child>>,
     paused: Mutex<Vec<u32>>,
     keep: AtomicBool,
+    /// The group runs in single-primary mode.
+    pub single_primary: bool,
 }
 
 /// Offsets from the base port that must all be free: proxies, mysqlds, peers, relays, admin
@@ -91,7 +93,7 @@ fn loopback(port: u16) -> SocketAddr {
 
 impl Cluster {
     /// Starts the relays, then the group (`sandbox up` returns once every proxy accepts).
-    pub async fn start() -> anyhow::Result<Cluster> {
+    pub async fn start(mode: &str) -> anyhow::Result<Cluster> {
         let tmp = tempfile::Builder::new().prefix("grproxy-jepsen-").tempdir()?;
         let path = tmp.path().to_path_buf();
         let port = base_port();
@@ -121,10 +123,11 @@ impl Cluster {
             children: Mutex::new(HashMap::new()),
             paused: Mutex::new(Vec::new()),
             keep: AtomicBool::new(false),
+            single_primary: mode == "single-primary",
         };
         let mut up = Command::new(BIN);
         up.args(["sandbox", "up", "--nodes", "3", "--port", &port.to_string()])
-            .args(["--peer-relay-port", &(port + 300).to_string(), "--dir"])
+            .args(["--peer-relay-port", &(port + 300).to_string(), "--mode", mode, "--dir"])
             .arg(&path);
         let out = tokio::task::spawn_blocking(move || up.output()).await??;
         if !out.status.success() {

@@ -170,8 +170,15 @@ impl Nemesis {
         self.rng.range(0, MEMBERS as u64 - 1) as usize
     }
 
+    /// The Raft leader, or in single-primary mode the primary (the member whose loss matters
+    /// most to writers).
     async fn leader_or_any(&mut self) -> usize {
-        match self.cluster.leader().await {
+        let target = if self.cluster.single_primary {
+            self.cluster.primary().await
+        } else {
+            self.cluster.leader().await
+        };
+        match target {
             Some(m) => m,
             None => self.member(),
         }

@@ -14,6 +14,9 @@
 //!   member has every kind (with the default 2 clients per member per workload: on m0 bank
 //!   persistent+fresh and list-append fresh+cli, on m1 cli+persistent and persistent+fresh,
 //!   on m2 fresh+cli and cli+persistent);
+//! - `JEPSEN_MODE`: `multi-primary` (default) or `single-primary` (the group's mode; in
+//!   single-primary mode the kill-leader and partition-leader faults hit the primary, and
+//!   clients of the secondaries have their writes sent on to it);
 //! - `JEPSEN_KEEP=1`: keep the sandbox directory (member logs, histories) even when the run
 //!   passes (a failing run always keeps it).
 
@@ -47,6 +50,8 @@ pub struct Config {
     pub clients: usize,
     pub kinds: Vec<ClientKind>,
     pub keep: bool,
+    /// `group.mode` of the members.
+    pub mode: String,
 }
 
 impl Config {
@@ -76,6 +81,11 @@ impl Config {
             kinds: ClientKind::parse_list(&var("JEPSEN_CLIENT_KINDS").unwrap_or_default())
                 .map_err(|e| format!("JEPSEN_CLIENT_KINDS: {e}"))?,
             keep: num("JEPSEN_KEEP", 0)? != 0,
+            mode: match var("JEPSEN_MODE").as_deref() {
+                None | Some("multi-primary") => "multi-primary".into(),
+                Some("single-primary") => "single-primary".into(),
+                Some(other) => return Err(format!("JEPSEN_MODE={other}: want multi-primary or single-primary")),
+            },
         })
     }
 
@@ -89,7 +99,7 @@ impl Config {
 
     pub fn describe(&self) -> String {
         format!(
-            "JEPSEN_SEED={} JEPSEN_SECS={} JEPSEN_FAULTS={} JEPSEN_INTERVAL={}-{} JEPSEN_CLIENTS={} JEPSEN_CLIENT_KINDS={}",
+            "JEPSEN_SEED={} JEPSEN_SECS={} JEPSEN_FAULTS={} JEPSEN_INTERVAL={}-{} JEPSEN_CLIENTS={} JEPSEN_CLIENT_KINDS={} JEPSEN_MODE={}",
             self.seed,
             self.secs,
             if self.faults.is_empty() {
@@ -100,7 +110,8 @@ impl Config {
             self.interval.0,
             self.interval.1,
             self.clients,
-            ClientKind::names(&self.kinds)
+            ClientKind::names(&self.kinds),
+            self.mode
         )
     }
 }
@@ -126,7 +137,11 @@ pub async fn run(cfg: Config) {
             Err(e) => panic!("jepsen: CLI clients asked for, but {e} (set JEPSEN_CLIENT_KINDS=persistent,fresh)"),
         }
     }
-    let cluster = Arc::new(Cluster::start().await.unwrap_or_else(|e| panic!("jepsen: {e:#}")));
+    let cluster = Arc::new(
+        Cluster::start(&cfg.mode)
+            .await
+            .unwrap_or_else(|e| panic!("jepsen: {e:#}")),
+    );
     eprintln!(
         "jepsen: group up in {:.1}s, sandbox {}",
         started.elapsed().as_secs_f64(),

@@ -55,6 +55,17 @@ impl Cluster {
         votes.into_iter().max_by_key(|(_, n)| *n).map(|(m, _)| m)
     }
 
+    /// The primary (single-primary mode): the id most members name.
+    pub async fn primary(&self) -> Option<usize> {
+        let mut votes: HashMap<usize, usize> = HashMap::new();
+        for s in self.statuses().await.iter().flatten() {
+            if let Some(id) = s.get("primary_member_id").and_then(|l| l.parse::<usize>().ok()) {
+                *votes.entry(id.saturating_sub(1)).or_default() += 1;
+            }
+        }
+        votes.into_iter().max_by_key(|(_, n)| *n).map(|(m, _)| m)
+    }
+
     /// `applied_index` of member `m`, if it answers.
     pub async fn applied(&self, m: usize) -> Option<u64> {
         index(&self.status(m).await?, "applied_index")

@@ -59,6 +59,19 @@ fn random_log(seed: u64, n: usize) -> Vec<(u64, Entry)> {
             ddl_tables(&[(s, t)])
         } else if roll < 77 {
             ddl_database(pick(&mut rng, SCHEMAS))
+        } else if roll < 79 {
+            // Mode and primary changes: transactions (all from member 1) are fenced while
+            // member 2 is the primary.
+            let mode = if rng.below(3) == 0 {
+                crate::replication::topology::Mode::MultiPrimary
+            } else {
+                crate::replication::topology::Mode::SinglePrimary
+            };
+            Entry::Topology(crate::replication::topology::TopologyChange {
+                mode,
+                primary: Some(1 + rng.below(2)),
+                reason: String::new(),
+            })
         } else {
             let member = 1 + rng.below(4); // member 4 is not in the group
             let applied = if rng.below(20) == 0 {
@@ -91,6 +104,8 @@ struct Committed {
 struct Reference {
     watermarks: BTreeMap<u64, u64>,
     committed: Vec<Committed>,
+    /// Single-primary mode: the primary and the index of the change; `None`: multi-primary.
+    primary: Option<(u64, u64)>,
 }
 
 fn table_items(tables: &[TableName]) -> Vec<u128> {
@@ -102,6 +117,7 @@ impl Reference {
         Reference {
             watermarks: members.iter().map(|&m| (m, 0)).collect(),
             committed: Vec::new(),
+            primary: None,
         }
     }
 
@@ -113,6 +129,11 @@ impl Reference {
         let meets = |a: &[u128], b: &[u128]| a.iter().any(|x| b.contains(x));
         match entry {
             Entry::Txn(t) => {
+                if let Some((p, since)) = self.primary {
+                    if p != t.origin {
+                        return abort(since);
+                    }
+                }
                 if t.snapshot < self.horizon() {
                     return abort(self.horizon());
                 }
@@ -171,6 +192,13 @@ impl Reference {
                 Commit
             }
             Entry::Sequence(_) => Commit,
+            Entry::Topology(change) => {
+                self.primary = match change.mode {
+                    crate::replication::topology::Mode::SinglePrimary => change.primary.map(|p| (p, index)),
+                    crate::replication::topology::Mode::MultiPrimary => None,
+                };
+                Commit
+            }
         }
     }
 
@@ -195,26 +223,28 @@ impl Reference {
 fn matches_reference_model_on_random_logs() {
     let members = [1, 2, 3];
     let (mut commits, mut aborts, mut stale, mut max_horizon) = (0, 0, 0, 0);
-    let (mut wide_commits, mut wide_aborts) = (0, 0);
+    let (mut wide_commits, mut wide_aborts, mut fences) = (0, 0, 0);
     for seed in 0..40 {
         let log = random_log(seed, 500);
         let mut c = Certifier::new(&members);
         let mut r = Reference::new(&members);
         for (n, (index, entry)) in log.iter().enumerate() {
             let is_txn = matches!(entry, Entry::Txn(_));
-            let stale_snapshot = matches!(entry, Entry::Txn(t) if t.snapshot < r.horizon());
+            let fenced = matches!(entry, Entry::Txn(t) if r.primary.is_some_and(|(p, _)| p != t.origin));
+            let stale_snapshot = !fenced && matches!(entry, Entry::Txn(t) if t.snapshot < r.horizon());
             let is_wide = matches!(entry, Entry::Txn(t) if !t.wide.is_empty());
             let want = r.certify(*index, entry);
             assert_eq!(c.certify(*index, entry), want, "seed {seed} entry {n} (index {index})");
             assert_eq!(c.horizon(), r.horizon(), "seed {seed} entry {n} horizon");
             assert_eq!(c.len(), r.len(), "seed {seed} entry {n} len");
             match (is_txn, want) {
+                (true, Verdict::Abort { .. }) if fenced => fences += 1,
                 (true, Commit) => commits += 1,
                 (true, Verdict::Abort { .. }) if stale_snapshot => stale += 1,
                 (true, Verdict::Abort { .. }) => aborts += 1,
                 _ => {}
             }
-            match (is_wide && !stale_snapshot, want) {
+            match (is_wide && !stale_snapshot && !fenced, want) {
                 (true, Commit) => wide_commits += 1,
                 (true, Verdict::Abort { .. }) => wide_aborts += 1,
                 _ => {}
@@ -229,6 +259,7 @@ fn matches_reference_model_on_random_logs() {
     );
     assert!(max_horizon > 400, "{max_horizon}");
     assert!(wide_commits > 200 && wide_aborts > 200, "{wide_commits} {wide_aborts}");
+    assert!(fences > 500, "{fences}");
 }
 
 #[test]
