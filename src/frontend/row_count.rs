@@ -120,10 +120,14 @@ pub fn found_rows_restore(n: u64) -> Option<String> {
     }
 }
 
-/// Whether a COM_STMT_EXECUTE payload of a statement with `params` parameters carries their
-/// types (new-params-bound flag 1), so it can run under another statement id: without them
-/// mysqld would take the types bound to that id before.
+/// Whether a COM_STMT_EXECUTE payload of a statement with `params` parameters can run under
+/// another statement id: it opens no cursor (the client's COM_STMT_FETCH would name its own
+/// id) and carries the parameters' types (new-params-bound flag 1; without them mysqld
+/// would take the types bound to that id before).
 pub fn execute_sends_types(payload: &[u8], params: u16) -> bool {
+    if payload.get(5) != Some(&0) {
+        return false;
+    }
     if params == 0 {
         return true;
     }
@@ -183,6 +187,8 @@ mod tests {
         assert!(execute_sends_types(&with_types, 2));
         assert!(!execute_sends_types(&without, 2));
         assert!(execute_sends_types(&without[..10], 0));
+        let cursor = [0x17, 7, 0, 0, 0, 1, 1, 0, 0, 0];
+        assert!(!execute_sends_types(&cursor, 0));
         assert!(!execute_sends_types(&without[..10], 9));
         assert_eq!(
             &with_statement_id(&with_types, 0x0102_0304)[..6],
