@@ -35,6 +35,10 @@ use super::group::Group;
 use super::tap::Unclaimed;
 use super::txn::{Entry, SequenceAdvance, TableName};
 
+/// How often (a second apart) a transaction whose tables could not be looked up is looked
+/// up again before it is reported as errant unread.
+const CLASSIFY_RETRIES: usize = 30;
+
 /// Columns of a sequence's row: `next_not_cached_value` .. `cycle_count`.
 const SEQUENCE_COLUMNS: usize = 8;
 const NEXT_NOT_CACHED: usize = 0;
@@ -105,8 +109,24 @@ fn sequence_row(cells: &[Cell<'_>]) -> Option<(i64, i64)> {
 pub async fn run(group: Weak<Group>, mut rx: mpsc::UnboundedReceiver<Unclaimed>, pool: mysql_async::Pool) {
     while let Some(u) = rx.recv().await {
         let Some(g) = group.upgrade() else { return };
-        let tap = g.tap.clone();
-        let advances = match classify(&pool, &u).await {
+        let (tap, member) = (g.tap.clone(), g.member_id);
+        drop(g);
+        let classified = match written(&u.fde, &u.events) {
+            Err(e) => Err(e),
+            Ok(w) => {
+                let mut r = sequences_of(&pool, &w).await;
+                // mysqld may be restarting: a sequence advance must not be lost for that.
+                for _ in 0..CLASSIFY_RETRIES {
+                    if r.is_ok() {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    r = sequences_of(&pool, &w).await;
+                }
+                r
+            }
+        };
+        let advances = match classified {
             Ok(Some(a)) => a,
             Ok(None) => {
                 tap.report_errant(u.what);
@@ -119,8 +139,6 @@ pub async fn run(group: Weak<Group>, mut rx: mpsc::UnboundedReceiver<Unclaimed>,
                 continue;
             }
         };
-        let member = g.member_id;
-        drop(g);
         for (name, (next_not_cached, round)) in advances {
             let entry = Entry::Sequence(SequenceAdvance {
                 origin: member,
@@ -135,9 +153,9 @@ pub async fn run(group: Weak<Group>, mut rx: mpsc::UnboundedReceiver<Unclaimed>,
     }
 }
 
-/// The sequence advances of `u`, or None if it wrote anything but sequences.
-async fn classify(pool: &mysql_async::Pool, u: &Unclaimed) -> Result<Option<Vec<(TableName, (i64, i64))>>, String> {
-    let w = written(&u.fde, &u.events)?;
+/// The sequence advances of a transaction that wrote `w`, or None if it wrote anything but
+/// sequences. An error is mysqld's (worth another try).
+async fn sequences_of(pool: &mysql_async::Pool, w: &Written) -> Result<Option<Vec<(TableName, (i64, i64))>>, String> {
     if w.tables.is_empty() || w.tables.len() != w.sequence_rows.len() {
         return Ok(None);
     }
@@ -155,7 +173,7 @@ async fn classify(pool: &mysql_async::Pool, u: &Unclaimed) -> Result<Option<Vec<
             return Ok(None);
         }
     }
-    let mut v: Vec<_> = w.sequence_rows.into_iter().collect();
+    let mut v: Vec<_> = w.sequence_rows.iter().map(|(t, v)| (t.clone(), *v)).collect();
     v.sort();
     Ok(Some(v))
 }
