@@ -119,21 +119,30 @@ async fn ids_everywhere(g: &TestGroup) -> Vec<Vec<i64>> {
     out
 }
 
+/// Through member 1 of a new (multi-primary) group: `sp.t` and the `app` account, then `more`.
+fn schema_and_app_account(g: &TestGroup, more: &str) {
+    cli_e(
+        port(g, 0),
+        "root",
+        "",
+        &format!(
+            "CREATE DATABASE sp; CREATE TABLE sp.t (id INT PRIMARY KEY, s VARCHAR(20), by_member INT); \
+             CREATE USER app@'%' IDENTIFIED BY 'app-pw'; GRANT ALL ON sp.* TO app@'%'; {more}"
+        ),
+    )
+    .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn splitting_switchover_fencing_and_mode_changes() {
     let _serial = SERIAL.lock().await;
     let g = TestGroup::start(3).await;
     let (p1, p2, p3) = (port(&g, 0), port(&g, 1), port(&g, 2));
-    cli_e(
-        p1,
-        "root",
-        "",
-        "CREATE DATABASE sp; CREATE TABLE sp.t (id INT PRIMARY KEY, s VARCHAR(20), by_member INT); \
-         CREATE USER app@'%' IDENTIFIED BY 'app-pw'; GRANT ALL ON sp.* TO app@'%'; \
-         CREATE USER reader@'%' IDENTIFIED BY 'reader-pw'; GRANT SELECT ON sp.* TO reader@'%'; \
+    schema_and_app_account(
+        &g,
+        "CREATE USER reader@'%' IDENTIFIED BY 'reader-pw'; GRANT SELECT ON sp.* TO reader@'%'; \
          CREATE USER direct@'%' IDENTIFIED BY 'direct-pw'; GRANT INSERT, SELECT ON sp.* TO direct@'%'",
-    )
-    .unwrap();
+    );
     assert_eq!(status(&g, 0, "group_mode").await, "multi-primary");
 
     // Online change to single-primary, asked through a member that will be a secondary.
@@ -476,15 +485,7 @@ async fn drivers_and_sysbench_through_secondaries() {
     let _serial = SERIAL.lock().await;
     let g = TestGroup::start(3).await;
     let (p1, p2, p3) = (port(&g, 0), port(&g, 1), port(&g, 2));
-    cli_e(
-        p1,
-        "root",
-        "",
-        "CREATE DATABASE sp; CREATE TABLE sp.t (id INT PRIMARY KEY, s VARCHAR(20), by_member INT); \
-         CREATE USER app@'%' IDENTIFIED BY 'app-pw'; GRANT ALL ON sp.* TO app@'%'; \
-         GRANT ALL ON sbtest.* TO app@'%'; CREATE DATABASE sbtest",
-    )
-    .unwrap();
+    schema_and_app_account(&g, "GRANT ALL ON sbtest.* TO app@'%'; CREATE DATABASE sbtest");
     cli_e(p1, "root", "", "GRPROXY SET MODE SINGLE-PRIMARY WITH PRIMARY 1").unwrap();
     wait_status(&g, "primary_member_id", "1").await;
 
@@ -553,7 +554,13 @@ async fn read_write_and_read_only_ports() {
     })
     .await;
     let p1 = port(&g, 0);
-    cli_e(p1, "root", "", "CREATE DATABASE sp; CREATE TABLE sp.t (id INT PRIMARY KEY)").unwrap();
+    cli_e(
+        p1,
+        "root",
+        "",
+        "CREATE DATABASE sp; CREATE TABLE sp.t (id INT PRIMARY KEY)",
+    )
+    .unwrap();
     cli_e(p1, "root", "", "GRPROXY SET MODE SINGLE-PRIMARY WITH PRIMARY 1").unwrap();
     wait_status(&g, "primary_member_id", "1").await;
     let secondary = &g.proxies[1];
@@ -565,7 +572,10 @@ async fn read_write_and_read_only_ports() {
     // Where a plain read runs: @@port names the mysqld that answered.
     assert_eq!(cli_e(rw, "root", "", "SELECT @@port").unwrap().trim(), mysqld_port(0));
     assert_eq!(cli_e(ro, "root", "", "SELECT @@port").unwrap().trim(), mysqld_port(1));
-    assert_eq!(cli_e(port(&g, 1), "root", "", "SELECT @@port").unwrap().trim(), mysqld_port(1));
+    assert_eq!(
+        cli_e(port(&g, 1), "root", "", "SELECT @@port").unwrap().trim(),
+        mysqld_port(1)
+    );
     // Writes: through the read-write port; refused on the read-only one (also inside a
     // transaction there, which may read).
     cli_e(rw, "root", "", "INSERT INTO sp.t VALUES (1)").unwrap();

@@ -658,10 +658,14 @@ fn admin_section() {
 /// The read-write / read-only ports are host:port addresses and need a group.
 #[test]
 fn role_ports() {
-    let plain = "listen:\n  tcp: \"127.0.0.1:0\"\n  read_only_tcp: \"127.0.0.1:6447\"\nbackend:\n  address: 127.0.0.1:3306\n\
+    let plain =
+        "listen:\n  tcp: \"127.0.0.1:0\"\n  read_only_tcp: \"127.0.0.1:6447\"\nbackend:\n  address: 127.0.0.1:3306\n\
                  service_account:\n  user: svc\n";
     let e = load(plain).unwrap_err().to_string();
-    assert!(e.contains("listen.read_only_tcp: a read-write or read-only port needs a group"), "{e}");
+    assert!(
+        e.contains("listen.read_only_tcp: a read-write or read-only port needs a group"),
+        "{e}"
+    );
     let group = "group:\n  member_id: 1\n  members:\n    1: \"127.0.0.1:7001\"\n  data_dir: /tmp/raft\n  \
                  insecure_plaintext_peers: true\n";
     let c = load(&format!("{plain}{group}")).unwrap();

@@ -374,13 +374,7 @@ impl Session {
             }
             COM_STMT_FETCH | COM_FIELD_LIST => self.forward(&packet, Expect::UntilTerminator).await.map(drop)?,
             COM_STMT_CLOSE | COM_STMT_SEND_LONG_DATA => {
-                if command == COM_STMT_CLOSE && packet.payload.len() >= 5 {
-                    let id = u32::from_le_bytes([
-                        packet.payload[1],
-                        packet.payload[2],
-                        packet.payload[3],
-                        packet.payload[4],
-                    ]);
+                if let (COM_STMT_CLOSE, Some(id)) = (command, statement_id(&packet.payload)) {
                     self.prepared.remove(&id);
                 }
                 self.backend.queue_raw(&packet.raw);

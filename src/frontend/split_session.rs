@@ -242,13 +242,7 @@ impl Session {
                         self.split.leg = None;
                     }
                 }
-                if command == COM_STMT_CLOSE && packet.payload.len() >= 5 {
-                    let id = u32::from_le_bytes([
-                        packet.payload[1],
-                        packet.payload[2],
-                        packet.payload[3],
-                        packet.payload[4],
-                    ]);
+                if let (COM_STMT_CLOSE, Some(id)) = (command, statement_id(&packet.payload)) {
                     self.prepared.remove(&id);
                 }
                 Ok(Some(true))

@@ -22,3 +22,9 @@ pub const COM_STMT_RESET: u8 = 0x1A;
 pub const COM_SET_OPTION: u8 = 0x1B;
 pub const COM_STMT_FETCH: u8 = 0x1C;
 pub const COM_RESET_CONNECTION: u8 = 0x1F;
+
+/// The statement id of a COM_STMT_EXECUTE / CLOSE / RESET / SEND_LONG_DATA / FETCH payload
+/// (the 4 bytes after the command byte), if the payload holds one.
+pub fn statement_id(payload: &[u8]) -> Option<u32> {
+    payload.get(1..5).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+}
