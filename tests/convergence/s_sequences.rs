@@ -19,6 +19,7 @@ pub fn all() -> Vec<Scenario> {
         sc!("sequences", same_value_on_two_members_conflicts),
         sc!("sequences", increment_by_zero_never_collides),
         sc!("sequences", sequence_ddl),
+        sc!("sequences", cycle_round_follows),
     ]
 }
 
@@ -340,4 +341,30 @@ async fn sequence_ddl(cx: &Ctx<'_>) -> R {
         &["s\tSEQUENCE"],
     )
     .await
+}
+
+/// A `CYCLE` sequence that wrapped on one member continues in the same round on the others
+/// (the entry carries `cycle_count`; `SETVAL`'s round argument lets a lower value in).
+async fn cycle_round_follows(cx: &Ctx<'_>) -> R {
+    cx.setup(&["CREATE SEQUENCE c MINVALUE 1 MAXVALUE 5 CYCLE CACHE 2"])
+        .await?;
+    let out = cx
+        .e_ok(
+            0,
+            "SELECT NEXTVAL(c); SELECT NEXTVAL(c); SELECT NEXTVAL(c); SELECT NEXTVAL(c); \
+             SELECT NEXTVAL(c); SELECT NEXTVAL(c); SELECT NEXTVAL(c)",
+        )
+        .await?;
+    lines_are(&out, &["1", "2", "3", "4", "5", "1", "2"], "NEXTVAL around the cycle")?;
+    if cx.baseline {
+        // One mysqld: its cache, not another member's advance, decides what comes next.
+        return Ok(());
+    }
+    cx.converge().await?;
+    let v = int(&cx.e_ok(1, "SELECT NEXTVAL(c)").await?, "NEXTVAL on member 1")?;
+    ensure!(v == 3, "member 1 after member 0 wrapped to 1, 2: NEXTVAL returned {v}");
+    cx.converge().await?;
+    let v = int(&cx.e_ok(2, "SELECT NEXTVAL(c)").await?, "NEXTVAL on member 2")?;
+    ensure!(v == 5, "member 2 after member 1 drew 3 (cache 2): NEXTVAL returned {v}");
+    cx.everywhere("SELECT cycle_count FROM c", &["1"]).await
 }
