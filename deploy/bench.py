@@ -218,6 +218,32 @@ class GaleraBench(bench_galera.GaleraCluster):
 
 # ---------------------------------------------------------------- sysbench
 
+def machine_counters():
+    """Machine-wide counters: CPU ticks (busy = user+nice+system+irq+softirq, so kernel threads
+    such as the journal count; idle = idle+iowait), context switches, and block-device flush
+    requests completed (each fsync/fdatasync that reaches the disk, journal commits included)."""
+    busy = idle = total = ctxt = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("cpu "):
+                v = [int(x) for x in line.split()[1:]] + [0] * 8
+                user, nice, system, idle_t, iowait, irq, softirq, steal = v[:8]
+                busy = user + nice + system + irq + softirq
+                idle = idle_t + iowait
+                total = busy + idle + steal
+            elif line.startswith("ctxt "):
+                ctxt = int(line.split()[1])
+    flushes = 0
+    with open("/proc/diskstats") as f:
+        for line in f:
+            parts = line.split()
+            name, vals = parts[2], parts[3:]
+            # Whole disks only (partitions repeat their disk's requests); field 16 is flushes.
+            if len(vals) > 15 and not name.startswith(("loop", "ram", "zram", "dm-")) and not name[-1].isdigit():
+                flushes += int(vals[15])
+    return {"busy": busy, "idle": idle, "total": total, "ctxt": ctxt, "flushes": flushes}
+
+
 def sysbench(workload, ports, args, action, extra=()):
     cmd = ["sysbench", workload, "--db-driver=mysql", "--mysql-host=127.0.0.1",
            "--mysql-port=" + ",".join(str(p) for p in ports), "--mysql-user=root", "--mysql-password=",
@@ -239,6 +265,7 @@ def parse(out):
         "transactions": num(r"transactions:\s+(\d+)"),
         "queries": num(r"queries:\s+(\d+)"),
         "p95_ms": num(r"95th percentile:\s+([\d.]+)"),
+        "avg_ms": num(r"avg:\s+([\d.]+)"),
         "errors_per_s": num(r"ignored errors:\s+\d+\s+\(([\d.]+) per sec"),
         "reconnects_per_s": num(r"reconnects:\s+\d+\s+\(([\d.]+) per sec"),
     }
@@ -276,16 +303,30 @@ def measure(system, workload, threads, args, section):
     client0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     row = {"section": section, "system": system.name, "workload": workload, "threads": threads,
            "seconds": args.time}
+    extra = [f"--threads={threads}", f"--time={args.time}", "--report-interval=0", "--db-ps-mode=auto"]
+    if args.rate:
+        extra.append(f"--rate={args.rate}")
+        row["rate"] = args.rate
+    machine0 = machine_counters()
     try:
-        out = sysbench(workload, system.ports, args, "run", [f"--threads={threads}", f"--time={args.time}",
-                                                             "--report-interval=0", "--db-ps-mode=auto"])
+        out = sysbench(workload, system.ports, args, "run", extra)
     except RuntimeError as e:
         row["failed"] = str(e).splitlines()[-1] if str(e).strip() else "sysbench failed"
         row["failure_detail"] = str(e)
         print(f"  {workload:18} {threads:3} {system.name:9} FAILED: {row['failed']}", file=sys.stderr)
         return row
     client1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    machine1 = machine_counters()
     row.update(parse(out))
+    d = {k: machine1[k] - machine0[k] for k in machine0}
+    hz = os.sysconf("SC_CLK_TCK")
+    commits = max(row["transactions"], 1)
+    # Machine-wide, sysbench included (the same client for every system): what one committed
+    # transaction costs the whole host, and how much of it was left idle.
+    row["machine_cpu_us_per_txn"] = round(d["busy"] / hz * 1e6 / commits, 1)
+    row["ctxt_per_txn"] = round(d["ctxt"] / commits, 1)
+    row["flushes_per_txn"] = round(d["flushes"] / commits, 2)
+    row["idle_pct"] = round(100.0 * d["idle"] / max(d["total"], 1), 1)
     server = sum(proc_cpu_seconds(p) - c for p, c in server0.items())
     txns = max(row["transactions"], 1)
     row["server_cpu_s"] = round(server, 2)
@@ -336,6 +377,9 @@ def parse_args():
     ap.add_argument("--time", type=int, default=60, help="seconds per measured run (default 60)")
     ap.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per system and workload")
     ap.add_argument("--threads", type=int, default=8, help="sysbench threads of the workload rows")
+    ap.add_argument("--rate", type=int, default=0,
+                    help="sysbench --rate: a fixed transaction rate (to compare systems at the same load below "
+                         "saturation; 0 = as fast as possible)")
     ap.add_argument("--tables", type=int, default=4)
     ap.add_argument("--table-size", type=int, default=100000)
     ap.add_argument("--workloads", default=",".join(ALL_WORKLOADS))

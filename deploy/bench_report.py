@@ -31,15 +31,21 @@ and sp-split vs galera-3w) of the same workload and thread count. errors/s and r
 Galera conflicts/s: wsrep_local_cert_failures + wsrep_local_bf_aborts, summed over the nodes
 (Galera's own abort events; they need not equal sysbench's errors/s). Server CPU: user +
 system CPU of every mysqld and grproxy serving the system (not sysbench), per committed
-transaction. Proxy CPU: the grproxy processes only, per query. Peak RSS: VmHWM of the largest
-proxy since it started."""
+transaction. Machine CPU: every CPU of the host from /proc/stat (user + nice + system + irq +
+softirq, so kernel threads such as the filesystem journal count, and sysbench too), per committed
+transaction; ctxt/txn: the host's context switches per committed transaction; flushes/txn:
+block-device cache flushes completed (/proc/diskstats: the fsyncs and journal commits that reached
+the disk) per committed transaction; idle %: the host's idle + iowait share during the run (near 0:
+the machine, not the system, was the limit). Proxy CPU: the grproxy processes only, per query.
+Peak RSS: VmHWM of the largest proxy since it started."""
 
 
 def markdown(rows, meta=None):
     """One table per section (fixed-thread workloads, then the scaling sweep), then a legend."""
     index = {(r["system"], r["workload"], r["threads"]): r for r in rows if "failed" not in r}
-    header = ("| workload | threads | system | TPS | QPS | p95 ms | errors/s | reconnects/s | Galera conflicts/s "
-              "| ratio to direct | ratio to Galera | server CPU µs/txn | proxy CPU µs/query | proxy peak RSS MB |")
+    header = ("| workload | threads | system | TPS | QPS | avg ms | p95 ms | errors/s | reconnects/s | Galera conflicts/s "
+              "| ratio to direct | ratio to Galera | server CPU µs/txn | machine CPU µs/txn | ctxt/txn | flushes/txn "
+              "| idle % | proxy CPU µs/query | proxy peak RSS MB |")
     rule = "|" + "---|" * (header.count("|") - 1)
     out = []
     if meta:
@@ -55,15 +61,18 @@ def markdown(rows, meta=None):
         for r in part:
             cells = [r["workload"], str(r["threads"]), r["system"]]
             if "failed" in r:
-                cells += ["failed: " + r["failed"].splitlines()[0][:80]] + [""] * 10
+                cells += ["failed: " + r["failed"].splitlines()[0][:80]] + [""] * 15
             else:
                 direct = index.get(("direct", r["workload"], r["threads"]))
                 peer = GALERA_PEER.get(r["system"])
                 galera = index.get((peer, r["workload"], r["threads"])) if peer else None
-                cells += [_fmt(r["tps"]), _fmt(r["qps"]), _fmt(r["p95_ms"], 2), _fmt(r["errors_per_s"], 2),
-                          _fmt(r["reconnects_per_s"], 2), _fmt(r.get("galera_conflicts_per_s"), 2),
-                          _ratio(r, direct), _ratio(r, galera), _fmt(r.get("server_cpu_us_per_txn"), 0),
-                          _fmt(r.get("proxy_cpu_us_per_query")), _fmt(r.get("proxy_peak_rss_mb"))]
+                cells += [_fmt(r["tps"]), _fmt(r["qps"]), _fmt(r.get("avg_ms"), 2), _fmt(r["p95_ms"], 2),
+                          _fmt(r["errors_per_s"], 2), _fmt(r["reconnects_per_s"], 2),
+                          _fmt(r.get("galera_conflicts_per_s"), 2), _ratio(r, direct), _ratio(r, galera),
+                          _fmt(r.get("server_cpu_us_per_txn"), 0), _fmt(r.get("machine_cpu_us_per_txn"), 0),
+                          _fmt(r.get("ctxt_per_txn"), 1), _fmt(r.get("flushes_per_txn"), 2),
+                          _fmt(r.get("idle_pct"), 1), _fmt(r.get("proxy_cpu_us_per_query")),
+                          _fmt(r.get("proxy_peak_rss_mb"))]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     out.append(LEGEND)

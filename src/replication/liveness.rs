@@ -16,18 +16,27 @@ const ANSWER_WITHIN: Duration = Duration::from_secs(2);
 /// Failed questions in a row before the member says mysqld is down.
 const FAILURES: u32 = 2;
 
-/// Asks mysqld `SELECT 1` on a fresh connection every [`EVERY`] until the group is gone.
+/// Asks mysqld `DO 1` every [`EVERY`] until the group is gone, on a connection of its own (not
+/// the pool's, which a busy applier or many sessions may hold: a wait there is not a dead
+/// mysqld); a failed connection is opened again at the next question.
 pub async fn watch(group: Weak<Group>, opts: mysql_async::Opts) {
+    let mut conn: Option<mysql_async::Conn> = None;
     let mut failures = 0u32;
     loop {
         tokio::time::sleep(EVERY).await;
         let Some(g) = group.upgrade() else { return };
         let answer = tokio::time::timeout(ANSWER_WITHIN, async {
-            let mut c = mysql_async::Conn::new(opts.clone()).await?;
-            c.query_drop("DO 1").await?;
-            c.disconnect().await
+            if conn.is_none() {
+                conn = Some(mysql_async::Conn::new(opts.clone()).await?);
+            }
+            let c = conn.as_mut().expect("just opened");
+            c.query_drop("DO 1").await
         })
         .await;
+        if !matches!(answer, Ok(Ok(()))) {
+            // A connection that failed, or is stuck in a question, is not used again.
+            conn = None;
+        }
         let failure = match answer {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e.to_string()),
