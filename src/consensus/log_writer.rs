@@ -29,6 +29,9 @@ const MAX_RECORD: usize = 1 << 30;
 pub(crate) const VOTE_FILE: &str = "vote";
 pub(crate) const PURGED_FILE: &str = "purged";
 pub(crate) const COMMITTED_FILE: &str = "committed";
+/// The `committed` file is advisory: it is rewritten at most this often (and when the writer
+/// stops), not after every batch, where its write and rename cost as much as the log's fsync.
+const COMMITTED_EVERY: Duration = Duration::from_millis(200);
 
 #[derive(Default)]
 pub(crate) struct Stats {
@@ -251,11 +254,24 @@ impl Writer {
 
     pub(crate) fn run(mut self, rx: mpsc::Receiver<Cmd>) {
         let mut appends: Vec<PendingAppend> = Vec::new();
+        // The newest committed log id not written yet, and when the file was last written.
+        let mut committed: Option<Option<LogId>> = None;
+        let mut written_at = std::time::Instant::now();
         loop {
-            let Ok(first) = rx.recv() else { return };
-            let mut batch = vec![first];
+            let first = match committed {
+                // Something to write later: wake up for it even if nothing else comes.
+                Some(_) => match rx.recv_timeout(COMMITTED_EVERY.saturating_sub(written_at.elapsed())) {
+                    Ok(cmd) => Some(cmd),
+                    Err(mpsc::RecvTimeoutError::Timeout) => None,
+                    Err(mpsc::RecvTimeoutError::Disconnected) => Some(Cmd::Stop),
+                },
+                None => match rx.recv() {
+                    Ok(cmd) => Some(cmd),
+                    Err(_) => return,
+                },
+            };
+            let mut batch: Vec<Cmd> = first.into_iter().collect();
             batch.extend(rx.try_iter());
-            let mut committed = None;
             let mut stop = false;
             for cmd in batch {
                 match cmd {
@@ -280,12 +296,16 @@ impl Writer {
                 }
             }
             self.flush(&mut appends);
-            if let Some(c) = committed {
-                // Advisory (openraft re-applies up to it at startup); written after the log
-                // entries it covers are fsynced, so it never points past the durable log.
-                if let Err(e) = write_small(&self.dir, COMMITTED_FILE, &c, false) {
-                    tracing::warn!(error = %e, "failed to save committed log id");
+            if committed.is_some() && (stop || written_at.elapsed() >= COMMITTED_EVERY) {
+                // Advisory (openraft re-applies up to it at startup, and learns the rest from
+                // the leader); written after the log entries it covers are fsynced, so it never
+                // points past the durable log.
+                if let Some(c) = committed.take() {
+                    if let Err(e) = write_small(&self.dir, COMMITTED_FILE, &c, false) {
+                        tracing::warn!(error = %e, "failed to save committed log id");
+                    }
                 }
+                written_at = std::time::Instant::now();
             }
             if stop {
                 return;
