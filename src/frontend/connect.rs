@@ -5,7 +5,7 @@
 //! client            grproxy                      mysqld
 //!   |                  |-------- connect ----------->|
 //!   |                  |<------- greeting (seq 0) ---|
-//!   |<- greeting' -----|  (proxy conn id, caps)      |
+//!   |<- greeting' -----|  (caps patched)             |
 //!   |-- SSLRequest --->|  (optional; TLS starts)     |
 //!   |-- response ----->|-- response' (seq 1) ------->|
 //!   |<======== auth switch / more data, relayed =====>|
@@ -82,7 +82,6 @@ pub const PRE_AUTH_MAX_PACKET: usize = 64 * 1024;
 pub async fn establish(
     ctx: &Context,
     mut stream: BoxStream,
-    proxy_id: u32,
     secure_transport: bool,
     addrs: Option<(SocketAddr, SocketAddr)>,
 ) -> Result<Established, ConnectFailure> {
@@ -122,8 +121,10 @@ pub async fn establish(
     } = backend;
     let offered = greeting.offered(ctx.tls_enabled(), s.local_infile);
 
+    // The greeting keeps mysqld's thread id: the id a client cancels with is the one
+    // CONNECTION_ID() and the processlist show (`kill.rs`).
     let mut greet = bytes::BytesMut::new();
-    crate::protocol::packet::encode_packet(0, &greeting.for_client(proxy_id, offered), &mut greet);
+    crate::protocol::packet::encode_packet(0, &greeting.for_client(greeting.connection_id, offered), &mut greet);
     stream
         .write_all(&greet)
         .await
@@ -189,20 +190,29 @@ pub async fn establish(
     let result = relay_auth(&mut client, &mut backend, delta, Some(&mut proof)).await?;
     client.set_limit(s.max_packet);
     match result {
-        AuthResult::Ok(status) => Ok(Established {
-            status,
-            database: hello.database.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()),
-            client,
-            backend,
-            backend_id: greeting.connection_id,
-            caps,
-            user,
-            user_slot,
-            secure,
-            proof,
-            hello: fwd,
-            forwarded_by: hello.forwarded_by,
-        }),
+        AuthResult::Ok(status) => {
+            // Both legs switch to the compressed protocol after the login OK: mysqld's own
+            // leg too, so the session is what mysqld reports (`Compression` ON) and the
+            // relay decodes mysqld's packets and encodes the client's.
+            if caps.contains(Caps::CLIENT_COMPRESS) {
+                client.enable_compression(crate::protocol::compress::Role::Server);
+                backend.enable_compression(crate::protocol::compress::Role::Client);
+            }
+            Ok(Established {
+                status,
+                database: hello.database.as_ref().map(|d| String::from_utf8_lossy(d).into_owned()),
+                client,
+                backend,
+                backend_id: greeting.connection_id,
+                caps,
+                user,
+                user_slot,
+                secure,
+                proof,
+                hello: fwd,
+                forwarded_by: hello.forwarded_by,
+            })
+        }
         AuthResult::Err(code, msg) => Err(ConnectFailure::AuthFailed(code, msg)),
     }
 }

@@ -1,13 +1,16 @@
-//! KILL through the proxy. Clients know proxy connection ids (the id in the greeting, which
-//! drivers use to cancel a query from a second connection); mysqld knows its own thread ids.
-//! `KILL [CONNECTION|QUERY] <proxy id>` and COM_PROCESS_KILL are rewritten to the backend id and
-//! run on the caller's own backend connection, so mysqld checks the caller's privileges.
+//! KILL through the proxy. A session's greeting carries the thread id of its own mysqld
+//! connection, so the id a client reads from the greeting (which drivers use to cancel a query
+//! from a second connection), from `CONNECTION_ID()` and from the processlist are one and the
+//! same: mysqld's. `KILL [CONNECTION|QUERY] <id>` and COM_PROCESS_KILL therefore travel
+//! unchanged, as the client's own statement on its own backend connection: mysqld decides with
+//! its own privilege checks (a user without CONNECTION ADMIN kills only its own threads, so
+//! grproxy's service connections are as safe as they are on mysqld) and answers an unknown id
+//! with 1094 itself. After a successful `KILL CONNECTION` of another grproxy session, that
+//! session is told to close its client at once (mysqld closed its backend connection).
 
 use std::ops::Range;
 
-use super::errors::ClientError;
 use super::session::{Session, SessionEnd};
-use crate::protocol::command::COM_QUERY;
 use crate::protocol::packet::{encode_packet, Packet};
 use crate::protocol::response::Expect;
 use crate::sql::{Classified, Detail, KillKind, KillTarget};
@@ -23,56 +26,35 @@ impl Session {
         let Detail::Kill { kind, target } = class.detail else {
             unreachable!("called for KILL only")
         };
-        let KillTarget::Id { id, range: span } = target else {
-            // KILL QUERY ID <query id> and KILL USER name are not connection ids.
-            return self.forward(packet, Expect::QueryResult).await.map(|_| ());
-        };
+        let outcome = self.forward(packet, Expect::QueryResult).await?;
         let text = &packet.payload[1..];
-        if range.start != 0 && text[..range.start].iter().any(|b| !b.is_ascii_whitespace())
-            || has_more_statements(text, &range)
-        {
-            return self
-                .reply_error(ClientError::NotSupported("KILL inside a multi-statement query"))
-                .await;
-        }
-        let Some((backend_id, victim)) = self.context().registry.lookup(id) else {
-            return self.reply_error(ClientError::UnknownThread(id)).await;
-        };
-        let start = range.start + span.start;
-        let end = range.start + span.end;
-        let mut payload = Vec::with_capacity(text.len() + 12);
-        payload.push(COM_QUERY);
-        payload.extend_from_slice(&text[..start]);
-        payload.extend_from_slice(backend_id.to_string().as_bytes());
-        payload.extend_from_slice(&text[end..]);
-        let outcome = self.forward_payload(&payload, Expect::QueryResult).await?;
-        if outcome.error.is_none() && kind == KillKind::Connection && id != self.id as u64 {
-            victim.notify_one();
+        let alone = !(range.start != 0 && text[..range.start].iter().any(|b| !b.is_ascii_whitespace())
+            || has_more_statements(text, &range));
+        // In a multi-statement packet the outcome is the last statement's; the victim's
+        // session then finds its backend closed at its next command.
+        if let (KillTarget::Id { id, .. }, KillKind::Connection, true, None) = (target, kind, alone, &outcome.error) {
+            self.notify_killed(id);
         }
         Ok(())
     }
 
     /// COM_PROCESS_KILL: `0x0C id:4`.
     pub(crate) async fn kill_command(&mut self, packet: Packet) -> Result<(), SessionEnd> {
-        if packet.payload.len() < 5 {
-            return self.reply_error(ClientError::Malformed).await;
-        }
-        let id = u32::from_le_bytes([
-            packet.payload[1],
-            packet.payload[2],
-            packet.payload[3],
-            packet.payload[4],
-        ]);
-        let Some((backend_id, victim)) = self.context().registry.lookup(id as u64) else {
-            return self.reply_error(ClientError::UnknownThread(id as u64)).await;
-        };
-        let mut payload = vec![packet.payload[0]];
-        payload.extend_from_slice(&backend_id.to_le_bytes());
-        let outcome = self.forward_payload(&payload, Expect::OkOrErr).await?;
-        if outcome.error.is_none() && id != self.id {
-            victim.notify_one();
+        let outcome = self.forward(&packet, Expect::OkOrErr).await?;
+        if let (Some(b), None) = (packet.payload.get(1..5), &outcome.error) {
+            self.notify_killed(u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64);
         }
         Ok(())
+    }
+
+    /// mysqld killed thread `id`: if it is another grproxy session's, that session closes.
+    fn notify_killed(&self, id: u64) {
+        if id == self.backend_id as u64 {
+            return;
+        }
+        if let Some(victim) = self.context().registry.lookup(id) {
+            victim.notify_one();
+        }
     }
 
     pub(crate) async fn forward_payload(

@@ -384,7 +384,7 @@ async fn serve(
             return;
         }
     };
-    let handshake = tokio::time::timeout_at(deadline, establish(&ctx, stream, id, secure, addrs));
+    let handshake = tokio::time::timeout_at(deadline, establish(&ctx, stream, secure, addrs));
     let established = match handshake.await {
         Err(_) => {
             tracing::debug!(parent: &span, "handshake timed out");
@@ -410,7 +410,7 @@ async fn serve(
     drop(turn);
     FrontendStats::bump(&ctx.stats.sessions);
     tracing::debug!(parent: &span, user = %established.user, backend = established.backend_id, "authenticated");
-    let mut session = Session::new(ctx, id, established);
+    let mut session = Session::new(ctx, established);
     session.split.port_role = role;
     let end = tokio::select! {
         end = session.run() => end,

@@ -1,4 +1,5 @@
-//! Live sessions, by proxy connection id: what `KILL <id>` maps to, and the connection limits.
+//! Live sessions, by connection id (the id in their greeting, which is their mysqld thread's):
+//! which session a successful `KILL CONNECTION <id>` ended, and the connection limits.
 //! A plain mutex, never held across an await.
 
 use std::collections::HashMap;
@@ -68,7 +69,8 @@ pub struct UserSlot {
 }
 
 impl Registry {
-    /// A fresh proxy connection id (never 0, skipping ids in use).
+    /// A fresh number for a connection's log lines until it has a mysqld thread id (never 0,
+    /// skipping ids in use).
     pub fn next_id(&self) -> u32 {
         let mut g = self.inner.lock().unwrap();
         loop {
@@ -79,7 +81,8 @@ impl Registry {
         }
     }
 
-    /// Publishes an authenticated session so KILL can reach it.
+    /// Publishes an authenticated session (`id`: its greeting's id, its mysqld thread's) so a
+    /// KILL can reach it.
     pub fn register(&self, id: u32, backend_id: u32) -> Registration {
         let killed = Arc::new(Notify::new());
         let control = Arc::new(SessionControl::default());
@@ -97,11 +100,11 @@ impl Registry {
         }
     }
 
-    /// Backend thread id of proxy session `id`, and a handle to tell that session it was killed.
-    pub fn lookup(&self, id: u64) -> Option<(u32, Arc<Notify>)> {
+    /// A handle to tell session `id` that mysqld killed its connection.
+    pub fn lookup(&self, id: u64) -> Option<Arc<Notify>> {
         let id = u32::try_from(id).ok()?;
         let g = self.inner.lock().unwrap();
-        g.sessions.get(&id).map(|e| (e.backend_id, e.killed.clone()))
+        g.sessions.get(&id).map(|e| e.killed.clone())
     }
 
     pub fn session_count(&self) -> usize {
@@ -148,7 +151,14 @@ impl LocalSessions for Registry {
 
 impl Drop for Registration {
     fn drop(&mut self) {
-        self.registry.inner.lock().unwrap().sessions.remove(&self.id);
+        // Only its own entry: a later session may hold the same id.
+        let mut g = self.registry.inner.lock().unwrap();
+        if g.sessions
+            .get(&self.id)
+            .is_some_and(|e| Arc::ptr_eq(&e.control, &self.control))
+        {
+            g.sessions.remove(&self.id);
+        }
     }
 }
 
@@ -175,11 +185,22 @@ mod tests {
         let b = r.next_id();
         assert_ne!(a, b);
         let reg = r.register(a, 900);
-        assert_eq!(r.lookup(a as u64).map(|x| x.0), Some(900));
+        assert!(r.lookup(a as u64).is_some());
         assert!(r.lookup(b as u64).is_none());
         assert!(r.lookup(u64::MAX).is_none());
         drop(reg);
         assert!(r.lookup(a as u64).is_none());
+    }
+
+    #[test]
+    fn a_stale_registration_leaves_a_newer_one_with_the_same_id() {
+        let r = Registry::default();
+        let old = r.register(77, 77);
+        let new = r.register(77, 77);
+        drop(old);
+        assert!(r.lookup(77).is_some());
+        drop(new);
+        assert!(r.lookup(77).is_none());
     }
 
     #[test]

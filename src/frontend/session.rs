@@ -105,7 +105,9 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(ctx: Arc<Context>, id: u32, e: Established) -> Self {
+    /// A session; its id is its mysqld thread's (the id its greeting carried).
+    pub fn new(ctx: Arc<Context>, e: Established) -> Self {
+        let id = e.backend_id;
         let registration = ctx.registry.register(id, e.backend_id);
         let consistency = ctx.settings.default_consistency;
         Session {
@@ -702,26 +704,34 @@ impl Session {
         }
         self.backend.queue_raw(&packet.raw);
         self.backend.flush().await.map_err(backend_write_error)?;
-        match relay_auth(&mut self.client, &mut self.backend, 0, None).await {
-            Ok(AuthResult::Ok(status)) => {
+        let result = relay_auth(&mut self.client, &mut self.backend, 0, None)
+            .await
+            .map_err(|e| SessionEnd::Protocol(e.to_string()))?;
+        // mysqld resets the session before it authenticates (rolls back, drops temporary
+        // tables and prepared statements, unlocks tables), whatever the outcome.
+        self.prepared.clear();
+        self.txn = None;
+        self.locked = false;
+        self.lex_stale = true;
+        self.temp_tables.clear();
+        match result {
+            AuthResult::Ok(status) => {
                 self.user = new_user;
                 self._user_slot = slot;
-                self.prepared.clear();
                 self.status = status;
-                self.txn = None;
-                self.locked = false;
-                self.lex_stale = true;
-                self.temp_tables.clear();
                 self.schema = change_user_schema(&packet.payload, self.caps);
                 self.schema_known = true;
-                Ok(())
             }
-            // mysqld closes the connection after a failed COM_CHANGE_USER.
-            Ok(AuthResult::Err(code, msg)) => {
-                Err(SessionEnd::Protocol(format!("COM_CHANGE_USER refused: {code} {msg}")))
+            // A failed COM_CHANGE_USER keeps the connection, as the previous user with the
+            // previous default schema (MariaDB 10.11 `dispatch_command`; after three failures
+            // on a connection mysqld answers 1047 to every further COM_CHANGE_USER).
+            AuthResult::Err(code, msg) => {
+                tracing::debug!(session = self.id, code, %msg, "COM_CHANGE_USER refused");
+                self.status &= !STATUS_IN_TRANS;
+                self.status_stale = true;
             }
-            Err(e) => Err(SessionEnd::Protocol(e.to_string())),
         }
+        Ok(())
     }
 
     pub(crate) fn lex_options(&self) -> sql::LexOptions {

@@ -8,11 +8,11 @@ use mysql_common::io::ParseBuf;
 use mysql_common::packets::{HandshakePacket, HandshakeResponse};
 use mysql_common::proto::MyDeserialize;
 
-/// Capabilities the proxy never lets through: compression (not implemented), MySQL query
+/// Capabilities the proxy never lets through: zstd compression (MySQL 8; zlib compression,
+/// CLIENT_COMPRESS, passes and is spoken on both legs, see `compress.rs`), MySQL query
 /// attributes and optional metadata (they change the COM_QUERY / result-set layout the proxy
 /// parses), MariaDB progress reports, and TLS (negotiated by the proxy itself per side).
-pub const STRIPPED: Caps = Caps::CLIENT_COMPRESS
-    .union(Caps::CLIENT_ZSTD_COMPRESSION_ALGORITHM)
+pub const STRIPPED: Caps = Caps::CLIENT_ZSTD_COMPRESSION_ALGORITHM
     .union(Caps::CLIENT_QUERY_ATTRIBUTES)
     .union(Caps::CLIENT_OPTIONAL_RESULTSET_METADATA)
     .union(Caps::CLIENT_PROGRESS_OBSOLETE)
@@ -244,7 +244,7 @@ mod tests {
         assert_eq!(g.auth_plugin, b"mysql_native_password");
         let offered = g.offered(true, false);
         assert!(offered.contains(Caps::CLIENT_SSL));
-        assert!(!offered.contains(Caps::CLIENT_COMPRESS));
+        assert!(offered.contains(Caps::CLIENT_COMPRESS), "zlib compression is offered");
         assert!(!offered.contains(Caps::CLIENT_LOCAL_FILES));
         let out = g.for_client(7, offered);
         assert_eq!(out.len(), raw.len());

@@ -5,6 +5,7 @@
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
+use super::compress::{Compression, Role};
 use super::packet::{encode_packet, take_packet, FrameError, Packet};
 
 /// Any byte stream a session can run on (TCP, TLS over TCP, unix socket).
@@ -28,6 +29,9 @@ pub struct PacketIo<S> {
     rbuf: BytesMut,
     wbuf: BytesMut,
     limit: usize,
+    /// The compressed protocol, once a login with CLIENT_COMPRESS succeeded: `rbuf` and
+    /// `wbuf` then hold the plain packets, decoded and encoded here.
+    comp: Option<Box<Compression>>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
@@ -37,7 +41,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
             rbuf: BytesMut::with_capacity(16 * 1024),
             wbuf: BytesMut::with_capacity(16 * 1024),
             limit,
+            comp: None,
         }
+    }
+
+    /// Switches to the compressed protocol (after the login OK); bytes already read past the
+    /// last packet are compressed ones.
+    pub fn enable_compression(&mut self, role: Role) {
+        let mut c = Compression::new(role);
+        c.cbuf = self.rbuf.split();
+        self.comp = Some(Box::new(c));
+    }
+
+    pub fn compressed(&self) -> bool {
+        self.comp.is_some()
     }
 
     /// Next logical packet; `Ok(None)` when the peer closed cleanly between packets.
@@ -65,11 +82,33 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     }
 
     /// Reads more bytes into the read buffer; returns how many (0 at end of stream).
+    ///
+    /// Cancel-safe also when compressed: compressed bytes wait in their own buffer and are
+    /// decoded one compressed packet per call, after the read.
     pub async fn fill(&mut self) -> std::io::Result<usize> {
-        if self.rbuf.capacity() - self.rbuf.len() < 4096 {
-            self.rbuf.reserve(16 * 1024);
+        let Some(comp) = self.comp.as_deref_mut() else {
+            if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+                self.rbuf.reserve(16 * 1024);
+            }
+            return self.stream.read_buf(&mut self.rbuf).await;
+        };
+        loop {
+            match comp.decode_one(&mut self.rbuf)? {
+                Some(0) => continue,
+                Some(n) => return Ok(n),
+                None => {}
+            }
+            if comp.cbuf.capacity() - comp.cbuf.len() < 4096 {
+                comp.cbuf.reserve(16 * 1024);
+            }
+            if self.stream.read_buf(&mut comp.cbuf).await? == 0 {
+                return if comp.cbuf.is_empty() {
+                    Ok(0)
+                } else {
+                    Err(std::io::ErrorKind::UnexpectedEof.into())
+                };
+            }
         }
-        self.stream.read_buf(&mut self.rbuf).await
     }
 
     /// Bytes received and not yet consumed.
@@ -88,6 +127,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
     }
 
     pub async fn flush(&mut self) -> std::io::Result<()> {
+        if let Some(comp) = self.comp.as_deref_mut() {
+            comp.encode(&mut self.wbuf);
+            while comp.out.has_remaining() {
+                let n = self.stream.write(&comp.out).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::WriteZero.into());
+                }
+                comp.out.advance(n);
+            }
+            return self.stream.flush().await;
+        }
         while self.wbuf.has_remaining() {
             let n = self.stream.write(&self.wbuf).await?;
             if n == 0 {
@@ -106,6 +156,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> PacketIo<S> {
 
     /// Writes framed bytes straight through, after anything already queued.
     pub async fn write_through(&mut self, raw: &[u8]) -> std::io::Result<()> {
+        if self.comp.is_some() {
+            self.wbuf.extend_from_slice(raw);
+            return self.flush().await;
+        }
         if !self.wbuf.is_empty() {
             self.flush().await?;
         }

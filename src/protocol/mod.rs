@@ -3,6 +3,7 @@
 //! beyond [`io`], which moves framed packets over any async stream.
 
 pub mod command;
+pub mod compress;
 pub mod err_packet;
 pub mod handshake;
 pub mod io;
