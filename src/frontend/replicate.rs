@@ -80,6 +80,9 @@ impl TxnState {
     }
 }
 
+/// XAER_RMFAIL: mysqld refuses a statement inside an ACTIVE XA transaction (DDL, COMMIT).
+const XAER_RMFAIL: u16 = 1399;
+
 /// Buffered response of one command.
 pub(crate) struct Buffered {
     bytes: BytesMut,
@@ -524,6 +527,21 @@ impl Session {
             return self.after_write(&outcome, &targets, statements).await;
         }
         let mut response = self.forward_buffered(packet, Expect::QueryResult).await?;
+        if let Some((XAER_RMFAIL, msg)) = &response.outcome.error {
+            // The statement (a CALL, a function) ran one that mysqld cannot run inside
+            // grproxy's XA transaction: DDL or anything else that commits implicitly. Directly
+            // on mysqld it would have committed part of the work; here nothing is kept.
+            let why = format!(
+                concat!(
+                    "a stored program ran a statement that commits implicitly (DDL, COMMIT); ",
+                    "grproxy runs every write in an XA transaction, where mysqld refuses it (`{}`); ",
+                    "nothing of the statement was kept. Run the DDL as a statement of its own"
+                ),
+                msg
+            );
+            self.abandon_xa().await?;
+            return self.reply_error(ClientError::CannotReplicate(why)).await;
+        }
         if response.outcome.error.is_some() && response.outcome.oks.is_empty() {
             // Nothing ran: undo the transaction grproxy opened and pass the error on.
             self.abandon_xa().await?;
