@@ -128,3 +128,45 @@ async fn mysql_async_with_compression() {
     c.query_drop("DROP DATABASE comp").await.unwrap();
     p.stop().await;
 }
+
+/// LOAD DATA LOCAL over a compressed connection: the file travels in more than 256 packets, so
+/// their plain sequence ids wrap through 0 while the compressed numbering continues (it
+/// restarts at 0 only for a new command).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_data_local_with_compress() {
+    let m = Mysqld::start();
+    let p = proxy(&m).await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("rows.csv");
+    let mut text = String::new();
+    for i in 0..200_000 {
+        text.push_str(&format!("{i},{}\n", "v".repeat(i % 50)));
+    }
+    std::fs::write(&csv, &text).unwrap();
+    let cli = program(&["mariadb", "mysql"]);
+    let mut c = Command::new(&cli);
+    c.args([
+        "--no-defaults",
+        "-h127.0.0.1",
+        "-uroot",
+        "--batch",
+        "--skip-ssl",
+        "--compress",
+        "--local-infile=1",
+    ])
+    .arg(format!("-P{}", p.tcp_addr.unwrap().port()))
+    .arg("-e")
+    .arg(format!(
+        "CREATE DATABASE li; CREATE TABLE li.t (id INT PRIMARY KEY, s VARCHAR(60)); \
+             LOAD DATA LOCAL INFILE '{}' INTO TABLE li.t FIELDS TERMINATED BY ','; \
+             SELECT COUNT(*), SUM(LENGTH(s)) FROM li.t; LOAD DATA LOCAL INFILE '{}' REPLACE INTO TABLE li.t \
+             FIELDS TERMINATED BY ','; SELECT COUNT(*) FROM li.t",
+        csv.display(),
+        csv.display()
+    ));
+    let loaded = output(&mut c);
+    let want: usize = (0..200_000).map(|i| i % 50).sum();
+    assert!(loaded.contains(&format!("200000\t{want}")), "{loaded}");
+    assert!(loaded.trim_end().ends_with("200000"), "{loaded}");
+    p.stop().await;
+}
