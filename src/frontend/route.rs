@@ -102,6 +102,15 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
             return Route::Refuse("client XA transactions (grproxy runs every writing transaction as XA itself)".into())
         }
         Detail::LoadData { .. } => return Route::Refuse("LOAD DATA is not replicated yet".into()),
+        // Run on one member only, it would make later DDL (`ENGINE=BLACKHOLE`) fail on the
+        // others, and its mysql.plugin rows would be errant writes.
+        Detail::Admin(sql::AdminOp::Plugin) => {
+            return Route::Refuse(
+                "INSTALL/UNINSTALL PLUGIN or SONAME: plugins are each member's own server configuration; \
+                 install them on every member's mysqld directly"
+                    .into(),
+            )
+        }
         _ => {}
     }
     // Also `SET STATEMENT var = ... FOR <statement>`, which classifies as its statement.
@@ -275,6 +284,9 @@ mod tests {
             "FROBNICATE everything",
             "SET PASSWORD = PASSWORD('x')",
             "ALTER USER CURRENT_USER() IDENTIFIED BY 'x'",
+            "INSTALL PLUGIN blackhole SONAME 'ha_blackhole'",
+            "INSTALL SONAME 'ha_blackhole'",
+            "UNINSTALL PLUGIN blackhole",
         ];
         for sql in refused {
             assert!(matches!(r(sql), Refuse(_)), "{sql}: {:?}", r(sql));
