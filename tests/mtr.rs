@@ -69,7 +69,7 @@ async fn mysql_test_main_direct_and_through_the_proxy() {
                 }
                 TargetKind::Group => {
                     let g = group.as_mut().unwrap();
-                    match g.reset().await {
+                    let cell = match g.reset().await {
                         Err(e) => (Verdict::Diverged(format!("before the test: {e}")), Duration::ZERO),
                         Ok(()) => {
                             let (v, d) = mtr::run_one(test, &g.member1(), &vardir, &log, cfg.timeout).await;
@@ -78,7 +78,11 @@ async fn mysql_test_main_direct_and_through_the_proxy() {
                                 Ok(()) => (v, d),
                             }
                         }
+                    };
+                    if matches!(cell.0, Verdict::Diverged(_)) {
+                        g.restart().await;
                     }
+                    cell
                 }
             };
             cells.push(cell);
@@ -89,8 +93,11 @@ async fn mysql_test_main_direct_and_through_the_proxy() {
     let names: Vec<&str> = cfg.targets.iter().map(|k| k.name()).collect();
     let table = mtr::table(&names, &rows);
     let restarts = single.as_ref().map(|s| s.restarts).unwrap_or(0);
+    let group_restarts = group
+        .as_ref()
+        .map_or(String::new(), |g| format!(", group restarts {}", g.restarts));
     let summary = format!(
-        "mysql-test main, list {} ({} tests), {:.0} s, server restarts {restarts}\n{table}",
+        "mysql-test main, list {} ({} tests), {:.0} s, server restarts {restarts}{group_restarts}\n{table}",
         cfg.list_name,
         cfg.tests.len(),
         started.elapsed().as_secs_f64()

@@ -108,19 +108,41 @@ async fn clean_schemas(c: &mut mysql_async::Conn, datadir: Option<&Path>) {
 /// Three members; the tests run through member 1 (index 0).
 pub struct Group {
     pub group: TestGroup,
+    dir: std::path::PathBuf,
+    /// Times the group was started afresh after it diverged or a member stopped in ERROR.
+    pub restarts: usize,
 }
 
 impl Group {
+    /// A fresh group in place of one that diverged, so one test's damage does not fail every
+    /// test after it.
+    pub async fn restart(&mut self) {
+        let proxies = std::mem::take(&mut self.group.proxies);
+        for p in proxies {
+            p.stop().await;
+        }
+        self.restarts += 1;
+        let dir = self.dir.join(format!("restart-{}", self.restarts));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fresh = Group::start(&dir).await;
+        self.group = fresh.group;
+    }
+
     pub async fn start(dir: &Path) -> Group {
         let args = mysqld_args(dir);
         let extra: Vec<&str> = args.iter().map(String::as_str).collect();
         let dir = dir.to_path_buf();
+        let dir_for_restarts = dir.clone();
         let group = TestGroup::start_with(3, &extra, move |i, s| {
             s.listen_unix = Some(dir.join(format!("member{}.sock", i + 1)));
             s.tls_mode = TlsMode::Disabled;
         })
         .await;
-        Group { group }
+        Group {
+            group,
+            dir: dir_for_restarts,
+            restarts: 0,
+        }
     }
 
     pub fn member1(&self) -> Endpoint {
