@@ -159,7 +159,14 @@ pub fn parse_report(test: &str, text: &str) -> Verdict {
         "skipped" | "disabled" => Verdict::Skipped(line.split(" ]").nth(1).unwrap_or("").trim().to_string()),
         _ => {
             let body = &lines[at + 1..];
-            if let Some(refused) = body.iter().find(|l| l.contains("(3098)") || l.contains("3098:")) {
+            // mysqltest's own error, the mariadb client's (a test that runs it with --exec), or
+            // the error in the result diff of a statement the test expected to succeed.
+            if let Some(refused) = body.iter().find(|l| {
+                l.contains("(3098)")
+                    || l.contains("3098:")
+                    || l.contains("ERROR 3098 (")
+                    || l.contains("grproxy cannot replicate this statement")
+            }) {
                 return Verdict::Refused(refusal_reason(refused));
             }
             // A result difference: the first changed line of the diff.
@@ -266,6 +273,16 @@ mod tests {
         assert_eq!(
             parse_report("x", refused),
             Verdict::Refused("table `test`.`t1` is not InnoDB".into())
+        );
+        let by_client = "main.z  [ fail ]\n\nERROR 3098 (HY000) at line 2: grproxy cannot replicate this statement: table test.tb uses engine MyISAM; grproxy replicates only InnoDB tables\n";
+        assert_eq!(
+            parse_report("z", by_client),
+            Verdict::Refused("table test.tb uses engine MyISAM; grproxy replicates only InnoDB tables".into())
+        );
+        let in_diff = "main.w  [ fail ]\n\n--- a.result\n+++ a.reject\n@@ -1,2 +1,2 @@\n+ERROR HY000: grproxy cannot replicate this statement: table test.t2 uses engine MyISAM\n";
+        assert_eq!(
+            parse_report("w", in_diff),
+            Verdict::Refused("table test.t2 uses engine MyISAM".into())
         );
         assert!(matches!(parse_report("y", "Could not connect"), Verdict::Error(_)));
         let diff = "main.type_json  [ fail ]\n\n--- a.result\n+++ a.reject\n@@ -113,16 +113,16 @@\n ) CHARACTER SET utf8;\n-def\tjs0\t252 (format=json)\n+def\tjs0\t252\n";
