@@ -2,6 +2,7 @@
 //! grproxy holds every write in an XA transaction, where mysqld refuses DDL (1399
 //! XAER_RMFAIL). The CALL is refused with 3098 and a reason instead, nothing of it is kept,
 //! and the members stay equal (mysql-test `main.sp-row`, `main.sp-anchor-row-type-table`).
+//! Also other statements mysql-test's `main` found a group member handling differently.
 
 mod common;
 
@@ -53,4 +54,35 @@ async fn call_running_ddl_is_refused_and_leaves_nothing() {
             .unwrap();
         assert_eq!(t2, Some(0));
     }
+}
+
+/// `COMMIT AND CHAIN RELEASE` is a syntax error (1064) and ends nothing: the session goes on,
+/// also inside a transaction; `COMMIT AND NO CHAIN RELEASE` ends it (mysql-test
+/// `main.parser_not_embedded`; before, a member closed the session after the 1064).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commit_and_chain_release_is_a_syntax_error_that_keeps_the_session() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE DATABASE cr").await.unwrap();
+    c.query_drop("CREATE TABLE cr.t (id INT PRIMARY KEY)").await.unwrap();
+    for open in [false, true] {
+        if open {
+            c.query_drop("BEGIN").await.unwrap();
+            c.query_drop("INSERT INTO cr.t VALUES (1)").await.unwrap();
+        }
+        for stmt in ["COMMIT AND CHAIN RELEASE", "ROLLBACK AND CHAIN RELEASE"] {
+            let e = c.query_drop(stmt).await.unwrap_err();
+            assert!(
+                matches!(&e, mysql_async::Error::Server(s) if s.code == 1064),
+                "{stmt}: {e}"
+            );
+        }
+        c.query_drop("SELECT 1").await.expect("the session goes on");
+    }
+    c.query_drop("COMMIT").await.unwrap();
+    let n: Option<i64> = c.query_first("SELECT COUNT(*) FROM cr.t").await.unwrap();
+    assert_eq!(n, Some(1));
+    c.query_drop("COMMIT AND NO CHAIN RELEASE").await.unwrap();
+    assert!(c.query_drop("SELECT 1").await.is_err(), "RELEASE ends the session");
+    g.converge().await;
 }

@@ -354,9 +354,10 @@ impl Session {
                 }
             }
             Route::Commit { chain, release } => {
-                if self.txn.is_none() {
-                    self.forward(packet, Expect::QueryResult).await?;
-                    return Ok(!release);
+                // `AND CHAIN RELEASE` is a syntax error for mysqld: it answers, nothing ends.
+                if self.txn.is_none() || (chain && release) {
+                    let outcome = self.forward(packet, Expect::QueryResult).await?;
+                    return Ok(!(release && outcome.error.is_none()));
                 }
                 match self.commit_open().await? {
                     Some(e) => self.reply_error(e).await?,
@@ -370,9 +371,9 @@ impl Session {
                 }
             }
             Route::Rollback { chain, release } => {
-                if self.txn.is_none() {
-                    self.forward(packet, Expect::QueryResult).await?;
-                    return Ok(!release);
+                if self.txn.is_none() || (chain && release) {
+                    let outcome = self.forward(packet, Expect::QueryResult).await?;
+                    return Ok(!(release && outcome.error.is_none()));
                 }
                 self.abandon_xa().await?;
                 if chain {
