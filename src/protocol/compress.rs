@@ -191,7 +191,7 @@ mod tests {
         let mut got = BytesMut::new();
         for b in all.iter() {
             r.cbuf.put_u8(*b);
-            while let Some(_) = r.decode_one(&mut got).unwrap() {}
+            while r.decode_one(&mut got).unwrap().is_some() {}
         }
         assert_eq!(got, expect);
         assert!(r.cbuf.is_empty());
