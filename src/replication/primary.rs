@@ -349,7 +349,7 @@ pub async fn enforce_read_only(group: Weak<Group>, pool: mysql_async::Pool) {
             }
         };
         ticks += 1;
-        if ticks >= 10 {
+        if ticks >= 2 {
             ticks = 0;
             set = None;
         }
