@@ -140,12 +140,12 @@ pub struct Group {
     pub(super) view: Mutex<super::members::View>,
     own_address: String,
     /// Who may write, as certified here (see [`super::primary`]).
-    topology: watch::Receiver<super::topology::Topology>,
+    pub(super) topology: watch::Receiver<super::topology::Topology>,
     /// The mode from the config, in force until the log holds one.
-    config_mode: super::topology::Mode,
-    weight: u32,
+    pub(super) config_mode: super::topology::Mode,
+    pub(super) weight: u32,
     /// This member's client address for the others (set once the listener is bound).
-    sql_address: Mutex<String>,
+    pub(super) sql_address: Mutex<String>,
     /// Why this member's mysqld is taken to be down (see [`super::liveness`]).
     mysqld_down: Mutex<Option<String>>,
 }
@@ -386,49 +386,6 @@ impl Group {
     /// from the log; also what brings a member out of ERROR.
     pub async fn rebuild(&self, from: Option<u64>) -> Result<String, String> {
         self.recovery.rebuild(from).await
-    }
-
-    pub(super) fn topology_rx(&self) -> watch::Receiver<super::topology::Topology> {
-        self.topology.clone()
-    }
-
-    pub(super) fn topology_rx_ref(&self) -> &watch::Receiver<super::topology::Topology> {
-        &self.topology
-    }
-
-    pub(super) fn config_mode(&self) -> super::topology::Mode {
-        self.config_mode
-    }
-
-    /// Election weight (single-primary mode).
-    pub fn weight(&self) -> u32 {
-        self.weight
-    }
-
-    /// Where this member's clients connect, as the other members see it.
-    pub fn sql_address(&self) -> String {
-        self.sql_address.lock().unwrap().clone()
-    }
-
-    /// Sets the client address announced to the other members (unless the config set one).
-    pub fn announce_sql_address(&self, listening: std::net::SocketAddr) {
-        let mut a = self.sql_address.lock().unwrap();
-        if !a.is_empty() {
-            return;
-        }
-        let host = if listening.ip().is_unspecified() {
-            // The peer address names a host the other members reach.
-            self.own_address
-                .rsplit_once(':')
-                .map(|(h, _)| h.to_string())
-                .unwrap_or_else(|| "127.0.0.1".into())
-        } else {
-            match listening.ip() {
-                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
-                ip => ip.to_string(),
-            }
-        };
-        *a = format!("{host}:{}", listening.port());
     }
 
     /// The applied watermark: every entry at or below it is applied on the local mysqld.

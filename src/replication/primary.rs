@@ -76,6 +76,49 @@ pub enum NotWriter {
 }
 
 impl Group {
+    pub(super) fn topology_rx(&self) -> tokio::sync::watch::Receiver<super::topology::Topology> {
+        self.topology.clone()
+    }
+
+    pub(super) fn topology_rx_ref(&self) -> &tokio::sync::watch::Receiver<super::topology::Topology> {
+        &self.topology
+    }
+
+    pub(super) fn config_mode(&self) -> super::topology::Mode {
+        self.config_mode
+    }
+
+    /// Election weight (single-primary mode).
+    pub fn weight(&self) -> u32 {
+        self.weight
+    }
+
+    /// Where this member's clients connect, as the other members see it.
+    pub fn sql_address(&self) -> String {
+        self.sql_address.lock().unwrap().clone()
+    }
+
+    /// Sets the client address announced to the other members (unless the config set one).
+    pub fn announce_sql_address(&self, listening: std::net::SocketAddr) {
+        let mut a = self.sql_address.lock().unwrap();
+        if !a.is_empty() {
+            return;
+        }
+        let host = if listening.ip().is_unspecified() {
+            // The peer address names a host the other members reach.
+            self.own_address()
+                .rsplit_once(':')
+                .map(|(h, _)| h.to_string())
+                .unwrap_or_else(|| "127.0.0.1".into())
+        } else {
+            match listening.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            }
+        };
+        *a = format!("{host}:{}", listening.port());
+    }
+
     /// The topology in force after the entries certified here.
     pub fn topology(&self) -> Topology {
         self.topology_rx().borrow().clone()
