@@ -44,6 +44,12 @@ pub fn mysqld_binary() -> Result<PathBuf, MysqldError> {
 
 /// Creates a fresh datadir with `root@localhost` reachable without a password.
 pub fn init_datadir(datadir: &Path) -> Result<(), MysqldError> {
+    init_datadir_with(datadir, &[])
+}
+
+/// [`init_datadir`] with extra server options (mariadb-install-db passes them to the
+/// bootstrap mysqld), e.g. a smaller redo log.
+pub fn init_datadir_with(datadir: &Path, extra: &[&str]) -> Result<(), MysqldError> {
     let install =
         find_program(&["mariadb-install-db", "mysql_install_db"]).ok_or(MysqldError::NotFound("mariadb-install-db"))?;
     std::fs::create_dir_all(datadir).map_err(io(format!("creating {}", datadir.display())))?;
@@ -60,7 +66,8 @@ pub fn init_datadir(datadir: &Path) -> Result<(), MysqldError> {
         .arg(format!("--tmpdir={}", tmp.display()))
         .arg("--auth-root-authentication-method=normal")
         .arg("--skip-test-db")
-        .arg("--skip-name-resolve");
+        .arg("--skip-name-resolve")
+        .args(extra);
     if is_root() {
         cmd.arg("--user=root");
     }
