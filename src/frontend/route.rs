@@ -141,7 +141,10 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
         (_, Detail::SetAutocommit(Some(false))) => Route::Forward,
         (_, Detail::SetAutocommit(_)) => Route::CommitFirst,
         (_, Detail::CreateTable { temporary: true } | Detail::DropTable { temporary: true, .. }) => Route::Forward,
-        (StatementKind::Ddl, _) => Route::Ddl,
+        (StatementKind::Ddl, _) => match ddl_refusal(text) {
+            Some(why) => Route::Refuse(why),
+            None => Route::Ddl,
+        },
         // Accounts go through the log like DDL, so a REVOKE takes effect on every member.
         (_, Detail::Account(op)) => match account_refusal(text, *op) {
             Some(why) => Route::Refuse(why),
@@ -180,6 +183,57 @@ fn account_refusal(text: &[u8], op: sql::AccountOp) -> Option<String> {
     let set_password_unnamed = op == sql::AccountOp::SetPassword && !toks.iter().any(|t| t.is_kw(text, "FOR"));
     (current || set_password_unnamed).then(|| {
         "an account statement on the current user; name the account ('user'@'host') so every member changes the same one"
+            .into()
+    })
+}
+
+/// DDL whose effect would not be the same on every member:
+/// - `CREATE` / `ALTER EVENT`: every member's event scheduler would run the event on its own
+///   mysqld (or only the origin's, where `event_scheduler` is on), writing outside grproxy;
+/// - `DATA DIRECTORY` / `INDEX DIRECTORY`: a path on the origin's host, which the other
+///   members may not have, or share (mysql-test's group run stopped members in ERROR on both).
+fn ddl_refusal(text: &[u8]) -> Option<String> {
+    const OBJECTS: &[&str] = &[
+        "TABLE",
+        "VIEW",
+        "PROCEDURE",
+        "FUNCTION",
+        "PACKAGE",
+        "TRIGGER",
+        "EVENT",
+        "INDEX",
+        "DATABASE",
+        "SCHEMA",
+        "SEQUENCE",
+        "SERVER",
+        "TABLESPACE",
+        "LOGFILE",
+        "USER",
+        "ROLE",
+    ];
+    let toks = sql::lexer::tokenize(text).tokens;
+    let words: Vec<&sql::lexer::Token> = toks.iter().filter(|t| t.kind == sql::lexer::TokenKind::Word).collect();
+    let verb = words.first()?;
+    if verb.is_kw(text, "CREATE") || verb.is_kw(text, "ALTER") {
+        let object = words
+            .iter()
+            .skip(1)
+            .take(16)
+            .find(|w| OBJECTS.iter().any(|o| w.is_kw(text, o)));
+        if object.is_some_and(|w| w.is_kw(text, "EVENT")) {
+            return Some(
+                "CREATE/ALTER EVENT: a scheduled event runs on one member's mysqld, outside replication \
+                 (use a scheduler that connects through grproxy)"
+                    .into(),
+            );
+        }
+    }
+    let directory = toks
+        .windows(2)
+        .any(|w| (w[0].is_kw(text, "DATA") || w[0].is_kw(text, "INDEX")) && w[1].is_kw(text, "DIRECTORY"));
+    directory.then(|| {
+        "DATA DIRECTORY / INDEX DIRECTORY: a path on this member's host, which the other members may not have; \
+         create the table in the default location"
             .into()
     })
 }
@@ -260,6 +314,13 @@ mod tests {
             ("REVOKE SELECT ON db.* FROM 'a'@'%'", Ddl),
             ("SET PASSWORD FOR 'a'@'%' = PASSWORD('y')", Ddl),
             ("DROP USER 'a'@'%'", Ddl),
+            // Dropping an event, and tables or columns named like the refused keywords.
+            ("DROP EVENT IF EXISTS e", Ddl),
+            ("CREATE TABLE event (id INT PRIMARY KEY, data_directory TEXT)", Ddl),
+            (
+                "ALTER TABLE t ADD COLUMN `directory` INT, COMMENT 'DATA DIRECTORY'",
+                Ddl,
+            ),
             ("LOCK TABLES t WRITE", CommitFirst),
             ("INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)", Write),
             ("SELECT 1; SELECT 2", Read),
@@ -287,6 +348,13 @@ mod tests {
             "INSTALL PLUGIN blackhole SONAME 'ha_blackhole'",
             "INSTALL SONAME 'ha_blackhole'",
             "UNINSTALL PLUGIN blackhole",
+            "CREATE EVENT e ON SCHEDULE EVERY 1 SECOND DO INSERT INTO t VALUES (1)",
+            "CREATE DEFINER=root@localhost EVENT IF NOT EXISTS e ON SCHEDULE AT NOW() DO DELETE FROM t",
+            "CREATE OR REPLACE EVENT e ON SCHEDULE EVERY 1 DAY DO DELETE FROM t",
+            "ALTER EVENT e ENABLE",
+            "CREATE TABLE t (id INT PRIMARY KEY) DATA DIRECTORY = '/tmp/x'",
+            "CREATE TABLE t (id INT PRIMARY KEY) ENGINE=MyISAM INDEX DIRECTORY='/tmp/y'",
+            "ALTER TABLE t PARTITION BY HASH(id) (PARTITION p0 DATA DIRECTORY '/tmp/z')",
         ];
         for sql in refused {
             assert!(matches!(r(sql), Refuse(_)), "{sql}: {:?}", r(sql));
