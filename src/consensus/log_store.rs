@@ -2,7 +2,7 @@
 //!
 //! On disk (`<dir>/`):
 //! - `NNNNNNNNNNNNNNNNNNNN.seg`: append-only segments named after the index of their first
-//!   record, with zeros written ahead of the records (preallocation). A record is `len: u32 LE | crc32(body): u32 LE | body = bincode(Entry)`.
+//!   record. A record is `len: u32 LE | crc32(body): u32 LE | body = bincode(Entry)`.
 //! - `vote`, `purged`: `crc32 | bincode(..)` files replaced atomically
 //!   (write tmp, fsync, rename, fsync dir).
 //! - `committed`: same format, replaced by rename without fsync (advisory: written only after
@@ -49,8 +49,6 @@ pub struct LogStats {
     pub entries: u64,
     /// fsyncs issued to make appended entries durable (one per group-commit batch).
     pub append_fsyncs: u64,
-    /// fsyncs of zeros written ahead of the active segment (one per 4 MiB of log).
-    pub prealloc_syncs: u64,
 }
 
 /// The Raft log store handed to openraft.

@@ -8,16 +8,10 @@
 //! The thread executes commands in order. Appends that queued up while it was busy (e.g. in
 //! `fsync`) are written with one `write` and made durable with one `fsync` (group commit)
 //! before their acks fire; any other command first flushes the appends queued before it.
-//!
-//! The active segment is kept [`PREALLOC_CHUNK`] ahead of its records in written (and synced)
-//! zeros, so an append overwrites allocated blocks: its `fdatasync` then flushes data only,
-//! where appending past the end of the file also committed the filesystem's journal (the new
-//! size and blocks) on every batch. Recovery reads a segment up to its first record; a tail
-//! of zeros after it is preallocated room, anything else there is a torn write and cut.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
@@ -38,17 +32,12 @@ pub(crate) const COMMITTED_FILE: &str = "committed";
 /// The `committed` file is advisory: it is rewritten at most this often (and when the writer
 /// stops), not after every batch, where its write and rename cost as much as the log's fsync.
 const COMMITTED_EVERY: Duration = Duration::from_millis(200);
-/// Zeros written ahead of the active segment's records, in steps of this size, once fewer
-/// than [`PREALLOC_LOW`] bytes of room are left (after a batch was acknowledged).
-pub(crate) const PREALLOC_CHUNK: u64 = 4 << 20;
-const PREALLOC_LOW: u64 = 1 << 20;
 
 #[derive(Default)]
 pub(crate) struct Stats {
     pub(crate) append_calls: AtomicU64,
     pub(crate) entries: AtomicU64,
     pub(crate) append_fsyncs: AtomicU64,
-    pub(crate) prealloc_syncs: AtomicU64,
 }
 
 impl Stats {
@@ -57,7 +46,6 @@ impl Stats {
             append_calls: self.append_calls.load(Ordering::Relaxed),
             entries: self.entries.load(Ordering::Relaxed),
             append_fsyncs: self.append_fsyncs.load(Ordering::Relaxed),
-            prealloc_syncs: self.prealloc_syncs.load(Ordering::Relaxed),
         }
     }
 }
@@ -175,7 +163,6 @@ fn segment_name(first: u64) -> String {
 struct Segment {
     first: u64,
     path: PathBuf,
-    /// Bytes of records; the file may be longer (preallocated zeros).
     len: u64,
 }
 
@@ -185,8 +172,6 @@ pub(crate) struct Writer {
     /// Sorted by `first`; the last one is the active segment.
     segments: Vec<Segment>,
     active: Option<File>,
-    /// Size of the active segment's file (its records, then zeros).
-    allocated: u64,
     /// Live (unpurged) index -> (segment first index, byte offset of its record).
     positions: BTreeMap<u64, (u64, u64)>,
     stats: Arc<Stats>,
@@ -220,11 +205,6 @@ impl Writer {
             let mut off = 0usize;
             while off < buf.len() {
                 let Some((e, n)) = decode_record(&buf, off) else {
-                    if buf[off..].iter().all(|&b| b == 0) {
-                        // Preallocated room: this segment's records end here.
-                        seg.len = off as u64;
-                        break;
-                    }
                     cut = Some((i, off as u64));
                     break 'segs;
                 };
@@ -256,13 +236,9 @@ impl Writer {
             segments[i].len = off;
             sync_dir(dir)?;
         }
-        let (active, allocated) = match segments.last() {
-            Some(seg) => {
-                let f = OpenOptions::new().write(true).open(&seg.path)?;
-                let size = f.metadata()?.len();
-                (Some(f), size)
-            }
-            None => (None, 0),
+        let active = match segments.last() {
+            Some(seg) => Some(OpenOptions::new().append(true).open(&seg.path)?),
+            None => None,
         };
         let sync_delay = simulated_fsync_delay(dir);
         Ok(Writer {
@@ -270,7 +246,6 @@ impl Writer {
             segment_bytes,
             segments,
             active,
-            allocated,
             positions,
             stats,
             sync_delay,
@@ -351,32 +326,6 @@ impl Writer {
             };
             ack.complete(r);
         }
-        if res.is_ok() {
-            if let Err(e) = self.preallocate() {
-                // Only a cost: later appends extend the file themselves.
-                tracing::warn!(error = %e, "cannot preallocate the raft log segment");
-            }
-        }
-    }
-
-    /// Writes and syncs zeros ahead of the active segment's records when little room is left.
-    fn preallocate(&mut self) -> io::Result<()> {
-        use std::os::unix::fs::FileExt;
-        let (Some(seg), Some(file)) = (self.segments.last(), &self.active) else {
-            return Ok(());
-        };
-        // Never past the size at which the segment rotates.
-        let target = (seg.len + PREALLOC_CHUNK).min(self.segment_bytes);
-        if self.allocated.saturating_sub(seg.len) >= PREALLOC_LOW || target <= self.allocated {
-            return Ok(());
-        }
-        let from = self.allocated.max(seg.len);
-        let zeros = vec![0u8; (target - from) as usize];
-        file.write_all_at(&zeros, from)?;
-        file.sync_data()?;
-        self.allocated = from + zeros.len() as u64;
-        self.stats.prealloc_syncs.fetch_add(1, Ordering::Relaxed);
-        Ok(())
     }
 
     fn write_batch(&mut self, appends: &[PendingAppend]) -> io::Result<()> {
@@ -401,7 +350,6 @@ impl Writer {
                 len: 0,
             });
             self.active = Some(f);
-            self.allocated = 0;
         }
         let seg = self.segments.last_mut().unwrap();
         let file = self.active.as_mut().unwrap();
@@ -413,9 +361,8 @@ impl Writer {
             }
             buf.extend_from_slice(frames);
         }
-        std::os::unix::fs::FileExt::write_all_at(&*file, &buf, seg.len)?;
+        file.write_all(&buf)?;
         seg.len += buf.len() as u64;
-        self.allocated = self.allocated.max(seg.len);
         file.sync_data()?;
         if !self.sync_delay.is_zero() {
             std::thread::sleep(self.sync_delay);
@@ -451,9 +398,7 @@ impl Writer {
             seg.len = off;
         }
         if let Some(seg) = self.segments.last() {
-            let f = OpenOptions::new().write(true).open(&seg.path)?;
-            self.allocated = f.metadata()?.len();
-            self.active = Some(f);
+            self.active = Some(OpenOptions::new().append(true).open(&seg.path)?);
         }
         Ok(())
     }
