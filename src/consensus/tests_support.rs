@@ -90,6 +90,8 @@ pub(crate) struct Cluster {
     pub snapshot_every: u64,
     /// Snapshot padding of the machines (see `TestMachine::pad`).
     pub pad: usize,
+    /// Election timeout range, when not the default.
+    election_ms: Option<(u64, u64)>,
 }
 
 impl Cluster {
@@ -122,6 +124,10 @@ impl Cluster {
             snapshot_every,
             pad,
             _tmp: tmp,
+            // The slow-disk cluster is the load test (600 proposals, a debug build, 2 shared
+            // CPUs in CI): a scheduling stall of a few hundred ms there is not the churn the
+            // test looks for, a leader starved for a second or more still is.
+            election_ms: slow_fsync.map(|_| (1_000, 2_000)),
         };
         for (id, l) in listeners {
             let dir = c._tmp.path().join(format!("n{id}"));
@@ -143,6 +149,9 @@ impl Cluster {
         let tls = PeerSecurity::Tls(self.ca.peer_tls(id).unwrap());
         let mut cfg = ConsensusConfig::new(id, self.members.clone(), &tn.dir, tls);
         cfg.snapshot_every = self.snapshot_every;
+        if let Some(e) = self.election_ms {
+            cfg.election_timeout_ms = e;
+        }
         cfg.listener = listener;
         let node = Consensus::start(cfg, tn.machine.clone()).await.expect("start node");
         tn.node = Some(Arc::new(node));
