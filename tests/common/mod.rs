@@ -184,8 +184,7 @@ impl TestGroup {
     }
 
     /// A group whose mysqlds get `extra` server options and whose member `i` (0-based) gets
-    /// its proxy settings, group settings included, adjusted by `tweak` (tests/mtr.rs: a
-    /// unix socket, TLS off).
+    /// its proxy settings adjusted by `tweak` (tests/mtr.rs: a unix socket, TLS off).
     pub async fn start_with(n: usize, extra: &[&str], tweak: impl Fn(usize, &mut Settings)) -> TestGroup {
         use grproxy::replication::group::GroupSettings;
         // RUST_LOG=grproxy=debug shows the in-process members' logs with a failing test.
@@ -217,6 +216,7 @@ impl TestGroup {
             .collect();
         let starts = mysqlds.iter().zip(listeners).enumerate().map(|(i, (m, l))| {
             let mut s = settings(m);
+            tweak(i, &mut s);
             s.group = Some(GroupSettings {
                 member_id: i as u64 + 1,
                 members: members.clone(),
@@ -224,14 +224,12 @@ impl TestGroup {
                 snapshot_every: grproxy::replication::group::DEFAULT_SNAPSHOT_EVERY,
                 flow_control_entries: grproxy::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
                 retention_bytes: grproxy::replication::group::DEFAULT_RETENTION_BYTES,
-                log_replays: false,
                 listener: Some(Arc::new(Mutex::new(Some(l)))),
                 peer_security: grproxy::consensus::PeerSecurity::Tls(tls[i].clone()),
                 mode: Default::default(),
                 weight: 50,
                 sql_address: None,
             });
-            tweak(i, &mut s);
             async move { frontend::start(s).await.expect("member starts") }
         });
         let proxies = futures_join_all(starts.collect()).await;
