@@ -249,9 +249,31 @@ async fn unsafe_writes_are_refused_with_clear_errors() {
     let mut c = g.conn(0).await;
     c.query_drop("CREATE DATABASE r").await.unwrap();
     c.query_drop("CREATE TABLE r.nopk (a INT)").await.unwrap();
-    c.query_drop("CREATE TABLE r.my (id INT PRIMARY KEY) ENGINE=MyISAM")
+    // A MyISAM table cannot be made through a member (3098, nothing made anywhere); one made
+    // on every mysqld without grproxy (outside the binlog) is refused writes.
+    let e = c
+        .query_drop("CREATE TABLE r.my (id INT PRIMARY KEY) ENGINE=MyISAM")
         .await
-        .unwrap();
+        .unwrap_err();
+    assert!(
+        matches!(&e, mysql_async::Error::Server(s) if s.code == 3098 && s.message.contains("MyISAM")),
+        "{e}"
+    );
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        let n: i64 = d
+            .query_first(
+                "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'r' AND table_name = 'my'",
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(n, 0);
+        d.query_drop("SET sql_log_bin = 0").await.unwrap();
+        d.query_drop("CREATE TABLE r.my (id INT PRIMARY KEY) ENGINE=MyISAM")
+            .await
+            .unwrap();
+    }
     c.query_drop("CREATE TABLE r.p (id INT PRIMARY KEY)").await.unwrap();
     c.query_drop(
         "CREATE TABLE r.ch (id INT PRIMARY KEY, p INT, FOREIGN KEY (p) REFERENCES r.p (id) ON DELETE CASCADE)",

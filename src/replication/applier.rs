@@ -38,6 +38,7 @@ use super::txn::{Ddl, Entry, SequenceAdvance, TableName, Txn};
 mod inbox;
 mod local;
 pub mod replay;
+mod roles;
 pub use inbox::Feed;
 use inbox::Inbox;
 
@@ -674,7 +675,14 @@ async fn run_ddl(conn: &mut mysql_async::Conn, index: u64, d: &Ddl) -> Result<()
             conn.query_drop("USE grproxy").await?;
         }
         conn.query_drop(format!("SET {}", sets.join(", "))).await?;
-        conn.query_drop(d.sql.as_str()).await
+        let roles = crate::sql::role_grant::granted_roles(&d.sql);
+        if roles.is_empty() {
+            return conn.query_drop(d.sql.as_str()).await;
+        }
+        let admin = roles::grant_admin(conn, &roles).await?;
+        let r = conn.query_drop(d.sql.as_str()).await;
+        admin.revoke(conn).await?;
+        r
     }
     .await;
     if let Err(e) = r {

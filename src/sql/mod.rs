@@ -60,9 +60,11 @@ mod dml_types;
 mod kill;
 pub mod lexer;
 mod maywrite;
+pub mod role_grant;
 mod schema_refs;
 mod set;
 mod source;
+pub mod table_engine;
 
 pub use classify::{
     classify, classify_bytes, classify_bytes_with, split_statements, split_statements_bytes,

@@ -34,9 +34,24 @@ impl Session {
         } else {
             ddl_tables(text, schema.as_deref())
         };
+        // Only a statement on tables can act on a temporary one (a routine's or view's body
+        // naming one does not make the routine or view temporary).
+        let on_tables = matches!(
+            class.detail,
+            Detail::CreateTable { .. }
+                | Detail::DropTable { .. }
+                | Detail::AlterTable
+                | Detail::RenameTable
+                | Detail::TruncateTable
+                | Detail::CreateIndex
+                | Detail::DropIndex
+        );
+        if on_tables && !matches!(class.detail, Detail::CreateTable { .. }) {
+            self.learn_temporary_tables(&named).await?;
+        }
         let temporary = named
             .iter()
-            .filter(|t| self.temp_tables.contains(&(t.schema.clone(), t.table.clone())))
+            .filter(|t| on_tables && self.temp_tables.contains(&(t.schema.clone(), t.table.clone())))
             .count();
         if temporary > 0 && temporary < named.len() {
             let e = ClientError::CannotReplicate(
@@ -66,6 +81,9 @@ impl Session {
                 .await;
         }
         let mut context = self.ddl_context().await?;
+        if let Some(why) = engine_refusal(text, class, &context) {
+            return self.reply_error(ClientError::CannotReplicate(why)).await;
+        }
         // The statement text as the other members will get it: UTF-8, with the client's
         // character set for it when that is not UTF-8 already.
         let sql = match std::str::from_utf8(raw) {
@@ -193,6 +211,27 @@ impl Session {
         }
     }
 
+    /// Temporary tables the session made without saying so to grproxy (a stored function or
+    /// procedure ran `CREATE TEMPORARY TABLE`): mysqld's `SHOW CREATE TABLE` answers for the
+    /// table a statement of this session would act on, a temporary one shadowing a base one.
+    async fn learn_temporary_tables(&mut self, named: &[TableName]) -> Result<(), SessionEnd> {
+        use crate::replication::ident;
+        for t in named.iter().take(16) {
+            let key = (t.schema.clone(), t.table.clone());
+            if self.temp_tables.contains(&key) {
+                continue;
+            }
+            let sql = format!("SHOW CREATE TABLE {}.{}", ident(&t.schema), ident(&t.table));
+            if let Ok(r) = self.internal_try(&sql).await? {
+                let text = r.rows.first().and_then(|row| row.get(1).cloned().flatten());
+                if text.is_some_and(|b| b.starts_with(b"CREATE TEMPORARY TABLE")) {
+                    self.temp_tables.insert(key);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The session variables that change what a DDL statement does.
     async fn ddl_context(&mut self) -> Result<Vec<(String, String)>, SessionEnd> {
         const VARS: &[&str] = &[
@@ -262,6 +301,32 @@ fn ddl_refusal(text: &str, class: &Classified) -> Option<String> {
         }
     }
     None
+}
+
+/// A table the statement would make non-transactional (MyISAM, Aria, MEMORY, ...): its
+/// writes could not be certified or undone, and those a stored program or prepared statement
+/// makes would commit on this member only.
+fn engine_refusal(text: &str, class: &Classified, context: &[(String, String)]) -> Option<String> {
+    let create = match class.detail {
+        Detail::CreateTable { temporary: false } => true,
+        Detail::AlterTable => false,
+        _ => return None,
+    };
+    let default = context
+        .iter()
+        .find(|(n, _)| n == "default_storage_engine")
+        .map(|(_, v)| v.trim_matches('\'').to_string())
+        .unwrap_or_else(|| "InnoDB".into());
+    let engines = crate::sql::table_engine::non_innodb_engines(text, create, &default);
+    let engine = engines.first()?;
+    Some(format!(
+        "a table with engine {engine}; grproxy replicates only InnoDB tables (use ENGINE=InnoDB{})",
+        if create {
+            " or SET default_storage_engine=InnoDB"
+        } else {
+            ""
+        }
+    ))
 }
 
 /// A `CREATE [OR REPLACE] [ALGORITHM = x] {VIEW | PROCEDURE | FUNCTION | TRIGGER | EVENT}`
