@@ -238,3 +238,44 @@ async fn temporary_tables_from_functions_stay_local_and_myisam_is_refused() {
         assert!(e.iter().all(|r| r.contains("InnoDB")), "{engines:?}");
     }
 }
+
+/// `RESET MASTER` erases the binlog a member reads its own transactions from (mysql-test
+/// `main.mdev-31636` left member 1 unable to commit anything, while it still said ONLINE):
+/// refused through grproxy; run on a member's mysqld directly, it puts that member in ERROR
+/// with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reset_master_is_refused_and_a_direct_one_stops_the_member() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    for sql in ["RESET MASTER", "SET GLOBAL gtid_binlog_state = '1-1-101'"] {
+        let e = c.query_drop(sql).await.unwrap_err();
+        assert!(
+            matches!(&e, mysql_async::Error::Server(s) if s.code == 3098),
+            "{sql}: {e}"
+        );
+    }
+    c.query_drop("CREATE DATABASE rm").await.unwrap();
+    c.query_drop("CREATE TABLE rm.t (id INT PRIMARY KEY)").await.unwrap();
+    c.query_drop("INSERT INTO rm.t VALUES (1)").await.unwrap();
+    g.converge().await;
+    let mut d = g.mysqlds[1].root().await;
+    d.query_drop("RESET MASTER").await.unwrap();
+    let group = g.proxies[1].context.group.as_ref().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut m2 = g.conn(1).await;
+    loop {
+        // A write through the member whose binlog was reset.
+        let _ = m2.query_drop("INSERT INTO rm.t VALUES (2)").await;
+        if let Some(why) = group.error_state() {
+            assert!(why.contains("binlog"), "{why}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "member 2 still reports no error");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // Nothing was committed there as a transaction that wrote nothing.
+    drop(m2);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM rm.t WHERE id = 2").await.unwrap();
+    assert_eq!(n, Some(0), "a write committed on member 2 alone");
+}

@@ -56,6 +56,7 @@ const UNREPLAYABLE_VARIABLES: &[&str] = &[
     "pseudo_thread_id",
     "pseudo_slave_mode",
     "binlog_annotate_row_events",
+    "gtid_binlog_state",
 ];
 
 /// The schema grproxy keeps its own state in; clients may not touch it.
@@ -102,6 +103,13 @@ fn route_one(text: &[u8], c: &Classified) -> Route {
             return Route::Refuse("client XA transactions (grproxy runs every writing transaction as XA itself)".into())
         }
         Detail::LoadData { .. } => return Route::Refuse("LOAD DATA is not replicated yet".into()),
+        // It erases the binlog grproxy reads this member's transactions from, and the GTID
+        // state replays continue.
+        Detail::Admin(sql::AdminOp::Reset) if resets_binlog(text) => {
+            return Route::Refuse(
+                "RESET MASTER: a group member's binlog is where grproxy reads its transactions from".into(),
+            )
+        }
         // Run on one member only, it would make later DDL (`ENGINE=BLACKHOLE`) fail on the
         // others, and its mysql.plugin rows would be errant writes.
         Detail::Admin(sql::AdminOp::Plugin) => {
@@ -238,6 +246,15 @@ fn ddl_refusal(text: &[u8]) -> Option<String> {
     })
 }
 
+/// `RESET MASTER` (MariaDB), `RESET BINARY LOGS AND GTIDS` (MySQL 8.4).
+fn resets_binlog(text: &[u8]) -> bool {
+    let toks = sql::lexer::tokenize(text).tokens;
+    let mut words = toks.iter().filter(|t| t.kind == sql::lexer::TokenKind::Word).skip(1);
+    words
+        .next()
+        .is_some_and(|t| t.is_kw(text, "MASTER") || t.is_kw(text, "BINARY"))
+}
+
 /// `GET [CURRENT | STACKED] DIAGNOSTICS ...`: reads the diagnostics area only.
 fn is_get_diagnostics(text: &[u8]) -> bool {
     let src = text;
@@ -309,6 +326,7 @@ mod tests {
             ("USE db", Forward),
             ("SET NAMES utf8mb4", Forward),
             ("CHECKSUM TABLE t", Forward),
+            ("RESET QUERY CACHE", CommitFirst),
             ("CREATE USER 'a'@'%' IDENTIFIED BY 'x'", Ddl),
             ("GRANT SELECT ON db.* TO 'a'@'%'", Ddl),
             ("REVOKE SELECT ON db.* FROM 'a'@'%'", Ddl),
@@ -355,6 +373,10 @@ mod tests {
             "CREATE TABLE t (id INT PRIMARY KEY) DATA DIRECTORY = '/tmp/x'",
             "CREATE TABLE t (id INT PRIMARY KEY) ENGINE=MyISAM INDEX DIRECTORY='/tmp/y'",
             "ALTER TABLE t PARTITION BY HASH(id) (PARTITION p0 DATA DIRECTORY '/tmp/z')",
+            "RESET MASTER",
+            "reset master to 100",
+            "RESET BINARY LOGS AND GTIDS",
+            "SET @@global.gtid_binlog_state = '1-1-101'",
         ];
         for sql in refused {
             assert!(matches!(r(sql), Refuse(_)), "{sql}: {:?}", r(sql));

@@ -426,6 +426,7 @@ impl Group {
                 .map(|why| format!("the raft core stopped: {why}"))
         })
         .or_else(|| self.mysqld_down.lock().unwrap().clone())
+        .or_else(|| self.tap.lost())
     }
 
     pub(super) fn set_mysqld_down(&self, why: Option<String>) {

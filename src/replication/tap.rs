@@ -59,6 +59,9 @@ struct Shared {
     errant: AtomicU64,
     last_errant: Mutex<Option<String>>,
     failures: AtomicU64,
+    /// Why the tap cannot resume where it stopped (mysqld no longer has that binlog), while
+    /// that lasts.
+    lost: Mutex<Option<String>>,
     /// Statements (DDL, account changes) grproxy sessions are running, by mysqld connection
     /// id: how many, and when the last was announced. A logged statement from a connection
     /// without one bypassed grproxy.
@@ -206,6 +209,27 @@ impl Tap {
             .is_ok_and(|r| r.is_ok())
     }
 
+    /// Checks mysqld's binlog end against where the tap has read to: an end before it means
+    /// the binlog was reset under the tap (`RESET MASTER` on mysqld directly), which then
+    /// waits at a place that no longer exists and would take every later transaction for
+    /// one that wrote nothing. The member is then in ERROR for good.
+    pub fn check_end(&self, end: &Position) -> Result<(), String> {
+        if let Some(why) = self.lost() {
+            return Err(why);
+        }
+        let at = self.position();
+        if at <= *end {
+            return Ok(());
+        }
+        let why = format!(
+            "mysqld's binlog ends at {} {} before where the binlog tap has read to ({} {}): it was reset outside grproxy",
+            end.0, end.1, at.0, at.1
+        );
+        tracing::error!("{why}; this member cannot capture its own transactions");
+        *self.shared.lost.lock().unwrap() = Some(why.clone());
+        Err(why)
+    }
+
     /// Transactions seen in the binlog that did not come through grproxy, and the last one.
     pub fn errant(&self) -> (u64, Option<String>) {
         (
@@ -222,6 +246,12 @@ impl Tap {
     /// How often the replication connection failed and was reopened.
     pub fn failures(&self) -> u64 {
         self.shared.failures.load(Ordering::Relaxed)
+    }
+
+    /// Set while the tap's place in mysqld's binlog is gone (`RESET MASTER` or a purge run
+    /// on mysqld directly): this member cannot read its own transactions.
+    pub fn lost(&self) -> Option<String> {
+        self.shared.lost.lock().unwrap().clone()
     }
 }
 
@@ -252,7 +282,18 @@ async fn run(shared: std::sync::Weak<Shared>, opts: mysql_async::Opts, server_id
             Ok(()) => return,
             Err(e) => {
                 s.failures.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %e, file = %from.0, pos = from.1, "binlog tap: connection lost; reconnecting");
+                // 1236: mysqld cannot send from that place (its binlog was reset or purged).
+                if matches!(&e, TapError::Mysql(mysql_async::Error::Server(se)) if se.code == 1236) {
+                    let why = format!(
+                        "the binlog tap lost its place in mysqld's binlog ({} at {}; reset or purged outside grproxy): {e}",
+                        from.0, from.1
+                    );
+                    if s.lost.lock().unwrap().replace(why.clone()).is_none() {
+                        tracing::error!("{why}; this member cannot capture its own transactions");
+                    }
+                } else {
+                    tracing::warn!(error = %e, file = %from.0, pos = from.1, "binlog tap: connection lost; reconnecting");
+                }
             }
         }
         drop(s);

@@ -261,6 +261,7 @@ impl Session {
     ) -> Result<Option<crate::replication::tap::Prepared>, String> {
         let group = self.group().clone();
         let end = group.binlog_end().await.map_err(|e| e.to_string())?;
+        group.tap.check_end(&end)?;
         if !group.tap.reached(&end, TAP_WAIT).await {
             return Err("the binlog tap does not keep up with mysqld".into());
         }
