@@ -111,6 +111,50 @@ pub struct Group {
     dir: std::path::PathBuf,
     /// Times the group was started afresh after it diverged or a member stopped in ERROR.
     pub restarts: usize,
+    /// Member 1's mysqld as the group started: its global variables and `mysql` tables. A test
+    /// refused halfway does not undo its `SET GLOBAL` (mtr's `alter_algorithm` made every later
+    /// ALTER fail with 1845) or restore a system table it dropped.
+    baseline: ServerState,
+}
+
+/// What a test may leave changed on a server outside its schemas.
+#[derive(Default, Clone, PartialEq)]
+struct ServerState {
+    globals: std::collections::BTreeMap<String, String>,
+    mysql_tables: Vec<String>,
+}
+
+impl ServerState {
+    async fn read(c: &mut mysql_async::Conn) -> ServerState {
+        let globals: Vec<(String, String)> = c.query("SHOW GLOBAL VARIABLES").await.unwrap_or_default();
+        let mysql_tables: Vec<String> = c
+            .query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'mysql' ORDER BY 1")
+            .await
+            .unwrap_or_default();
+        ServerState {
+            globals: globals.into_iter().collect(),
+            mysql_tables,
+        }
+    }
+
+    /// Sets back the global variables that differ from `self`; false when that is not enough
+    /// (a system table is gone or new).
+    async fn restore(&self, c: &mut mysql_async::Conn) -> bool {
+        let now = ServerState::read(c).await;
+        for (name, value) in &self.globals {
+            if now.globals.get(name) == Some(value) {
+                continue;
+            }
+            let literal = if !value.is_empty() && value.parse::<f64>().is_ok() {
+                value.clone()
+            } else {
+                format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
+            };
+            // Read-only and derived variables refuse; what matters is the others.
+            let _ = c.query_drop(format!("SET GLOBAL `{name}` = {literal}")).await;
+        }
+        now.mysql_tables == self.mysql_tables
+    }
 }
 
 impl Group {
@@ -126,6 +170,7 @@ impl Group {
         std::fs::create_dir_all(&dir).unwrap();
         let fresh = Group::start(&dir).await;
         self.group = fresh.group;
+        self.baseline = fresh.baseline;
     }
 
     pub async fn start(dir: &Path) -> Group {
@@ -138,10 +183,14 @@ impl Group {
             s.tls_mode = TlsMode::Disabled;
         })
         .await;
+        let mut c = group.mysqlds[0].root().await;
+        let baseline = ServerState::read(&mut c).await;
+        let _ = c.disconnect().await;
         Group {
             group,
             dir: dir_for_restarts,
             restarts: 0,
+            baseline,
         }
     }
 
@@ -155,6 +204,17 @@ impl Group {
 
     /// Clean schemas through member 1 (the DDL replicates), then waits for every member.
     pub async fn reset(&mut self) -> Result<(), String> {
+        let restored = match connect(self.group.mysqlds[0].direct_opts("root", "")).await {
+            Some(mut d) => {
+                let ok = self.baseline.restore(&mut d).await;
+                let _ = d.disconnect().await;
+                ok
+            }
+            None => false,
+        };
+        if !restored {
+            self.restart().await;
+        }
         let mut c = connect(self.group.opts(0))
             .await
             .ok_or_else(|| "member 1 does not accept connections".to_string())?;
