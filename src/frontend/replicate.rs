@@ -712,6 +712,13 @@ fn hides_rows(ok: &OkInfo, upsert: bool, found_rows: bool, single: bool) -> bool
 /// Why writes to a table cannot be replicated, if they cannot.
 fn refusal(meta: &crate::replication::metadata::TableMeta) -> Option<String> {
     let name = format!("{}.{}", meta.schema, meta.table);
+    // The statement named it in a way the text check cannot see (dynamic SQL, a routine).
+    if meta.schema == super::route::OWN_SCHEMA {
+        return Some(format!(
+            "table {name}: the `{}` schema belongs to grproxy",
+            super::route::OWN_SCHEMA
+        ));
+    }
     if meta.primary.is_none() {
         return Some(format!(
             "table {name} has no primary key; grproxy replicates only tables with one"

@@ -352,6 +352,13 @@ async fn grproxy_schema_writes_refused(cx: &Ctx<'_>) -> R {
         (0, "CREATE TABLE grproxy.evil (id INT PRIMARY KEY)"),
         (1, "DROP TABLE grproxy.applied"),
         (2, "DROP DATABASE grproxy"),
+        // Dynamic SQL names the schema in a string only: refused by the rows it wrote.
+        (0, "EXECUTE IMMEDIATE 'INSERT INTO grproxy.applied VALUES (9000000004)'"),
+        (1, "EXECUTE IMMEDIATE CONCAT('DELETE FROM grp', 'roxy.applied')"),
+        (
+            2,
+            "PREPARE s FROM 'INSERT INTO grproxy.applied VALUES (9000000005)'; EXECUTE s",
+        ),
     ] {
         let out = cx.run(m, cx.cli_nodb(m).execute(sql)).await;
         ensure!(
