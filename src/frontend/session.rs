@@ -544,7 +544,12 @@ impl Session {
             }] = classes.as_slice()
             {
                 if let Some(r) = super::consistency::parse_set(text, self.lex) {
-                    return self.set_consistency(r).await.map(|_| true);
+                    let set = r.is_ok();
+                    self.set_consistency(r).await?;
+                    if set {
+                        self.share_with_primary(&packet.payload).await;
+                    }
+                    return Ok(true);
                 }
             }
             let shadow = self.shadow_row_count.take();

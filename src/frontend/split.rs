@@ -7,7 +7,8 @@
 //! | anything while the session is pinned, or while its transaction is open on the primary | primary |
 //! | anything while a (read-only) transaction is open here | here |
 //! | writes, DDL, accounts, `BEGIN`, `CALL`, reads that may write, locking reads | primary |
-//! | `LAST_INSERT_ID()`, `ROW_COUNT()`, `FOUND_ROWS()`, `SHOW WARNINGS`, `GET DIAGNOSTICS` ... right after a statement on the primary | primary |
+//! | `ROW_COUNT()`, `FOUND_ROWS()`, `SHOW WARNINGS`, `GET DIAGNOSTICS` ... right after a statement on the primary | primary |
+//! | `LAST_INSERT_ID()`, `@@identity` once the session wrote on the primary (the id lasts until the next insert there) | primary |
 //! | other reads, `SHOW`, `START TRANSACTION READ ONLY` | here |
 //! | `SET` of session variables, `SET NAMES`, `USE`, `SET autocommit=1` | here and on the primary (its leg, now or when it opens) |
 //! | user variables, SQL `PREPARE`/`EXECUTE`, `SET autocommit=0`, temporary tables, `LOCK TABLES`, named locks, binary-protocol prepared statements | primary, and the session stays there (pinned) |
@@ -75,6 +76,8 @@ pub struct SplitView {
     pub local_in_trans: bool,
     /// The session's last statement ran on the primary (its diagnostics are there).
     pub last_remote: bool,
+    /// The session has written on the primary: its `LAST_INSERT_ID()` is there.
+    pub wrote_remote: bool,
 }
 
 /// Where the command made of `texts` (with their classes and route) runs.
@@ -94,6 +97,7 @@ pub fn place(route: &Route, texts: &[&[u8]], classes: &[Classified], v: SplitVie
             .collect::<Vec<_>>()
     };
     let mut diagnostics = false;
+    let mut last_id = false;
     for (text, class) in texts.iter().zip(classes) {
         match &class.detail {
             Detail::Prepare | Detail::Execute | Detail::Deallocate => return Decision::pin("SQL prepared statements"),
@@ -112,17 +116,19 @@ pub fn place(route: &Route, texts: &[&[u8]], classes: &[Classified], v: SplitVie
                     return Decision::pin("user variables")
                 }
                 TokenKind::Variable => {
-                    if w.ends_with(b"WARNING_COUNT") || w.ends_with(b"ERROR_COUNT") || w.ends_with(b"IDENTITY") {
+                    if w.ends_with(b"WARNING_COUNT") || w.ends_with(b"ERROR_COUNT") {
                         diagnostics = true;
+                    }
+                    if w.ends_with(b"IDENTITY") || w.ends_with(b"LAST_INSERT_ID") {
+                        last_id = true;
                     }
                 }
                 TokenKind::Word => match &w[..] {
                     b"GET_LOCK" | b"RELEASE_LOCK" | b"RELEASE_ALL_LOCKS" | b"IS_USED_LOCK" | b"IS_FREE_LOCK" => {
                         return Decision::pin("named locks")
                     }
-                    b"LAST_INSERT_ID" | b"ROW_COUNT" | b"FOUND_ROWS" | b"WARNINGS" | b"ERRORS" | b"DIAGNOSTICS" => {
-                        diagnostics = true
-                    }
+                    b"ROW_COUNT" | b"FOUND_ROWS" | b"WARNINGS" | b"ERRORS" | b"DIAGNOSTICS" => diagnostics = true,
+                    b"LAST_INSERT_ID" => last_id = true,
                     _ => {}
                 },
                 _ => {}
@@ -144,7 +150,7 @@ pub fn place(route: &Route, texts: &[&[u8]], classes: &[Classified], v: SplitVie
                     Detail::Select { locking: true, .. } | Detail::With { locking: true, .. }
                 )
             });
-            if locking || (diagnostics && v.last_remote) {
+            if locking || (diagnostics && v.last_remote) || (last_id && (v.last_remote || v.wrote_remote)) {
                 Decision::at(Place::Primary)
             } else {
                 Decision::at(Place::Local)
@@ -163,7 +169,7 @@ pub fn place(route: &Route, texts: &[&[u8]], classes: &[Classified], v: SplitVie
             });
             if state && !classes.is_empty() {
                 Decision::at(Place::Both)
-            } else if diagnostics && v.last_remote {
+            } else if (diagnostics && v.last_remote) || (last_id && (v.last_remote || v.wrote_remote)) {
                 Decision::at(Place::Primary)
             } else {
                 Decision::at(Place::Local)
@@ -194,6 +200,10 @@ mod tests {
             last_remote: true,
             ..fresh
         };
+        let wrote_remote = SplitView {
+            wrote_remote: true,
+            ..fresh
+        };
         let cases: &[(&str, SplitView, Place, Option<&str>)] = &[
             ("SELECT * FROM t", fresh, Local, None),
             ("SELECT 1; SELECT 2", fresh, Local, None),
@@ -213,6 +223,11 @@ mod tests {
             ("SELECT LAST_INSERT_ID()", fresh, Local, None),
             ("SELECT LAST_INSERT_ID()", after_remote, Primary, None),
             ("SELECT ROW_COUNT()", after_remote, Primary, None),
+            // LAST_INSERT_ID() lasts: a local read in between does not move it here.
+            ("SELECT LAST_INSERT_ID()", wrote_remote, Primary, None),
+            ("SELECT @@identity, @@last_insert_id", wrote_remote, Primary, None),
+            ("SELECT ROW_COUNT()", wrote_remote, Local, None),
+            ("SELECT * FROM t", wrote_remote, Local, None),
             ("SHOW WARNINGS", after_remote, Primary, None),
             ("SELECT @@warning_count", after_remote, Primary, None),
             ("SHOW WARNINGS", fresh, Local, None),

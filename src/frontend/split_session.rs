@@ -37,6 +37,8 @@ pub struct SplitState {
     replay: Vec<Vec<u8>>,
     /// The last command ran on the primary.
     last_remote: bool,
+    /// A write ran on the primary (its `LAST_INSERT_ID()` is there).
+    wrote_remote: bool,
     /// A command ran on the primary since the last local read: the next one waits until this
     /// member has applied what the group had committed (read-your-writes).
     dirty: bool,
@@ -97,6 +99,7 @@ impl Session {
             remote_in_trans: self.remote_in_trans(),
             local_in_trans: self.in_transaction() || self.txn.is_some(),
             last_remote: self.split.last_remote,
+            wrote_remote: self.split.wrote_remote,
         }
     }
 
@@ -292,6 +295,7 @@ impl Session {
         leg.status = self.status;
         (self.status, self.status_stale) = (status, stale);
         self.split.last_remote = true;
+        self.split.wrote_remote = true;
         self.split.dirty = true;
         match r {
             Ok(_) => {
@@ -327,6 +331,7 @@ impl Session {
         leg.status = self.status;
         (self.status, self.status_stale) = (status, stale);
         self.split.last_remote = true;
+        self.split.wrote_remote = true;
         let buffered = match r {
             Ok(b) => b,
             Err(SessionEnd::Backend(e)) => {
@@ -481,6 +486,15 @@ impl Session {
             Err(NotWriter::Secondary { primary: None }) => Some(ClientError::NotPrimary(format!(
                 "no primary was elected within {PRIMARY_WAIT:?}"
             ))),
+        }
+    }
+
+    /// Session state grproxy answers itself (the consistency level), which the session on the
+    /// primary must share: its writes there wait (AFTER) as the client asked here.
+    pub(crate) async fn share_with_primary(&mut self, payload: &[u8]) {
+        if self.splitting() {
+            self.mirror(payload).await;
+            self.remember(payload.to_vec());
         }
     }
 
