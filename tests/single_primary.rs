@@ -285,6 +285,26 @@ async fn wait_new_primary(port: u16, old: &str, since: Instant) -> Duration {
     }
 }
 
+/// How long after `since` the first write through `port` is acknowledged (fresh connections,
+/// as a client retrying after an error would); the id joins `acked`.
+async fn first_write_after(
+    port: u16,
+    since: Instant,
+    id: u64,
+    acked: &std::sync::Arc<std::sync::Mutex<Vec<u64>>>,
+) -> Duration {
+    loop {
+        if let Ok(mut c) = mysql_async::Conn::new(root_tcp_opts(port)).await {
+            if c.exec_drop("INSERT INTO sp.t VALUES (?, 0)", (id,)).await.is_ok() {
+                acked.lock().unwrap().push(id);
+                return since.elapsed();
+            }
+        }
+        assert!(since.elapsed() < Duration::from_secs(60), "writes did not resume");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Writers through both secondaries while the primary's grproxy is killed (-9), then, on the
 /// new primary, while its mysqld is killed: writes resume on a new primary, and every
 /// acknowledged write is on every surviving member.
@@ -364,9 +384,13 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
     // 1. kill -9 the primary's grproxy.
     let killed = Instant::now();
     sb.kill_proxy(1);
-    let elected = wait_new_primary(sb.proxy_port(2), "1", killed).await;
-    eprintln!("primary grproxy killed: a new primary after {elected:?}");
+    let (elected, resumed) = tokio::join!(
+        wait_new_primary(sb.proxy_port(2), "1", killed),
+        first_write_after(sb.proxy_port(3), killed, 9_000_001, &acked_ids)
+    );
+    eprintln!("primary grproxy killed: a new primary after {elected:?}, writes resumed after {resumed:?}");
     assert!(elected < Duration::from_secs(10), "{elected:?}");
+    assert!(resumed < Duration::from_secs(10), "{resumed:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rows: Vec<(String, String)> = mysql_async::Conn::new(root_tcp_opts(sb.proxy_port(2)))
         .await
@@ -382,9 +406,11 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
     let survivor = if m == 2 { 3 } else { 2 };
     let restart = sb.kill_and_restart_mysqld(m, Duration::from_secs(3));
     let elected = wait_new_primary(sb.proxy_port(survivor), &second, killed);
-    let (_, elected) = tokio::join!(restart, elected);
-    eprintln!("primary mysqld killed: a new primary after {elected:?}");
+    let resumed = first_write_after(sb.proxy_port(survivor), killed, 9_000_002, &acked_ids);
+    let (_, elected, resumed) = tokio::join!(restart, elected, resumed);
+    eprintln!("primary mysqld killed: a new primary after {elected:?}, writes resumed after {resumed:?}");
     assert!(elected < Duration::from_secs(10), "{elected:?}");
+    assert!(resumed < Duration::from_secs(10), "{resumed:?}");
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let rounds = rounds.await.unwrap();
