@@ -96,7 +96,7 @@ pub fn reload(
     // The group's peer certificate (and CA), read again like the client's: new peer
     // connections use it; the other group keys need a restart.
     if let (Some(group), Some(old_g), Some(new_g)) = (&ctx.group, &running.group, &new.group) {
-        if old_g.insecure_plaintext_peers == new_g.insecure_plaintext_peers && !new_g.insecure_plaintext_peers {
+        if old_g.tls.is_some() && new_g.tls.is_some() {
             let loaded = crate::settings::peer_security(new_g).map_err(|e| e.to_string());
             match loaded {
                 Ok(crate::consensus::PeerSecurity::Tls(tls)) => match group.reload_peer_tls(&tls) {

@@ -76,19 +76,15 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
     Ok(s)
 }
 
-/// Loads the peer TLS material (validated by `config::load`: `tls` or the test-only opt-out).
+/// Loads the peer TLS material (validated by `config::load`: `tls` with its three files).
 pub(crate) fn peer_security(g: &config::GroupConfig) -> Result<crate::consensus::PeerSecurity, SettingsError> {
     use crate::consensus::{PeerSecurity, PeerTls};
-    match (&g.tls, g.insecure_plaintext_peers) {
-        (
-            Some(config::GroupTlsConfig {
-                ca: Some(ca),
-                cert: Some(cert),
-                key: Some(key),
-            }),
-            false,
-        ) => Ok(PeerSecurity::Tls(PeerTls::from_pem_files(ca, cert, key)?)),
-        (None, true) => Ok(PeerSecurity::InsecurePlaintext),
+    match &g.tls {
+        Some(config::GroupTlsConfig {
+            ca: Some(ca),
+            cert: Some(cert),
+            key: Some(key),
+        }) => Ok(PeerSecurity::Tls(PeerTls::from_pem_files(ca, cert, key)?)),
         _ => unreachable!("validated by config::load"),
     }
 }

@@ -108,7 +108,6 @@ fn check_member(cfg: &Config, id: u64, peer_host: impl Fn(u64) -> String, peer_d
     for p in [&tls.ca, &tls.cert, &tls.key] {
         assert!(p.as_ref().unwrap().starts_with(peer_dir), "{p:?} not under {peer_dir}");
     }
-    assert!(!g.insecure_plaintext_peers);
     let pw = cfg.service_account.password_file.as_ref().expect("password_file");
     assert!(pw.starts_with(secrets_dir), "{pw:?}");
     assert_eq!(cfg.backend.address.as_deref(), Some("127.0.0.1:3306"));

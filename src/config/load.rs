@@ -601,21 +601,15 @@ impl Validator<'_> {
             if g.data_dir.as_os_str().is_empty() {
                 return Err(self.err("group.data_dir", "must be set"));
             }
-            match (&g.tls, g.insecure_plaintext_peers) {
-                (None, false) => {
+            match &g.tls {
+                None => {
                     return Err(self.err(
                         "group.tls",
                         "must be set: peer links use mutual TLS (give tls.ca, tls.cert and tls.key; \
                          `grproxy sandbox up` writes an example)",
                     ))
                 }
-                (Some(_), true) => {
-                    return Err(self.err(
-                        "group.insecure_plaintext_peers",
-                        "set together with group.tls: choose one",
-                    ))
-                }
-                (Some(t), false) => {
+                Some(t) => {
                     for (key, p) in [("ca", &t.ca), ("cert", &t.cert), ("key", &t.key)] {
                         match p {
                             None => return Err(self.err(&format!("group.tls.{key}"), "must be set")),
@@ -626,7 +620,6 @@ impl Validator<'_> {
                         }
                     }
                 }
-                (None, true) => {}
             }
             if crate::replication::topology::Mode::parse(&g.mode).is_none() {
                 return Err(self.err(

@@ -8,8 +8,7 @@
 //! * `backend`: at least one of `address` / `unix_socket`;
 //! * `service_account.user`: non-empty, and at most one password source;
 //! * `tls`: `cert` and `key` both or neither;
-//! * `group`: `tls` (`ca`, `cert`, `key`) required, unless the test-only
-//!   `insecure_plaintext_peers: true`;
+//! * `group`: `tls` (`ca`, `cert`, `key`) required;
 //! * `limits`: ranges documented on [`Limits`];
 //! * `admin.http`: a `host:port` when set.
 //!
@@ -117,11 +116,10 @@ pub struct GroupConfig {
     /// (default 1 GiB, at least 1 MiB). A member that falls further behind is re-provisioned
     /// by state transfer when it returns.
     pub retention_bytes: u64,
-    /// Mutual TLS on the peer (Raft) links. Required unless `insecure_plaintext_peers`.
+    /// Mutual TLS on the peer (Raft) links. Required: there is no plain-text peer mode (anyone
+    /// who reached a plain peer port could forge Raft messages and run statements on every
+    /// member).
     pub tls: Option<GroupTlsConfig>,
-    /// Tests only: plain, unauthenticated peer links (default false). Anyone who reaches the
-    /// peer port can then forge Raft messages and run statements on every member.
-    pub insecure_plaintext_peers: bool,
     /// `multi-primary` (default: every member takes writes) or `single-primary` (one primary
     /// takes writes; the others serve reads and send writes on to it). Only a new group
     /// takes it from here: once the group has a mode in its log (`GRPROXY SET MODE`), the
@@ -166,7 +164,6 @@ impl Default for GroupConfig {
             flow_control_entries: crate::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
             retention_bytes: crate::replication::group::DEFAULT_RETENTION_BYTES,
             tls: None,
-            insecure_plaintext_peers: false,
             mode: "multi-primary".into(),
             weight: 50,
             consistency: "EVENTUAL".into(),

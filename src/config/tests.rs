@@ -170,11 +170,6 @@ fn example_file_loads_and_documents_the_defaults() {
     let tls = g.tls.expect("the example shows group.tls");
     assert_eq!(tls.ca.as_deref(), Some(Path::new("/etc/grproxy/peer-ca.pem")));
     assert!(tls.cert.is_some() && tls.key.is_some());
-    assert_eq!(
-        g.insecure_plaintext_peers,
-        GroupConfig::default().insecure_plaintext_peers
-    );
-    assert!(!g.insecure_plaintext_peers);
 
     // The same file through load_file, by path.
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/grproxy.example.yaml");
@@ -600,7 +595,6 @@ fn group_peer_tls() {
             key: Some("/etc/g/m1.key".into()),
         })
     );
-    assert!(!g.insecure_plaintext_peers);
 
     let e = load_err(base);
     assert!(e.contains("group.tls: must be set"), "{e}");
@@ -623,18 +617,9 @@ fn group_peer_tls() {
     assert!(e.starts_with(&format!("{ORIGIN}:16:")), "{e}");
     assert!(e.contains("unknown key \"crt\" in group.tls"), "{e}");
 
-    let g = load(&format!("{base}  insecure_plaintext_peers: true\n"))
-        .unwrap()
-        .group
-        .unwrap();
-    assert!(g.insecure_plaintext_peers && g.tls.is_none());
-    let e = load_err(&format!("{base}{tls}  insecure_plaintext_peers: true\n"));
-    assert!(
-        e.contains("group.insecure_plaintext_peers: set together with group.tls"),
-        "{e}"
-    );
-    let e = load_err(&format!("{base}  insecure_plaintext_peers: false\n"));
-    assert!(e.contains("group.tls: must be set"), "{e}");
+    // There is no plain-text peer mode: the old test-only key is an unknown key.
+    let e = load_err(&format!("{base}  insecure_plaintext_peers: true\n"));
+    assert!(e.contains("unknown key \"insecure_plaintext_peers\""), "{e}");
 }
 
 /// `admin.http` is a `host:port` (port 0 allowed: the OS picks one); unknown keys under
@@ -667,7 +652,7 @@ fn role_ports() {
         "{e}"
     );
     let group = "group:\n  member_id: 1\n  members:\n    1: \"127.0.0.1:7001\"\n  data_dir: /tmp/raft\n  \
-                 insecure_plaintext_peers: true\n";
+                 tls:\n    ca: /c\n    cert: /c\n    key: /k\n";
     let c = load(&format!("{plain}{group}")).unwrap();
     assert_eq!(c.listen.read_only_tcp.as_deref(), Some("127.0.0.1:6447"));
     let bad = plain.replace("127.0.0.1:6447", "nowhere");

@@ -98,7 +98,7 @@ impl Consensus {
                     id = cfg.node_id,
                     addr = %my_addr,
                     "INSECURE: peer links are plain TCP without authentication \
-                     (group.insecure_plaintext_peers): anyone who can reach the peer port can take \
+                     (transport unit tests): anyone who can reach the peer port can take \
                      over the group and run statements on every member. For tests only."
                 );
                 None
@@ -618,7 +618,7 @@ impl Consensus {
     pub fn reload_peer_tls(&self, tls: &crate::consensus::PeerTls) -> Result<bool, String> {
         match &self.ctx.tls {
             Some(t) => t.reload(self.id, tls).map_err(|e| e.to_string()),
-            None => Err("the peer links are plain TCP (insecure_plaintext_peers)".into()),
+            None => Err("the peer links are plain TCP (transport unit tests)".into()),
         }
     }
 

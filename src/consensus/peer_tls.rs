@@ -34,7 +34,8 @@ pub enum PeerSecurity {
     /// Mutual TLS with member certificates (the only production setting).
     Tls(PeerTls),
     /// Plain TCP, no authentication: anyone who reaches the peer port can forge Raft messages
-    /// and put statements into the log. For tests only (`group.insecure_plaintext_peers`).
+    /// and put statements into the log. Only the transport's unit tests build it; no
+    /// configuration can (a `group:` without `tls:` is refused).
     InsecurePlaintext,
 }
 

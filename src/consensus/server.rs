@@ -8,11 +8,14 @@
 //! ([`Request::validate`]) and that it speaks for the member the connection authenticated
 //! as ([`Request::check_sender`]).
 //!
-//! Limits ([`PeerLimits`]): at most `max_connections` connections (more are closed at once),
-//! a handshake timeout, a timeout for a frame once its first byte arrived, an idle timeout,
+//! Limits ([`PeerLimits`]): at most `max_connections` served (authenticated) connections
+//! (more are closed at once after their handshake), at most `max_connections` handshakes in
+//! progress (a new connection beyond that evicts the oldest pending one, so sockets that never
+//! present a certificate cannot keep members out), a handshake timeout, a timeout for a frame once its first byte arrived, an idle timeout,
 //! at most `max_handlers` requests of a connection in progress (the connection is not read
 //! while all are busy) and a bounded queue of replies.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,8 +25,8 @@ use openraft::error::{CheckIsLeaderError, Fatal, RaftError};
 use openraft::metrics::WaitError;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, OwnedSemaphorePermit, Semaphore};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::consensus::batcher::Batcher;
@@ -50,8 +53,10 @@ pub(crate) struct Ctx {
 pub(crate) struct ServerStats {
     /// Connections served (after a successful handshake).
     pub(crate) served: AtomicU64,
-    /// Connections closed at once because `max_connections` were open.
+    /// Authenticated connections closed at once because `max_connections` were served.
     pub(crate) over_capacity: AtomicU64,
+    /// Pending handshakes dropped to make room for a newer connection.
+    pub(crate) evicted: AtomicU64,
     /// TLS handshakes that failed or timed out (bad or missing certificate, ...).
     pub(crate) handshake_failed: AtomicU64,
     /// Requests handed to Raft or the batcher.
@@ -97,29 +102,59 @@ impl Server {
         let accept = tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
             let mut conns = JoinSet::new();
+            let mut handshakes: JoinSet<Option<Authenticated>> = JoinSet::new();
+            let mut pending: VecDeque<AbortHandle> = VecDeque::new();
             let mut last_warning: Option<Instant> = None;
             loop {
                 tokio::select! {
                     res = listener.accept() => match res {
                         Ok((stream, peer)) => {
-                            let Ok(permit) = slots.clone().try_acquire_owned() else {
-                                bump(&shared.stats.over_capacity);
-                                if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
-                                    last_warning = Some(Instant::now());
-                                    tracing::warn!(%peer, max = shared.limits.max_connections,
-                                        "peer connection limit reached; closing new peer connections");
+                            let _ = stream.set_nodelay(true);
+                            let Some(tls) = shared.tls.clone() else {
+                                // Plain TCP (tests only): served at once.
+                                if let Ok(permit) = slots.clone().try_acquire_owned() {
+                                    let sh = shared.clone();
+                                    conns.spawn(async move {
+                                        let _slot = permit;
+                                        serve_conn(stream, None, &sh).await
+                                    });
                                 }
-                                drop(stream);
                                 continue;
                             };
-                            let _ = stream.set_nodelay(true);
-                            conns.spawn(accept_conn(stream, peer, shared.clone(), permit));
+                            pending.retain(|h| !h.is_finished());
+                            while pending.len() >= shared.limits.max_connections.max(1) {
+                                if let Some(oldest) = pending.pop_front() {
+                                    oldest.abort();
+                                    bump(&shared.stats.evicted);
+                                }
+                            }
+                            let timeout = shared.limits.handshake_timeout;
+                            let stats = shared.stats.clone();
+                            pending.push_back(handshakes.spawn(handshake(tls, stream, peer, timeout, stats)));
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "accept failed");
                             tokio::time::sleep(Duration::from_millis(20)).await;
                         }
                     },
+                    Some(done) = handshakes.join_next(), if !handshakes.is_empty() => {
+                        let Ok(Some(a)) = done else { continue };
+                        let Ok(permit) = slots.clone().try_acquire_owned() else {
+                            bump(&shared.stats.over_capacity);
+                            if last_warning.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                                last_warning = Some(Instant::now());
+                                tracing::warn!(peer = %a.peer, member = a.member, max = shared.limits.max_connections,
+                                    "peer connection limit reached; closing new peer connections");
+                            }
+                            continue;
+                        };
+                        tracing::debug!(peer = %a.peer, member = a.member, "peer connected");
+                        let sh = shared.clone();
+                        conns.spawn(async move {
+                            let _slot = permit;
+                            serve_conn(a.stream, Some(a.member), &sh).await
+                        });
+                    }
                     Some(_) = conns.join_next(), if !conns.is_empty() => {}
                 }
             }
@@ -134,36 +169,43 @@ impl Server {
     }
 }
 
-/// Runs the TLS handshake (within the handshake timeout) and serves the connection as the
-/// member its certificate names.
-async fn accept_conn(stream: tokio::net::TcpStream, peer: SocketAddr, sh: Arc<Shared>, _slot: OwnedSemaphorePermit) {
-    let Some(tls) = &sh.tls else {
-        tracing::debug!(%peer, "peer connected (plain TCP)");
-        return serve_conn(stream, None, &sh).await;
-    };
-    let stream = match tokio::time::timeout(sh.limits.handshake_timeout, tls.acceptor().accept(stream)).await {
+/// A connection whose TLS handshake presented a member's certificate.
+struct Authenticated {
+    stream: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    member: NodeId,
+    peer: SocketAddr,
+}
+
+/// Runs the TLS handshake (within the handshake timeout) and names the member its
+/// certificate is for; `None` (logged) for anything else.
+async fn handshake(
+    tls: PeerTlsContext,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    timeout: Duration,
+    stats: Arc<ServerStats>,
+) -> Option<Authenticated> {
+    let stream = match tokio::time::timeout(timeout, tls.acceptor().accept(stream)).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => {
-            bump(&sh.stats.handshake_failed);
+            bump(&stats.handshake_failed);
             tracing::warn!(%peer, error = %e, "refused a peer connection: TLS handshake failed");
-            return;
+            return None;
         }
         Err(_) => {
-            bump(&sh.stats.handshake_failed);
-            tracing::warn!(%peer, "refused a peer connection: no TLS handshake within {:?}", sh.limits.handshake_timeout);
-            return;
+            bump(&stats.handshake_failed);
+            tracing::warn!(%peer, "refused a peer connection: no TLS handshake within {timeout:?}");
+            return None;
         }
     };
-    let member = match tls.authenticated(stream.get_ref().1) {
-        Ok(m) => m,
+    match tls.authenticated(stream.get_ref().1) {
+        Ok(member) => Some(Authenticated { stream, member, peer }),
         Err(e) => {
-            bump(&sh.stats.handshake_failed);
+            bump(&stats.handshake_failed);
             tracing::warn!(%peer, error = %e, "refused a peer connection");
-            return;
+            None
         }
-    };
-    tracing::debug!(%peer, member, "peer connected");
-    serve_conn(stream, Some(member), &sh).await
+    }
 }
 
 async fn serve_conn<S: PeerStream>(stream: S, member: Option<NodeId>, sh: &Shared) {

@@ -331,6 +331,33 @@ async fn the_connection_cap_is_enforced() {
     n.shutdown().await;
 }
 
+/// Sockets that never present a certificate (more than the cap, held for the whole
+/// handshake timeout) cannot keep a member out: each new connection evicts the oldest pending
+/// handshake, and a member's handshake completes before it is evicted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sockets_that_never_handshake_cannot_keep_members_out() {
+    let n = Node::start(PeerLimits {
+        max_connections: 3,
+        handshake_timeout: Duration::from_secs(30),
+        ..PeerLimits::default()
+    })
+    .await;
+    let mut silent = Vec::new();
+    for _ in 0..10 {
+        silent.push(TcpStream::connect(&n.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let client = n.member(2);
+    let started = Instant::now();
+    let mut s = n.connect(&client.connector()).await.unwrap();
+    assert!(matches!(call(&mut s, &vote(2)).await.unwrap(), Reply::Vote(_)));
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert!(count(&n.stats().evicted) >= 7, "evicted {}", count(&n.stats().evicted));
+    assert_eq!(count(&n.stats().served), 1);
+    drop(silent);
+    n.shutdown().await;
+}
+
 /// A connection that starts a frame and stops is closed after the frame timeout; one that
 /// sends nothing after the idle timeout; one that never finishes its TLS handshake after the
 /// handshake timeout. A real client that idles longer than that reconnects by itself.
