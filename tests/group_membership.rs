@@ -192,6 +192,17 @@ async fn rebuild_add_and_remove_members_online() {
     );
     let stale: Vec<String> = direct.query("SHOW DATABASES LIKE 'stale'").await.unwrap();
     assert!(stale.is_empty());
+    // The donor's copy (every row, the accounts' hashes) is this user's only.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = sb.dir.path().join("node1/raft/transfer");
+        let mut paths = vec![dir.clone()];
+        paths.extend(std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()));
+        for path in paths {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", path.display());
+        }
+    }
     let grants: Vec<String> = direct.query("SHOW GRANTS FOR reader@'%'").await.unwrap();
     assert!(
         grants.iter().any(|g| g.contains("GRANT SELECT ON `gm`.*")),

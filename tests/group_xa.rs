@@ -180,7 +180,8 @@ async fn ddl_keeps_the_clients_definer_and_privileges() {
     c.query_drop("CREATE DATABASE z").await.unwrap();
     c.query_drop("CREATE TABLE z.t (id INT PRIMARY KEY)").await.unwrap();
     g.converge().await;
-    // Accounts are not replicated yet: the same account on every member.
+    // The same account made on every member directly (outside the binlog), as an operator
+    // would before grproxy ran.
     for m in &g.mysqlds {
         let mut d = m.root().await;
         d.query_drop("SET sql_log_bin = 0").await.unwrap();

@@ -113,6 +113,23 @@ impl LogStore {
                 .flatten(),
             ..Mem::default()
         };
+        // A vote no peer may make this member save (see `Request::validate`): a file written by
+        // an older version that accepted one. Refused here, with the way out, rather than
+        // letting openraft overflow the term at the next election.
+        if let Some(v) = &mem.vote {
+            if v.leader_id().term > super::network::MAX_TERM {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "{}: saved term {} is beyond {}; this member's Raft state is unusable: \
+                         remove the member's group.data_dir and let it rejoin by state transfer",
+                        dir.join(VOTE_FILE).display(),
+                        v.leader_id().term,
+                        super::network::MAX_TERM
+                    ),
+                ));
+            }
+        }
         let stats = Arc::new(Stats::default());
         let writer = Writer::recover(dir, segment_bytes, &mut mem, stats.clone())?;
         let (tx, rx) = mpsc::channel();

@@ -16,7 +16,7 @@
 //! - [`node`]: [`Consensus`], tying it all together.
 
 pub mod batcher;
-mod files;
+pub(crate) mod files;
 pub mod frame;
 pub mod log_store;
 mod log_writer;

@@ -171,6 +171,33 @@ async fn vote_and_committed_survive_reopen() {
     close(s, h);
 }
 
+/// A saved vote beyond the term any peer may send (an older version accepted one) is refused
+/// at start with what to do, instead of overflowing the term at the next election.
+#[tokio::test]
+async fn a_saved_vote_beyond_the_term_bound_is_refused_at_open() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut s, h) = LogStore::open(tmp.path()).unwrap();
+    s.save_vote(&Vote::new(crate::consensus::network::MAX_TERM + 1, 2))
+        .await
+        .unwrap();
+    close(s, h);
+    let e = LogStore::open(tmp.path()).err().expect("refused");
+    assert!(
+        e.to_string().contains("beyond") && e.to_string().contains("state transfer"),
+        "{e}"
+    );
+    // The bound itself is a term a member may hold.
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut s, h) = LogStore::open(tmp.path()).unwrap();
+    s.save_vote(&Vote::new(crate::consensus::network::MAX_TERM, 2))
+        .await
+        .unwrap();
+    close(s, h);
+    let (mut s, h) = LogStore::open(tmp.path()).unwrap();
+    assert!(s.read_vote().await.unwrap().is_some());
+    close(s, h);
+}
+
 /// Appends that arrive while an fsync is in flight share the next fsync.
 #[tokio::test]
 async fn group_commit_batches_concurrent_appends() {

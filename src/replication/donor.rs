@@ -213,7 +213,8 @@ impl Donor {
                 *self.durable.borrow()
             ));
         }
-        std::fs::create_dir_all(&self.dir).map_err(|e| format!("creating {}: {e}", self.dir.display()))?;
+        // The copy holds every row and the accounts' password hashes: this user's only.
+        crate::consensus::files::private_dir(&self.dir).map_err(|e| format!("creating {}: {e}", self.dir.display()))?;
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let path = self.dir.join(format!("copy-{id}.sql"));
         let copy = Arc::new(Copy {
@@ -242,7 +243,12 @@ impl Donor {
             .exclusive()
             .await
             .ok_or("DDL kept running on the donor; try again")?;
-        let mut file = tokio::fs::File::create(&copy.path)
+        let mut file = tokio::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&copy.path)
             .await
             .map_err(|e| format!("creating {}: {e}", copy.path.display()))?;
         // This member's own commits wait until the dump's snapshot is established: the ones
