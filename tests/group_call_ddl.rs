@@ -279,3 +279,27 @@ async fn reset_master_is_refused_and_a_direct_one_stops_the_member() {
     let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM rm.t WHERE id = 2").await.unwrap();
     assert_eq!(n, Some(0), "a write committed on member 2 alone");
 }
+
+/// grproxy's own statements before a DDL keep `FOUND_ROWS()` as the client left it, with a
+/// query whose join a session's small `max_join_size` refused (mysql-test `main.select_safe`:
+/// its `CREATE TABLE` failed with 1104); they run with big selects allowed for themselves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ddl_after_found_rows_under_a_small_max_join_size() {
+    let g = TestGroup::start(2).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE DATABASE fr").await.unwrap();
+    c.query_drop("USE fr").await.unwrap();
+    let _: Vec<i64> = c
+        .query("SELECT SQL_CALC_FOUND_ROWS seq FROM seq_1_to_57 LIMIT 2")
+        .await
+        .unwrap();
+    c.query_drop("SET SQL_SAFE_UPDATES = 1, SQL_SELECT_LIMIT = 4, MAX_JOIN_SIZE = 9")
+        .await
+        .unwrap();
+    c.query_drop("CREATE TABLE t1 (a INT AUTO_INCREMENT PRIMARY KEY, b CHAR(20))")
+        .await
+        .unwrap();
+    let big: Option<i64> = c.query_first("SELECT @@sql_big_selects").await.unwrap();
+    assert_eq!(big, Some(0), "the session's own setting is untouched");
+    g.converge().await;
+}
