@@ -58,38 +58,10 @@ fn port(g: &TestGroup, member: usize) -> u16 {
     g.proxies[member].tcp_addr.unwrap().port()
 }
 
-async fn status(g: &TestGroup, member: usize, name: &str) -> String {
-    let mut c = g.conn(member).await;
-    let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
-    rows.into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .unwrap_or_default()
-}
-
 async fn read_only(g: &TestGroup, member: usize) -> i64 {
     let mut c = g.mysqlds[member].root().await;
     let v: Option<i64> = c.query_first("SELECT @@global.read_only").await.unwrap();
     v.unwrap()
-}
-
-/// Waits until every member says `name` is `want`.
-async fn wait_status(g: &TestGroup, name: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for m in 0..g.proxies.len() {
-        loop {
-            let v = status(g, m, name).await;
-            if v == want {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "member {} has {name} = {v:?}, not {want:?}",
-                m + 1
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }
 
 async fn wait_read_only(g: &TestGroup, want: [i64; 3]) {
@@ -143,13 +115,13 @@ async fn splitting_switchover_fencing_and_mode_changes() {
         "CREATE USER reader@'%' IDENTIFIED BY 'reader-pw'; GRANT SELECT ON sp.* TO reader@'%'; \
          CREATE USER direct@'%' IDENTIFIED BY 'direct-pw'; GRANT INSERT, SELECT ON sp.* TO direct@'%'",
     );
-    assert_eq!(status(&g, 0, "group_mode").await, "multi-primary");
+    assert_eq!(g.status(0, "group_mode").await, "multi-primary");
 
     // Online change to single-primary, asked through a member that will be a secondary.
     let out = cli_e(p3, "root", "", "GRPROXY SET MODE SINGLE-PRIMARY WITH PRIMARY 1").unwrap();
     assert!(out.contains("member 1 is the primary"), "{out}");
-    wait_status(&g, "group_mode", "single-primary").await;
-    wait_status(&g, "primary_member_id", "1").await;
+    g.wait_status("group_mode", "single-primary").await;
+    g.wait_status("primary_member_id", "1").await;
     wait_read_only(&g, [0, 1, 1]).await;
     let members = cli_e(p2, "root", "", "SHOW GRPROXY MEMBERS").unwrap();
     assert!(
@@ -228,7 +200,7 @@ async fn splitting_switchover_fencing_and_mode_changes() {
         .unwrap();
     let out = cli_e(p1, "root", "", "GRPROXY SET PRIMARY 2").unwrap();
     assert!(out.contains("member 2 is the primary"), "{out}");
-    wait_status(&g, "primary_member_id", "2").await;
+    g.wait_status("primary_member_id", "2").await;
     let e = old.query_drop("COMMIT").await.unwrap_err();
     assert!(
         matches!(&e, mysql_async::Error::Server(s) if [1213, 1290].contains(&s.code)),
@@ -252,7 +224,7 @@ async fn splitting_switchover_fencing_and_mode_changes() {
 
     // Back to multi-primary: every member writes locally again.
     cli_e(p2, "root", "", "GRPROXY SET MODE MULTI-PRIMARY").unwrap();
-    wait_status(&g, "group_mode", "multi-primary").await;
+    g.wait_status("group_mode", "multi-primary").await;
     wait_read_only(&g, [0, 0, 0]).await;
     for (i, p) in [p1, p2, p3].into_iter().enumerate() {
         cli_e(
@@ -513,7 +485,7 @@ async fn drivers_and_sysbench_through_secondaries() {
     let (p1, p2, p3) = (port(&g, 0), port(&g, 1), port(&g, 2));
     schema_and_app_account(&g, "GRANT ALL ON sbtest.* TO app@'%'; CREATE DATABASE sbtest");
     cli_e(p1, "root", "", "GRPROXY SET MODE SINGLE-PRIMARY WITH PRIMARY 1").unwrap();
-    wait_status(&g, "primary_member_id", "1").await;
+    g.wait_status("primary_member_id", "1").await;
 
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scripts/split_clients.py");
     let out = Command::new("python3")
@@ -588,7 +560,7 @@ async fn read_write_and_read_only_ports() {
     )
     .unwrap();
     cli_e(p1, "root", "", "GRPROXY SET MODE SINGLE-PRIMARY WITH PRIMARY 1").unwrap();
-    wait_status(&g, "primary_member_id", "1").await;
+    g.wait_status("primary_member_id", "1").await;
     let secondary = &g.proxies[1];
     let (rw, ro) = (
         secondary.read_write_addr.unwrap().port(),

@@ -10,25 +10,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use mysql_async::prelude::*;
 
-async fn status(g: &TestGroup, member: usize, name: &str) -> String {
-    let mut c = g.conn(member).await;
-    let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
-    rows.into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .unwrap_or_default()
-}
-
-async fn wait_status(g: &TestGroup, name: &str, want: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    for m in 0..g.proxies.len() {
-        while status(g, m, name).await != want {
-            assert!(Instant::now() < deadline, "member {} has no {name} = {want}", m + 1);
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
 async fn count(c: &mut mysql_async::Conn) -> i64 {
     c.query_first("SELECT COUNT(*) FROM sc.t").await.unwrap().unwrap()
 }
@@ -44,8 +25,8 @@ async fn last_insert_id_and_after_hold_through_a_secondary() {
     a.query_drop("GRPROXY SET MODE SINGLE-PRIMARY WITH PRIMARY 1")
         .await
         .unwrap();
-    wait_status(&g, "group_mode", "single-primary").await;
-    wait_status(&g, "primary_member_id", "1").await;
+    g.wait_status("group_mode", "single-primary").await;
+    g.wait_status("primary_member_id", "1").await;
     g.converge().await;
 
     // LAST_INSERT_ID() of the insert on the primary, after a read that ran here.

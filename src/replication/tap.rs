@@ -209,16 +209,16 @@ impl Tap {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// Checks mysqld's binlog end against where the tap has read to: an end before it means
-    /// the binlog was reset under the tap (`RESET MASTER` on mysqld directly), which then
-    /// waits at a place that no longer exists and would take every later transaction for
-    /// one that wrote nothing. The member is then in ERROR for good.
-    pub fn check_end(&self, end: &Position) -> Result<(), String> {
+    /// Checks mysqld's binlog `end` against `at`, where the tap had read to *before* `end` was
+    /// read (the other order races with writes in between): an end before it means the binlog
+    /// was reset under the tap (`RESET MASTER` on mysqld directly), which then waits at a place
+    /// that no longer exists and would take every later transaction for one that wrote
+    /// nothing. The member is then in ERROR for good.
+    pub fn check_end(&self, at: &Position, end: &Position) -> Result<(), String> {
         if let Some(why) = self.lost() {
             return Err(why);
         }
-        let at = self.position();
-        if at <= *end {
+        if at <= end {
             return Ok(());
         }
         let why = format!(

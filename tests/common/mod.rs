@@ -277,6 +277,35 @@ impl TestGroup {
         }
     }
 
+    /// A `SHOW GRPROXY STATUS` value of a member.
+    pub async fn status(&self, member: usize, name: &str) -> String {
+        let mut c = self.conn(member).await;
+        let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
+        rows.into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v)
+            .unwrap_or_default()
+    }
+
+    /// Waits (up to 20 s) until every member says `name` is `want`.
+    pub async fn wait_status(&self, name: &str, want: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        for m in 0..self.proxies.len() {
+            loop {
+                let v = self.status(m, name).await;
+                if v == want {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "member {} has {name} = {v:?}, not {want:?}",
+                    m + 1
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+
     /// `CHECKSUM TABLE` of `table` on every member's mysqld (directly).
     pub async fn checksums(&self, table: &str) -> Vec<Option<i64>> {
         let mut out = Vec::new();

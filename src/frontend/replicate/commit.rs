@@ -260,8 +260,9 @@ impl Session {
         wait: &mut crate::replication::tap::PreparedWait,
     ) -> Result<Option<crate::replication::tap::Prepared>, String> {
         let group = self.group().clone();
+        let at = group.tap.position();
         let end = group.binlog_end().await.map_err(|e| e.to_string())?;
-        group.tap.check_end(&end)?;
+        group.tap.check_end(&at, &end)?;
         if !group.tap.reached(&end, TAP_WAIT).await {
             return Err("the binlog tap does not keep up with mysqld".into());
         }
