@@ -688,8 +688,26 @@ impl Group {
     }
 
     pub async fn shutdown(self: Arc<Self>) {
-        if let Ok(g) = Arc::try_unwrap(self) {
-            g.consensus.shutdown().await;
+        // Tasks that hold the group for a moment (a watermark report, a request handler) may
+        // still have it: wait for them rather than leaving the Raft core running (it went on
+        // sending heartbeats, and a test's lone member never lost its leader).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        let mut this = self;
+        loop {
+            match Arc::try_unwrap(this) {
+                Ok(g) => return g.consensus.shutdown().await,
+                Err(still) if std::time::Instant::now() < deadline => {
+                    this = still;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(still) => {
+                    tracing::warn!(
+                        holders = Arc::strong_count(&still),
+                        "group shutdown: the group is still in use; its Raft core stops with the last holder"
+                    );
+                    return;
+                }
+            }
         }
     }
 }
