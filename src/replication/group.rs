@@ -34,8 +34,6 @@ const FLOW_CONTROL_MAX_WAIT: Duration = Duration::from_secs(2);
 /// How long after start-up a previous process's unproposed prepared transactions are
 /// rolled back: proposals it had in flight have committed (or failed) by then.
 const ORPHAN_GRACE: Duration = Duration::from_secs(15);
-/// How often a member reports its durable watermark (when it moved).
-const REPORT_EVERY: Duration = Duration::from_millis(500);
 
 /// Settings of a member.
 #[derive(Debug, Clone)]
@@ -115,7 +113,7 @@ pub struct Group {
     pub pending: PendingLocal,
     watermark: watch::Receiver<u64>,
     /// The watermark recorded in mysqld; reported to the group (the certifier's horizon).
-    durable: watch::Receiver<u64>,
+    pub(super) durable: watch::Receiver<u64>,
     reached: watch::Receiver<u64>,
     state: watch::Receiver<ApplierState>,
     next_trx: AtomicU64,
@@ -331,7 +329,7 @@ impl Group {
             pending: transfer_pending,
         }));
 
-        tokio::spawn(report_watermarks(Arc::downgrade(&group)));
+        tokio::spawn(super::watermarks::report(Arc::downgrade(&group)));
         tokio::spawn(super::sequences::run(
             Arc::downgrade(&group),
             unclaimed,
@@ -708,26 +706,6 @@ impl Group {
                     return;
                 }
             }
-        }
-    }
-}
-
-/// Reports this member's durable watermark to the log from time to time, so certification
-/// state and the entries a snapshot retains can be collected deterministically. Only what
-/// mysqld has recorded is reported: after any restart this member resumes at or above it, so
-/// it never needs an entry the group has let go.
-async fn report_watermarks(group: std::sync::Weak<Group>) {
-    let mut last = 0;
-    loop {
-        tokio::time::sleep(REPORT_EVERY).await;
-        let Some(g) = group.upgrade() else { return };
-        let w = *g.durable.borrow();
-        let entry = Entry::Watermark {
-            member: g.member_id,
-            applied: w,
-        };
-        if w > last && g.propose(&entry).await.is_ok() {
-            last = w;
         }
     }
 }

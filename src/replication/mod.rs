@@ -38,6 +38,7 @@ pub mod tap;
 pub mod topology;
 pub mod transfer;
 pub mod txn;
+mod watermarks;
 pub mod writeset;
 
 /// A MySQL identifier, backquoted.
