@@ -30,6 +30,8 @@ pub mod state_machine;
 pub mod types;
 
 #[cfg(test)]
+mod tests_attacks;
+#[cfg(test)]
 mod tests_cluster;
 #[cfg(test)]
 mod tests_fuzz_frames;
