@@ -480,3 +480,86 @@ async fn a_reloaded_peer_certificate_is_served_to_new_connections() {
     assert_eq!(served(&n.connect(&client).await.unwrap()), after);
     n.shutdown().await;
 }
+
+/// An application service that counts requests running at once and holds each until the
+/// test opens its gate.
+struct Gate {
+    running: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+    open: tokio::sync::Semaphore,
+}
+
+struct GatedService(Arc<Gate>);
+
+impl crate::consensus::PeerService for GatedService {
+    fn call(
+        &self,
+        _from: Option<u64>,
+        request: Vec<u8>,
+    ) -> futures_util::future::BoxFuture<'static, Result<Vec<u8>, String>> {
+        let g = self.0.clone();
+        Box::pin(async move {
+            let now = g.running.fetch_add(1, Ordering::SeqCst) + 1;
+            g.most.fetch_max(now, Ordering::SeqCst);
+            g.open.acquire().await.unwrap().forget();
+            g.running.fetch_sub(1, Ordering::SeqCst);
+            Ok(request)
+        })
+    }
+}
+
+/// Back-pressure: six requests pipelined on one connection with `max_handlers` 2 run two at
+/// a time (the connection is not read further while both slots are busy), and all six are
+/// answered once they may finish.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_runs_at_most_max_handlers_requests_at_once() {
+    let n = Node::start(PeerLimits {
+        max_handlers: 2,
+        ..PeerLimits::default()
+    })
+    .await;
+    let gate = Arc::new(Gate {
+        running: Default::default(),
+        most: Default::default(),
+        open: tokio::sync::Semaphore::new(0),
+    });
+    n.node.set_peer_service(Arc::new(GatedService(gate.clone())));
+    let mut s = n.connect(&n.member(2).connector()).await.unwrap();
+    let mut burst = Vec::new();
+    for id in 1..=6u64 {
+        burst.extend(encode_frame(id, &Request::App(crate::consensus::types::Blob(vec![id as u8]))).unwrap());
+    }
+    s.write_all(&burst).await.unwrap();
+    s.flush().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while gate.running.load(Ordering::SeqCst) < 2 {
+        assert!(Instant::now() < deadline, "the first two requests did not start");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Time for more to start, were the limit not kept.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        gate.most.load(Ordering::SeqCst),
+        2,
+        "more than max_handlers ran at once"
+    );
+    gate.open.add_permits(6);
+    let mut answered = Vec::new();
+    for _ in 0..6 {
+        let buf = tokio::time::timeout(Duration::from_secs(5), read_frame(&mut s, MAX_FRAME))
+            .await
+            .expect("all six are answered")
+            .unwrap()
+            .unwrap();
+        let (id, reply) = decode_frame::<Reply>(&buf).unwrap();
+        match reply {
+            Reply::App(Ok(body)) => assert_eq!(body.0, vec![id as u8]),
+            _ => panic!("request {id}: unexpected reply"),
+        }
+        answered.push(id);
+    }
+    answered.sort();
+    assert_eq!(answered, vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(gate.most.load(Ordering::SeqCst), 2);
+    n.shutdown().await;
+}
