@@ -165,12 +165,44 @@ fn read_range(mem: &RwLock<Mem>, range: impl RangeBounds<u64>) -> Vec<Entry> {
     m.entries.range(range).map(|(_, e)| e.clone()).collect()
 }
 
+/// Bytes of entries (their proposals) one AppendEntries carries at most, beyond its first
+/// entry. openraft gives every AppendEntries one heartbeat interval (50-100 ms) and then resends
+/// the same range: a new leader probes a follower's log from its middle with up to
+/// `max_payload_entries` entries, and with large rows (96 of 1 MiB in a test) each probe was
+/// tens of MB that a loaded follower could not take in one interval, so every resend timed
+/// out and the group stopped committing.
+pub(crate) const APPEND_BYTES: usize = 1 << 20;
+
+/// The first entries of `start..end` whose proposals add up to at most [`APPEND_BYTES`]
+/// (always at least one).
+fn read_limited(mem: &RwLock<Mem>, start: u64, end: u64) -> Vec<Entry> {
+    let m = mem.read().unwrap();
+    let mut bytes = 0usize;
+    let mut out = Vec::new();
+    for (_, e) in m.entries.range(start..end) {
+        let size: usize = match &e.payload {
+            openraft::EntryPayload::Normal(batch) => batch.iter().map(|b| b.0.len()).sum(),
+            _ => 0,
+        };
+        if !out.is_empty() && bytes + size > APPEND_BYTES {
+            break;
+        }
+        bytes += size;
+        out.push(e.clone());
+    }
+    out
+}
+
 impl RaftLogReader<TypeConfig> for LogReader {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + Send>(
         &mut self,
         range: RB,
     ) -> Result<Vec<Entry>, StorageError> {
         Ok(read_range(&self.mem, range))
+    }
+
+    async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, StorageError> {
+        Ok(read_limited(&self.mem, start, end))
     }
 }
 

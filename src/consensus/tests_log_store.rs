@@ -247,3 +247,47 @@ fn log_and_snapshot_files_are_private() {
     assert_eq!(mode(&data), 0o700);
     assert_eq!(mode(&data.join("vote")), 0o600);
 }
+
+/// What replication reads for one AppendEntries is bounded by bytes, never empty: (payload
+/// sizes of the entries 1.., range asked, entries given).
+#[tokio::test]
+async fn replication_reads_are_bounded_by_bytes() {
+    use crate::consensus::log_store::APPEND_BYTES;
+    const MIB: usize = 1 << 20;
+    let cases: &[(&[usize], (u64, u64), usize)] = &[
+        (&[10, 10, 10], (1, 4), 3),
+        (&[MIB / 2, MIB / 2, 1], (1, 4), 2),
+        (&[2 * MIB, 10], (1, 3), 1),
+        (&[10, 2 * MIB, 10], (1, 4), 1),
+        (&[MIB, MIB, MIB, MIB], (2, 5), 1),
+        (&[10; 300], (1, 301), 300),
+        (&[10, 10], (2, 2), 0),
+    ];
+    for (sizes, (start, end), want) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let (mut store, h) = open(tmp.path());
+        let entries: Vec<Entry> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Entry {
+                log_id: log_id(1, 1, i as u64 + 1),
+                payload: EntryPayload::Normal(vec![Blob(vec![b'x'; *n])]),
+            })
+            .collect();
+        store.blocking_append(entries).await.unwrap();
+        let mut reader = store.get_log_reader().await;
+        let got = reader.limited_get_log_entries(*start, *end).await.unwrap();
+        assert_eq!(got.len(), *want, "sizes {sizes:?}, range {start}..{end}");
+        if let Some(first) = got.first() {
+            assert_eq!(first.log_id.index, *start);
+        }
+        let bytes: usize = sizes[(*start as usize - 1)..][..got.len()].iter().sum();
+        assert!(
+            got.len() <= 1 || bytes <= APPEND_BYTES,
+            "{bytes} bytes in {} entries",
+            got.len()
+        );
+        drop(reader);
+        close(store, h);
+    }
+}
