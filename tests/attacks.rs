@@ -191,6 +191,85 @@ async fn commands_pipelined_behind_the_login_wait_for_it() {
     }
 }
 
+/// A COM_CHANGE_USER for `user` (mysql_native_password, `auth` as its scramble reply).
+fn change_user(user: &str, auth: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x11];
+    body.extend_from_slice(user.as_bytes());
+    body.push(0);
+    body.push(auth.len() as u8);
+    body.extend_from_slice(auth);
+    body.extend_from_slice(b"sm\0");
+    body.extend_from_slice(&45u16.to_le_bytes());
+    body.extend_from_slice(b"mysql_native_password\0");
+    packet(0, &body)
+}
+
+/// One packet with sequence id `seq`.
+fn packet(seq: u8, body: &[u8]) -> Vec<u8> {
+    let mut p = (body.len() as u32).to_le_bytes()[..3].to_vec();
+    p.push(seq);
+    p.extend_from_slice(body);
+    p
+}
+
+/// The same barrier for COM_CHANGE_USER, from a SELECT-only user to root. An INSERT sent in the
+/// same write as the change of user (mysqld asks to switch the authentication method, so the
+/// INSERT arrives where the authentication data belongs), or behind an authentication reply
+/// with a wrong password (the session stays the SELECT-only user's, as on mysqld), runs
+/// nowhere; behind a good one it is root's first command and reaches every member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn commands_pipelined_behind_a_change_of_user_wait_for_it() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE DATABASE sm").await.unwrap();
+    c.query_drop("CREATE TABLE sm.t (id INT PRIMARY KEY)").await.unwrap();
+    c.query_drop("CREATE USER ro@'%'").await.unwrap();
+    c.query_drop("GRANT SELECT ON sm.* TO ro@'%'").await.unwrap();
+    g.converge().await;
+    let addr = g.proxies[1].tcp_addr.unwrap();
+    // (id, send the INSERT with the COM_CHANGE_USER itself, authentication reply)
+    for (id, with_change, auth) in [(3, true, &[][..]), (4, false, &[7u8; 20][..]), (5, false, &[][..])] {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        let mut hdr = [0u8; 4];
+        s.read_exact(&mut hdr).await.unwrap();
+        let mut greeting = vec![0u8; u32::from_le_bytes([hdr[0], hdr[1], hdr[2], 0]) as usize];
+        s.read_exact(&mut greeting).await.unwrap();
+        s.write_all(&handshake_response("ro", &[])).await.unwrap();
+        let ok = read_for(&mut s, Duration::from_millis(500)).await;
+        assert_eq!(ok.get(4), Some(&0u8), "ro logs in: {ok:?}");
+        let insert = com_query(&format!("INSERT INTO sm.t VALUES ({id})"));
+        let mut first = change_user("root", auth);
+        if with_change {
+            first.extend_from_slice(&insert);
+        }
+        s.write_all(&first).await.unwrap();
+        let reply = read_for(&mut s, Duration::from_secs(1)).await;
+        if !with_change && reply.get(4) == Some(&0xfe) {
+            // Authentication switch: answer it, the INSERT right behind.
+            let mut both = packet(reply[3] + 1, auth);
+            both.extend_from_slice(&insert);
+            s.write_all(&both).await.unwrap();
+            let end = read_for(&mut s, Duration::from_secs(2)).await;
+            let want = if id == 5 { 0u8 } else { 0xff };
+            assert_eq!(end.get(4), Some(&want), "change of user {id}: {end:?}");
+        } else if !with_change {
+            assert_eq!(reply.get(4), Some(&if id == 5 { 0u8 } else { 0xff }), "{reply:?}");
+            s.write_all(&insert).await.unwrap();
+            read_for(&mut s, Duration::from_secs(2)).await;
+        }
+    }
+    g.converge().await;
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        let ids: Vec<i32> = d.query("SELECT id FROM sm.t ORDER BY id").await.unwrap();
+        assert_eq!(
+            ids,
+            vec![5],
+            "only the INSERT behind a good change of user ran, everywhere"
+        );
+    }
+}
+
 /// Finding: "Before login the proxy opens a mysqld connection per socket (500 idle sockets =
 /// 500 mysqld connections)". Now at most `max_handshakes` clients are in the connection phase
 /// (each holding a mysqld connection); the rest wait their turn, and a real client still gets
