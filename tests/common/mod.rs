@@ -184,7 +184,8 @@ impl TestGroup {
     }
 
     /// A group whose mysqlds get `extra` server options and whose member `i` (0-based) gets
-    /// its proxy settings adjusted by `tweak` (tests/mtr.rs: a unix socket, TLS off).
+    /// its proxy settings (its group settings too) adjusted by `tweak` (tests/mtr.rs: a unix
+    /// socket, TLS off; tests/raft_disk_full.rs: the Raft data directory).
     pub async fn start_with(n: usize, extra: &[&str], tweak: impl Fn(usize, &mut Settings)) -> TestGroup {
         use grproxy::replication::group::GroupSettings;
         // RUST_LOG=grproxy=debug shows the in-process members' logs with a failing test.
@@ -216,7 +217,6 @@ impl TestGroup {
             .collect();
         let starts = mysqlds.iter().zip(listeners).enumerate().map(|(i, (m, l))| {
             let mut s = settings(m);
-            tweak(i, &mut s);
             s.group = Some(GroupSettings {
                 member_id: i as u64 + 1,
                 members: members.clone(),
@@ -230,6 +230,7 @@ impl TestGroup {
                 weight: 50,
                 sql_address: None,
             });
+            tweak(i, &mut s);
             async move { frontend::start(s).await.expect("member starts") }
         });
         let proxies = futures_join_all(starts.collect()).await;
