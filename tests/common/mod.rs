@@ -342,3 +342,19 @@ pub fn root_tcp_opts(port: u16) -> mysql_async::OptsBuilder {
         .user(Some("root"))
         .pass(Some(""))
 }
+
+/// The mariadb CLI with `-e` against 127.0.0.1:`port` (a fresh connection per call): its
+/// stdout, or its stderr as the error.
+pub fn cli_e(port: u16, user: &str, pass: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new(program(&["mariadb", "mysql"]))
+        .args(["-h127.0.0.1", &format!("-P{port}"), &format!("-u{user}"), "-N", "-B"])
+        .arg(format!("-p{pass}"))
+        .args(["-e", sql])
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&out.stderr).into_owned())
+    }
+}
