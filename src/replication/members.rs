@@ -16,7 +16,7 @@ use super::group::Group;
 use crate::consensus::Quorum;
 
 /// How often a member asks the others for their reports.
-pub const POLL_EVERY: Duration = Duration::from_millis(1000);
+pub const POLL_EVERY: Duration = Duration::from_millis(500);
 /// How long a member waits for one peer's report.
 pub const ASK_TIMEOUT: Duration = Duration::from_millis(700);
 
