@@ -14,8 +14,8 @@
 //! secondary a session also reads its own writes: its first local read after a statement
 //! that ran on the primary waits as `BEFORE` does (`split_session.rs`).
 //!
-//! A wait longer than [`WAIT`] gives the client error 1969 (or, after a commit, 3101 saying
-//! the commit stands).
+//! A wait longer than [`WAIT`] gives the client error 1969 (SQLSTATE 70100); after a commit
+//! its message says the commit stands (COMMITTED) and which member has not applied it.
 
 use std::time::Duration;
 
