@@ -411,6 +411,51 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
         }
     }
 
+    // The old primary, back after its kill, takes no write of its own: its mysqld is
+    // read_only, and a write through it runs on the current primary's mysqld (the row records
+    // the @@server_id of the mysqld that ran it).
+    let mut c1 = mysql_async::Conn::new(root_tcp_opts(sb.mysqld_port(1))).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ro: Option<i64> = c1.query_first("SELECT @@global.read_only").await.unwrap();
+        if ro == Some(1) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member 1's mysqld is writable after it lost the role"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rows: Vec<(String, String)> = mysql_async::Conn::new(root_tcp_opts(sb.proxy_port(2)))
+        .await
+        .unwrap()
+        .query("SHOW GRPROXY STATUS")
+        .await
+        .unwrap();
+    let now_primary: u16 = rows
+        .into_iter()
+        .find(|(n, _)| n == "primary_member_id")
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    assert_ne!(now_primary, 1);
+    let mut p1 = mysql_async::Conn::new(root_tcp_opts(sb.proxy_port(1))).await.unwrap();
+    write_retrying(&mut p1, "INSERT INTO sp.t VALUES (9000003, @@server_id)").await;
+    let mut d = mysql_async::Conn::new(root_tcp_opts(sb.mysqld_port(now_primary)))
+        .await
+        .unwrap();
+    let primary_server_id: Option<i64> = d.query_first("SELECT @@server_id").await.unwrap();
+    let ran_on: Option<i64> = d
+        .query_first("SELECT member FROM sp.t WHERE id = 9000003")
+        .await
+        .unwrap();
+    assert_eq!(
+        ran_on, primary_server_id,
+        "the write through the old primary ran on the primary"
+    );
+
     for table in ["sbtest.sbtest1", "sbtest.sbtest2"] {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -569,4 +614,19 @@ async fn read_write_and_read_only_ports() {
     let e = cli(ro, "root", "", "BEGIN;\nDELETE FROM sp.t;\n").unwrap_err();
     assert!(e.contains("1290"), "{e}");
     assert_eq!(ids_everywhere(&g).await, vec![vec![1], vec![1], vec![1]]);
+}
+
+/// Runs `sql` through `c`, retrying while the member is still joining (3100, 1047, 1290 while
+/// it learns the primary) for up to 30 s.
+async fn write_retrying(c: &mut mysql_async::Conn, sql: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match c.query_drop(sql).await {
+            Ok(()) => return,
+            Err(mysql_async::Error::Server(e)) if [3100, 1047, 1290].contains(&e.code) && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(300)).await
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
 }
