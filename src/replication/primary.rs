@@ -335,7 +335,10 @@ pub async fn keeper(group: Weak<Group>) {
                             now
                         }
                     };
-                    (now.duration_since(since) >= LOST_AFTER).then(|| format!("primary {p} is {}", r.state))
+                    // A member that has just become leader (the old one was the primary, killed)
+                    // need not start the clock: its view says how long the primary has been silent.
+                    let silent = r.last_contact_s.is_some_and(|s| s >= LOST_AFTER.as_secs_f64());
+                    (silent || now.duration_since(since) >= LOST_AFTER).then(|| format!("primary {p} is {}", r.state))
                 }
                 Some(_) => {
                     lost_since = None;
