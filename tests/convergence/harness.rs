@@ -994,19 +994,31 @@ async fn run_one(g: &TestGroup, s: &Scenario, baseline: bool) -> Result<(), Fail
     })
 }
 
-/// For statements the issue allows either to replicate or to be refused: `Ok(true)` when the
-/// run succeeded, `Ok(false)` when its first error is 3098, otherwise an error.
-pub fn ran_or_refused(out: &Out, what: &str) -> Result<bool, String> {
-    if out.ok() {
-        return Ok(true);
-    }
-    if out.code() == Some(REFUSED) {
-        return Ok(false);
-    }
-    Err(format!(
-        "expected success or ERROR {REFUSED} for {what:?}, got {}",
+/// What a statement the issue allowed either to replicate or to be refused does here, as
+/// docs/compatibility.md says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It runs, and replicates.
+    Ran,
+    /// It is refused with 3098 and runs nowhere.
+    Refused,
+}
+
+/// Checks that the run had the documented `want` outcome; `Ok(true)` when it ran.
+pub fn outcome(out: &Out, what: &str, want: Outcome) -> Result<bool, String> {
+    let got = if out.ok() {
+        Outcome::Ran
+    } else if out.code() == Some(REFUSED) {
+        Outcome::Refused
+    } else {
+        return Err(format!("expected {want:?} for {what:?}, got {}", out.describe()));
+    };
+    ensure!(
+        got == want,
+        "expected {want:?} for {what:?}, got {got:?} ({})",
         out.describe()
-    ))
+    );
+    Ok(got == Outcome::Ran)
 }
 
 /// The client-visible result lines must be `expected`.

@@ -53,7 +53,8 @@ async fn checksum_table_inside_transaction(cx: &Ctx<'_>) -> R {
 
 /// Issue 10: the proxy's own `START TRANSACTION` dropped a client's `LOCK TABLES`. Either the
 /// writes replicate and the table stays locked until UNLOCK TABLES (another session on the
-/// same member waits for it), or the statements are refused with 3098; never local-only.
+/// same member waits for it); here LOCK TABLES is refused with 3098 (docs/compatibility.md):
+/// never local-only.
 async fn lock_tables_write_then_insert(cx: &Ctx<'_>) -> R {
     cx.setup(&[T]).await?;
     let sql = "LOCK TABLES t WRITE; INSERT INTO t VALUES (1,'locked'); DO SLEEP(2.5); \
@@ -63,7 +64,7 @@ async fn lock_tables_write_then_insert(cx: &Ctx<'_>) -> R {
         tokio::time::sleep(std::time::Duration::from_millis(900)).await;
         cx.e(1, probe).await
     });
-    if ran_or_refused(&out, sql)? {
+    if outcome(&out, sql, Outcome::Refused)? {
         ensure!(
             other.code() == Some(1205),
             "while LOCK TABLES t WRITE is held, another session's read of t must wait (and time out \
@@ -138,14 +139,14 @@ async fn refused_statement_keeps_transaction_commit(cx: &Ctx<'_>) -> R {
     cx.everywhere("SELECT COUNT(*) FROM nopk", &["0"]).await
 }
 
-/// `ROLLBACK TO SAVEPOINT` undoes the writes after the savepoint, everywhere. If it is refused
-/// (3098) the CLI stops and the transaction is rolled back at disconnect: nothing anywhere.
+/// `ROLLBACK TO SAVEPOINT` undoes the writes after the savepoint, everywhere (it runs: the
+/// row events after the rollback are the transaction's).
 async fn savepoint_rollback_to_then_commit(cx: &Ctx<'_>) -> R {
     cx.setup(&[T]).await?;
     let sql = "BEGIN; INSERT INTO t VALUES (1,'kept'); SAVEPOINT a; INSERT INTO t VALUES (2,'undone'); \
                UPDATE t SET s = 'undone' WHERE id = 1; ROLLBACK TO SAVEPOINT a; INSERT INTO t VALUES (3,'after'); COMMIT";
     let out = cx.e(1, sql).await;
-    if ran_or_refused(&out, sql)? {
+    if outcome(&out, sql, Outcome::Ran)? {
         cx.everywhere("SELECT id, s FROM t ORDER BY id", &["1\tkept", "3\tafter"])
             .await
     } else {
@@ -324,7 +325,7 @@ async fn stored_function_via_do_and_set(cx: &Ctx<'_>) -> R {
         .await
 }
 
-/// `CALL` of a procedure that writes: replicated, or refused with 3098 and nothing anywhere.
+/// `CALL` of a procedure that writes: replicated (row events), the same everywhere.
 async fn call_procedure_that_writes(cx: &Ctx<'_>) -> R {
     cx.setup(&["CREATE TABLE t (id INT PRIMARY KEY, s VARCHAR(20))"])
         .await?;
@@ -334,7 +335,7 @@ async fn call_procedure_that_writes(cx: &Ctx<'_>) -> R {
     .await?;
     let sql = "CALL p(5)";
     let out = cx.e(1, sql).await;
-    if ran_or_refused(&out, sql)? {
+    if outcome(&out, sql, Outcome::Ran)? {
         cx.everywhere("SELECT id, s FROM t", &["5\tpp"]).await
     } else {
         cx.everywhere("SELECT COUNT(*) FROM t", &["0"]).await
@@ -429,7 +430,7 @@ async fn write_through_updatable_view(cx: &Ctx<'_>) -> R {
         .await
 }
 
-/// Multi-table UPDATE/DELETE: replicated, or refused with 3098 and nothing changed.
+/// Multi-table UPDATE/DELETE: replicated, the same everywhere.
 async fn multi_table_update_and_delete(cx: &Ctx<'_>) -> R {
     cx.setup(&[
         T,
@@ -439,9 +440,9 @@ async fn multi_table_update_and_delete(cx: &Ctx<'_>) -> R {
     ])
     .await?;
     let sql = "UPDATE t JOIN u ON t.id = u.id SET t.s = u.s, u.s = CONCAT(u.s, '!') WHERE u.id = 1";
-    let ran = ran_or_refused(&cx.e(1, sql).await, sql)?;
+    let ran = outcome(&cx.e(1, sql).await, sql, Outcome::Ran)?;
     let sql2 = "DELETE t FROM t JOIN u ON t.id = u.id WHERE u.s = 'del'";
-    let ran2 = ran_or_refused(&cx.e(2, sql2).await, sql2)?;
+    let ran2 = outcome(&cx.e(2, sql2).await, sql2, Outcome::Ran)?;
     let t1 = if ran { "1\tone" } else { "1\ta" };
     let mut expected = vec![t1];
     if !ran2 {
@@ -453,7 +454,7 @@ async fn multi_table_update_and_delete(cx: &Ctx<'_>) -> R {
     cx.everywhere("SELECT id, s FROM u ORDER BY id", &[u1, "2\tdel"]).await
 }
 
-/// LOAD DATA LOCAL INFILE from the CLI: replicated, or refused with 3098 and nothing anywhere.
+/// LOAD DATA LOCAL INFILE from the CLI: refused with 3098 (docs/compatibility.md), nothing anywhere.
 async fn load_data_local_infile(cx: &Ctx<'_>) -> R {
     cx.setup(&[T]).await?;
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -464,7 +465,7 @@ async fn load_data_local_infile(cx: &Ctx<'_>) -> R {
         path.display()
     );
     let out = cx.run(0, cx.cli(0).arg("--local-infile=1").execute(sql.as_str())).await;
-    if ran_or_refused(&out, &sql)? {
+    if outcome(&out, &sql, Outcome::Refused)? {
         cx.everywhere("SELECT id, s FROM t ORDER BY id", &["1\tone", "2\ttwo", "3\tthree"])
             .await
     } else {
