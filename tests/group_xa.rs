@@ -363,3 +363,81 @@ async fn a_role_is_administered_by_its_creator_everywhere() {
         assert_eq!(rows, vec![("%".into(), "boss".into(), "Y".into())]);
     }
 }
+
+/// A COMMIT that fails in mysqld is never acknowledged: the session's mysqld connection is
+/// killed (from a direct connection) between its INSERT and its COMMIT. The client gets an
+/// error, the row is on no member, and the group goes on. Also for an autocommit statement
+/// whose connection is killed while it waits on a row lock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_commit_that_fails_in_mysqld_is_not_acknowledged() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE DATABASE cf").await.unwrap();
+    c.query_drop("CREATE TABLE cf.t (id INT PRIMARY KEY)").await.unwrap();
+    c.query_drop("INSERT INTO cf.t VALUES (1)").await.unwrap();
+    g.converge().await;
+
+    let mut s = g.conn(0).await;
+    let id: u64 = s.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
+    s.query_drop("BEGIN").await.unwrap();
+    s.query_drop("INSERT INTO cf.t VALUES (2)").await.unwrap();
+    let mut direct = g.mysqlds[0].root().await;
+    direct.query_drop(format!("KILL CONNECTION {id}")).await.unwrap();
+    let r = s.query_drop("COMMIT").await;
+    // As mysqld does to a killed connection's client: the connection ends, no OK.
+    assert!(
+        matches!(r, Err(mysql_async::Error::Io(_))),
+        "a COMMIT whose mysqld connection was killed: {r:?}"
+    );
+
+    // What mysqld itself does to a client whose connection is killed in a lock wait: it
+    // closes the connection (no error packet), which grproxy's clients get too.
+    {
+        let mut s = g.mysqlds[0].root().await;
+        let id: u64 = s.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
+        let mut holder = g.mysqlds[0].root().await;
+        holder.query_drop("SET sql_log_bin=0").await.unwrap();
+        holder.query_drop("BEGIN").await.unwrap();
+        holder
+            .query_drop("SELECT * FROM cf.t WHERE id = 1 FOR UPDATE")
+            .await
+            .unwrap();
+        let waiting = tokio::spawn(async move { s.query_drop("UPDATE cf.t SET id = 3 WHERE id = 1").await });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        direct.query_drop(format!("KILL CONNECTION {id}")).await.unwrap();
+        let r = waiting.await.unwrap();
+        assert!(matches!(r, Err(mysql_async::Error::Io(_))), "mysqld: {r:?}");
+        holder.query_drop("ROLLBACK").await.unwrap();
+    }
+    // An autocommit UPDATE waiting on a row lock held directly on mysqld, its connection killed.
+    let mut s = g.conn(0).await;
+    let id: u64 = s.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
+    let mut holder = g.mysqlds[0].root().await;
+    holder.query_drop("BEGIN").await.unwrap();
+    holder
+        .query_drop("SELECT * FROM cf.t WHERE id = 1 FOR UPDATE")
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(async move { s.query_drop("UPDATE cf.t SET id = 3 WHERE id = 1").await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    direct.query_drop(format!("KILL CONNECTION {id}")).await.unwrap();
+    let r = waiting.await.unwrap();
+    assert!(
+        matches!(r, Err(mysql_async::Error::Io(_))),
+        "an UPDATE whose connection was killed, through grproxy: {r:?}"
+    );
+    holder.query_drop("ROLLBACK").await.unwrap();
+
+    // Nothing of either on any member; the group takes writes and converges.
+    let mut c = g.conn(1).await;
+    c.query_drop("INSERT INTO cf.t VALUES (10)").await.unwrap();
+    g.converge().await;
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        let ids: Vec<i32> = d.query("SELECT id FROM cf.t ORDER BY id").await.unwrap();
+        assert_eq!(ids, vec![1, 10]);
+    }
+    for i in 0..3 {
+        assert_eq!(status(&mut g.conn(i).await, "member_state").await, "ONLINE");
+    }
+}
