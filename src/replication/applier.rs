@@ -391,7 +391,8 @@ impl Applier {
         }
     }
 
-    /// Replays several entries in one mysqld transaction, each with its marker: one round trip.
+    /// Replays several entries in one mysqld transaction, with their markers (one round trip
+    /// per transaction plus four: see `replay::batch_statements`).
     async fn replay_batch(&self, conn: &mut Option<mysql_async::Conn>, batch: &[Certified]) -> Result<(), String> {
         let started = std::time::Instant::now();
         let txns: Vec<(u64, &Txn)> = batch

@@ -2,8 +2,9 @@
 //! statement (what `mysqlbinlog | mysql` uses) applies the Table_map and Rows events exactly
 //! as the origin's mysqld wrote them, so no value is ever decoded and re-encoded here.
 //!
-//! A batch of transactions and their applied-index markers is one multi-statement query: one
-//! round trip, one mysqld transaction. mysqld checks every row as it applies it (an update or
+//! A batch of transactions and their applied-index markers is one mysqld transaction, sent
+//! statement by statement (one round trip per transaction plus four; see
+//! [`batch_statements`]). mysqld checks every row as it applies it (an update or
 //! delete whose row is missing, or an insert whose key exists, is an error), so a replay that
 //! does not fit the local data fails instead of diverging.
 
