@@ -308,7 +308,12 @@ def measure(system, workload, threads, args, section):
     client0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     row = {"section": section, "system": system.name, "workload": workload, "threads": threads,
            "seconds": args.time}
-    extra = [f"--threads={threads}", f"--time={args.time}", "--report-interval=0", "--db-ps-mode=auto"]
+    extra = [f"--threads={threads}", f"--time={args.time}", "--report-interval=0",
+             f"--db-ps-mode={args.ps_mode}"]
+    if args.skip_trx:
+        extra.append("--skip_trx=on")
+        row["skip_trx"] = True
+    row["ps_mode"] = args.ps_mode
     if args.rate:
         extra.append(f"--rate={args.rate}")
         row["rate"] = args.rate
@@ -385,6 +390,12 @@ def parse_args():
     ap.add_argument("--rate", type=int, default=0,
                     help="sysbench --rate: a fixed transaction rate (to compare systems at the same load below "
                          "saturation; 0 = as fast as possible)")
+    ap.add_argument("--ps-mode", choices=["auto", "disable"], default="auto",
+                    help="sysbench --db-ps-mode: auto (binary prepared statements, which pin a "
+                         "single-primary secondary's session to the primary) or disable (text queries)")
+    ap.add_argument("--skip-trx", action="store_true",
+                    help="sysbench --skip_trx=on: statements without BEGIN/COMMIT (reads outside "
+                         "transactions, which a single-primary secondary runs locally)")
     ap.add_argument("--tables", type=int, default=4)
     ap.add_argument("--table-size", type=int, default=100000)
     ap.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
