@@ -524,6 +524,7 @@ def main():
 
     meta = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds_per_run": args.time, "warmup_s": args.warmup,
             "threads": args.threads, "tables": args.tables, "table_size": args.table_size,
+            "ps_mode": args.ps_mode, "skip_trx": args.skip_trx,
             "sweep_workload": args.sweep_workload, "sweep_threads": args.sweep_threads,
             "cpus": os.cpu_count(), "short": args.short, "db_ps_mode": "auto",
             "relaxed_group_mysqld": args.relaxed_group_mysqld,

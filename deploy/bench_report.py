@@ -50,7 +50,7 @@ def markdown(rows, meta=None):
     out = []
     if meta:
         out += [f"{meta['date']}: {meta['seconds_per_run']} s per run after {meta['warmup_s']} s of warm-up, "
-                f"{meta['tables']} tables x {meta['table_size']} rows, --db-ps-mode=auto; {meta['cpus']} CPUs "
+                f"{meta['tables']} tables x {meta['table_size']} rows, --db-ps-mode={meta.get('ps_mode', 'auto')}{', --skip_trx=on' if meta.get('skip_trx') else ''}; {meta['cpus']} CPUs "
                 f"({meta['cpu_model']}); MariaDB {meta['mariadbd'].split('Ver', 1)[-1].split()[0]}; {meta['sysbench']}; "
                 f"galera-4 {meta['galera']}; grproxy {meta['grproxy_commit']}.", ""]
     for section, title in (("workload", "Workloads"), ("sweep", "Scaling sweep")):
