@@ -134,6 +134,16 @@ fn handshake_response(user: &str, auth: &[u8]) -> Vec<u8> {
     p
 }
 
+/// A TCP connection to `addr` whose server greeting has been read.
+async fn past_the_greeting(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut hdr = [0u8; 4];
+    s.read_exact(&mut hdr).await.unwrap();
+    let mut greeting = vec![0u8; u32::from_le_bytes([hdr[0], hdr[1], hdr[2], 0]) as usize];
+    s.read_exact(&mut greeting).await.unwrap();
+    s
+}
+
 fn com_query(sql: &str) -> Vec<u8> {
     let mut p = ((sql.len() + 1) as u32).to_le_bytes()[..3].to_vec();
     p.push(0);
@@ -168,11 +178,7 @@ async fn commands_pipelined_behind_the_login_wait_for_it() {
     g.converge().await;
     let addr = g.proxies[1].tcp_addr.unwrap();
     for (auth, id) in [(&[7u8; 20][..], 1), (&[][..], 2)] {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        let mut hdr = [0u8; 4];
-        s.read_exact(&mut hdr).await.unwrap();
-        let mut greeting = vec![0u8; u32::from_le_bytes([hdr[0], hdr[1], hdr[2], 0]) as usize];
-        s.read_exact(&mut greeting).await.unwrap();
+        let mut s = past_the_greeting(addr).await;
         let mut both = handshake_response("root", auth);
         both.extend_from_slice(&com_query(&format!("INSERT INTO sm.t VALUES ({id})")));
         s.write_all(&both).await.unwrap();
@@ -229,11 +235,7 @@ async fn commands_pipelined_behind_a_change_of_user_wait_for_it() {
     let addr = g.proxies[1].tcp_addr.unwrap();
     // (id, send the INSERT with the COM_CHANGE_USER itself, authentication reply)
     for (id, with_change, auth) in [(3, true, &[][..]), (4, false, &[7u8; 20][..]), (5, false, &[][..])] {
-        let mut s = TcpStream::connect(addr).await.unwrap();
-        let mut hdr = [0u8; 4];
-        s.read_exact(&mut hdr).await.unwrap();
-        let mut greeting = vec![0u8; u32::from_le_bytes([hdr[0], hdr[1], hdr[2], 0]) as usize];
-        s.read_exact(&mut greeting).await.unwrap();
+        let mut s = past_the_greeting(addr).await;
         s.write_all(&handshake_response("ro", &[])).await.unwrap();
         let ok = read_for(&mut s, Duration::from_millis(500)).await;
         assert_eq!(ok.get(4), Some(&0u8), "ro logs in: {ok:?}");
@@ -414,14 +416,6 @@ async fn raft_files_are_private() {
     assert!(seen > 0);
 }
 
-async fn status_value(c: &mut mysql_async::Conn, name: &str) -> String {
-    let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
-    rows.into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("no {name} in SHOW GRPROXY STATUS"))
-}
-
 /// A peer frame as an unauthenticated process would forge it: request id 1, a Vote request
 /// (variant 1) with the largest term, in member 2's name, no last log id.
 fn forged_vote_frame() -> Vec<u8> {
@@ -450,7 +444,7 @@ async fn the_peer_port_ignores_unauthenticated_frames() {
     c.query_drop("CREATE DATABASE pp").await.unwrap();
     c.query_drop("CREATE TABLE pp.t (id INT PRIMARY KEY)").await.unwrap();
     g.converge().await;
-    let term_before = status_value(&mut c, "raft_term").await;
+    let term_before = grproxy_status(&mut c, "raft_term").await;
     let peers: Vec<String> = g.proxies[0]
         .context
         .settings
@@ -488,7 +482,7 @@ async fn the_peer_port_ignores_unauthenticated_frames() {
     }
     drop(idle);
     g.converge().await;
-    assert_eq!(status_value(&mut c, "raft_term").await, term_before);
+    assert_eq!(grproxy_status(&mut c, "raft_term").await, term_before);
     for m in &g.mysqlds {
         let mut d = m.root().await;
         let n: Option<i64> = d.query_first("SELECT COUNT(*) FROM pp.t").await.unwrap();
@@ -496,6 +490,6 @@ async fn the_peer_port_ignores_unauthenticated_frames() {
     }
     for p in &g.proxies {
         let mut c = mysql_async::Conn::new(proxy_opts(p, "root", "")).await.unwrap();
-        assert_eq!(status_value(&mut c, "member_state").await, "ONLINE");
+        assert_eq!(grproxy_status(&mut c, "member_state").await, "ONLINE");
     }
 }

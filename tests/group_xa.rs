@@ -16,14 +16,6 @@ fn code(e: &mysql_async::Error) -> u16 {
     }
 }
 
-async fn status(c: &mut mysql_async::Conn, name: &str) -> String {
-    let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
-    rows.into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("no {name} in SHOW GRPROXY STATUS"))
-}
-
 /// A prepared transaction of a previous proxy process that never reached the log (the proxy
 /// died between XA PREPARE and its proposal) holds row locks: the restarted member rolls it
 /// back once it has applied what the log held, and the row is writable again everywhere.
@@ -77,19 +69,19 @@ async fn bypassing_writes_are_reported_and_own_state_is_refused() {
     c.query_drop("CREATE DATABASE y").await.unwrap();
     c.query_drop("CREATE TABLE y.t (id INT PRIMARY KEY)").await.unwrap();
     g.converge().await;
-    assert_eq!(status(&mut c, "errant_transactions").await, "0");
+    assert_eq!(grproxy_status(&mut c, "errant_transactions").await, "0");
     let mut d = g.mysqlds[1].root().await;
     d.query_drop("INSERT INTO y.t VALUES (7)").await.unwrap();
     let mut seen = false;
     for _ in 0..50 {
-        if status(&mut c, "errant_transactions").await != "0" {
+        if grproxy_status(&mut c, "errant_transactions").await != "0" {
             seen = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(seen, "a write that bypassed grproxy is reported");
-    assert!(status(&mut c, "last_errant_transaction")
+    assert!(grproxy_status(&mut c, "last_errant_transaction")
         .await
         .contains("without grproxy"));
 
@@ -391,42 +383,14 @@ async fn a_commit_that_fails_in_mysqld_is_not_acknowledged() {
     );
 
     // What mysqld itself does to a client whose connection is killed in a lock wait: it
-    // closes the connection (no error packet), which grproxy's clients get too.
-    {
-        let mut s = g.mysqlds[0].root().await;
-        let id: u64 = s.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
-        let mut holder = g.mysqlds[0].root().await;
-        holder.query_drop("SET sql_log_bin=0").await.unwrap();
-        holder.query_drop("BEGIN").await.unwrap();
-        holder
-            .query_drop("SELECT * FROM cf.t WHERE id = 1 FOR UPDATE")
-            .await
-            .unwrap();
-        let waiting = tokio::spawn(async move { s.query_drop("UPDATE cf.t SET id = 3 WHERE id = 1").await });
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        direct.query_drop(format!("KILL CONNECTION {id}")).await.unwrap();
-        let r = waiting.await.unwrap();
-        assert!(matches!(r, Err(mysql_async::Error::Io(_))), "mysqld: {r:?}");
-        holder.query_drop("ROLLBACK").await.unwrap();
-    }
-    // An autocommit UPDATE waiting on a row lock held directly on mysqld, its connection killed.
-    let mut s = g.conn(0).await;
-    let id: u64 = s.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
-    let mut holder = g.mysqlds[0].root().await;
-    holder.query_drop("BEGIN").await.unwrap();
-    holder
-        .query_drop("SELECT * FROM cf.t WHERE id = 1 FOR UPDATE")
-        .await
-        .unwrap();
-    let waiting = tokio::spawn(async move { s.query_drop("UPDATE cf.t SET id = 3 WHERE id = 1").await });
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    direct.query_drop(format!("KILL CONNECTION {id}")).await.unwrap();
-    let r = waiting.await.unwrap();
+    // closes the connection (no error packet). Through grproxy: the same.
+    let r = killed_in_a_lock_wait(&g, g.mysqlds[0].root().await, &mut direct).await;
+    assert!(matches!(r, Err(mysql_async::Error::Io(_))), "mysqld: {r:?}");
+    let r = killed_in_a_lock_wait(&g, g.conn(0).await, &mut direct).await;
     assert!(
         matches!(r, Err(mysql_async::Error::Io(_))),
         "an UPDATE whose connection was killed, through grproxy: {r:?}"
     );
-    holder.query_drop("ROLLBACK").await.unwrap();
 
     // Nothing of either on any member; the group takes writes and converges.
     let mut c = g.conn(1).await;
@@ -438,6 +402,30 @@ async fn a_commit_that_fails_in_mysqld_is_not_acknowledged() {
         assert_eq!(ids, vec![1, 10]);
     }
     for i in 0..3 {
-        assert_eq!(status(&mut g.conn(i).await, "member_state").await, "ONLINE");
+        assert_eq!(grproxy_status(&mut g.conn(i).await, "member_state").await, "ONLINE");
     }
+}
+
+/// Runs an autocommit UPDATE of `cf.t`'s row 1 on `s` while a direct connection (outside the
+/// binlog) holds that row's lock, kills `s`'s mysqld connection from `direct`, and returns
+/// what `s` got.
+async fn killed_in_a_lock_wait(
+    g: &TestGroup,
+    mut s: mysql_async::Conn,
+    direct: &mut mysql_async::Conn,
+) -> Result<(), mysql_async::Error> {
+    let id: u64 = s.query_first("SELECT CONNECTION_ID()").await.unwrap().unwrap();
+    let mut holder = g.mysqlds[0].root().await;
+    holder.query_drop("SET sql_log_bin = 0").await.unwrap();
+    holder.query_drop("BEGIN").await.unwrap();
+    holder
+        .query_drop("SELECT * FROM cf.t WHERE id = 1 FOR UPDATE")
+        .await
+        .unwrap();
+    let waiting = tokio::spawn(async move { s.query_drop("UPDATE cf.t SET id = 3 WHERE id = 1").await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    direct.query_drop(format!("KILL CONNECTION {id}")).await.unwrap();
+    let r = waiting.await.unwrap();
+    holder.query_drop("ROLLBACK").await.unwrap();
+    r
 }

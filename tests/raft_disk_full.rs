@@ -46,14 +46,6 @@ impl Drop for Tmpfs {
     }
 }
 
-async fn status_value(c: &mut mysql_async::Conn, name: &str) -> String {
-    let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
-    rows.into_iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("no {name} in SHOW GRPROXY STATUS"))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_member_whose_raft_disk_fills_reports_its_stopped_core() {
     let Some(fs) = Tmpfs::mount("3m") else { return };
@@ -78,19 +70,19 @@ async fn a_member_whose_raft_disk_fills_reports_its_stopped_core() {
         c1.query_drop(format!("INSERT INTO df.t VALUES ({id}, REPEAT('d', 262144))"))
             .await
             .unwrap();
-        if status_value(&mut c2, "member_state").await.starts_with("ERROR") {
+        if grproxy_status(&mut c2, "member_state").await.starts_with("ERROR") {
             break;
         }
         assert!(
             started.elapsed() < Duration::from_secs(120) && id < 200,
             "member 2 is still {} after {id} rows on a full disk",
-            status_value(&mut c2, "member_state").await
+            grproxy_status(&mut c2, "member_state").await
         );
     }
-    let state = status_value(&mut c2, "member_state").await;
+    let state = grproxy_status(&mut c2, "member_state").await;
     assert!(state.contains("the raft core stopped"), "member 2 says {state}");
     eprintln!("after {id} rows of 256 KiB member 2 says: {state}");
-    let role = status_value(&mut c2, "raft_role").await;
+    let role = grproxy_status(&mut c2, "raft_role").await;
     assert_ne!(role, "leader", "a stopped core does not lead");
     // Writes through it are refused with a clear error, never acknowledged.
     let e = c2

@@ -349,13 +349,9 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
     assert!(elected < Duration::from_secs(5), "{elected:?}");
     assert!(resumed < Duration::from_secs(5), "{resumed:?}");
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let rows: Vec<(String, String)> = mysql_async::Conn::new(root_tcp_opts(sb.proxy_port(2)))
-        .await
-        .unwrap()
-        .query("SHOW GRPROXY STATUS")
-        .await
-        .unwrap();
-    let second = rows.into_iter().find(|(n, _)| n == "primary_member_id").unwrap().1;
+    let mut c2 = mysql_async::Conn::new(root_tcp_opts(sb.proxy_port(2))).await.unwrap();
+    let second = grproxy_status(&mut c2, "primary_member_id").await;
+    drop(c2);
 
     // 2. kill -9 the new primary's mysqld (it comes back after 3 s).
     let killed = Instant::now();
@@ -427,19 +423,8 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let rows: Vec<(String, String)> = mysql_async::Conn::new(root_tcp_opts(sb.proxy_port(2)))
-        .await
-        .unwrap()
-        .query("SHOW GRPROXY STATUS")
-        .await
-        .unwrap();
-    let now_primary: u16 = rows
-        .into_iter()
-        .find(|(n, _)| n == "primary_member_id")
-        .unwrap()
-        .1
-        .parse()
-        .unwrap();
+    let mut c3 = mysql_async::Conn::new(root_tcp_opts(sb.proxy_port(3))).await.unwrap();
+    let now_primary: u16 = grproxy_status(&mut c3, "primary_member_id").await.parse().unwrap();
     assert_ne!(now_primary, 1);
     let mut p1 = mysql_async::Conn::new(root_tcp_opts(sb.proxy_port(1))).await.unwrap();
     write_retrying(&mut p1, "INSERT INTO sp.t VALUES (9000003, @@server_id)").await;

@@ -16,18 +16,7 @@ async fn count(c: &mut mysql_async::Conn) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn last_insert_id_and_after_hold_through_a_secondary() {
-    let g = TestGroup::start(3).await;
-    let mut a = g.conn(0).await;
-    a.query_drop("CREATE DATABASE sc").await.unwrap();
-    a.query_drop("CREATE TABLE sc.t (id INT AUTO_INCREMENT PRIMARY KEY, v INT)")
-        .await
-        .unwrap();
-    a.query_drop("GRPROXY SET MODE SINGLE-PRIMARY WITH PRIMARY 1")
-        .await
-        .unwrap();
-    g.wait_status("group_mode", "single-primary").await;
-    g.wait_status("primary_member_id", "1").await;
-    g.converge().await;
+    let g = single_primary_group().await;
 
     // LAST_INSERT_ID() of the insert on the primary, after a read that ran here.
     let mut s = g.conn(1).await;

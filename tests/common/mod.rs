@@ -358,3 +358,13 @@ pub fn cli_e(port: u16, user: &str, pass: &str, sql: &str) -> Result<String, Str
         Err(String::from_utf8_lossy(&out.stderr).into_owned())
     }
 }
+
+/// One value of `SHOW GRPROXY STATUS` through `c`.
+pub async fn grproxy_status(c: &mut mysql_async::Conn, name: &str) -> String {
+    use mysql_async::prelude::Queryable;
+    let rows: Vec<(String, String)> = c.query("SHOW GRPROXY STATUS").await.unwrap();
+    rows.into_iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no {name} in SHOW GRPROXY STATUS"))
+}
