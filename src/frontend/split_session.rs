@@ -21,6 +21,9 @@ use crate::sql::Classified;
 
 /// How long a write waits for a primary to be elected (or to catch up) before it is refused.
 const PRIMARY_WAIT: Duration = Duration::from_secs(10);
+/// How long a statement running on a primary that has since been replaced may still take to
+/// answer before the session gives up on it (see `on_primary`).
+const PRIMARY_GONE_GRACE: Duration = Duration::from_secs(1);
 /// Session-state statements kept for a leg opened later.
 const MAX_REPLAY: usize = 256;
 /// How long a write waits to learn the primary's client address (from its report).
@@ -290,7 +293,24 @@ impl Session {
         std::mem::swap(self.backend_mut(), &mut leg.io);
         let (status, stale) = (self.status, self.status_stale);
         self.status = leg.status;
-        let r = self.forward(packet, expect).await;
+        // A primary cut off from the group (a partition) answers nothing until its own quorum
+        // check fails (seconds): once another member is primary and this one has still not
+        // answered after PRIMARY_GONE_GRACE, the statement's outcome is unknown and the session
+        // ends, as a connection to a failed server would, so the client retries on the new
+        // primary. (A switchover's old primary answers within the grace: commit or fenced.)
+        let g = self.context().group.clone().expect("splitting runs in a group");
+        let member = leg.member;
+        let gone = async move {
+            g.primary_moved_from(member).await;
+            tokio::time::sleep(PRIMARY_GONE_GRACE).await;
+        };
+        let r = tokio::select! {
+            r = self.forward(packet, expect) => r,
+            _ = gone => Err(SessionEnd::Backend(crate::protocol::io::IoError::Io(std::io::Error::other(format!(
+                "member {member} stopped being primary and did not answer within {PRIMARY_GONE_GRACE:?}; \
+                 the statement's outcome is unknown"
+            ))))),
+        };
         std::mem::swap(self.backend_mut(), &mut leg.io);
         leg.status = self.status;
         (self.status, self.status_stale) = (status, stale);

@@ -137,6 +137,23 @@ impl Group {
     }
 
     /// The primary (single-primary mode), if one has been elected.
+    /// Returns once the group has named a primary other than `member` (or left
+    /// single-primary mode); never while `member` stays primary.
+    pub async fn primary_moved_from(&self, member: u64) {
+        let mut rx = self.topology_rx();
+        loop {
+            {
+                let t = rx.borrow_and_update();
+                if t.mode != Mode::SinglePrimary || t.primary != Some(member) {
+                    return;
+                }
+            }
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
     pub fn primary(&self) -> Option<u64> {
         match self.mode() {
             Mode::SinglePrimary => self.topology().primary,
