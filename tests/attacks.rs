@@ -186,9 +186,7 @@ async fn commands_pipelined_behind_the_login_wait_for_it() {
         assert!(!reply.is_empty());
     }
     g.converge().await;
-    for m in &g.mysqlds {
-        let mut d = m.root().await;
-        let ids: Vec<i32> = d.query("SELECT id FROM sm.t ORDER BY id").await.unwrap();
+    for ids in sm_ids_on_every_member(&g).await {
         assert_eq!(
             ids,
             vec![2],
@@ -261,9 +259,7 @@ async fn commands_pipelined_behind_a_change_of_user_wait_for_it() {
         }
     }
     g.converge().await;
-    for m in &g.mysqlds {
-        let mut d = m.root().await;
-        let ids: Vec<i32> = d.query("SELECT id FROM sm.t ORDER BY id").await.unwrap();
+    for ids in sm_ids_on_every_member(&g).await {
         assert_eq!(
             ids,
             vec![5],
@@ -492,4 +488,14 @@ async fn the_peer_port_ignores_unauthenticated_frames() {
         let mut c = mysql_async::Conn::new(proxy_opts(p, "root", "")).await.unwrap();
         assert_eq!(grproxy_status(&mut c, "member_state").await, "ONLINE");
     }
+}
+
+/// `sm.t`'s ids on each member's mysqld.
+async fn sm_ids_on_every_member(g: &TestGroup) -> Vec<Vec<i32>> {
+    let mut out = Vec::new();
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        out.push(d.query("SELECT id FROM sm.t ORDER BY id").await.unwrap());
+    }
+    out
 }

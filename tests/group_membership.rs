@@ -8,6 +8,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::sandbox::*;
+use common::write_retrying;
 use mysql_async::prelude::*;
 
 /// These tests each run a group of 3-4 mysqlds and copy up to 96 MiB between them: one at a
@@ -132,21 +133,6 @@ async fn wait_receiving(port: u16) {
             "member 3 never started a transfer: {detail:?}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Runs `sql` through `c` once the member takes writes again (3100 while RECOVERING, 1047
-/// while it has no quorum).
-async fn write_when_ready(c: &mut mysql_async::Conn, sql: &str) {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        match c.query_drop(sql).await {
-            Ok(()) => return,
-            Err(mysql_async::Error::Server(e)) if [3100, 1047].contains(&e.code) && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(300)).await
-            }
-            Err(e) => panic!("{sql}: {e}"),
-        }
     }
 }
 
@@ -413,7 +399,13 @@ async fn a_transfer_whose_donor_dies_is_retried_with_another_donor() {
     // The retry (after 10 s) takes member 2 as donor.
     converged(&sb, &[2, 3], 96).await;
     let mut c3 = conn(p(3)).await;
-    write_when_ready(&mut c3, "INSERT INTO gm.t (v) VALUES ('after the retry')").await;
+    write_retrying(
+        &mut c3,
+        "INSERT INTO gm.t (v) VALUES ('after the retry')",
+        &[3100, 1047],
+        Duration::from_secs(120),
+    )
+    .await;
     sb.restart_proxy(1);
     converged(&sb, &[1, 2, 3], 97).await;
     wait_log(
@@ -468,6 +460,12 @@ async fn a_wiped_member_and_a_joiner_killed_mid_transfer_are_reprovisioned() {
         "the restart did not notice the unfinished transfer"
     );
     let mut c3 = conn(p(3)).await;
-    write_when_ready(&mut c3, "INSERT INTO gm.t (v) VALUES ('after')").await;
+    write_retrying(
+        &mut c3,
+        "INSERT INTO gm.t (v) VALUES ('after')",
+        &[3100, 1047],
+        Duration::from_secs(120),
+    )
+    .await;
     converged(&sb, &[1, 2, 3], 161).await;
 }

@@ -110,7 +110,13 @@ async fn a_member_whose_raft_disk_fills_reports_its_stopped_core() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let mut c3 = g.conn(2).await;
-    write_until_ok(&mut c1, "INSERT INTO df.t VALUES (100001, 'after')").await;
+    write_retrying(
+        &mut c1,
+        "INSERT INTO df.t VALUES (100001, 'after')",
+        &[1047, 3100],
+        Duration::from_secs(30),
+    )
+    .await;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let n: Option<i64> = c3
@@ -126,18 +132,4 @@ async fn a_member_whose_raft_disk_fills_reports_its_stopped_core() {
     drop((c1, c2, c3));
     drop(g);
     drop(fs);
-}
-
-/// Runs `sql`, retrying while the group elects a leader (1047/3100).
-async fn write_until_ok(c: &mut mysql_async::Conn, sql: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match c.query_drop(sql).await {
-            Ok(()) => return,
-            Err(mysql_async::Error::Server(e)) if [1047, 3100].contains(&e.code) && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(200)).await
-            }
-            Err(e) => panic!("{sql}: {e}"),
-        }
-    }
 }

@@ -427,7 +427,13 @@ async fn a_lost_primary_is_replaced_without_losing_acknowledged_writes() {
     let now_primary: u16 = grproxy_status(&mut c3, "primary_member_id").await.parse().unwrap();
     assert_ne!(now_primary, 1);
     let mut p1 = mysql_async::Conn::new(root_tcp_opts(sb.proxy_port(1))).await.unwrap();
-    write_retrying(&mut p1, "INSERT INTO sp.t VALUES (9000003, @@server_id)").await;
+    write_retrying(
+        &mut p1,
+        "INSERT INTO sp.t VALUES (9000003, @@server_id)",
+        &[3100, 1047, 1290],
+        Duration::from_secs(30),
+    )
+    .await;
     let mut d = mysql_async::Conn::new(root_tcp_opts(sb.mysqld_port(now_primary)))
         .await
         .unwrap();
@@ -599,19 +605,4 @@ async fn read_write_and_read_only_ports() {
     let e = cli(ro, "root", "", "BEGIN;\nDELETE FROM sp.t;\n").unwrap_err();
     assert!(e.contains("1290"), "{e}");
     assert_eq!(ids_everywhere(&g).await, vec![vec![1], vec![1], vec![1]]);
-}
-
-/// Runs `sql` through `c`, retrying while the member is still joining (3100, 1047, 1290 while
-/// it learns the primary) for up to 30 s.
-async fn write_retrying(c: &mut mysql_async::Conn, sql: &str) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match c.query_drop(sql).await {
-            Ok(()) => return,
-            Err(mysql_async::Error::Server(e)) if [3100, 1047, 1290].contains(&e.code) && Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(300)).await
-            }
-            Err(e) => panic!("{sql}: {e}"),
-        }
-    }
 }

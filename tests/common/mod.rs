@@ -368,3 +368,19 @@ pub async fn grproxy_status(c: &mut mysql_async::Conn, name: &str) -> String {
         .map(|(_, v)| v)
         .unwrap_or_else(|| panic!("no {name} in SHOW GRPROXY STATUS"))
 }
+
+/// Runs `sql` through `c`, retrying for up to `within` while it fails with one of `codes`
+/// (a member still electing, joining or recovering); any other error fails the test.
+pub async fn write_retrying(c: &mut mysql_async::Conn, sql: &str, codes: &[u16], within: Duration) {
+    use mysql_async::prelude::Queryable;
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        match c.query_drop(sql).await {
+            Ok(()) => return,
+            Err(mysql_async::Error::Server(e)) if codes.contains(&e.code) && std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(200)).await
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}
