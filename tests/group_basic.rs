@@ -687,3 +687,46 @@ async fn events_and_host_paths_are_refused() {
         .unwrap();
     assert_eq!(v, 10);
 }
+
+/// A backlog of other members' transactions, some of 1 MiB rows, replays in a few batches
+/// whose events go in `BINLOG` statements of at most 4 MiB each (here about 20 MiB in a batch
+/// of up to 32 transactions), and every member ends with the same rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_backlog_replays_in_batches_of_bounded_statements() {
+    let g = TestGroup::start(3).await;
+    let mut c = g.conn(0).await;
+    c.query_drop("CREATE DATABASE rb").await.unwrap();
+    c.query_drop("CREATE TABLE rb.t (id INT PRIMARY KEY, v LONGBLOB NOT NULL) ENGINE=InnoDB")
+        .await
+        .unwrap();
+    g.converge().await;
+    let batches = |v: String| v.parse::<u64>().expect("replay_batches is a number");
+    let before = batches(g.status(1, "replay_batches").await);
+    // Member 2's applier waits behind a read lock taken on its mysqld while the backlog forms.
+    let mut lock = g.mysqlds[1].root().await;
+    lock.query_drop("LOCK TABLES rb.t READ").await.unwrap();
+    let n = 30;
+    for i in 0..n {
+        // Every third row is 1 MiB, the others small.
+        let len = if i % 3 == 0 { 1 << 20 } else { 10 };
+        c.exec_drop("INSERT INTO rb.t VALUES (?, REPEAT(CHAR(65 + ? % 26), ?))", (i, i, len))
+            .await
+            .unwrap();
+    }
+    c.query_drop("UPDATE rb.t SET v = CONCAT(v, 'x') WHERE id % 2 = 0")
+        .await
+        .unwrap();
+    lock.query_drop("UNLOCK TABLES").await.unwrap();
+    g.converge().await;
+    let sums = g.checksums("rb.t").await;
+    assert!(sums[0].is_some() && sums.iter().all(|s| *s == sums[0]), "{sums:?}");
+    let count: Option<i64> = g.conn(1).await.query_first("SELECT COUNT(*) FROM rb.t").await.unwrap();
+    assert_eq!(count, Some(n));
+    // The first transaction waited for the lock alone; the other 30 came in few batches.
+    let used = batches(g.status(1, "replay_batches").await) - before;
+    assert!(
+        (1..=4).contains(&used),
+        "{used} replay batches for {} transactions",
+        n + 1
+    );
+}

@@ -391,8 +391,8 @@ impl Applier {
         }
     }
 
-    /// Replays several entries in one mysqld transaction, with their markers (one round trip
-    /// per transaction plus four: see `replay::batch_statements`).
+    /// Replays several entries in one mysqld transaction, with their markers (four round trips
+    /// when their events fit one bounded `BINLOG`: see `replay::batch_statements`).
     async fn replay_batch(&self, conn: &mut Option<mysql_async::Conn>, batch: &[Certified]) -> Result<(), String> {
         let started = std::time::Instant::now();
         let txns: Vec<(u64, &Txn)> = batch

@@ -3,8 +3,8 @@
 //! as the origin's mysqld wrote them, so no value is ever decoded and re-encoded here.
 //!
 //! A batch of transactions and their applied-index markers is one mysqld transaction, sent
-//! statement by statement (one round trip per transaction plus four; see
-//! [`batch_statements`]). mysqld checks every row as it applies it (an update or
+//! statement by statement: four round trips for a batch whose events fit one bounded `BINLOG`
+//! statement, one more per further 4 MiB of events (see [`batch_statements`]). mysqld checks every row as it applies it (an update or
 //! delete whose row is missing, or an insert whose key exists, is an error), so a replay that
 //! does not fit the local data fails instead of diverging.
 
@@ -39,33 +39,70 @@ pub fn binlog_statement<'a>(events: impl IntoIterator<Item = &'a Vec<u8>>) -> St
     format!("BINLOG '{}'", base64(&all))
 }
 
-/// The statements that replay `txns` (with their log indexes) in one mysqld transaction,
-/// with their markers. Each batch gives mysqld the format description its events are read
-/// with first (a few hundred bytes), again whenever it changes within the batch: a `BINLOG`
-/// of row events without one is misread by mysqld.
+/// Most event bytes one `BINLOG` statement of a batch carries (before base64, which adds a
+/// third). Transactions are packed into a statement until the next would pass it; a larger
+/// transaction gets a statement of its own. Without a bound a batch of 32 transactions of
+/// 1 MiB rows was one 43 MB statement.
+pub const STATEMENT_EVENT_BYTES: usize = 4 << 20;
+
+/// The round trips that replay `txns` (with their log indexes) in one mysqld transaction,
+/// with their markers: each string is one query. For a batch whose events fit
+/// [`STATEMENT_EVENT_BYTES`] that is two: `START TRANSACTION; INSERT <markers>; BINLOG '...'`
+/// as one multi-statement query, then `COMMIT`; each further `BINLOG` of a larger batch is one
+/// more. A batch that wrote no rows is its marker insert alone.
 ///
-/// The statements go one by one: sent as one multi-statement query through `mysql_async`,
-/// the first batch on a connection failed with "Packets out of sync" (not understood yet; see
-/// docs/replication.md), so the batch costs one round trip per transaction plus four.
+/// The `BINLOG` is the last statement of its query because mysqld (MariaDB 10.11) answers a
+/// `BINLOG` of row events with an OK that lacks SERVER_MORE_RESULTS_EXISTS: a client stops
+/// reading there, and the results of the statements behind it arrive as the answer to its
+/// next query (`mysql_async`: "Packets out of sync"; seen on 10.11.19 with a raw client: the
+/// statements behind it run and answer all the same). Each `BINLOG` starts
+/// with the format description its events are read with (a few hundred bytes) where that
+/// changes within the batch: a `BINLOG` of row events without one is misread by mysqld, which
+/// keeps the last one it read for the session. Table ids cannot leak from one transaction
+/// into the next: each statement's last Rows event ends the statement, which clears mysqld's
+/// table map.
 pub fn batch_statements(txns: &[(u64, &Txn)]) -> Vec<String> {
-    let mut out = vec!["START TRANSACTION".to_string()];
+    batch_statements_bounded(txns, STATEMENT_EVENT_BYTES)
+}
+
+fn batch_statements_bounded(txns: &[(u64, &Txn)], bound: usize) -> Vec<String> {
+    let mut binlogs = Vec::new();
+    let mut chunk: Vec<&Vec<u8>> = Vec::new();
+    let mut chunk_bytes = 0;
     let mut fde_sent: Option<&[u8]> = None;
     for (_, t) in txns {
-        if !t.events.is_empty() {
-            if fde_sent != Some(t.fde.as_slice()) {
-                out.push(binlog_statement([&t.fde]));
-                fde_sent = Some(t.fde.as_slice());
-            }
-            out.push(binlog_statement(&t.events));
+        if t.events.is_empty() {
+            continue;
         }
+        let fde_needed = fde_sent != Some(t.fde.as_slice());
+        let bytes = t.events.iter().map(Vec::len).sum::<usize>() + if fde_needed { t.fde.len() } else { 0 };
+        if !chunk.is_empty() && chunk_bytes + bytes > bound {
+            binlogs.push(binlog_statement(chunk.drain(..)));
+            chunk_bytes = 0;
+        }
+        if fde_needed {
+            chunk.push(&t.fde);
+            fde_sent = Some(t.fde.as_slice());
+        }
+        chunk.extend(&t.events);
+        chunk_bytes += bytes;
+    }
+    if !chunk.is_empty() {
+        binlogs.push(binlog_statement(chunk));
     }
     let values: Vec<String> = txns.iter().map(|(i, _)| format!("({i})")).collect();
-    out.push(format!(
+    let markers = format!(
         "INSERT INTO {}.{} (idx) VALUES {}",
         ident(MARKER_SCHEMA),
         ident(MARKER_TABLE),
         values.join(", ")
-    ));
+    );
+    let mut binlogs = binlogs.into_iter();
+    let Some(first) = binlogs.next() else {
+        return vec![markers];
+    };
+    let mut out = vec![format!("START TRANSACTION; {markers}; {first}")];
+    out.extend(binlogs);
     out.push("COMMIT".to_string());
     out
 }
@@ -91,24 +128,100 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_batch_sends_the_format_description_once() {
-        let t = Txn {
+    fn txn(fde: u8, events: &[u8]) -> Txn {
+        Txn {
             origin: 2,
             trx_id: 1,
             snapshot: 0,
             write_set: vec![],
             tables: vec![],
             wide: vec![],
-            fde: vec![1; 20],
-            events: vec![vec![2; 19], vec![3; 19]],
-        };
-        let sql = batch_statements(&[(5, &t), (6, &t)]).join(";\n");
-        assert_eq!(sql.matches("BINLOG").count(), 3, "{sql}");
-        assert!(sql.starts_with("START TRANSACTION;"));
-        assert!(sql.ends_with("COMMIT"));
-        assert!(sql.contains("VALUES (5), (6)"));
-        let again = batch_statements(&[(7, &t)]).join(";\n");
-        assert_eq!(again.matches("BINLOG").count(), 2, "{again}");
+            fde: vec![fde; 3],
+            events: events.iter().map(|&e| vec![e; 3]).collect(),
+        }
+    }
+
+    /// The `BINLOG` statements of a batch, decoded back to the bytes of their events (each
+    /// event of the fixtures is three equal bytes, so a statement is a list of event tags).
+    fn binlog_bodies(stmts: &[String]) -> Vec<Vec<u8>> {
+        stmts
+            .iter()
+            .filter_map(|s| s.strip_prefix("BINLOG '"))
+            .map(|b| b.trim_end_matches('\''))
+            .map(|b| {
+                // A 3-byte event is 4 base64 characters: find the tag that encodes to them.
+                b.as_bytes()
+                    .chunks(4)
+                    .map(|q| {
+                        (0..=255u8)
+                            .find(|&t| base64(&[t; 3]).as_bytes() == q)
+                            .expect("an event tag")
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_packs_events_into_bounded_binlog_statements() {
+        let (a, b, c) = (txn(1, &[2, 3]), txn(1, &[4]), txn(9, &[5]));
+        let empty = txn(1, &[]);
+        // (batch, byte bound, the statements' event tags, the markers)
+        #[allow(clippy::type_complexity)]
+        let cases: Vec<(Vec<(u64, &Txn)>, usize, Vec<Vec<u8>>, &str)> = vec![
+            // Unbounded: one statement, the format description once.
+            (
+                vec![(5, &a), (6, &b)],
+                1 << 20,
+                vec![vec![1, 2, 3, 4]],
+                "VALUES (5), (6)",
+            ),
+            // The format description again where it changes.
+            (
+                vec![(7, &a), (8, &c), (9, &b)],
+                1 << 20,
+                vec![vec![1, 2, 3, 9, 5, 1, 4]],
+                "VALUES (7), (8), (9)",
+            ),
+            // A transaction without events adds a marker only.
+            (vec![(3, &empty), (4, &b)], 1 << 20, vec![vec![1, 4]], "VALUES (3), (4)"),
+            // Bound of 9 bytes: a (fde + 2 events) fills one; b starts the next without the
+            // format description (mysqld keeps it for the session); c changes it.
+            (
+                vec![(1, &a), (2, &b), (3, &c)],
+                9,
+                vec![vec![1, 2, 3], vec![4, 9, 5]],
+                "VALUES (1), (2), (3)",
+            ),
+            // A transaction above the bound still goes whole, in a statement of its own.
+            (
+                vec![(1, &b), (2, &a), (3, &b)],
+                4,
+                vec![vec![1, 4], vec![2, 3], vec![4]],
+                "VALUES (1), (2), (3)",
+            ),
+        ];
+        for (batch, bound, want, markers) in cases {
+            let queries = batch_statements_bounded(&batch, bound);
+            // One query per BINLOG plus the COMMIT; the first opens the transaction and
+            // inserts the markers ahead of its BINLOG, which ends it.
+            assert_eq!(queries.len(), want.len() + 1, "{queries:?}");
+            let first: Vec<&str> = queries[0].split("; ").collect();
+            assert_eq!(first.len(), 3, "{queries:?}");
+            assert_eq!(first[0], "START TRANSACTION");
+            assert!(
+                first[1].starts_with("INSERT INTO") && first[1].ends_with(markers),
+                "{queries:?}"
+            );
+            let binlogs: Vec<String> = std::iter::once(first[2].to_string())
+                .chain(queries[1..queries.len() - 1].iter().cloned())
+                .collect();
+            assert_eq!(binlog_bodies(&binlogs), want, "bound {bound}: {queries:?}");
+            assert_eq!(queries[queries.len() - 1], "COMMIT");
+        }
+        // Nothing to replay (every transaction wrote no rows): the markers alone.
+        let queries = batch_statements(&[(1, &empty), (2, &empty)]);
+        assert_eq!(queries.len(), 1, "{queries:?}");
+        assert!(queries[0].starts_with("INSERT INTO") && queries[0].ends_with("VALUES (1), (2)"));
     }
 }
