@@ -66,6 +66,7 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
             snapshot_every: g.snapshot_every,
             flow_control_entries: g.flow_control_entries,
             retention_bytes: g.retention_bytes,
+            log_replays: g.log_replays,
             listener: None,
             peer_security: peer_security(g)?,
             mode: crate::replication::topology::Mode::parse(&g.mode).unwrap_or_default(),

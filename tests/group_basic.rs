@@ -653,6 +653,39 @@ async fn statements_after_a_deadlock_rollback_are_replicated() {
     }
 }
 
+/// `group.log_replays`: off (the default), a member's binlog holds only its own clients'
+/// transactions; on, also the other members' replayed ones (for an async replica or CDC).
+/// Either way the data is the same everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replays_reach_a_members_binlog_only_with_log_replays() {
+    let g = TestGroup::start_with(3, &[], |i, s| {
+        s.group.as_mut().unwrap().log_replays = i == 2;
+    })
+    .await;
+    setup(&g).await;
+    let mut c = g.conn(0).await;
+    for id in 100..110 {
+        c.query_drop(format!("INSERT INTO app.t (id, v) VALUES ({id}, 1)"))
+            .await
+            .unwrap();
+    }
+    c.query_drop("UPDATE app.t SET v = v + 1 WHERE id >= 100")
+        .await
+        .unwrap();
+    g.converge().await;
+    let sums = g.checksums("app.t").await;
+    assert!(sums.iter().all(|s| *s == sums[0]), "{sums:?}");
+    // The replay connection writes in GTID domain 7207: its GTIDs are in a binlog only if
+    // the member logs replays.
+    let mut replay_domains = Vec::new();
+    for m in &g.mysqlds {
+        let mut d = m.root().await;
+        let pos: String = d.query_first("SELECT @@gtid_binlog_pos").await.unwrap().unwrap();
+        replay_domains.push(pos.split(',').any(|gtid| gtid.starts_with("7207-")));
+    }
+    assert_eq!(replay_domains, vec![false, false, true]);
+}
+
 /// DDL that would not do the same on every member is refused with 3098 before it runs
 /// anywhere: scheduled events (they run on one member's mysqld, outside replication) and
 /// `DATA DIRECTORY` / `INDEX DIRECTORY` paths of one host (issue 16's mysql-test group run).

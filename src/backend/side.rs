@@ -22,7 +22,13 @@ impl SidePool {
             // Replayed UPDATEs are checked to match exactly one row, also when the row image
             // equals what the row already holds (a point UPDATE whose values did not change).
             .client_found_rows(true)
-            .pool_opts(PoolOpts::default().with_constraints(PoolConstraints::new(0, 4).expect("0 <= 4")));
+            // Idle connections are kept a minute: a commit that wrote nothing asks for the
+            // binlog end on one, and a new connection per ask cost about a millisecond.
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(PoolConstraints::new(1, 8).expect("1 <= 8"))
+                    .with_inactive_connection_ttl(std::time::Duration::from_secs(60)),
+            );
         opts = match addr {
             BackendAddr::Unix(p) => opts.socket(Some(p.to_string_lossy().into_owned())),
             BackendAddr::Tcp(a) => {

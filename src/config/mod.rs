@@ -116,6 +116,11 @@ pub struct GroupConfig {
     /// (default 1 GiB, at least 1 MiB). A member that falls further behind is re-provisioned
     /// by state transfer when it returns.
     pub retention_bytes: u64,
+    /// Whether other members' transactions, replayed here, also go to this member's binlog
+    /// (default false, like MariaDB's `log_slave_updates`). Turn it on when something reads
+    /// a member's binlog for every write of the group (an async replica, CDC); it costs a
+    /// binlog write and sync per replayed batch.
+    pub log_replays: bool,
     /// Mutual TLS on the peer (Raft) links. Required: there is no plain-text peer mode (anyone
     /// who reached a plain peer port could forge Raft messages and run statements on every
     /// member).
@@ -163,6 +168,7 @@ impl Default for GroupConfig {
             snapshot_every: crate::replication::group::DEFAULT_SNAPSHOT_EVERY,
             flow_control_entries: crate::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
             retention_bytes: crate::replication::group::DEFAULT_RETENTION_BYTES,
+            log_replays: false,
             tls: None,
             mode: "multi-primary".into(),
             weight: 50,

@@ -13,11 +13,13 @@
 //! - [`network`]: pipelined peer client and the messages of the peer protocol.
 //! - [`server`]: the peer listener serving Raft RPCs and forwarded proposals, with its limits.
 //! - [`membership`]: online membership changes and the application's peer service.
+//! - `leader_watch`: leader changes as a channel of their own (not every metrics update).
 //! - [`node`]: [`Consensus`], tying it all together.
 
 pub mod batcher;
 pub(crate) mod files;
 pub mod frame;
+mod leader_watch;
 pub mod log_store;
 mod log_writer;
 pub mod membership;

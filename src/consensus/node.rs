@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 
 use crate::consensus::batcher::{BatchStats, Batcher};
 use crate::consensus::frame::SNAPSHOT_CHUNK;
+use crate::consensus::leader_watch::{core_stopped, LeaderTerm, LeaderWatch};
 use crate::consensus::log_store::{LogHandle, LogStats, LogStore};
 use crate::consensus::network::{
     CallError, Dialer, ForwardReject, NetworkFactory, PeerPool, Reply, Request, MAX_PROPOSAL,
@@ -41,8 +42,9 @@ pub struct Consensus {
     server: Server,
     ctx: Ctx,
     batcher_task: JoinHandle<()>,
-    /// Reports (once) a Raft core that stopped on its own.
+    /// Publishes leader changes and reports (once) a Raft core that stopped on its own.
     core_watch: JoinHandle<()>,
+    leaders: LeaderWatch,
     /// Follows membership changes (peer certificates admitted, log lines).
     membership_watch: JoinHandle<()>,
     log: LogHandle,
@@ -153,7 +155,7 @@ impl Consensus {
             tls.clone(),
         ));
         let server = Server::spawn(listener, ctx.clone(), tls, cfg.peer_limits.clone());
-        let core_watch = tokio::spawn(report_core_stop(raft.clone(), cfg.node_id));
+        let (leaders, core_watch) = LeaderWatch::spawn(raft.clone(), cfg.node_id);
         let node = Consensus {
             id: cfg.node_id,
             raft,
@@ -164,6 +166,7 @@ impl Consensus {
             ctx,
             batcher_task,
             core_watch,
+            leaders,
             membership_watch,
             log,
             applied,
@@ -218,10 +221,9 @@ impl Consensus {
         let mut attempts = 0;
         while attempts < 2 {
             attempts += 1;
-            let Some(leader) = self.leader_for_attempt(tried).await? else {
+            let Some((leader, term)) = self.leader_for_attempt(tried).await? else {
                 return Err(last_err);
             };
-            let term = self.raft.metrics().borrow().current_term;
             let outcome = if leader == self.id {
                 Self::local_outcome(self.ctx.batcher.propose(payload.clone()).await, leader)
             } else {
@@ -261,19 +263,9 @@ impl Consensus {
     /// Waits until this node knows a leader other than `old`, or `old` re-elected in a term
     /// after `term`.
     async fn wait_for_leader_change(&self, old: NodeId, term: u64) -> Result<NodeId, ConsensusError> {
-        let changed = |m: &openraft::RaftMetrics<NodeId, openraft::BasicNode>| {
-            m.current_leader.is_some() && (m.current_leader != Some(old) || m.current_term > term)
-        };
-        match self
-            .raft
-            .wait(Some(self.election_max * 4))
-            .metrics(changed, "leader change")
-            .await
-        {
-            Ok(m) => m.current_leader.ok_or(ConsensusError::NoLeader),
-            Err(openraft::metrics::WaitError::Timeout(..)) => Err(ConsensusError::NoLeader),
-            Err(openraft::metrics::WaitError::ShuttingDown) => Err(ConsensusError::Shutdown),
-        }
+        let changed = |lt: &LeaderTerm| lt.leader.is_some() && (lt.leader != Some(old) || lt.term > term);
+        let lt = self.leaders.wait(self.election_max * 4, changed).await?;
+        lt.leader.ok_or(ConsensusError::NoLeader)
     }
 
     fn local_outcome(res: Result<(u64, Vec<u8>), ForwardReject>, leader: NodeId) -> Attempt {
@@ -335,15 +327,25 @@ impl Consensus {
 
     /// The leader to try: any leader on the first attempt; on a retry, a leader other than the
     /// one tried at `term`, or `None` when none appeared (the caller reports its last error).
-    async fn leader_for_attempt(&self, tried: Option<(NodeId, u64)>) -> Result<Option<NodeId>, ConsensusError> {
-        match tried {
-            None => self.wait_for_leader(self.election_max * 4).await.map(Some),
-            Some((old, term)) => match self.wait_for_leader_change(old, term).await {
-                Ok(l) => Ok(Some(l)),
-                Err(ConsensusError::NoLeader) => Ok(None),
-                Err(e) => Err(e),
-            },
-        }
+    async fn leader_for_attempt(&self, tried: Option<(NodeId, u64)>) -> Result<Option<(NodeId, u64)>, ConsensusError> {
+        // Leader and term from the same published pair: a leader read from openraft's metrics
+        // with a term from the (slightly later) watch would look like a change at once.
+        let lt = match tried {
+            None => {
+                self.leaders
+                    .wait(self.election_max * 4, |lt| lt.leader.is_some())
+                    .await?
+            }
+            Some((old, term)) => {
+                let changed = |lt: &LeaderTerm| lt.leader.is_some() && (lt.leader != Some(old) || lt.term > term);
+                match self.leaders.wait(self.election_max * 4, changed).await {
+                    Ok(lt) => lt,
+                    Err(ConsensusError::NoLeader) => return Ok(None),
+                    Err(e) => return Err(e),
+                }
+            }
+        };
+        Ok(lt.leader.map(|l| (l, lt.term)))
     }
 
     /// Linearizable read barrier: the leader's commit point (as a machine index) after
@@ -353,10 +355,9 @@ impl Consensus {
         let mut last_err = ConsensusError::NoLeader;
         let mut tried: Option<(NodeId, u64)> = None;
         for _ in 0..2 {
-            let Some(leader) = self.leader_for_attempt(tried).await? else {
+            let Some((leader, term)) = self.leader_for_attempt(tried).await? else {
                 return Err(last_err);
             };
-            let term = self.raft.metrics().borrow().current_term;
             let res = if leader == self.id {
                 leader_read_index(&self.ctx).await
             } else {
@@ -406,16 +407,8 @@ impl Consensus {
         if let Some(l) = self.leader() {
             return Ok(l);
         }
-        match self
-            .raft
-            .wait(Some(timeout))
-            .metrics(|m| m.current_leader.is_some(), "leader")
-            .await
-        {
-            Ok(m) => m.current_leader.ok_or(ConsensusError::NoLeader),
-            Err(openraft::metrics::WaitError::Timeout(..)) => Err(ConsensusError::NoLeader),
-            Err(openraft::metrics::WaitError::ShuttingDown) => Err(ConsensusError::Shutdown),
-        }
+        let lt = self.leaders.wait(timeout, |lt| lt.leader.is_some()).await?;
+        lt.leader.ok_or(ConsensusError::NoLeader)
     }
 
     /// A point-in-time view of this node's Raft state, for operators.
@@ -519,10 +512,9 @@ impl Consensus {
         let mut tried: Option<(NodeId, u64)> = None;
         let mut last_err = ConsensusError::NoLeader;
         for _ in 0..2 {
-            let Some(leader) = self.leader_for_attempt(tried).await? else {
+            let Some((leader, term)) = self.leader_for_attempt(tried).await? else {
                 return Err(last_err);
             };
-            let term = self.raft.metrics().borrow().current_term;
             let result = if leader == self.id {
                 crate::consensus::server::change_members_as_leader(&self.ctx, &change).await
             } else {
@@ -700,38 +692,5 @@ impl Consensus {
         self.pool.close_all().await;
         let log = self.log;
         let _ = tokio::task::spawn_blocking(move || log.stop()).await;
-    }
-}
-
-/// Why the Raft core is no longer running, if it is not: openraft records a fatal error in
-/// its metrics, and a core task that panicked drops the metrics sender.
-fn core_stopped(raft: &Raft) -> Option<String> {
-    let rx = raft.metrics();
-    let running = rx.borrow().running_state.clone();
-    if let Err(e) = running {
-        return Some(e.to_string());
-    }
-    rx.has_changed()
-        .is_err()
-        .then(|| "the raft core task ended (panicked)".to_string())
-}
-
-/// Logs at error level, once, when the Raft core stops on its own (this task is aborted
-/// before an orderly shutdown).
-async fn report_core_stop(raft: Raft, id: NodeId) {
-    let mut rx = raft.metrics();
-    loop {
-        let gone = rx.changed().await.is_err();
-        if let Some(why) = core_stopped(&raft) {
-            tracing::error!(
-                id,
-                reason = %why,
-                "the raft core stopped; this member takes no further part in the group until it is restarted"
-            );
-            return;
-        }
-        if gone {
-            return;
-        }
     }
 }

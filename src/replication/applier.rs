@@ -159,16 +159,18 @@ pub struct Applier {
     pub recovery: Arc<super::recovery::Recovery>,
     /// DDL waits while a state-transfer copy is taken here.
     pub copy_gate: Arc<super::donor::CopyGate>,
+    /// Replays go to this member's binlog too (`group.log_replays`); otherwise the replay
+    /// connection runs with `sql_log_bin = 0`.
+    pub log_replays: bool,
 }
 
 pub use local::{settle_soon, sweep_orphans};
 
 /// Creates the marker table if needed and returns the indexes already applied: everything up
 /// to the smallest marker (older markers are compacted away), plus the markers above it.
-pub async fn load_applied(pool: &mysql_async::Pool) -> Result<(u64, Vec<u64>), mysql_async::Error> {
+pub async fn load_applied(pool: &mysql_async::Pool, log_replays: bool) -> Result<(u64, Vec<u64>), mysql_async::Error> {
     let mut c = pool.get_conn().await?;
-    c.query_drop(format!("SET SESSION gtid_domain_id = {APPLIER_DOMAIN}"))
-        .await?;
+    c.query_drop(own_writes_session(log_replays)).await?;
     c.query_drop(format!("CREATE DATABASE IF NOT EXISTS {}", ident(MARKER_SCHEMA)))
         .await?;
     c.query_drop(format!(
@@ -219,7 +221,7 @@ impl Applier {
             };
             let _ = self.state.send(ApplierState::Recovering);
             let outcome = match self.recovery.run(need, from).await {
-                Ok(summary) => match load_applied(&self.pool).await {
+                Ok(summary) => match load_applied(&self.pool, self.log_replays).await {
                     Ok((b, m)) if b >= need || (b + 1..=need).all(|i| m.binary_search(&i).is_ok()) => {
                         st = RunState::new(b, m);
                         inbox.rebase(b);
@@ -449,7 +451,10 @@ impl Applier {
                 let conn = self.connection(conn).await?;
                 let _commit = self.copy_gate.commit_guard().await;
                 let commit = verdict == Verdict::Commit;
+                // The end of a transaction mysqld logged at XA PREPARE is logged too.
+                self.log_client_xa(conn, true).await?;
                 let r = local::settle(conn, self.member_id, t, commit).await;
+                self.log_client_xa(conn, false).await?;
                 if r.is_ok() && commit {
                     self.copy_gate.committed(c.index);
                 }
@@ -497,7 +502,8 @@ impl Applier {
         if conn.is_none() {
             let mut c = self.pool.get_conn().await.map_err(|e| e.to_string())?;
             c.query_drop(format!(
-                "SET SESSION gtid_domain_id = {APPLIER_DOMAIN}, innodb_lock_wait_timeout = 1"
+                "{}, innodb_lock_wait_timeout = 1",
+                own_writes_session(self.log_replays)
             ))
             .await
             .map_err(|e| e.to_string())?;
@@ -555,7 +561,9 @@ impl Applier {
                         // A prepared transaction of this member that no session is finishing
                         // cannot be killed, and its own entry (if any) comes later in the log.
                         let preparing = self.preparing.lock().unwrap().clone();
+                        self.log_client_xa(c, true).await?;
                         local::release_unowned(c, self.member_id, &preparing, &self.swept).await;
+                        self.log_client_xa(c, false).await?;
                     }
                     tokio::time::sleep(Duration::from_millis(20 * attempt.min(10) as u64)).await;
                 }
@@ -573,8 +581,7 @@ impl Applier {
         let markers = format!("{}.{}", ident(MARKER_SCHEMA), ident(MARKER_TABLE));
         let r = async {
             let mut c = self.pool.get_conn().await?;
-            c.query_drop(format!("SET SESSION gtid_domain_id = {APPLIER_DOMAIN}"))
-                .await?;
+            c.query_drop(own_writes_session(self.log_replays)).await?;
             let mut tx = c.start_transaction(TxOpts::default()).await?;
             tx.exec_drop(format!("INSERT IGNORE INTO {markers} (idx) VALUES (?)"), (watermark,))
                 .await?;
@@ -694,6 +701,32 @@ async fn run_ddl(conn: &mut mysql_async::Conn, index: u64, d: &Ddl) -> Result<()
         ));
     }
     write_marker(conn, index).await
+}
+
+impl Applier {
+    /// Around `XA COMMIT` / `XA ROLLBACK` of this member's own prepared transactions on the
+    /// replay connection: their `XA PREPARE` is in the binlog, so their end goes there too,
+    /// whatever `group.log_replays` says.
+    async fn log_client_xa(&self, conn: &mut mysql_async::Conn, around: bool) -> Result<(), String> {
+        if self.log_replays {
+            return Ok(());
+        }
+        let on = if around { 1 } else { 0 };
+        conn.query_drop(format!("SET SESSION sql_log_bin = {on}"))
+            .await
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The session settings of every connection that writes for the applier (replays, markers,
+/// the marker table): GTID domain [`APPLIER_DOMAIN`], and out of the binlog unless
+/// `group.log_replays`. mysqld's own crash recovery needs no binlog for them: the data and
+/// its marker commit in InnoDB together.
+fn own_writes_session(log_replays: bool) -> String {
+    format!(
+        "SET SESSION gtid_domain_id = {APPLIER_DOMAIN}, sql_log_bin = {}",
+        u8::from(log_replays)
+    )
 }
 
 /// Waits until the watermark reaches `index`.

@@ -48,6 +48,8 @@ pub struct GroupSettings {
     pub flow_control_entries: u64,
     /// The most bytes of entries kept for members that have not applied them.
     pub retention_bytes: u64,
+    /// Replays of other members' transactions go to this member's binlog too.
+    pub log_replays: bool,
     /// A pre-bound peer listener (tests).
     pub listener: Option<Arc<Mutex<Option<std::net::TcpListener>>>>,
     /// Mutual TLS on the peer links (or, in tests only, plain TCP).
@@ -217,7 +219,7 @@ impl Group {
             .await
             .map_err(|e| GroupError::Binlog(e.to_string()))?;
         let unclaimed = tap.claim_row_writes();
-        let (base, markers) = applier::load_applied(&pool).await?;
+        let (base, markers) = applier::load_applied(&pool, s.log_replays).await?;
         let side = pool.clone();
         let swept = Arc::new(Mutex::new(std::collections::HashSet::new()));
         let preparing = Arc::new(Mutex::new(std::collections::HashSet::new()));
@@ -260,6 +262,7 @@ impl Group {
             preparing: preparing.clone(),
             recovery: recovery.clone(),
             copy_gate: copy_gate.clone(),
+            log_replays: s.log_replays,
         };
         tokio::spawn(applier.run(rx, base, markers));
         let listener = s.listener.as_ref().and_then(|l| l.lock().unwrap().take());
