@@ -30,6 +30,7 @@ use tokio::process::{Child, ChildStdout, Command};
 use tokio::task::JoinHandle;
 
 mod accounts;
+mod private_dir;
 mod restore;
 
 use accounts::AccountFilter;
@@ -103,8 +104,11 @@ impl MysqldTarget {
         use std::os::unix::fs::DirBuilderExt;
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("grproxy-copy-{}-{n}", std::process::id()));
-        // A leftover of a process that had the same pid.
+        let tmp = std::env::temp_dir();
+        // Directories of grproxy processes that ended without removing theirs (killed during
+        // a copy), this pid's earlier one included: each holds a password.
+        private_dir::remove_stale(&tmp, std::process::id());
+        let dir = tmp.join(format!("{}{}-{n}", private_dir::PREFIX, std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::DirBuilder::new()
             .mode(0o700)
@@ -132,14 +136,7 @@ fn program(names: &[&'static str]) -> Result<PathBuf, CopyError> {
     crate::sandbox::mysqld::find_program(names).ok_or(CopyError::NotFound(names[0]))
 }
 
-/// A directory removed when dropped.
-struct PrivateDir(PathBuf);
-
-impl Drop for PrivateDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
+use private_dir::PrivateDir;
 
 /// One running `mariadb-dump`, its stderr collected on the side (it must not fill up).
 struct Running {
