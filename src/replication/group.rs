@@ -143,6 +143,9 @@ pub struct Group {
     pub(super) topology: watch::Receiver<super::topology::Topology>,
     /// The mode from the config, in force until the log holds one.
     pub(super) config_mode: super::topology::Mode,
+    /// The group's commit index learnt through the leader after this member started
+    /// (`u64::MAX` until then): see [`super::primary::learn_startup_barrier`].
+    pub(super) startup_barrier: watch::Sender<u64>,
     pub(super) weight: u32,
     /// This member's client address for the others (set once the listener is bound).
     pub(super) sql_address: Mutex<String>,
@@ -308,6 +311,7 @@ impl Group {
             own_address: s.members.get(&s.member_id).cloned().unwrap_or_default(),
             topology: machine_topology,
             config_mode: s.mode,
+            startup_barrier: watch::channel(u64::MAX).0,
             weight: s.weight,
             sql_address: Mutex::new(s.sql_address.clone().unwrap_or_default()),
             mysqld_down: Mutex::new(None),
@@ -339,6 +343,7 @@ impl Group {
             group.pool.clone(),
         ));
         tokio::spawn(super::primary::keeper(Arc::downgrade(&group)));
+        tokio::spawn(super::primary::learn_startup_barrier(Arc::downgrade(&group)));
         tokio::spawn(super::liveness::watch(Arc::downgrade(&group), opts.clone()));
         tokio::spawn(super::primary::enforce_read_only(
             Arc::downgrade(&group),

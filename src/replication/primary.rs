@@ -68,6 +68,31 @@ fn lost(state: &str) -> bool {
     matches!(state, "UNREACHABLE" | "ERROR" | "OFFLINE" | "NO_QUORUM")
 }
 
+/// Learns the group's commit index once after this member starts (a read barrier through
+/// the leader, retried until there is one), which also waits until this member's certified
+/// topology has caught up with it. A member that was primary when it stopped restarts with
+/// that topology: without this it took writes again (and set mysqld writable) until it had
+/// applied the entry that replaced it. Those writes were fenced by certification, but their
+/// prepared transactions held rows the applier needed, and the member took tens of seconds
+/// to catch up (seen in the single-primary Jepsen run).
+pub(super) async fn learn_startup_barrier(group: Weak<Group>) {
+    loop {
+        let Some(g) = group.upgrade() else { return };
+        match g.read_index().await {
+            Ok(index) => {
+                tracing::debug!(index, "learnt the group's commit index after starting");
+                g.startup_barrier.send_replace(index);
+                return;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "no read barrier yet; trying again");
+                drop(g);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
 /// Why a member cannot run a write itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotWriter {
@@ -177,8 +202,12 @@ impl Group {
         if t.primary != Some(self.member_id) {
             return Err(NotWriter::Secondary { primary: t.primary });
         }
-        if self.watermark() < t.since {
-            return Err(NotWriter::CatchingUp { through: t.since });
+        // A member restarted with itself as primary in its topology may have been replaced
+        // while it was down: it writes only once it has learnt the group's commit index
+        // (which brings its topology up to date) and applied the log through it.
+        let through = t.since.max(*self.startup_barrier.borrow());
+        if self.watermark() < through {
+            return Err(NotWriter::CatchingUp { through });
         }
         Ok(())
     }
@@ -195,7 +224,18 @@ impl Group {
                 Err(NotWriter::CatchingUp { through }) => {
                     let through = *through;
                     let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-                    if left.is_zero() || !self.wait_applied(through, left).await {
+                    if left.is_zero() {
+                        return check;
+                    }
+                    // Applied through it, or the topology or the startup barrier changed
+                    // (this member may have been replaced, or `through` was not known yet).
+                    let mut barrier = self.startup_barrier.subscribe();
+                    tokio::select! {
+                        _ = self.wait_applied(through, left) => {}
+                        r = topology.changed() => if r.is_err() { return self.writer_check() },
+                        _ = barrier.changed() => {}
+                    }
+                    if tokio::time::Instant::now() >= deadline {
                         return self.writer_check();
                     }
                 }
