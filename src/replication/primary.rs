@@ -460,7 +460,13 @@ pub async fn enforce_read_only(group: Weak<Group>, pool: mysql_async::Pool) {
         }
         if want.is_some() && want != set {
             let on = want.unwrap_or_default();
-            let sql = format!("SET GLOBAL read_only = {}", if on { "ON" } else { "OFF" });
+            // `read_only = ON` takes mysqld's global read lock, and while it waits for it
+            // every new write waits behind it, the applier's replays too: if what it waits
+            // for waits on the applier, both stop. A second, then the next tick tries again.
+            let sql = format!(
+                "SET SESSION lock_wait_timeout = 1; SET GLOBAL read_only = {}",
+                if on { "ON" } else { "OFF" }
+            );
             let r = match pool.get_conn().await {
                 Ok(mut c) => c.query_drop(&sql).await,
                 Err(e) => Err(e),
