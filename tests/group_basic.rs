@@ -653,8 +653,8 @@ async fn statements_after_a_deadlock_rollback_are_replicated() {
     }
 }
 
-/// `group.log_replays`: off (the default), a member's binlog holds only its own clients'
-/// transactions; on, also the other members' replayed ones (for an async replica or CDC).
+/// `group.log_replays`: off, a member's binlog holds only its own clients'
+/// transactions; on (the default), also the other members' replayed ones.
 /// Either way the data is the same everywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replays_reach_a_members_binlog_only_with_log_replays() {

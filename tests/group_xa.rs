@@ -143,7 +143,7 @@ async fn a_member_needs_row_based_binlog() {
             snapshot_every: grproxy::replication::group::DEFAULT_SNAPSHOT_EVERY,
             flow_control_entries: grproxy::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
             retention_bytes: grproxy::replication::group::DEFAULT_RETENTION_BYTES,
-            log_replays: false,
+            log_replays: true,
             listener: Some(std::sync::Arc::new(std::sync::Mutex::new(Some(l)))),
             peer_security: grproxy::consensus::PeerSecurity::Tls(
                 grproxy::sandbox::certs::GroupCa::generate()

@@ -117,9 +117,9 @@ pub struct GroupConfig {
     /// by state transfer when it returns.
     pub retention_bytes: u64,
     /// Whether other members' transactions, replayed here, also go to this member's binlog
-    /// (default false, like MariaDB's `log_slave_updates`). Turn it on when something reads
-    /// a member's binlog for every write of the group (an async replica, CDC); it costs a
-    /// binlog write and sync per replayed batch.
+    /// (default true). Off saves a binlog write and sync per replayed batch, but a member
+    /// that writes little of its own then cannot tell a `RESET MASTER` run on its mysqld
+    /// directly (docs/operations.md).
     pub log_replays: bool,
     /// Mutual TLS on the peer (Raft) links. Required: there is no plain-text peer mode (anyone
     /// who reached a plain peer port could forge Raft messages and run statements on every
@@ -168,7 +168,7 @@ impl Default for GroupConfig {
             snapshot_every: crate::replication::group::DEFAULT_SNAPSHOT_EVERY,
             flow_control_entries: crate::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
             retention_bytes: crate::replication::group::DEFAULT_RETENTION_BYTES,
-            log_replays: false,
+            log_replays: true,
             tls: None,
             mode: "multi-primary".into(),
             weight: 50,

@@ -224,7 +224,7 @@ impl TestGroup {
                 snapshot_every: grproxy::replication::group::DEFAULT_SNAPSHOT_EVERY,
                 flow_control_entries: grproxy::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
                 retention_bytes: grproxy::replication::group::DEFAULT_RETENTION_BYTES,
-                log_replays: false,
+                log_replays: true,
                 listener: Some(Arc::new(Mutex::new(Some(l)))),
                 peer_security: grproxy::consensus::PeerSecurity::Tls(tls[i].clone()),
                 mode: Default::default(),
