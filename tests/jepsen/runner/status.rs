@@ -83,13 +83,15 @@ impl Cluster {
         tokio::time::timeout(Duration::from_secs(10), q).await.ok().flatten()
     }
 
-    /// Waits until every member is ONLINE, all have applied the same log index (the whole
-    /// log they certified) twice in a row, and their checksums agree. Err says what was last
-    /// seen.
+    /// Waits until every member is ONLINE and all have applied the same log index (the whole
+    /// log they certified) in one look, and then their checksums agree. Err says what was last
+    /// seen. (It asked for the same index twice in a row, 300 ms apart; an idle group still
+    /// appends each member's watermark report, up to one per member every 0.5 s, and a CI run
+    /// saw all three members equal at 15052 and equal checksums at the end, yet never two
+    /// equal looks in a row within 90 s. The checksums decide.)
     pub async fn wait_converged(&self, timeout: Duration) -> Result<Duration, String> {
         let started = Instant::now();
         let mut last_seen = String::new();
-        let mut previous: Option<Vec<(u64, u64)>> = None;
         while started.elapsed() < timeout {
             let st = self.statuses().await;
             let idx: Option<Vec<(u64, u64)>> = st
@@ -105,7 +107,7 @@ impl Cluster {
             last_seen = describe(&st);
             let settled = idx
                 .as_ref()
-                .is_some_and(|v| v.iter().all(|&(a, c)| a == v[0].0 && c == v[0].1) && previous.as_ref() == Some(v));
+                .is_some_and(|v| v.iter().all(|&(a, c)| a == v[0].0 && c == v[0].1 && a == c));
             if settled {
                 let mut sums = Vec::new();
                 for m in 0..MEMBERS {
@@ -116,7 +118,6 @@ impl Cluster {
                 }
                 last_seen.push_str(&format!("; checksums {sums:?}"));
             }
-            previous = idx;
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
         Err(last_seen)
