@@ -15,20 +15,25 @@ pub struct SidePool {
 }
 
 impl SidePool {
-    pub fn new(addr: &BackendAddr, user: &str, password: &str) -> Self {
+    /// `keep_idle`: a group member keeps idle connections a minute (a commit that wrote
+    /// nothing asks for the binlog end on one, and a new connection per ask cost about a
+    /// millisecond). A plain proxy only kills and checks now and then, and closes them at
+    /// once, so its clients' session counts (`SHOW PROCESSLIST`) settle as on mysqld.
+    pub fn new(addr: &BackendAddr, user: &str, password: &str, keep_idle: bool) -> Self {
+        let pool_opts = if keep_idle {
+            PoolOpts::default()
+                .with_constraints(PoolConstraints::new(1, 8).expect("1 <= 8"))
+                .with_inactive_connection_ttl(std::time::Duration::from_secs(60))
+        } else {
+            PoolOpts::default().with_constraints(PoolConstraints::new(0, 4).expect("0 <= 4"))
+        };
         let mut opts = OptsBuilder::default()
             .user(Some(user))
             .pass(Some(password))
             // Replayed UPDATEs are checked to match exactly one row, also when the row image
             // equals what the row already holds (a point UPDATE whose values did not change).
             .client_found_rows(true)
-            // Idle connections are kept a minute: a commit that wrote nothing asks for the
-            // binlog end on one, and a new connection per ask cost about a millisecond.
-            .pool_opts(
-                PoolOpts::default()
-                    .with_constraints(PoolConstraints::new(1, 8).expect("1 <= 8"))
-                    .with_inactive_connection_ttl(std::time::Duration::from_secs(60)),
-            );
+            .pool_opts(pool_opts);
         opts = match addr {
             BackendAddr::Unix(p) => opts.socket(Some(p.to_string_lossy().into_owned())),
             BackendAddr::Tcp(a) => {

@@ -149,7 +149,12 @@ pub async fn start(mut settings: Settings) -> Result<ProxyHandle, StartError> {
         }
         None => None,
     };
-    let side = SidePool::new(&settings.backend, &settings.service_user, &settings.service_password);
+    let side = SidePool::new(
+        &settings.backend,
+        &settings.service_user,
+        &settings.service_password,
+        settings.group.is_some(),
+    );
     super::backend_check::check(&side, &mut settings).await?;
     let registry = Registry::default();
     let group = match settings.group.clone() {
