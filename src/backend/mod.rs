@@ -7,6 +7,7 @@ pub mod internal;
 pub mod login;
 pub mod proxy_header;
 pub mod relay;
+pub mod service_conn;
 pub mod side;
 
 pub use conn::{BackendAddr, BackendConn};

@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use super::ident;
 use super::tap::APPLIER_DOMAIN;
+use crate::backend::service_conn::{ServiceConn, ServiceError, ServiceTarget};
 
 /// Most entries replayed in one mysqld transaction.
 const MAX_BATCH: usize = 32;
@@ -162,6 +163,11 @@ pub struct Applier {
     /// Replays go to this member's binlog too (`group.log_replays`); otherwise the replay
     /// connection runs with `sql_log_bin = 0`.
     pub log_replays: bool,
+    /// Where the replay connection logs in.
+    pub service: ServiceTarget,
+    /// The connection other members' transactions are replayed on (raw: a batch is one
+    /// multi-statement query, see `replay::batch_statements`). Only the apply loop uses it.
+    pub replay_conn: tokio::sync::Mutex<Option<ServiceConn>>,
 }
 
 pub use local::{settle_soon, sweep_orphans};
@@ -315,7 +321,7 @@ impl Applier {
                 }
                 if batch.len() > 1 {
                     let _ = self.reached.send(batch[0].index);
-                    match self.replay_batch(&mut conn, &batch).await {
+                    match self.replay_batch(&batch).await {
                         Ok(()) => {
                             *watermark = batch.last().expect("non-empty").index;
                             let _ = self.reached.send(*watermark);
@@ -393,9 +399,9 @@ impl Applier {
         }
     }
 
-    /// Replays several entries in one mysqld transaction, with their markers (four round trips
+    /// Replays several entries in one mysqld transaction, with their markers (one round trip
     /// when their events fit one bounded `BINLOG`: see `replay::batch_statements`).
-    async fn replay_batch(&self, conn: &mut Option<mysql_async::Conn>, batch: &[Certified]) -> Result<(), String> {
+    async fn replay_batch(&self, batch: &[Certified]) -> Result<(), String> {
         let started = std::time::Instant::now();
         let txns: Vec<(u64, &Txn)> = batch
             .iter()
@@ -407,19 +413,38 @@ impl Applier {
         if txns.is_empty() {
             return Ok(());
         }
-        let c = self.connection(conn).await?;
-        for stmt in replay::batch_statements(&txns) {
-            if let Err(e) = c.query_drop(stmt).await {
-                // The caller drops this connection (and with it the open transaction).
-                return Err(e.to_string());
-            }
-        }
+        self.replay(&replay::batch_statements(&txns))
+            .await
+            .map_err(|e| e.message)?;
         self.stats
             .replay_batches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let per_txn = started.elapsed() / txns.len() as u32;
         for _ in 0..txns.len() {
             self.stats.replay.record(per_txn);
+        }
+        Ok(())
+    }
+
+    /// Runs a replay's queries on the replay connection (opened when there is none). On an
+    /// error the transaction they opened is rolled back (the connection is dropped when it
+    /// broke) and the error returned.
+    async fn replay(&self, queries: &[replay::Query]) -> Result<(), ServiceError> {
+        let mut guard = self.replay_conn.lock().await;
+        let c = match &mut *guard {
+            Some(c) => c,
+            empty => {
+                let setup = format!("{}, innodb_lock_wait_timeout = 1", own_writes_session(self.log_replays));
+                empty.insert(ServiceConn::open(&self.service, &setup, Duration::from_secs(10)).await?)
+            }
+        };
+        for q in queries {
+            if let Err(e) = c.run(&q.sql, q.statements).await {
+                if e.code.is_none() || c.run("ROLLBACK", 1).await.is_err() {
+                    *guard = None;
+                }
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -519,24 +544,12 @@ impl Applier {
         let mut attempt = 0u32;
         let started = std::time::Instant::now();
         loop {
-            let c = self.connection(conn).await?;
-            let mut r = Ok(());
-            for stmt in replay::batch_statements(&[(index, t)]) {
-                if let Err(e) = c.query_drop(stmt).await {
-                    r = Err(ReplayError::new(e, String::new()));
-                    break;
-                }
-            }
-            if r.is_err() {
-                // The connection may be inside the failed transaction: start again on a new one.
-                *conn = None;
-            }
-            match r {
+            match self.replay(&replay::batch_statements(&[(index, t)])).await {
                 Ok(()) => {
                     self.stats.replay.record(started.elapsed());
                     return Ok(());
                 }
-                Err(ReplayError {
+                Err(ServiceError {
                     code: Some(1205 | 1213),
                     message,
                 }) if attempt < 100 => {
@@ -641,26 +654,6 @@ async fn advance_sequence(conn: &mut mysql_async::Conn, index: u64, a: &Sequence
         Err(e) => return Err(format!("sequence advance at log index {index} ({sql}): {e}")),
     }
     write_marker(conn, index).await
-}
-
-/// Why a replay failed: the server error code when there is one.
-#[derive(Debug)]
-pub struct ReplayError {
-    pub code: Option<u16>,
-    pub message: String,
-}
-
-impl ReplayError {
-    fn new(e: mysql_async::Error, context: String) -> Self {
-        let code = match &e {
-            mysql_async::Error::Server(s) => Some(s.code),
-            _ => None,
-        };
-        ReplayError {
-            code,
-            message: format!("{context}{e}"),
-        }
-    }
 }
 
 async fn run_ddl(conn: &mut mysql_async::Conn, index: u64, d: &Ddl) -> Result<(), String> {

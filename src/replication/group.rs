@@ -2,6 +2,7 @@
 //! certifier that decides every entry as soon as it is committed, and the applier that brings
 //! the local mysqld along in log order. Sessions use [`Group`] to take snapshots and to commit.
 
+use crate::backend::service_conn::{ServiceConn, ServiceTarget};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,6 +78,8 @@ pub enum GroupError {
     BadResponse,
     #[error("{0}")]
     Binlog(String),
+    #[error("{0}")]
+    Replay(String),
 }
 
 /// Replica server ids of members' binlog taps: this base plus the member id.
@@ -218,6 +221,12 @@ impl Group {
         sessions: Arc<dyn applier::LocalSessions>,
     ) -> Result<Arc<Group>, GroupError> {
         check_binlog(&pool).await?;
+        let service = ServiceTarget::from_opts(&opts);
+        // The applier replays on a raw connection of its own: refuse to start if it cannot
+        // log in, rather than stopping at the first replay.
+        ServiceConn::open(&service, "DO 1", Duration::from_secs(10))
+            .await
+            .map_err(|e| GroupError::Replay(format!("{e} (the applier's replay connection)")))?;
         let tap = super::tap::Tap::start(opts.clone(), TAP_SERVER_ID_BASE + s.member_id as u32)
             .await
             .map_err(|e| GroupError::Binlog(e.to_string()))?;
@@ -266,6 +275,8 @@ impl Group {
             recovery: recovery.clone(),
             copy_gate: copy_gate.clone(),
             log_replays: s.log_replays,
+            service,
+            replay_conn: Default::default(),
         };
         tokio::spawn(applier.run(rx, base, markers));
         let listener = s.listener.as_ref().and_then(|l| l.lock().unwrap().take());

@@ -2,11 +2,11 @@
 //! statement (what `mysqlbinlog | mysql` uses) applies the Table_map and Rows events exactly
 //! as the origin's mysqld wrote them, so no value is ever decoded and re-encoded here.
 //!
-//! A batch of transactions and their applied-index markers is one mysqld transaction, sent
-//! statement by statement: four round trips for a batch whose events fit one bounded `BINLOG`
-//! statement, one more per further 4 MiB of events (see [`batch_statements`]). mysqld checks every row as it applies it (an update or
-//! delete whose row is missing, or an insert whose key exists, is an error), so a replay that
-//! does not fit the local data fails instead of diverging.
+//! A batch of transactions and their applied-index markers is one mysqld transaction and one
+//! round trip when its events fit one bounded `BINLOG` statement, one more per further 4 MiB
+//! of events (see [`batch_statements`]). mysqld checks every row as it applies it (an update
+//! or delete whose row is missing, or an insert whose key exists, is an error), so a replay
+//! that does not fit the local data fails instead of diverging.
 
 use super::super::ident;
 use super::super::txn::Txn;
@@ -45,27 +45,34 @@ pub fn binlog_statement<'a>(events: impl IntoIterator<Item = &'a Vec<u8>>) -> St
 /// 1 MiB rows was one 43 MB statement.
 pub const STATEMENT_EVENT_BYTES: usize = 4 << 20;
 
-/// The round trips that replay `txns` (with their log indexes) in one mysqld transaction,
-/// with their markers: each string is one query. For a batch whose events fit
-/// [`STATEMENT_EVENT_BYTES`] that is two: `START TRANSACTION; INSERT <markers>; BINLOG '...'`
-/// as one multi-statement query, then `COMMIT`; each further `BINLOG` of a larger batch is one
-/// more. A batch that wrote no rows is its marker insert alone.
+/// One query of a replay: its text and how many statements it holds (each answers with an OK).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub sql: String,
+    pub statements: usize,
+}
+
+/// The queries that replay `txns` (with their log indexes) in one mysqld transaction, with
+/// their markers. For a batch whose events fit [`STATEMENT_EVENT_BYTES`] that is one query,
+/// one round trip: `START TRANSACTION; INSERT <markers>; BINLOG '...'; COMMIT`; each further
+/// `BINLOG` of a larger batch is one more query (a query must fit mysqld's
+/// max_allowed_packet), the last one ending with the `COMMIT`. A batch that wrote no rows is
+/// its marker insert alone.
 ///
-/// The `BINLOG` is the last statement of its query because mysqld (MariaDB 10.11) answers a
-/// `BINLOG` of row events with an OK that lacks SERVER_MORE_RESULTS_EXISTS: a client stops
-/// reading there, and the results of the statements behind it arrive as the answer to its
-/// next query (`mysql_async`: "Packets out of sync"; seen on 10.11.19 with a raw client: the
-/// statements behind it run and answer all the same). Each `BINLOG` starts
-/// with the format description its events are read with (a few hundred bytes) where that
-/// changes within the batch: a `BINLOG` of row events without one is misread by mysqld, which
-/// keeps the last one it read for the session. Table ids cannot leak from one transaction
-/// into the next: each statement's last Rows event ends the statement, which clears mysqld's
-/// table map.
-pub fn batch_statements(txns: &[(u64, &Txn)]) -> Vec<String> {
+/// They run on a [`crate::backend::service_conn::ServiceConn`], which reads the answers by
+/// count: mysqld (MariaDB 10.11) answers a `BINLOG` of row events with an OK that lacks
+/// SERVER_MORE_RESULTS_EXISTS although the statements behind it run and answer all the same
+/// (seen with a raw client; `mysql_async` took the rest for the answer to its next query,
+/// "Packets out of sync"). Each `BINLOG` starts with the format description its events are
+/// read with (a few hundred bytes) where that changes within the batch: a `BINLOG` of row
+/// events without one is misread by mysqld, which keeps the last one it read for the session.
+/// Table ids cannot leak from one transaction into the next: each transaction's last Rows
+/// event ends its statement, which clears mysqld's table map.
+pub fn batch_statements(txns: &[(u64, &Txn)]) -> Vec<Query> {
     batch_statements_bounded(txns, STATEMENT_EVENT_BYTES)
 }
 
-fn batch_statements_bounded(txns: &[(u64, &Txn)], bound: usize) -> Vec<String> {
+fn batch_statements_bounded(txns: &[(u64, &Txn)], bound: usize) -> Vec<Query> {
     let mut binlogs = Vec::new();
     let mut chunk: Vec<&Vec<u8>> = Vec::new();
     let mut chunk_bytes = 0;
@@ -97,13 +104,26 @@ fn batch_statements_bounded(txns: &[(u64, &Txn)], bound: usize) -> Vec<String> {
         ident(MARKER_TABLE),
         values.join(", ")
     );
-    let mut binlogs = binlogs.into_iter();
-    let Some(first) = binlogs.next() else {
-        return vec![markers];
-    };
-    let mut out = vec![format!("START TRANSACTION; {markers}; {first}")];
-    out.extend(binlogs);
-    out.push("COMMIT".to_string());
+    if binlogs.is_empty() {
+        return vec![Query {
+            sql: markers,
+            statements: 1,
+        }];
+    }
+    let mut out: Vec<Query> = Vec::with_capacity(binlogs.len());
+    for (i, b) in binlogs.into_iter().enumerate() {
+        out.push(if i == 0 {
+            Query {
+                sql: format!("START TRANSACTION; {markers}; {b}"),
+                statements: 3,
+            }
+        } else {
+            Query { sql: b, statements: 1 }
+        });
+    }
+    let last = out.last_mut().expect("at least one BINLOG");
+    last.sql.push_str("; COMMIT");
+    last.statements += 1;
     out
 }
 
@@ -203,25 +223,32 @@ mod tests {
         ];
         for (batch, bound, want, markers) in cases {
             let queries = batch_statements_bounded(&batch, bound);
-            // One query per BINLOG plus the COMMIT; the first opens the transaction and
-            // inserts the markers ahead of its BINLOG, which ends it.
-            assert_eq!(queries.len(), want.len() + 1, "{queries:?}");
-            let first: Vec<&str> = queries[0].split("; ").collect();
-            assert_eq!(first.len(), 3, "{queries:?}");
-            assert_eq!(first[0], "START TRANSACTION");
+            // One query per BINLOG: the first opens the transaction and inserts the markers
+            // ahead of its BINLOG, the last commits after its BINLOG.
+            assert_eq!(queries.len(), want.len(), "{queries:?}");
+            let statements: Vec<Vec<&str>> = queries.iter().map(|q| q.sql.split("; ").collect()).collect();
+            for (q, s) in queries.iter().zip(&statements) {
+                assert_eq!(q.statements, s.len(), "{queries:?}");
+            }
+            let flat: Vec<&str> = statements.iter().flatten().copied().collect();
+            assert_eq!(flat[0], "START TRANSACTION");
             assert!(
-                first[1].starts_with("INSERT INTO") && first[1].ends_with(markers),
+                flat[1].starts_with("INSERT INTO") && flat[1].ends_with(markers),
                 "{queries:?}"
             );
-            let binlogs: Vec<String> = std::iter::once(first[2].to_string())
-                .chain(queries[1..queries.len() - 1].iter().cloned())
-                .collect();
+            assert_eq!(flat[flat.len() - 1], "COMMIT");
+            let binlogs: Vec<String> = flat[2..flat.len() - 1].iter().map(|s| s.to_string()).collect();
+            assert_eq!(binlogs.len(), want.len(), "{queries:?}");
+            // Every query but the first starts with its BINLOG (one BINLOG per query).
+            for (q, b) in queries.iter().zip(&binlogs).skip(1) {
+                assert!(q.sql.starts_with(b.as_str()), "{queries:?}");
+            }
             assert_eq!(binlog_bodies(&binlogs), want, "bound {bound}: {queries:?}");
-            assert_eq!(queries[queries.len() - 1], "COMMIT");
         }
         // Nothing to replay (every transaction wrote no rows): the markers alone.
         let queries = batch_statements(&[(1, &empty), (2, &empty)]);
         assert_eq!(queries.len(), 1, "{queries:?}");
-        assert!(queries[0].starts_with("INSERT INTO") && queries[0].ends_with("VALUES (1), (2)"));
+        assert_eq!(queries[0].statements, 1);
+        assert!(queries[0].sql.starts_with("INSERT INTO") && queries[0].sql.ends_with("VALUES (1), (2)"));
     }
 }
