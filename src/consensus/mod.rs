@@ -17,6 +17,7 @@
 //! - [`node`]: [`Consensus`], tying it all together.
 
 pub mod batcher;
+mod election;
 pub(crate) mod files;
 pub mod frame;
 mod leader_watch;

@@ -70,7 +70,8 @@ impl Consensus {
             .get(&cfg.node_id)
             .cloned()
             .ok_or_else(|| ConsensusError::Config(format!("node {} is not in members", cfg.node_id)))?;
-        let (emin, emax) = cfg.election_timeout_ms;
+        let ids: Vec<u64> = cfg.members.keys().copied().collect();
+        let (emin, emax) = super::election::slice(cfg.node_id, &ids, cfg.election_timeout_ms);
         let keep = cfg.snapshot_every.min(MAX_KEEP_BEHIND_SNAPSHOT);
         let raft_config = Config {
             cluster_name: "grproxy".into(),
