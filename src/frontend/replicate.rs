@@ -423,8 +423,10 @@ impl Session {
 
     /// A new XA transaction's start statement and state (snapshot taken now).
     async fn new_xa(&mut self) -> (String, TxnState) {
-        let snapshot = self.snapshot_now().await;
         let group = self.group().clone();
+        // Flow control holds a transaction back here, before it takes any lock.
+        group.pace().await;
+        let snapshot = self.snapshot_now().await;
         let trx_id = group.new_trx_id();
         let gtrid = xid_gtrid(group.member_id, trx_id);
         let state = TxnState {

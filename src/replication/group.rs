@@ -579,9 +579,6 @@ impl Group {
         if let Some(why) = self.quorum().refusal() {
             return Err(GroupError::NoQuorum(why));
         }
-        if matches!(entry, Entry::Txn(_)) {
-            self.pace().await;
-        }
         let started = std::time::Instant::now();
         let (index, resp) = self.consensus.propose(txn::encode(entry)).await?;
         let verdict = decode_verdict(&resp).ok_or(GroupError::BadResponse)?;
@@ -590,11 +587,16 @@ impl Group {
     }
 
     /// Flow control: while the slowest member (this one included) is more than
-    /// `flow_control_entries` behind the certified index, a transaction waits before it is
-    /// proposed (at most [`FLOW_CONTROL_MAX_WAIT`]), so members that replay more slowly than
+    /// `flow_control_entries` behind the certified index, a transaction waits before it
+    /// starts (at most [`FLOW_CONTROL_MAX_WAIT`]), so members that replay more slowly than
     /// the writers commit are not left ever further behind. Other members' positions come
     /// from their watermark reports (their durable watermark, about a second old).
-    async fn pace(&self) {
+    ///
+    /// It waits before the transaction takes any lock, never at its commit: a prepared
+    /// transaction held back here kept the rows the applier needed, so a member that fell
+    /// 2000 entries behind replayed about one entry a second while its clients wrote (each
+    /// replay waited out its lock timeout) and never caught up (Jepsen, 600 s run).
+    pub async fn pace(&self) {
         if self.flow_control_entries == 0 {
             return;
         }
@@ -669,6 +671,11 @@ impl Group {
             applier::settle_soon(pool, member, trx_id, true).await;
             gate.committed(index);
         });
+    }
+
+    /// The index of the last certified entry that was not a watermark report.
+    pub(super) fn last_substantive(&self) -> u64 {
+        self.machine.last_substantive()
     }
 
     /// mysqld's binlog end now: once the tap has read this far, it has seen every transaction

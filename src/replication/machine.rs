@@ -44,6 +44,8 @@ pub(super) struct CertifyingMachine {
     /// The last applied watermark each member reported, and when its report was certified
     /// here (local time: for flow control only, never for a verdict).
     reports: Mutex<BTreeMap<u64, (u64, Instant)>>,
+    /// The last entry that was not a watermark report (see `watermarks::report`).
+    last_substantive: std::sync::atomic::AtomicU64,
     /// The topology after the last certified entry (see [`super::topology`]).
     topology: tokio::sync::watch::Sender<super::topology::Topology>,
 }
@@ -120,6 +122,7 @@ impl CertifyingMachine {
                 retained_bytes: 0,
                 dropped_through: 0,
             }),
+            last_substantive: Default::default(),
             to_applier,
             retention_bytes: crate::replication::group::DEFAULT_RETENTION_BYTES,
             reports: Mutex::new(BTreeMap::new()),
@@ -155,6 +158,11 @@ impl CertifyingMachine {
             .min()
     }
 
+    /// The index of the last certified entry that was not a watermark report.
+    pub(super) fn last_substantive(&self) -> u64 {
+        self.last_substantive.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Keeps at most `bytes` of entries for members that have not applied them.
     pub(super) fn with_retention(mut self, bytes: u64) -> Self {
         self.retention_bytes = bytes;
@@ -187,6 +195,9 @@ impl Machine for CertifyingMachine {
             let mut reports = self.reports.lock().unwrap();
             let w = reports.get(member).map_or(0, |r| r.0).max(*applied);
             reports.insert(*member, (w, Instant::now()));
+        } else {
+            self.last_substantive
+                .fetch_max(index, std::sync::atomic::Ordering::Relaxed);
         }
         let mut st = self.state.lock().unwrap();
         let verdict = st.certifier.certify(index, &entry);
