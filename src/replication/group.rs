@@ -3,6 +3,8 @@
 //! the local mysqld along in log order. Sessions use [`Group`] to take snapshots and to commit.
 
 use crate::backend::service_conn::{ServiceConn, ServiceTarget};
+
+mod flow_control;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,11 +29,6 @@ pub const DEFAULT_SNAPSHOT_EVERY: u64 = 10_000;
 /// Default `group.flow_control_entries`: how far (in log entries) the slowest member may fall
 /// behind before transactions wait.
 pub const DEFAULT_FLOW_CONTROL_ENTRIES: u64 = 2_000;
-/// A member whose last watermark report is older than this is away: it does not hold the
-/// others back.
-const FLOW_CONTROL_FRESH: Duration = Duration::from_secs(5);
-/// Longest a proposal waits for the slowest member: the group slows down, it never stops.
-const FLOW_CONTROL_MAX_WAIT: Duration = Duration::from_secs(2);
 /// How long after start-up a previous process's unproposed prepared transactions are
 /// rolled back: proposals it had in flight have committed (or failed) by then.
 const ORPHAN_GRACE: Duration = Duration::from_secs(15);
@@ -584,39 +581,6 @@ impl Group {
         let verdict = decode_verdict(&resp).ok_or(GroupError::BadResponse)?;
         self.stats.propose.record(started.elapsed());
         Ok((index, verdict))
-    }
-
-    /// Flow control: while the slowest member (this one included) is more than
-    /// `flow_control_entries` behind the certified index, a transaction waits before it
-    /// starts (at most [`FLOW_CONTROL_MAX_WAIT`]), so members that replay more slowly than
-    /// the writers commit are not left ever further behind. Other members' positions come
-    /// from their watermark reports (their durable watermark, about a second old).
-    ///
-    /// It waits before the transaction takes any lock, never at its commit: a prepared
-    /// transaction held back here kept the rows the applier needed, so a member that fell
-    /// 2000 entries behind replayed about one entry a second while its clients wrote (each
-    /// replay waited out its lock timeout) and never caught up (Jepsen, 600 s run).
-    pub async fn pace(&self) {
-        if self.flow_control_entries == 0 {
-            return;
-        }
-        let started = std::time::Instant::now();
-        loop {
-            let slowest = self
-                .machine
-                .slowest_report(self.member_id, FLOW_CONTROL_FRESH)
-                .unwrap_or(u64::MAX)
-                .min(self.watermark());
-            if self.certified_index().saturating_sub(slowest) <= self.flow_control_entries
-                || started.elapsed() >= FLOW_CONTROL_MAX_WAIT
-            {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        if started.elapsed() >= Duration::from_millis(5) {
-            self.stats.flow_control.record(started.elapsed());
-        }
     }
 
     /// Waits until the applier has reached entry `index` (everything before it is applied),
