@@ -193,6 +193,19 @@ class SandboxCluster:
     def conflict_counters(self):
         return None
 
+    def group_counters(self):
+        """The group's message and sync counters (SHOW GRPROXY STATUS), summed over members."""
+        if self.nodes == 1:
+            return None
+        total = {}
+        for i in range(self.nodes):
+            r = mariadb(self.port + i, "SHOW GRPROXY STATUS")
+            for line in r.stdout.splitlines():
+                name, _, value = line.partition("\t")
+                if name in GROUP_COUNTERS and value.strip().isdigit():
+                    total[name] = total.get(name, 0) + int(value)
+        return total
+
     def stop(self):
         if self.relay is not None:
             self.relay.terminate()
@@ -203,9 +216,16 @@ class SandboxCluster:
         self.started = False
 
 
+# Group counters reported per committed transaction (summed over the members).
+GROUP_COUNTERS = ("peer_requests_sent", "peer_empty_append_entries_sent", "raft_log_fsyncs")
+
+
 class GaleraBench(bench_galera.GaleraCluster):
     names = ["galera-1w", "galera-3w"]
     label = "the Galera cluster"
+
+    def group_counters(self):
+        return None
 
     @property
     def prepare_port(self):
@@ -303,6 +323,7 @@ def measure(system, workload, threads, args, section):
     """One measured sysbench run, with the CPU of the servers and of sysbench around it."""
     cluster = system.cluster
     conflicts0 = cluster.conflict_counters()
+    group0 = cluster.group_counters()
     server0 = {p: proc_cpu_seconds(p) for p in system.server_pids}
     proxy0 = sum(proc_cpu_seconds(p) for p in system.proxy_pids)
     client0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -349,6 +370,15 @@ def measure(system, workload, threads, args, section):
         row["proxy_cpu_s"] = round(proxy, 2)
         row["proxy_cpu_us_per_query"] = round(proxy * 1e6 / max(row["queries"], 1), 1)
         row["proxy_peak_rss_mb"] = round(max(proc_peak_rss_mb(p) for p in system.proxy_pids), 1)
+    if group0:
+        # Each peer request has one reply: messages = 2 x requests.
+        group1 = cluster.group_counters()
+        for name, key in (("peer_requests_sent", "peer_msgs_per_txn"),
+                          ("peer_empty_append_entries_sent", "empty_appends_per_txn"),
+                          ("raft_log_fsyncs", "raft_fsyncs_per_txn")):
+            if name in group0 and name in group1:
+                n = group1[name] - group0[name]
+                row[key] = round((2 * n if name == "peer_requests_sent" else n) / commits, 2)
     if conflicts0 is not None:
         row["galera_conflicts_per_s"] = round((cluster.conflict_counters() - conflicts0) / args.time, 2)
     print(f"  {workload:18} {threads:3} {system.name:9} tps={row['tps']:.1f} qps={row['qps']:.1f} "

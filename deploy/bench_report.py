@@ -35,7 +35,9 @@ transaction. Machine CPU: every CPU of the host from /proc/stat (user + nice + s
 softirq, so kernel threads such as the filesystem journal count, and sysbench too), per committed
 transaction; ctxt/txn: the host's context switches per committed transaction; flushes/txn:
 block-device cache flushes completed (/proc/diskstats: the fsyncs and journal commits that reached
-the disk) per committed transaction; idle %: the host's idle + iowait share during the run (near 0:
+the disk) per committed transaction; peer msgs/txn (group rows): Raft and forwarding messages
+between the members (requests and their replies, from `SHOW GRPROXY STATUS`), per committed
+transaction; Raft fsyncs/txn: the members' Raft log syncs per committed transaction; idle %: the host's idle + iowait share during the run (near 0:
 the machine, not the system, was the limit). Proxy CPU: the grproxy processes only, per query.
 Peak RSS: VmHWM of the largest proxy since it started."""
 
@@ -45,7 +47,7 @@ def markdown(rows, meta=None):
     index = {(r["system"], r["workload"], r["threads"]): r for r in rows if "failed" not in r}
     header = ("| workload | threads | system | TPS | QPS | avg ms | p95 ms | errors/s | reconnects/s | Galera conflicts/s "
               "| ratio to direct | ratio to Galera | server CPU µs/txn | machine CPU µs/txn | ctxt/txn | flushes/txn "
-              "| idle % | proxy CPU µs/query | proxy peak RSS MB |")
+              "| peer msgs/txn | Raft fsyncs/txn | idle % | proxy CPU µs/query | proxy peak RSS MB |")
     rule = "|" + "---|" * (header.count("|") - 1)
     out = []
     if meta:
@@ -61,7 +63,7 @@ def markdown(rows, meta=None):
         for r in part:
             cells = [r["workload"], str(r["threads"]), r["system"]]
             if "failed" in r:
-                cells += ["failed: " + r["failed"].splitlines()[0][:80]] + [""] * 15
+                cells += ["failed: " + r["failed"].splitlines()[0][:80]] + [""] * 17
             else:
                 direct = index.get(("direct", r["workload"], r["threads"]))
                 peer = GALERA_PEER.get(r["system"])
@@ -71,6 +73,7 @@ def markdown(rows, meta=None):
                           _fmt(r.get("galera_conflicts_per_s"), 2), _ratio(r, direct), _ratio(r, galera),
                           _fmt(r.get("server_cpu_us_per_txn"), 0), _fmt(r.get("machine_cpu_us_per_txn"), 0),
                           _fmt(r.get("ctxt_per_txn"), 1), _fmt(r.get("flushes_per_txn"), 2),
+                          _fmt(r.get("peer_msgs_per_txn"), 1), _fmt(r.get("raft_fsyncs_per_txn"), 2),
                           _fmt(r.get("idle_pct"), 1), _fmt(r.get("proxy_cpu_us_per_query")),
                           _fmt(r.get("proxy_peak_rss_mb"))]
             out.append("| " + " | ".join(cells) + " |")

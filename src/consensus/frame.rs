@@ -17,8 +17,7 @@
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Largest frame sent or accepted, in bytes (length prefix excluded).
 pub const MAX_FRAME: usize = 64 << 20;
@@ -108,48 +107,6 @@ async fn read_body<R: AsyncRead + Unpin>(r: &mut R, len: usize, max: usize) -> s
         return Err(std::io::ErrorKind::UnexpectedEof.into());
     }
     Ok(buf)
-}
-
-/// Frames waiting for a connection's writer: bounded on the server (replies), unbounded on
-/// the client (requests; their number is bounded by the callers waiting for them).
-pub(crate) enum Outbox {
-    Bounded(mpsc::Receiver<Vec<u8>>),
-    Unbounded(mpsc::UnboundedReceiver<Vec<u8>>),
-}
-
-impl Outbox {
-    async fn recv(&mut self) -> Option<Vec<u8>> {
-        match self {
-            Outbox::Bounded(r) => r.recv().await,
-            Outbox::Unbounded(r) => r.recv().await,
-        }
-    }
-
-    fn try_recv(&mut self) -> Option<Vec<u8>> {
-        match self {
-            Outbox::Bounded(r) => r.try_recv().ok(),
-            Outbox::Unbounded(r) => r.try_recv().ok(),
-        }
-    }
-}
-
-/// Writes frames from `out` to `w` until the queue closes or a write fails; flushes whenever
-/// the queue runs empty (TLS buffers records until flushed).
-pub(crate) async fn write_frames<W: AsyncWrite + Unpin>(mut w: W, mut out: Outbox) {
-    while let Some(frame) = out.recv().await {
-        if w.write_all(&frame).await.is_err() {
-            return;
-        }
-        while let Some(frame) = out.try_recv() {
-            if w.write_all(&frame).await.is_err() {
-                return;
-            }
-        }
-        if w.flush().await.is_err() {
-            return;
-        }
-    }
-    let _ = w.shutdown().await;
 }
 
 #[cfg(test)]

@@ -10,16 +10,19 @@
 //! - [`state_machine`]: `RaftStateMachine` adapter around the [`Machine`], snapshot files.
 //! - [`peer_tls`]: mutual TLS on peer links (member certificates signed by the group CA).
 //! - [`frame`]: the frame codec and the size bounds of the peer protocol.
+//! - `frame_writer`: a connection's sending side, written by whoever has a frame.
 //! - [`network`]: pipelined peer client and the messages of the peer protocol.
 //! - [`server`]: the peer listener serving Raft RPCs and forwarded proposals, with its limits.
 //! - [`membership`]: online membership changes and the application's peer service.
 //! - `leader_watch`: leader changes as a channel of their own (not every metrics update).
+//! - `traffic`: counts of the requests a member sends, by kind.
 //! - [`node`]: [`Consensus`], tying it all together.
 
 pub mod batcher;
 mod election;
 pub(crate) mod files;
 pub mod frame;
+mod frame_writer;
 mod leader_watch;
 pub mod log_store;
 mod log_writer;
@@ -30,6 +33,7 @@ pub mod peer_tls;
 mod presence;
 pub mod server;
 pub mod state_machine;
+pub mod traffic;
 pub mod types;
 
 #[cfg(test)]

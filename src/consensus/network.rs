@@ -4,8 +4,8 @@
 //! reconnected on demand with exponential backoff; a connection left unused for half the
 //! server's idle timeout is replaced by a new one before the server would close it. Frames
 //! are `u32 LE length | bincode((request id, message))` ([`frame`]). Requests are pipelined:
-//! any number may be in flight on a connection; a writer task serializes outgoing frames and a
-//! reader task matches responses to waiters by id.
+//! any number may be in flight on a connection; each caller writes its own frame
+//! ([`FrameWriter`]) and a reader task matches responses to waiters by id.
 //!
 //! Failure mapping for openraft: connect or TLS handshake failure / backoff window ->
 //! `Unreachable` (openraft backs off via [`RaftNetwork::backoff`]); a connection lost with the
@@ -15,6 +15,7 @@
 //!
 //! [`peer_tls`]: super::peer_tls
 //! [`frame`]: super::frame
+//! [`FrameWriter`]: super::frame_writer::FrameWriter
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -32,14 +33,13 @@ use openraft::raft::{
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{oneshot, Mutex};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::consensus::frame::{
-    decode_frame, encode_frame, read_frame, write_frames, EncodeError, Outbox, FRAME_OVERHEAD,
-};
+use crate::consensus::frame::{decode_frame, encode_frame, read_frame, EncodeError, FRAME_OVERHEAD};
 pub use crate::consensus::frame::{MAX_FRAME, MAX_PROPOSAL};
+use crate::consensus::frame_writer::FrameWriter;
 use crate::consensus::peer_tls::PeerTlsContext;
 use crate::consensus::types::{Blob, Node, NodeId, PeerLimits, SnapshotMeta, TypeConfig, Vote};
 
@@ -234,14 +234,31 @@ pub(crate) struct Dialer {
     /// `None`: plain TCP (tests only).
     pub(crate) tls: Option<PeerTlsContext>,
     pub(crate) limits: PeerLimits,
+    /// Counts of what is sent.
+    pub(crate) traffic: Arc<crate::consensus::traffic::Traffic>,
 }
 
 type Pending = Arc<StdMutex<HashMap<u64, oneshot::Sender<Reply>>>>;
 
-struct Live {
-    tx: mpsc::UnboundedSender<Vec<u8>>,
+/// What a caller needs of a live connection.
+#[derive(Clone)]
+struct Link {
+    writer: FrameWriter,
     pending: Pending,
     alive: Arc<AtomicBool>,
+}
+
+impl Link {
+    /// Marks the connection dead and wakes every waiter ("connection lost"); the next call
+    /// connects anew.
+    fn fail(&self) {
+        self.alive.store(false, Ordering::Release);
+        self.pending.lock().unwrap().clear();
+    }
+}
+
+struct Live {
+    link: Link,
     /// When the connection was last handed to a caller.
     last_used: Instant,
     tasks: Vec<JoinHandle<()>>,
@@ -282,16 +299,17 @@ impl PeerConn {
         }
     }
 
-    /// Returns a live connection's sender + pending table, connecting if needed.
-    async fn live(&self) -> Result<(mpsc::UnboundedSender<Vec<u8>>, Pending, Arc<AtomicBool>), CallError> {
+    /// Returns a live connection, connecting if needed.
+    async fn live(&self) -> Result<Link, CallError> {
         let mut st = self.state.lock().await;
         if let Some(l) = &mut st.live {
             // A connection unused for half the server's idle timeout is replaced rather than
             // reused: the server may close it as idle just as a request goes out on it.
             let fresh = l.last_used.elapsed() < self.dialer.limits.idle_timeout / 2;
-            if l.alive.load(Ordering::Acquire) && (fresh || !l.pending.lock().unwrap().is_empty()) {
+            let link = &l.link;
+            if link.alive.load(Ordering::Acquire) && (fresh || !link.pending.lock().unwrap().is_empty()) {
                 l.last_used = Instant::now();
-                return Ok((l.tx.clone(), l.pending.clone(), l.alive.clone()));
+                return Ok(link.clone());
             }
             st.live = None;
         }
@@ -307,24 +325,26 @@ impl PeerConn {
         st.failures = 0;
         st.retry_at = None;
         let (mut rd, wr) = tokio::io::split(stream);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let pending: Pending = Arc::default();
-        let alive = Arc::new(AtomicBool::new(true));
-        let writer = {
-            let alive = alive.clone();
+        let link = Link {
+            writer: FrameWriter::new(wr),
+            pending: Pending::default(),
+            alive: Arc::new(AtomicBool::new(true)),
+        };
+        let drain = {
+            let link = link.clone();
             tokio::spawn(async move {
-                write_frames(wr, Outbox::Unbounded(rx)).await;
-                alive.store(false, Ordering::Release);
+                link.writer.drain().await;
+                link.fail();
             })
         };
         let reader = {
-            let (alive, pending, target) = (alive.clone(), pending.clone(), self.target);
+            let (link, target) = (link.clone(), self.target);
             tokio::spawn(async move {
                 loop {
                     match read_frame(&mut rd, MAX_FRAME).await {
                         Ok(Some(buf)) => match decode_frame::<Reply>(&buf) {
                             Ok((id, reply)) => {
-                                if let Some(w) = pending.lock().unwrap().remove(&id) {
+                                if let Some(w) = link.pending.lock().unwrap().remove(&id) {
                                     let _ = w.send(reply);
                                 }
                             }
@@ -340,19 +360,15 @@ impl PeerConn {
                         }
                     }
                 }
-                alive.store(false, Ordering::Release);
-                pending.lock().unwrap().clear(); // wakes waiters with "connection lost"
+                link.fail();
             })
         };
-        let out = (tx.clone(), pending.clone(), alive.clone());
         st.live = Some(Live {
-            tx,
-            pending,
-            alive,
+            link: link.clone(),
             last_used: Instant::now(),
-            tasks: vec![writer, reader],
+            tasks: vec![drain, reader],
         });
-        Ok(out)
+        Ok(link)
     }
 
     /// Connects and, with TLS, runs the handshake (the server must prove it is `target`).
@@ -403,16 +419,22 @@ impl PeerConn {
             EncodeError::TooLarge(n) => CallError::TooLarge(n),
             EncodeError::Codec(e) => CallError::Unreachable(format!("encode: {e}")),
         })?;
-        let (tx, pending, alive) = tokio::time::timeout_at(deadline, self.live())
+        let link = tokio::time::timeout_at(deadline, self.live())
             .await
             .map_err(|_| CallError::Unreachable(format!("peer {}: connecting timed out", self.target)))??;
+        let pending = &link.pending;
         let (wtx, wrx) = oneshot::channel();
         pending.lock().unwrap().insert(id, wtx);
-        // The reader marks the connection dead before clearing `pending`: either our waiter
+        // A failing connection is marked dead before `pending` is cleared: either our waiter
         // was cleared (woken below) or we see the dead flag here.
-        if !alive.load(Ordering::Acquire) || tx.send(frame).is_err() {
+        if !link.alive.load(Ordering::Acquire) {
             pending.lock().unwrap().remove(&id);
             return Err(CallError::Network("connection closed".into()));
+        }
+        self.dialer.traffic.sent(req, frame.len());
+        if let Err(e) = link.writer.send(frame) {
+            link.fail();
+            return Err(CallError::Network(format!("send to peer {}: {e}", self.target)));
         }
         tokio::select! {
             r = tokio::time::timeout_at(deadline, wrx) => match r {

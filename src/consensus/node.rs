@@ -51,6 +51,7 @@ pub struct Consensus {
     applied: watch::Receiver<u64>,
     propose_timeout: Duration,
     election_max: Duration,
+    traffic: Arc<crate::consensus::traffic::Traffic>,
 }
 
 /// Outcome of one proposal attempt.
@@ -119,9 +120,11 @@ impl Consensus {
         let listener = tokio::net::TcpListener::from_std(listener)?;
         let peer_addr = listener.local_addr()?;
 
+        let traffic = Arc::<crate::consensus::traffic::Traffic>::default();
         let pool = Arc::new(PeerPool::new(Dialer {
             tls: tls.clone(),
             limits: cfg.peer_limits.clone(),
+            traffic: traffic.clone(),
         }));
         let network = NetworkFactory {
             me: cfg.node_id,
@@ -173,6 +176,7 @@ impl Consensus {
             applied,
             propose_timeout,
             election_max: Duration::from_millis(emax),
+            traffic,
         };
         if let Err(e) = node.bootstrap().await {
             node.shutdown().await;
@@ -666,6 +670,31 @@ impl Consensus {
     /// Proposal batching counters of this node (as leader).
     pub fn batch_stats(&self) -> BatchStats {
         self.ctx.batcher.stats()
+    }
+
+    /// Counts of the peer requests this node sent.
+    pub fn traffic(&self) -> crate::consensus::traffic::TrafficCounts {
+        self.traffic.counts()
+    }
+
+    /// This node's counters as `SHOW GRPROXY STATUS` rows: the Raft log's appends and
+    /// fsyncs, proposal batching, and the peer requests it sent.
+    pub fn counter_rows(&self) -> Vec<(&'static str, String)> {
+        let (log, batch, sent) = (self.log_stats(), self.batch_stats(), self.traffic());
+        [
+            ("raft_log_appends", log.append_calls),
+            ("raft_log_fsyncs", log.append_fsyncs),
+            ("raft_proposals_batched", batch.proposals),
+            ("raft_batches", batch.batches),
+            ("peer_requests_sent", sent.requests()),
+            ("peer_append_entries_sent", sent.appends),
+            ("peer_empty_append_entries_sent", sent.empty_appends),
+            ("peer_forwards_sent", sent.forwards),
+            ("peer_bytes_sent", sent.bytes),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect()
     }
 
     /// A copy of the live (unpurged) Raft log, for diagnostics and tests.

@@ -1,10 +1,14 @@
 //! The peer listener: serves Raft RPCs and requests forwarded by followers.
 //!
 //! Each accepted connection runs its TLS handshake (the client must present a member
-//! certificate, see [`peer_tls`](super::peer_tls)), then a reader loop and a writer
-//! (TCP_NODELAY). Every request is handled in its own task, so requests pipelined on one
-//! connection are served concurrently and answered in completion order, tagged with their
-//! request id. A request is checked before it reaches Raft: its terms and ids
+//! certificate, see [`peer_tls`](super::peer_tls)), then a reader loop (TCP_NODELAY).
+//! AppendEntries, Vote and Status are answered in the reader loop itself: the leader sends a
+//! follower one AppendEntries at a time, so a task of their own would only add a wakeup.
+//! Every other request (forwarded proposals, read barriers, snapshots, membership and
+//! service calls, which may wait for a commit) runs in a task of its own, so requests
+//! pipelined on one connection are served concurrently and answered in completion order,
+//! tagged with their request id. Replies are written by whoever has one
+//! ([`FrameWriter`](super::frame_writer::FrameWriter)). A request is checked before it reaches Raft: its terms and ids
 //! ([`Request::validate`]) and that it speaks for the member the connection authenticated
 //! as ([`Request::check_sender`]).
 //!
@@ -13,7 +17,8 @@
 //! progress (a new connection beyond that evicts the oldest pending one, so sockets that never
 //! present a certificate cannot keep members out), a handshake timeout, a timeout for a frame once its first byte arrived, an idle timeout,
 //! at most `max_handlers` requests of a connection in progress (the connection is not read
-//! while all are busy) and a bounded queue of replies.
+//! while all are busy) and at most `reply_queue` replies waiting for the socket (the
+//! connection is not read while more wait).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -25,12 +30,13 @@ use openraft::error::{CheckIsLeaderError, Fatal, RaftError};
 use openraft::metrics::WaitError;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::consensus::batcher::Batcher;
-use crate::consensus::frame::{decode_frame, encode_frame, read_frame_after, write_frames, Outbox, MAX_FRAME};
+use crate::consensus::frame::{decode_frame, encode_frame, read_frame_after, MAX_FRAME};
+use crate::consensus::frame_writer::FrameWriter;
 use crate::consensus::network::{ForwardReject, PeerStream, Reply, Request, MAX_PROPOSAL};
 use crate::consensus::peer_tls::PeerTlsContext;
 use crate::consensus::types::{Blob, NodeId, PeerLimits, Raft};
@@ -212,7 +218,7 @@ async fn serve_conn<S: PeerStream>(stream: S, member: Option<NodeId>, sh: &Share
     bump(&sh.stats.served);
     let limits = &sh.limits;
     let (mut rd, wr) = tokio::io::split(stream);
-    let (tx, rx) = mpsc::channel::<Vec<u8>>(limits.reply_queue.max(1));
+    let writer = FrameWriter::new(wr);
     let busy = Arc::new(Semaphore::new(limits.max_handlers.max(1)));
     let mut handlers = JoinSet::new();
     let reader = async {
@@ -267,27 +273,42 @@ async fn serve_conn<S: PeerStream>(stream: S, member: Option<NodeId>, sh: &Share
                 }
             };
             drop(buf);
-            // Back-pressure: no more reading while every handler slot is busy.
-            let Ok(permit) = busy.clone().acquire_owned().await else {
-                return;
-            };
-            let (ctx, tx, stats) = (sh.ctx.clone(), tx.clone(), sh.stats.clone());
-            handlers.spawn(async move {
-                let reply = handle(&ctx, member, req, &stats).await;
-                match encode_frame(id, &reply) {
-                    Ok(frame) => {
-                        let _ = tx.send(frame).await;
-                    }
-                    Err(e) => tracing::error!(error = %e, "failed to encode reply"),
+            if matches!(req, Request::AppendEntries(_) | Request::Vote(_) | Request::Status) {
+                let reply = handle(&sh.ctx, member, req, &sh.stats).await;
+                if !answer(&writer, id, &reply) {
+                    return;
                 }
-                drop(permit);
-            });
+            } else {
+                // Back-pressure: no more reading while every handler slot is busy.
+                let Ok(permit) = busy.clone().acquire_owned().await else {
+                    return;
+                };
+                let (ctx, writer, stats) = (sh.ctx.clone(), writer.clone(), sh.stats.clone());
+                handlers.spawn(async move {
+                    let reply = handle(&ctx, member, req, &stats).await;
+                    answer(&writer, id, &reply);
+                    drop(permit);
+                });
+            }
             while handlers.try_join_next().is_some() {}
+            // Back-pressure: a peer that does not read its replies is not read either.
+            writer.queued_at_most(limits.reply_queue.max(1)).await;
         }
     };
     tokio::select! {
         _ = reader => {}
-        _ = write_frames(wr, Outbox::Bounded(rx)) => {}
+        _ = writer.drain() => {}
+    }
+}
+
+/// Sends the reply to request `id`; false when the connection is broken.
+fn answer(writer: &FrameWriter, id: u64, reply: &Reply) -> bool {
+    match encode_frame(id, reply) {
+        Ok(frame) => writer.send(frame).is_ok(),
+        Err(e) => {
+            tracing::error!(error = %e, "failed to encode reply");
+            true
+        }
     }
 }
 

@@ -229,6 +229,7 @@ async fn the_client_refuses_a_server_that_is_not_the_member_it_dialed() {
     let dialer = Arc::new(Dialer {
         tls: Some(PeerTlsContext::new(2, MEMBERS, &n.ca.peer_tls(2).unwrap()).unwrap()),
         limits: PeerLimits::default(),
+        traffic: Default::default(),
     });
     // The real member 1, dialed as 1: served.
     let right = PeerConn::new(1, n.addr.clone(), dialer.clone());
@@ -404,6 +405,7 @@ async fn partial_frames_idle_connections_and_stalled_handshakes_are_closed() {
     let dialer = Arc::new(Dialer {
         tls: Some(PeerTlsContext::new(2, MEMBERS, &n.ca.peer_tls(2).unwrap()).unwrap()),
         limits,
+        traffic: Default::default(),
     });
     let conn = PeerConn::new(1, n.addr.clone(), dialer);
     for _ in 0..2 {
@@ -561,5 +563,57 @@ async fn a_connection_runs_at_most_max_handlers_requests_at_once() {
     answered.sort();
     assert_eq!(answered, vec![1, 2, 3, 4, 5, 6]);
     assert_eq!(gate.most.load(Ordering::SeqCst), 2);
+    n.shutdown().await;
+}
+
+/// Back-pressure on replies: a peer that pipelines requests answered in the reader loop
+/// (Status) and reads none of the replies stops being read once `reply_queue` replies wait
+/// for its socket; reading them lets the rest be served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_reads_no_replies_is_not_read_either() {
+    const N: u64 = 200_000;
+    let n = Node::start(PeerLimits {
+        reply_queue: 4,
+        ..PeerLimits::default()
+    })
+    .await;
+    let s = n.connect(&n.member(2).connector()).await.unwrap();
+    let (mut rd, mut wr) = tokio::io::split(s);
+    let sender = tokio::spawn(async move {
+        let mut burst = Vec::new();
+        for id in 1..=N {
+            burst.extend(encode_frame(id, &Request::Status).unwrap());
+        }
+        wr.write_all(&burst).await.unwrap();
+        wr.flush().await.unwrap();
+        wr
+    });
+    // Served until the replies fill the socket buffers, then no more.
+    let mut last = u64::MAX;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = count(&n.stats().requests);
+        if now == last {
+            break;
+        }
+        assert!(Instant::now() < deadline, "requests kept being served: {now}");
+        last = now;
+    }
+    assert!(last > 0 && last < N, "served {last} of {N} with no reply read");
+    let mut answered = 0;
+    while answered < N {
+        let buf = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut rd, MAX_FRAME))
+            .await
+            .expect("every request is answered once replies are read")
+            .unwrap()
+            .unwrap();
+        let (id, reply) = decode_frame::<Reply>(&buf).unwrap();
+        answered += 1;
+        assert_eq!(id, answered, "replies come in request order");
+        assert!(matches!(reply, Reply::Status(_)));
+    }
+    let _wr = sender.await.unwrap();
+    assert_eq!(count(&n.stats().requests), N);
     n.shutdown().await;
 }

@@ -135,7 +135,8 @@ pub struct PeerLimits {
     /// Requests of one connection handled at a time; the connection is not read further
     /// while all are busy (back-pressure).
     pub max_handlers: usize,
-    /// Encoded replies queued for one connection's writer.
+    /// Replies of one connection waiting for its socket; the connection is not read further
+    /// while more wait.
     pub reply_queue: usize,
 }
 

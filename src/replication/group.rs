@@ -555,6 +555,7 @@ impl Group {
         ]
         .into_iter()
         .chain(self.stats.rows())
+        .chain(self.consensus.counter_rows())
         .collect()
     }
 
