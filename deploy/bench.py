@@ -217,7 +217,8 @@ class SandboxCluster:
 
 
 # Group counters reported per committed transaction (summed over the members).
-GROUP_COUNTERS = ("peer_requests_sent", "peer_empty_append_entries_sent", "raft_log_fsyncs")
+GROUP_COUNTERS = ("peer_requests_sent", "peer_empty_append_entries_sent", "raft_log_fsyncs",
+                  "raft_proposals_batched", "raft_batches")
 
 
 class GaleraBench(bench_galera.GaleraCluster):
@@ -379,6 +380,10 @@ def measure(system, workload, threads, args, section):
             if name in group0 and name in group1:
                 n = group1[name] - group0[name]
                 row[key] = round((2 * n if name == "peer_requests_sent" else n) / commits, 2)
+        batches = group1.get("raft_batches", 0) - group0.get("raft_batches", 0)
+        if batches > 0:
+            row["proposals_per_entry"] = round(
+                (group1["raft_proposals_batched"] - group0["raft_proposals_batched"]) / batches, 2)
     if conflicts0 is not None:
         row["galera_conflicts_per_s"] = round((cluster.conflict_counters() - conflicts0) / args.time, 2)
     print(f"  {workload:18} {threads:3} {system.name:9} tps={row['tps']:.1f} qps={row['qps']:.1f} "

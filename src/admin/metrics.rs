@@ -204,6 +204,60 @@ const GROUP_ROWS: &[(&str, &str, Kind, &str)] = &[
         Kind::MeanMicros,
         "Mean flow-control wait since start.",
     ),
+    (
+        "raft_log_appends",
+        "raft_log_appends",
+        Kind::Counter,
+        "Appends of entries to this member's Raft log.",
+    ),
+    (
+        "raft_log_fsyncs",
+        "raft_log_fsyncs",
+        Kind::Counter,
+        "fsyncs of this member's Raft log (one per group-committed batch of appends).",
+    ),
+    (
+        "raft_proposals_batched",
+        "raft_proposals_batched",
+        Kind::Counter,
+        "Proposals this member, as leader, packed into Raft entries.",
+    ),
+    (
+        "raft_batches",
+        "raft_batches",
+        Kind::Counter,
+        "Raft entries those proposals were packed into.",
+    ),
+    (
+        "peer_requests_sent",
+        "peer_requests_sent",
+        Kind::Counter,
+        "Requests sent to other members (each has one reply).",
+    ),
+    (
+        "peer_append_entries_sent",
+        "peer_append_entries_sent",
+        Kind::Counter,
+        "AppendEntries requests with entries sent.",
+    ),
+    (
+        "peer_empty_append_entries_sent",
+        "peer_empty_append_entries_sent",
+        Kind::Counter,
+        "AppendEntries requests without entries (heartbeats, commit-index updates) sent.",
+    ),
+    (
+        "peer_forwards_sent",
+        "peer_forwards_sent",
+        Kind::Counter,
+        "Proposals forwarded to the leader.",
+    ),
+    (
+        "peer_bytes_sent",
+        "peer_sent_bytes",
+        Kind::Counter,
+        "Bytes of the requests sent to other members.",
+    ),
 ];
 
 /// Rows that are not numbers, or are shown in another form.
