@@ -132,8 +132,9 @@ class System:
 class SandboxCluster:
     """`grproxy sandbox up` with 1 node (direct + proxy) or 3 nodes (group-1w + group-3w)."""
 
-    def __init__(self, workdir, port, nodes, mode="multi-primary"):
+    def __init__(self, workdir, port, nodes, mode="multi-primary", in_flight=None):
         self.dir, self.port, self.nodes, self.mode = workdir, port, nodes, mode
+        self.in_flight = in_flight
         self.started = False
         if nodes == 1:
             self.names = ["direct", "proxy", "relay"]
@@ -162,7 +163,9 @@ class SandboxCluster:
     def start(self):
         self.started = True
         subprocess.run([BIN, "sandbox", "up", "--nodes", str(self.nodes), "--dir", self.dir, "--port",
-                        str(self.port), "--mode", self.mode], check=True, stdout=subprocess.DEVNULL)
+                        str(self.port), "--mode", self.mode]
+                       + (["--raft-batches-in-flight", str(self.in_flight)] if self.in_flight else []),
+                       check=True, stdout=subprocess.DEVNULL)
         nd = [os.path.join(self.dir, f"node{i}") for i in range(1, self.nodes + 1)]
         self.proxy_pids = [read_pid(os.path.join(d, "grproxy.pid")) for d in nd]
         self.mysqld_pids = [read_pid(os.path.join(d, "mysqld.pid.sandbox")) for d in nd]
@@ -418,9 +421,11 @@ def bench_system(system, args, rows):
 def parse_args():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--short", action="store_true",
-                    help="6 s runs, 2 s warm-ups, 10k-row tables: every row and the sweep in under 10 minutes")
-    ap.add_argument("--time", type=int, default=60, help="seconds per measured run (default 60)")
-    ap.add_argument("--warmup", type=int, default=5, help="seconds of warm-up per system and workload")
+                    help="6 s runs, 2 s warm-ups, 10k-row tables: every row and the sweep in under 10 minutes "
+                         "(an explicit --time, --warmup or --table-size still wins)")
+    ap.add_argument("--time", type=int, help="seconds per measured run (default 60; 6 with --short)")
+    ap.add_argument("--warmup", type=int,
+                    help="seconds of warm-up per system and workload (default 5; 2 with --short)")
     ap.add_argument("--threads", type=int, default=8, help="sysbench threads of the workload rows")
     ap.add_argument("--rate", type=int, default=0,
                     help="sysbench --rate: a fixed transaction rate (to compare systems at the same load below "
@@ -432,7 +437,7 @@ def parse_args():
                     help="sysbench --skip_trx=on: statements without BEGIN/COMMIT (reads outside "
                          "transactions, which a single-primary secondary runs locally)")
     ap.add_argument("--tables", type=int, default=4)
-    ap.add_argument("--table-size", type=int, default=100000)
+    ap.add_argument("--table-size", type=int, help="rows per table (default 100000; 10000 with --short)")
     ap.add_argument("--workloads", default=",".join(ALL_WORKLOADS))
     ap.add_argument("--systems", default=",".join(ALL_SYSTEMS))
     ap.add_argument("--sweep-threads", default="1,4,16,64", help="thread counts of the sweep ('' = no sweep)")
@@ -446,9 +451,13 @@ def parse_args():
                     help="EXPERIMENT, not a supported setting: the group members' mysqld run with sync_binlog=0 "
                          "and innodb_flush_log_at_trx_commit=2 (what the design's relaxed-flushing lever would "
                          "save; grproxy does not yet re-apply what a crashed host's mysqld lost)")
+    ap.add_argument("--raft-batches-in-flight", type=int, metavar="N",
+                    help="group.raft_batches_in_flight of the group members (default: grproxy's default)")
     args = ap.parse_args()
-    if args.short:
-        args.time, args.warmup, args.table_size = 6, 2, 10000
+    # --short only changes what was not given: `--short --time 15` runs 15 s.
+    for name, full, short in (("time", 60, 6), ("warmup", 5, 2), ("table_size", 100000, 10000)):
+        if getattr(args, name) is None:
+            setattr(args, name, short if args.short else full)
     split = lambda s: [x for x in s.split(",") if x]  # noqa: E731
     args.workloads, args.systems = split(args.workloads), split(args.systems)
     args.sweep_threads = [int(t) for t in split(args.sweep_threads)]
@@ -490,9 +499,9 @@ def main():
     if {"direct", "proxy", "relay"} & wanted:
         clusters.append(SandboxCluster(os.path.join(work, "single"), args.port, 1))
     if {"group-1w", "group-3w"} & wanted:
-        clusters.append(SandboxCluster(os.path.join(work, "group"), args.port + 10, 3))
+        clusters.append(SandboxCluster(os.path.join(work, "group"), args.port + 10, 3, in_flight=args.raft_batches_in_flight))
     if {"sp-1w", "sp-split"} & wanted:
-        clusters.append(SandboxCluster(os.path.join(work, "single-primary"), args.port + 30, 3, "single-primary"))
+        clusters.append(SandboxCluster(os.path.join(work, "single-primary"), args.port + 30, 3, "single-primary", args.raft_batches_in_flight))
     if {"galera-1w", "galera-3w"} & wanted:
         os.makedirs(os.path.join(work, "galera"))
         clusters.append(GaleraBench(os.path.join(work, "galera"), args.port + 20))
@@ -563,6 +572,7 @@ def main():
             "sweep_workload": args.sweep_workload, "sweep_threads": args.sweep_threads,
             "cpus": os.cpu_count(), "short": args.short, "db_ps_mode": "auto",
             "relaxed_group_mysqld": args.relaxed_group_mysqld,
+            "raft_batches_in_flight": args.raft_batches_in_flight,
             "elapsed_s": round(time.monotonic() - began), **versions()}
     table = bench_report.write(args.out, meta, rows)
     print(table)

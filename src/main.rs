@@ -134,6 +134,7 @@ fn main() -> ExitCode {
                     snapshot_every,
                     retention_bytes,
                     mode,
+                    raft_batches_in_flight,
                 } => runtime.block_on(grproxy::sandbox::up(&grproxy::sandbox::UpOptions {
                     nodes,
                     dir,
@@ -144,6 +145,7 @@ fn main() -> ExitCode {
                     snapshot_every,
                     retention_bytes,
                     mode,
+                    raft_batches_in_flight,
                 })),
                 SandboxAction::Add { dir, user, password } => runtime
                     .block_on(grproxy::sandbox::add_node(&dir, &user, &password))

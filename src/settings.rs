@@ -65,6 +65,7 @@ pub fn from_config(cfg: &Config) -> Result<Settings, SettingsError> {
             data_dir: g.data_dir.clone(),
             snapshot_every: g.snapshot_every,
             flow_control_entries: g.flow_control_entries,
+            raft_batches_in_flight: g.raft_batches_in_flight,
             retention_bytes: g.retention_bytes,
             log_replays: g.log_replays,
             listener: None,

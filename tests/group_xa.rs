@@ -142,6 +142,7 @@ async fn a_member_needs_row_based_binlog() {
             data_dir: dir.path().to_path_buf(),
             snapshot_every: grproxy::replication::group::DEFAULT_SNAPSHOT_EVERY,
             flow_control_entries: grproxy::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
+            raft_batches_in_flight: grproxy::consensus::DEFAULT_BATCHES_IN_FLIGHT,
             retention_bytes: grproxy::replication::group::DEFAULT_RETENTION_BYTES,
             log_replays: true,
             listener: Some(std::sync::Arc::new(std::sync::Mutex::new(Some(l)))),

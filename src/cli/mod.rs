@@ -251,6 +251,9 @@ pub enum SandboxAction {
         /// single-primary (one primary takes writes; the others send them on to it).
         #[arg(long, value_name = "MODE", default_value = "multi-primary")]
         mode: String,
+        /// `group.raft_batches_in_flight` of every member (1-64).
+        #[arg(long, value_name = "N", default_value_t = crate::consensus::DEFAULT_BATCHES_IN_FLIGHT)]
+        raft_batches_in_flight: usize,
     },
     /// Stop one node's grproxy and mysqld (the others go on; the group sees it UNREACHABLE).
     #[command(after_help = "Example:\n  grproxy sandbox stop --dir ./sandbox --node 2")]

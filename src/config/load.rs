@@ -645,6 +645,12 @@ impl Validator<'_> {
                     format!("must be at least 1048576 (1 MiB), got {}", g.retention_bytes),
                 ));
             }
+            if !(1..=64).contains(&g.raft_batches_in_flight) {
+                return Err(self.err(
+                    "group.raft_batches_in_flight",
+                    format!("must be 1-64, got {}", g.raft_batches_in_flight),
+                ));
+            }
             if g.snapshot_every < super::MIN_SNAPSHOT_EVERY {
                 return Err(self.err(
                     "group.snapshot_every",

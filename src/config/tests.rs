@@ -549,6 +549,29 @@ fn group_section() {
     assert_eq!(retention("2097152").unwrap(), 2 << 20);
     let e = retention("1000").unwrap_err().to_string();
     assert!(e.contains("group.retention_bytes: must be at least 1048576"), "{e}");
+    // group.raft_batches_in_flight: (yaml value, Ok(value) or the error text).
+    let in_flight = |v: &str| {
+        load(&format!("{ok}  raft_batches_in_flight: {v}\n")).map(|c| c.group.unwrap().raft_batches_in_flight)
+    };
+    for (v, want) in [
+        ("1", Ok(1)),
+        ("64", Ok(64)),
+        ("0", Err("must be 1-64, got 0")),
+        ("65", Err("must be 1-64, got 65")),
+    ] {
+        match (in_flight(v), want) {
+            (Ok(got), Ok(want)) => assert_eq!(got, want, "{v}"),
+            (Err(e), Err(text)) => assert!(
+                e.to_string().contains(&format!("group.raft_batches_in_flight: {text}")),
+                "{v}: {e}"
+            ),
+            (got, want) => panic!("{v}: got {got:?}, want {want:?}"),
+        }
+    }
+    assert_eq!(
+        load(&ok).unwrap().group.unwrap().raft_batches_in_flight,
+        crate::consensus::DEFAULT_BATCHES_IN_FLIGHT
+    );
     // Single-primary settings: (yaml, Ok(mode, weight, consistency) or the error text).
     let cases: &[(&str, Result<(&str, u32, &str), &str>)] = &[
         ("", Ok(("multi-primary", 50, "EVENTUAL"))),

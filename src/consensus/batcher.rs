@@ -5,7 +5,8 @@
 //! leader fsync per proposal — and a flood of queued `client_write`s keeps the core from
 //! sending heartbeats. The batcher therefore packs every proposal that queued up while
 //! earlier batches were in flight into one Raft entry (`D = Vec<Vec<u8>>`), and keeps at
-//! most [`MAX_INFLIGHT`] batches inside openraft at a time. Batches are submitted in arrival
+//! most `in_flight` batches (`group.raft_batches_in_flight`, default [`DEFAULT_IN_FLIGHT`])
+//! inside openraft at a time. Batches are submitted in arrival
 //! order. The state machine assigns each proposal of a batch its own machine index.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,8 +20,8 @@ use tokio::task::JoinHandle;
 use crate::consensus::network::ForwardReject;
 use crate::consensus::types::{Applied, Blob, Raft};
 
-/// Batches handed to openraft and not yet answered.
-pub const MAX_INFLIGHT: usize = 4;
+/// Default of the most batches handed to openraft and not yet answered.
+pub const DEFAULT_IN_FLIGHT: usize = 4;
 /// Upper bounds of one batch (a single larger proposal makes a batch of its own).
 pub const MAX_BATCH: usize = 1024;
 pub const MAX_BATCH_BYTES: usize = 4 << 20;
@@ -52,10 +53,10 @@ pub(crate) struct Batcher {
 }
 
 impl Batcher {
-    pub(crate) fn spawn(raft: Raft, timeout: Duration) -> (Batcher, JoinHandle<()>) {
+    pub(crate) fn spawn(raft: Raft, timeout: Duration, in_flight: usize) -> (Batcher, JoinHandle<()>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let counters = Arc::new(Counters::default());
-        let task = tokio::spawn(run(raft, rx, timeout, counters.clone()));
+        let task = tokio::spawn(run(raft, rx, timeout, in_flight.max(1), counters.clone()));
         (Batcher { tx, counters }, task)
     }
 
@@ -82,9 +83,10 @@ async fn run(
     raft: Raft,
     mut rx: mpsc::UnboundedReceiver<(Vec<u8>, Waiter)>,
     timeout: Duration,
+    in_flight: usize,
     counters: Arc<Counters>,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_INFLIGHT));
+    let slots = Arc::new(Semaphore::new(in_flight));
     // A proposal that would have taken a batch past MAX_BATCH_BYTES opens the next one, so an
     // entry is at most MAX_BATCH_BYTES or one proposal, whichever is larger (see `frame`).
     let mut carried = None;

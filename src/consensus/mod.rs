@@ -49,7 +49,7 @@ mod tests_peer_tls;
 #[cfg(test)]
 mod tests_support;
 
-pub use batcher::BatchStats;
+pub use batcher::{BatchStats, DEFAULT_IN_FLIGHT as DEFAULT_BATCHES_IN_FLIGHT};
 pub use log_store::LogStats;
 pub use membership::{MemberChange, PeerService};
 pub use node::Consensus;

@@ -139,7 +139,7 @@ impl Consensus {
             }
         };
         let propose_timeout = cfg.propose_timeout();
-        let (batcher, batcher_task) = Batcher::spawn(raft.clone(), propose_timeout);
+        let (batcher, batcher_task) = Batcher::spawn(raft.clone(), propose_timeout, cfg.batches_in_flight);
         // Several missed election rounds: long enough that one lost heartbeat or a slow
         // election is not reported, short enough that clients hear at once.
         let window = Duration::from_millis((cfg.election_timeout_ms.1 * 3).max(1_000));

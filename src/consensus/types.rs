@@ -111,6 +111,9 @@ pub struct ConsensusConfig {
     pub election_timeout_ms: (u64, u64),
     /// Entries between snapshots / log purge.
     pub snapshot_every: u64,
+    /// The most proposal batches (Raft entries) the leader keeps inside openraft at once;
+    /// proposals arriving meanwhile are packed into the next batch (`batcher`).
+    pub batches_in_flight: usize,
     /// Pre-bound peer listener (tests bind port 0); else `members[node_id]` is bound.
     pub listener: Option<TcpListener>,
     /// Mutual TLS on peer links, or (tests only) plain TCP.
@@ -169,6 +172,7 @@ impl ConsensusConfig {
             heartbeat_ms: 50,
             election_timeout_ms: (300, 600),
             snapshot_every: 20_000,
+            batches_in_flight: crate::consensus::batcher::DEFAULT_IN_FLIGHT,
             listener: None,
             peer_security,
             peer_limits: PeerLimits::default(),

@@ -44,6 +44,8 @@ pub struct GroupSettings {
     pub snapshot_every: u64,
     /// Flow control: the most log entries a member may lag before transactions wait (0: off).
     pub flow_control_entries: u64,
+    /// The most proposal batches the leader keeps inside Raft at once (1-64).
+    pub raft_batches_in_flight: usize,
     /// The most bytes of entries kept for members that have not applied them.
     pub retention_bytes: u64,
     /// Replays of other members' transactions go to this member's binlog too.
@@ -289,6 +291,7 @@ impl Group {
             // A snapshot holds the certification index and the entries above its horizon
             // (see `machine`), so verdicts after a restart are the same as before.
             snapshot_every: s.snapshot_every,
+            batches_in_flight: s.raft_batches_in_flight,
             listener,
             peer_security: s.peer_security.clone(),
             peer_limits: Default::default(),

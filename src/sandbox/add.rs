@@ -48,6 +48,7 @@ pub async fn add_node(dir: &Path, user: &str, password: &str) -> anyhow::Result<
         snapshot_every: group.snapshot_every,
         retention_bytes: group.retention_bytes,
         mode: group.mode.clone(),
+        raft_batches_in_flight: group.raft_batches_in_flight,
     };
     for p in [
         base + i - 1,

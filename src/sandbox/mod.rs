@@ -36,6 +36,8 @@ pub struct UpOptions {
     pub retention_bytes: u64,
     /// `group.mode` of every member: `multi-primary` or `single-primary`.
     pub mode: String,
+    /// `group.raft_batches_in_flight` of every member.
+    pub raft_batches_in_flight: usize,
 }
 
 /// Service account the proxies use for their own connections.
@@ -259,10 +261,11 @@ fn proxy_config(port: u16, l: &MysqldLayout, nd: &Path, svc_file: &Path) -> Stri
 fn group_config(o: &UpOptions, i: u16, nd: &Path, tls: &certs::PeerTlsFiles) -> String {
     let mut s = format!(
         "group:\n  member_id: {i}\n  data_dir: \"{}\"\n  snapshot_every: {}\n  retention_bytes: {}\n  \
-         mode: {}\n  tls:\n    ca: \"{}\"\n    cert: \"{}\"\n    key: \"{}\"\n  members:\n",
+         raft_batches_in_flight: {}\n  mode: {}\n  tls:\n    ca: \"{}\"\n    cert: \"{}\"\n    key: \"{}\"\n  members:\n",
         nd.join("raft").display(),
         o.snapshot_every,
         o.retention_bytes,
+        o.raft_batches_in_flight,
         o.mode,
         tls.ca.display(),
         tls.cert.display(),

@@ -223,6 +223,7 @@ impl TestGroup {
                 data_dir: raft_dirs[i].path().to_path_buf(),
                 snapshot_every: grproxy::replication::group::DEFAULT_SNAPSHOT_EVERY,
                 flow_control_entries: grproxy::replication::group::DEFAULT_FLOW_CONTROL_ENTRIES,
+                raft_batches_in_flight: grproxy::consensus::DEFAULT_BATCHES_IN_FLIGHT,
                 retention_bytes: grproxy::replication::group::DEFAULT_RETENTION_BYTES,
                 log_replays: true,
                 listener: Some(Arc::new(Mutex::new(Some(l)))),
