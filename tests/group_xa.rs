@@ -431,3 +431,47 @@ async fn killed_in_a_lock_wait(
     holder.query_drop("ROLLBACK").await.unwrap();
     r
 }
+
+/// Under `innodb_rollback_on_timeout` a lock wait timeout (1205) rolls the whole transaction
+/// back. Through a member the session then goes on as on mysqld alone: its COMMIT is
+/// answered as mysqld answers it (no XA error from grproxy's branch), the statement after it
+/// commits on its own, and nothing of the rolled-back transaction reaches any member.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lock_wait_timeout_that_rolls_back_the_transaction_ends_it_as_on_mysqld() {
+    const OPT: &str = "--innodb-rollback-on-timeout=1";
+    // The same statements on (a) a plain mysqld and (b) member 1 of a group.
+    async fn run(mut c: mysql_async::Conn, mut holder: mysql_async::Conn) -> (u16, String) {
+        c.query_drop("CREATE DATABASE rt").await.unwrap();
+        c.query_drop("CREATE TABLE rt.t (id INT PRIMARY KEY, v INT)")
+            .await
+            .unwrap();
+        c.query_drop("INSERT INTO rt.t VALUES (1, 1), (2, 2)").await.unwrap();
+        holder.query_drop("BEGIN").await.unwrap();
+        holder.query_drop("UPDATE rt.t SET v = 10 WHERE id = 1").await.unwrap();
+        c.query_drop("SET SESSION innodb_lock_wait_timeout = 1").await.unwrap();
+        c.query_drop("BEGIN").await.unwrap();
+        c.query_drop("UPDATE rt.t SET v = 20 WHERE id = 2").await.unwrap();
+        let e = c.query_drop("UPDATE rt.t SET v = 30 WHERE id = 1").await.unwrap_err();
+        let code = code(&e);
+        let commit = format!("{:?}", c.query_drop("COMMIT").await);
+        holder.query_drop("ROLLBACK").await.unwrap();
+        c.query_drop("INSERT INTO rt.t VALUES (3, 3)").await.unwrap();
+        let rows: Vec<(i32, i32)> = c.query("SELECT id, v FROM rt.t ORDER BY id").await.unwrap();
+        assert_eq!(rows, vec![(1, 1), (2, 2), (3, 3)]);
+        (code, commit)
+    }
+    let plain = Mysqld::start_with(&[OPT]);
+    let direct = run(plain.root().await, plain.root().await).await;
+    assert_eq!(direct, (1205, "Ok(())".to_string()), "mysqld alone");
+    let g = TestGroup::start_with(2, &[OPT], |_, _| {}).await;
+    let through = run(g.conn(0).await, g.conn(0).await).await;
+    assert_eq!(through, direct, "through a group member");
+    g.converge().await;
+    for (i, m) in g.mysqlds.iter().enumerate() {
+        let mut d = m.root().await;
+        let rows: Vec<(i32, i32)> = d.query("SELECT id, v FROM rt.t ORDER BY id").await.unwrap();
+        assert_eq!(rows, vec![(1, 1), (2, 2), (3, 3)], "member {i}");
+        let prepared: Vec<mysql_async::Row> = d.query("XA RECOVER").await.unwrap();
+        assert!(prepared.is_empty(), "member {i}");
+    }
+}

@@ -42,10 +42,54 @@ pub struct TextResult {
 /// Runs one statement and decodes its result. Only the first result of a multi-result
 /// response is kept; the rest is read and discarded so the connection stays in sync.
 pub async fn query<S: Stream>(io: &mut PacketIo<S>, caps: Caps, sql: &str) -> Result<TextResult, InternalError> {
+    queue_query(io, sql);
+    io.flush().await?;
+    read_result(io, caps).await
+}
+
+/// Runs two statements pipelined: both go out in one write and their results are read in
+/// order, saving a round trip. Each is a command of its own, so mysqld answers both, and
+/// the second runs whatever became of the first: callers pair only statements for which
+/// that is safe. The outer error is a broken connection; the inner ones are each
+/// statement's own outcome (a server error of the first is not fatal to the second).
+pub async fn query_pair<S: Stream>(
+    io: &mut PacketIo<S>,
+    caps: Caps,
+    first: &str,
+    second: &str,
+) -> Result<(Result<TextResult, InternalError>, Result<TextResult, InternalError>), InternalError> {
+    if io.compressed() {
+        // The compressed framing's sequence restarts with each command: one at a time.
+        let a = keep_server_error(query(io, caps, first).await)?;
+        let b = keep_server_error(query(io, caps, second).await)?;
+        return Ok((a, b));
+    }
+    queue_query(io, first);
+    queue_query(io, second);
+    io.flush().await?;
+    let a = keep_server_error(read_result(io, caps).await)?;
+    let b = keep_server_error(read_result(io, caps).await)?;
+    Ok((a, b))
+}
+
+/// A server error stays the statement's outcome; anything else broke the connection.
+fn keep_server_error(r: Result<TextResult, InternalError>) -> Result<Result<TextResult, InternalError>, InternalError> {
+    match r {
+        Err(e @ InternalError::Server { .. }) => Ok(Err(e)),
+        Err(e) => Err(e),
+        Ok(t) => Ok(Ok(t)),
+    }
+}
+
+fn queue_query<S: Stream>(io: &mut PacketIo<S>, sql: &str) {
     let mut payload = Vec::with_capacity(sql.len() + 1);
     payload.push(COM_QUERY);
     payload.extend_from_slice(sql.as_bytes());
-    io.send(0, &payload).await?;
+    io.queue(0, &payload);
+}
+
+/// Reads one command's whole response, keeping the first result.
+async fn read_result<S: Stream>(io: &mut PacketIo<S>, caps: Caps) -> Result<TextResult, InternalError> {
     let mut state = ResponseState::new(Expect::QueryResult, caps.contains(Caps::CLIENT_DEPRECATE_EOF));
     let mut out = TextResult::default();
     let mut column_count: Option<usize> = None;

@@ -39,6 +39,9 @@ use crate::replication::group::{Group, GroupError};
 use crate::replication::txn::{xid_gtrid, Entry, TableName, Txn};
 use crate::sql::{self, Classified, Detail};
 
+/// One statement of the proxy's own: its result, or mysqld's error (code, message).
+type InternalTry = Result<internal::TextResult, (u16, String)>;
+
 mod commit;
 mod ddl;
 use ddl::ddl_tables;
@@ -141,8 +144,32 @@ impl Session {
         Ok(r)
     }
 
+    /// Two statements of the proxy's own, pipelined in one round trip
+    /// (`internal::query_pair`); each statement's server error is returned as a value.
+    async fn internal_pair_try(&mut self, first: &str, second: &str) -> Result<(InternalTry, InternalTry), SessionEnd> {
+        let caps = self.caps();
+        let (a, b) = internal::query_pair(self.backend_mut(), caps, first, second)
+            .await
+            .map_err(|e| SessionEnd::Protocol(e.to_string()))?;
+        let mut take = |r: Result<internal::TextResult, internal::InternalError>| match r {
+            Ok(r) => {
+                if let Some(s) = r.status {
+                    self.status = s;
+                }
+                Ok(r)
+            }
+            Err(internal::InternalError::Server { code, message }) => {
+                self.status_stale = true;
+                Err((code, message))
+            }
+            Err(other) => Err((0, other.to_string())),
+        };
+        let a = take(a);
+        Ok((a, take(b)))
+    }
+
     /// Like `internal`, but a server error is returned as a value.
-    async fn internal_try(&mut self, sql: &str) -> Result<Result<internal::TextResult, (u16, String)>, SessionEnd> {
+    async fn internal_try(&mut self, sql: &str) -> Result<InternalTry, SessionEnd> {
         match self.internal(sql).await {
             Ok(r) => Ok(Ok(r)),
             Err(SessionEnd::Refused(ClientError::Internal(code, msg))) => Ok(Err((code, msg))),
@@ -467,9 +494,12 @@ impl Session {
             return Ok(());
         };
         let xid = t.xid();
-        // XA END fails when the branch is already ended or rolled back: either is fine.
-        let _ = self.internal_try(&format!("XA END {xid}")).await?;
-        if let Err((code, msg)) = self.internal_try(&format!("XA ROLLBACK {xid}")).await? {
+        // XA END fails when the branch is already ended or rolled back: either is fine, and
+        // the ROLLBACK behind it (same round trip) runs as it would after it.
+        let (_, rolled_back) = self
+            .internal_pair_try(&format!("XA END {xid}"), &format!("XA ROLLBACK {xid}"))
+            .await?;
+        if let Err((code, msg)) = rolled_back {
             if code != 1397 {
                 tracing::debug!(session = self.id, code, msg, "XA ROLLBACK");
             }
@@ -587,9 +617,12 @@ impl Session {
         self.note_wide(outcome, targets, statements);
         if let Some((code, _)) = &outcome.error {
             let bf = self.control().bf_abort.swap(false, Ordering::AcqRel);
-            // A deadlock or a kill rolls the XA branch back in mysqld: end it here too, so the
-            // session goes on like mysqld's own would (no transaction open).
-            if bf || matches!(code, 1213 | 1614 | 1317 | 1927) {
+            // A deadlock or a kill rolls the XA branch back in mysqld (a lock wait timeout
+            // too, under innodb_rollback_on_timeout): end it here too, so the session goes
+            // on like mysqld's own would (no transaction open).
+            let whole =
+                matches!(code, 1213 | 1614 | 1317 | 1927) || (*code == 1205 && self.group().rollback_on_timeout);
+            if bf || whole {
                 self.abandon_xa().await?;
                 if bf {
                     self.bf_rolled_back = true;

@@ -84,14 +84,20 @@ pub enum GroupError {
 /// Replica server ids of members' binlog taps: this base plus the member id.
 const TAP_SERVER_ID_BASE: u32 = 3_000_000;
 
-/// The settings capture needs from mysqld: its row events, whole, in its binlog.
-async fn check_binlog(pool: &mysql_async::Pool) -> Result<(), GroupError> {
+/// The settings capture needs from mysqld: its row events, whole, in its binlog. Returns
+/// `innodb_rollback_on_timeout` (read-only while mysqld runs): whether a lock wait timeout
+/// rolls back the whole transaction.
+async fn check_binlog(pool: &mysql_async::Pool) -> Result<bool, GroupError> {
     use mysql_async::prelude::Queryable;
     let mut c = pool.get_conn().await?;
-    let row: Option<(Option<String>, Option<String>, Option<String>)> = c
-        .query_first("SELECT @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image")
+    type Row = (Option<String>, Option<String>, Option<String>, Option<i64>);
+    let row: Option<Row> = c
+        .query_first(
+            "SELECT @@global.log_bin, @@global.binlog_format, @@global.binlog_row_image, \
+             @@global.innodb_rollback_on_timeout",
+        )
         .await?;
-    let (log_bin, format, image) = row.unwrap_or_default();
+    let (log_bin, format, image, rollback_on_timeout) = row.unwrap_or_default();
     let want = [
         ("log_bin", log_bin, "1"),
         ("binlog_format", format, "ROW"),
@@ -107,7 +113,7 @@ async fn check_binlog(pool: &mysql_async::Pool) -> Result<(), GroupError> {
             )));
         }
     }
-    Ok(())
+    Ok(rollback_on_timeout == Some(1))
 }
 
 pub struct Group {
@@ -124,6 +130,9 @@ pub struct Group {
     pub stats: Arc<super::stats::GroupStats>,
     machine: Arc<CertifyingMachine>,
     flow_control_entries: u64,
+    /// mysqld's `innodb_rollback_on_timeout`: a lock wait timeout (1205) ends the whole
+    /// transaction, as a deadlock does.
+    pub rollback_on_timeout: bool,
     /// The binlog tap: prepared transactions' row events, and writes that bypassed grproxy.
     pub tap: super::tap::Tap,
     /// Server-side key normalization (`WEIGHT_STRING`) for write-sets.
@@ -219,7 +228,7 @@ impl Group {
         opts: mysql_async::Opts,
         sessions: Arc<dyn applier::LocalSessions>,
     ) -> Result<Arc<Group>, GroupError> {
-        check_binlog(&pool).await?;
+        let rollback_on_timeout = check_binlog(&pool).await?;
         let service = ServiceTarget::from_opts(&opts);
         // The applier replays on a raw connection of its own: refuse to start if it cannot
         // log in, rather than stopping at the first replay.
@@ -311,6 +320,7 @@ impl Group {
             stats,
             machine,
             flow_control_entries: s.flow_control_entries,
+            rollback_on_timeout,
             tap,
             swept,
             preparing,

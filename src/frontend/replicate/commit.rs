@@ -17,11 +17,6 @@ impl Session {
         self.control()
             .phase
             .store(crate::frontend::registry::PHASE_COMMITTING, Ordering::Release);
-        if let Err((code, msg)) = self.internal_try(&format!("XA END {xid}")).await? {
-            // mysqld rolled the branch back (deadlock, kill): the commit fails as it would.
-            self.abandon_xa().await?;
-            return Ok(Some(ClientError::Internal(code, msg)));
-        }
         // A transaction of plain reads is prepared and checked like any other: a read can
         // still write (a stored function behind a view), and such a write must not commit
         // here alone. It only skips the short wait for events it most likely has not got.
@@ -31,7 +26,14 @@ impl Session {
         // While this session may still finish the prepared transaction itself, the applier
         // leaves it alone.
         let _preparing = group.preparing(self.txn.as_ref().expect("open").trx_id);
-        if let Err((code, msg)) = self.internal_try(&format!("XA PREPARE {xid}")).await? {
+        // One round trip for both: XA PREPARE prepares only a branch that XA END has ended,
+        // so when XA END fails (mysqld rolled the branch back: deadlock, kill) the PREPARE
+        // behind it fails too, and the rollback below covers either outcome.
+        let (ended, prepared) = self
+            .internal_pair_try(&format!("XA END {xid}"), &format!("XA PREPARE {xid}"))
+            .await?;
+        if let Err((code, msg)) = ended.and(prepared) {
+            // The commit fails as it would have on mysqld.
             group.tap.forget(gtrid.as_bytes());
             self.abandon_xa().await?;
             return Ok(Some(ClientError::Internal(code, msg)));
