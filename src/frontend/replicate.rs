@@ -108,16 +108,27 @@ impl Session {
     /// Runs a proxy statement on the session's connection.
     async fn internal(&mut self, sql: &str) -> Result<internal::TextResult, SessionEnd> {
         let caps = self.caps();
-        match internal::query(self.backend_mut(), caps, sql).await {
+        let r = internal::query(self.backend_mut(), caps, sql).await;
+        self.note_internal(r)?
+            .map_err(|(code, message)| SessionEnd::Refused(ClientError::Internal(code, message)))
+    }
+
+    /// Takes in a proxy statement's answer: its status flags, or (after mysqld's error) the
+    /// note that they must be asked for again. Other errors broke the connection.
+    fn note_internal(
+        &mut self,
+        r: Result<internal::TextResult, internal::InternalError>,
+    ) -> Result<InternalTry, SessionEnd> {
+        match r {
             Ok(r) => {
                 if let Some(s) = r.status {
                     self.status = s;
                 }
-                Ok(r)
+                Ok(Ok(r))
             }
             Err(internal::InternalError::Server { code, message }) => {
                 self.status_stale = true;
-                Err(SessionEnd::Refused(ClientError::Internal(code, message)))
+                Ok(Err((code, message)))
             }
             Err(other) => Err(SessionEnd::Protocol(other.to_string())),
         }
@@ -151,21 +162,8 @@ impl Session {
         let (a, b) = internal::query_pair(self.backend_mut(), caps, first, second)
             .await
             .map_err(|e| SessionEnd::Protocol(e.to_string()))?;
-        let mut take = |r: Result<internal::TextResult, internal::InternalError>| match r {
-            Ok(r) => {
-                if let Some(s) = r.status {
-                    self.status = s;
-                }
-                Ok(r)
-            }
-            Err(internal::InternalError::Server { code, message }) => {
-                self.status_stale = true;
-                Err((code, message))
-            }
-            Err(other) => Err((0, other.to_string())),
-        };
-        let a = take(a);
-        Ok((a, take(b)))
+        let a = self.note_internal(a)?;
+        Ok((a, self.note_internal(b)?))
     }
 
     /// Like `internal`, but a server error is returned as a value.
