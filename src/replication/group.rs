@@ -84,10 +84,10 @@ pub enum GroupError {
 /// Replica server ids of members' binlog taps: this base plus the member id.
 const TAP_SERVER_ID_BASE: u32 = 3_000_000;
 
-/// The settings capture needs from mysqld: its row events, whole, in its binlog. Returns
+/// The settings capture needs from mysqld (its row events, whole, in its binlog). Returns
 /// `innodb_rollback_on_timeout` (read-only while mysqld runs): whether a lock wait timeout
 /// rolls back the whole transaction.
-async fn check_binlog(pool: &mysql_async::Pool) -> Result<bool, GroupError> {
+async fn check_mysqld(pool: &mysql_async::Pool) -> Result<bool, GroupError> {
     use mysql_async::prelude::Queryable;
     let mut c = pool.get_conn().await?;
     type Row = (Option<String>, Option<String>, Option<String>, Option<i64>);
@@ -228,7 +228,7 @@ impl Group {
         opts: mysql_async::Opts,
         sessions: Arc<dyn applier::LocalSessions>,
     ) -> Result<Arc<Group>, GroupError> {
-        let rollback_on_timeout = check_binlog(&pool).await?;
+        let rollback_on_timeout = check_mysqld(&pool).await?;
         let service = ServiceTarget::from_opts(&opts);
         // The applier replays on a raw connection of its own: refuse to start if it cannot
         // log in, rather than stopping at the first replay.
